@@ -1,0 +1,43 @@
+//! The narrow Direct Connect interface dxctl needs, so the planner and executor never see SDK types.
+
+mod sdk;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+pub use sdk::{ClientSettings, SdkDirectConnect};
+
+use crate::model::{AddressFamily, Asn, ObservedVif, Secret, VifId};
+
+/// The peer fields CreateBGPPeer takes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewPeer {
+    pub family: AddressFamily,
+    pub asn: Asn,
+    pub auth_key: Option<Secret>,
+    pub amazon_address: Option<String>,
+    pub customer_address: Option<String>,
+}
+
+/// The Direct Connect calls dxctl makes. One implementation talks to AWS (or the simulator) through the SDK.
+pub trait DirectConnect: Send + Sync {
+    /// Every VIF of the region (no filter), with its peers.
+    fn describe_virtual_interfaces(
+        &self,
+        region: &str,
+    ) -> impl Future<Output = anyhow::Result<Vec<ObservedVif>>> + Send;
+
+    /// `hasLogicalRedundancy` for every connection and LAG of the region, by id.
+    fn describe_logical_redundancy(
+        &self,
+        region: &str,
+    ) -> impl Future<Output = anyhow::Result<BTreeMap<String, String>>> + Send;
+
+    /// CreateBGPPeer; returns the VIF as the API does.
+    fn create_bgp_peer(
+        &self,
+        region: &str,
+        vif: &VifId,
+        peer: &NewPeer,
+    ) -> impl Future<Output = anyhow::Result<ObservedVif>> + Send;
+}

@@ -1,0 +1,204 @@
+//! The `DirectConnect` implementation over aws-sdk-directconnect, converting SDK shapes into dxctl's own types.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use anyhow::Context as _;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_directconnect::error::DisplayErrorContext;
+use aws_sdk_directconnect::types::{self as sdk_types, NewBgpPeer};
+use aws_sdk_directconnect::Client;
+use aws_smithy_http_client::tls;
+
+use super::{DirectConnect, NewPeer};
+use crate::model::{AddressFamily, Asn, ObservedPeer, ObservedVif, PeerState, Secret, VifId};
+
+/// How to reach Direct Connect: the standard AWS chain, optionally with a fixed endpoint and credentials.
+#[derive(Clone, Debug, Default)]
+pub struct ClientSettings {
+    pub endpoint_url: Option<String>,
+    /// Static credentials (the sandbox uses these so no credential chain or metadata service is touched).
+    pub static_credentials: Option<(String, String)>,
+    pub profile: Option<String>,
+    /// The client's default region; when set, the region chain (and its metadata lookup) is skipped.
+    pub region: Option<String>,
+}
+
+pub struct SdkDirectConnect {
+    base: SdkConfig,
+    clients: Mutex<HashMap<String, Client>>,
+}
+
+impl SdkDirectConnect {
+    pub async fn new(settings: &ClientSettings) -> SdkDirectConnect {
+        let http = aws_smithy_http_client::Builder::new()
+            .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
+            .build_https();
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http);
+        if let Some(url) = &settings.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        if let Some(region) = &settings.region {
+            loader = loader.region(Region::new(region.clone()));
+        }
+        if let Some(profile) = &settings.profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some((id, secret)) = &settings.static_credentials {
+            loader = loader.credentials_provider(aws_sdk_directconnect::config::Credentials::new(
+                id, secret, None, None, "dxctl-static",
+            ));
+        }
+        SdkDirectConnect {
+            base: loader.load().await,
+            clients: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The region the AWS config chain resolves (env, profile), if any.
+    pub fn default_region(&self) -> Option<String> {
+        self.base.region().map(|r| r.to_string())
+    }
+
+    fn client(&self, region: &str) -> Client {
+        let mut clients = self.clients.lock().expect("client cache poisoned");
+        clients
+            .entry(region.to_string())
+            .or_insert_with(|| {
+                let conf = aws_sdk_directconnect::config::Builder::from(&self.base)
+                    .region(Region::new(region.to_string()))
+                    .build();
+                Client::from_conf(conf)
+            })
+            .clone()
+    }
+}
+
+impl DirectConnect for SdkDirectConnect {
+    async fn describe_virtual_interfaces(&self, region: &str) -> anyhow::Result<Vec<ObservedVif>> {
+        let client = self.client(region);
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let resp = client
+                .describe_virtual_interfaces()
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", DisplayErrorContext(e)))
+                .with_context(|| format!("DescribeVirtualInterfaces in {region} failed"))?;
+            for vif in resp.virtual_interfaces() {
+                out.push(convert_vif(vif, region)?);
+            }
+            match resp.next_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_string()),
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+
+    async fn describe_logical_redundancy(&self, region: &str) -> anyhow::Result<BTreeMap<String, String>> {
+        let client = self.client(region);
+        let (conns, lags) = tokio::join!(
+            client.describe_connections().send(),
+            client.describe_lags().send()
+        );
+        let conns = conns
+            .map_err(|e| anyhow::anyhow!("{}", DisplayErrorContext(e)))
+            .with_context(|| format!("DescribeConnections in {region} failed"))?;
+        let lags = lags
+            .map_err(|e| anyhow::anyhow!("{}", DisplayErrorContext(e)))
+            .with_context(|| format!("DescribeLags in {region} failed"))?;
+        let mut out = BTreeMap::new();
+        for c in conns.connections() {
+            if let Some(id) = c.connection_id() {
+                out.insert(id.to_string(), redundancy(c.has_logical_redundancy()));
+            }
+        }
+        for l in lags.lags() {
+            if let Some(id) = l.lag_id() {
+                out.insert(id.to_string(), redundancy(l.has_logical_redundancy()));
+            }
+        }
+        Ok(out)
+    }
+
+    async fn create_bgp_peer(&self, region: &str, vif: &VifId, peer: &NewPeer) -> anyhow::Result<ObservedVif> {
+        let mut new = NewBgpPeer::builder().address_family(match peer.family {
+            AddressFamily::Ipv4 => sdk_types::AddressFamily::IPv4,
+            AddressFamily::Ipv6 => sdk_types::AddressFamily::IPv6,
+        });
+        new = if peer.asn.is_four_byte() {
+            new.asn_long(i64::from(peer.asn.get()))
+        } else {
+            new.asn(peer.asn.get() as i32)
+        };
+        new = new
+            .set_auth_key(peer.auth_key.as_ref().map(|k| k.expose().to_string()))
+            .set_amazon_address(peer.amazon_address.clone())
+            .set_customer_address(peer.customer_address.clone());
+        let resp = self
+            .client(region)
+            .create_bgp_peer()
+            .virtual_interface_id(&vif.0)
+            .new_bgp_peer(new.build())
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", DisplayErrorContext(e)))?;
+        let vif = resp
+            .virtual_interface()
+            .context("CreateBGPPeer returned no virtualInterface")?;
+        convert_vif(vif, region)
+    }
+}
+
+fn redundancy(value: Option<&sdk_types::HasLogicalRedundancy>) -> String {
+    value.map_or("unknown", |v| v.as_str()).to_string()
+}
+
+/// Converts an SDK VIF at once, so its clear-text auth keys live only inside `Secret`.
+fn convert_vif(vif: &sdk_types::VirtualInterface, region: &str) -> anyhow::Result<ObservedVif> {
+    let id = vif
+        .virtual_interface_id()
+        .context("a virtual interface without virtualInterfaceId")?;
+    let mut peers = Vec::new();
+    for p in vif.bgp_peers() {
+        let family = match p.address_family() {
+            Some(sdk_types::AddressFamily::IPv4) => AddressFamily::Ipv4,
+            Some(sdk_types::AddressFamily::IPv6) => AddressFamily::Ipv6,
+            other => anyhow::bail!(
+                "virtual interface {id} has a BGP peer with address family {:?}",
+                other.map(|f| f.as_str())
+            ),
+        };
+        let raw = match p.asn_long() {
+            Some(long) if long > 0 => long,
+            _ => i64::from(p.asn()),
+        };
+        let asn = u64::try_from(raw)
+            .ok()
+            .and_then(|v| Asn::new(v).ok())
+            .with_context(|| format!("virtual interface {id} has a BGP peer with invalid ASN {raw}"))?;
+        peers.push(ObservedPeer {
+            bgp_peer_id: p.bgp_peer_id().map(str::to_string),
+            family,
+            asn,
+            auth_key: p.auth_key().map(Secret::new),
+            amazon_address: p.amazon_address().map(str::to_string),
+            customer_address: p.customer_address().map(str::to_string),
+            state: PeerState::parse(p.bgp_peer_state().map_or("unknown", |s| s.as_str())),
+        });
+    }
+    Ok(ObservedVif {
+        id: VifId(id.to_string()),
+        region: vif.region().unwrap_or(region).to_string(),
+        state: vif
+            .virtual_interface_state()
+            .map_or("unknown", |s| s.as_str())
+            .to_string(),
+        vif_type: vif.virtual_interface_type().unwrap_or("private").to_string(),
+        connection_id: vif.connection_id().map(str::to_string),
+        peers,
+    })
+}

@@ -1,0 +1,107 @@
+//! Raw command-line arguments, as clap parses them; resolving them into settings happens in `commands`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Manage AWS Direct Connect BGP peers as code.
+#[derive(Debug, Parser)]
+#[command(name = "dxctl", version, about, long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Direct Connect endpoint (overrides AWS_ENDPOINT_URL_DIRECT_CONNECT and the AWS default)
+    #[arg(long, global = true, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// Region for VIFs whose provider block names none (else the AWS config chain decides)
+    #[arg(long, global = true, value_name = "REGION")]
+    pub region: Option<String>,
+    /// Run against an in-process simulator seeded from this world file; needs no AWS account
+    #[arg(long, global = true, value_name = "WORLD.json")]
+    pub sandbox: Option<PathBuf>,
+    /// Start the sandbox over from the world file, discarding its evolving copy
+    #[arg(long, global = true, requires = "sandbox")]
+    pub sandbox_reset: bool,
+    /// State file
+    #[arg(long, global = true, value_name = "PATH", default_value = "state/dxctl.state.json")]
+    pub state: PathBuf,
+    /// Never colour output (dxctl does not colour yet; accepted for scripts)
+    #[arg(long, global = true)]
+    pub no_color: bool,
+    /// Show more detail on stderr
+    #[arg(short, long, global = true, conflicts_with = "quiet")]
+    pub verbose: bool,
+    /// Show only data and errors
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show what apply would change
+    Plan(PlanArgs),
+    /// Create the planned BGP peers and wait until they are available
+    Apply(ApplyArgs),
+    /// Run the Direct Connect simulator
+    #[command(subcommand)]
+    Sim(SimCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Directory of *.hcl files
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// Exit 0 for no changes, 1 for an error, 2 when changes are present
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// Directory of *.hcl files
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// Apply without asking for confirmation
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Give up waiting for peers to become available after this long
+    #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
+    pub timeout: Duration,
+    /// Time between polling rounds [default: 5s, or 500ms in sandbox mode]
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub poll_interval: Option<Duration>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SimCommand {
+    /// Serve the simulator over HTTP until interrupted
+    Serve(SimServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SimServeArgs {
+    /// World file (API output shapes plus an optional `sim` section)
+    #[arg(long, value_name = "WORLD.json")]
+    pub world: PathBuf,
+    /// Address to listen on; port 0 picks a free one
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: SocketAddr,
+    /// Write the bound port here once listening
+    #[arg(long, value_name = "FILE")]
+    pub port_file: Option<PathBuf>,
+    /// Append one JSON line per request here
+    #[arg(long, value_name = "FILE.jsonl")]
+    pub request_log: Option<PathBuf>,
+    /// How long new peers stay pending (overrides the world's sim.provisionDelay) [default: 2s]
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub provision_delay: Option<Duration>,
+}

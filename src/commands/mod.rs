@@ -1,0 +1,128 @@
+//! One function per command, plus the session setup (client, sandbox, state) they share.
+
+pub mod apply;
+pub mod plan;
+pub mod sim;
+
+use std::path::Path;
+
+use anyhow::Context as _;
+
+use crate::aws::{ClientSettings, SdkDirectConnect};
+use crate::cli::GlobalArgs;
+use crate::config::{self, Config};
+use crate::model::{Desired, Observed};
+use crate::plan::Plan;
+use crate::printer::Printer;
+use crate::sandbox;
+use crate::sim::RunningSim;
+use crate::state::{LocalStateFile, State, StateStore};
+
+/// The client, state store and (in sandbox mode) simulator a command works with.
+pub struct Session {
+    pub dc: SdkDirectConnect,
+    pub store: LocalStateFile,
+    sandbox: Option<RunningSim>,
+    region: Option<String>,
+}
+
+impl Session {
+    pub async fn open(global: &GlobalArgs, printer: &Printer) -> anyhow::Result<Session> {
+        let store = LocalStateFile::new(&global.state);
+        let (settings, sandbox, region) = match &global.sandbox {
+            Some(world) => {
+                let (running, copy) = sandbox::start(world, &global.state, global.sandbox_reset).await?;
+                printer.status(&format!(
+                    "Sandbox: simulator on {} (world {}, evolving copy {})",
+                    running.endpoint_url(),
+                    world.display(),
+                    copy.display()
+                ));
+                let region = global.region.clone().unwrap_or_else(|| sandbox::DEFAULT_REGION.into());
+                let settings = ClientSettings {
+                    endpoint_url: Some(running.endpoint_url()),
+                    static_credentials: Some((sandbox::ACCESS_KEY.into(), sandbox::SECRET_KEY.into())),
+                    region: Some(region.clone()),
+                    profile: None,
+                };
+                (settings, Some(running), Some(region))
+            }
+            None => {
+                let settings = ClientSettings {
+                    endpoint_url: global.endpoint_url.clone(),
+                    region: global.region.clone(),
+                    ..ClientSettings::default()
+                };
+                (settings, None, global.region.clone())
+            }
+        };
+        let dc = SdkDirectConnect::new(&settings).await;
+        let region = region.or_else(|| dc.default_region());
+        printer.detail(&format!(
+            "state file {}; default region {}",
+            store.path().display(),
+            region.as_deref().unwrap_or("(none)")
+        ));
+        Ok(Session { dc, store, sandbox, region })
+    }
+
+    /// Where VIFs go when their provider block names no region.
+    pub fn fallback_region(&self, config: &Config) -> anyhow::Result<String> {
+        match (&config.provider_region, &self.region) {
+            (Some(r), _) | (None, Some(r)) => Ok(r.clone()),
+            (None, None) => anyhow::bail!(
+                "no region: set `region` in the provider \"aws\" block, pass --region, or set AWS_REGION"
+            ),
+        }
+    }
+
+    /// Stops the sandbox, saving its world.
+    pub async fn close(self) -> anyhow::Result<()> {
+        if let Some(running) = self.sandbox {
+            running.stop().await?;
+        }
+        Ok(())
+    }
+}
+
+/// Everything a plan was made from.
+pub struct Planned {
+    pub desired: Desired,
+    pub observed: Observed,
+    pub state: State,
+    pub plan: Plan,
+}
+
+/// Loads config (before any network), then observes AWS and plans.
+pub fn load_config(dir: &Path) -> anyhow::Result<Config> {
+    config::load_dir(dir)
+}
+
+pub async fn observe_and_plan(session: &Session, config: &Config, printer: &Printer) -> anyhow::Result<Planned> {
+    let state = session.store.load()?;
+    let region = if config.needs_region() {
+        session.fallback_region(config)?
+    } else {
+        config.provider_region.clone().unwrap_or_default()
+    };
+    let desired = config.desired(&region);
+    let observed = crate::observe::observe(&session.dc, &desired, &state)
+        .await
+        .context("cannot read the current Direct Connect configuration")?;
+    printer.detail(&format!(
+        "observed {} virtual interfaces; {} connection/LAG facts",
+        observed.vifs.len(),
+        observed.logical_redundancy.len()
+    ));
+    let plan = crate::plan::plan(&desired, &observed, &state);
+    Ok(Planned { desired, observed, state, plan })
+}
+
+/// Error for a plan with refusals (printed beforehand).
+pub fn refused(plan: &Plan) -> anyhow::Error {
+    let n = plan.refusals.len();
+    anyhow::anyhow!(
+        "{n} planned change{} cannot be made; nothing was sent to AWS",
+        if n == 1 { "" } else { "s" }
+    )
+}

@@ -1,0 +1,46 @@
+//! `dxctl sim serve`: run the Direct Connect simulator until interrupted.
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+
+use crate::cli::SimServeArgs;
+use crate::printer::Printer;
+use crate::sim::{self, SimOptions, World};
+
+pub async fn serve(args: &SimServeArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
+    let world = World::load(&args.world)?;
+    let running = sim::start(
+        world,
+        SimOptions {
+            listen: Some(args.listen),
+            provision_delay: args.provision_delay,
+            request_log: args.request_log.clone(),
+            persist_to: None,
+        },
+    )
+    .await?;
+    if let Some(path) = &args.port_file {
+        crate::state::write_atomically(path, format!("{}\n", running.addr.port()).as_bytes(), false)
+            .with_context(|| format!("cannot write port file {}", path.display()))?;
+    }
+    printer.status(&format!("dxctl simulator listening on {}", running.endpoint_url()));
+    shutdown_signal().await;
+    printer.status("dxctl simulator stopping");
+    running.stop().await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}

@@ -1,0 +1,355 @@
+//! Domain types shared by config, planner, executor and state, so that no layer handles raw SDK shapes or bare strings.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// A Direct Connect virtual interface id such as `dxvif-fg1vuj3d`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct VifId(pub String);
+
+impl fmt::Display for VifId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A BGP address family, as the API spells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AddressFamily {
+    Ipv4,
+    Ipv6,
+}
+
+impl AddressFamily {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AddressFamily::Ipv4 => "ipv4",
+            AddressFamily::Ipv6 => "ipv6",
+        }
+    }
+}
+
+impl fmt::Display for AddressFamily {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for AddressFamily {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "ipv4" => Ok(AddressFamily::Ipv4),
+            "ipv6" => Ok(AddressFamily::Ipv6),
+            other => Err(format!(
+                "address_family must be \"ipv4\" or \"ipv6\", not {other:?}"
+            )),
+        }
+    }
+}
+
+/// A BGP autonomous system number as Direct Connect accepts it: 1..=4294967294.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Asn(u32);
+
+impl Asn {
+    pub const MAX: u64 = 4_294_967_294;
+    /// The largest value the API's 32-bit signed `asn` field takes.
+    pub const MAX_SHORT_FIELD: u64 = 2_147_483_646;
+
+    pub fn new(value: u64) -> Result<Asn, String> {
+        if (1..=Self::MAX).contains(&value) {
+            Ok(Asn(value as u32))
+        } else {
+            Err(format!("ASN {value} is outside 1..=4294967294"))
+        }
+    }
+
+    /// Parses asplain (`4200000000`) or asdot (`64086.59904`).
+    pub fn parse(text: &str) -> Result<Asn, String> {
+        let text = text.trim();
+        if let Some((high, low)) = text.split_once('.') {
+            let part = |p: &str| -> Result<u64, String> {
+                if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(format!("malformed asdot ASN {text:?}: expected HIGH.LOW, both 0..=65535"));
+                }
+                let v: u64 = p.parse().map_err(|_| format!("malformed asdot ASN {text:?}"))?;
+                if v > 65535 {
+                    return Err(format!("malformed asdot ASN {text:?}: each part must be 0..=65535"));
+                }
+                Ok(v)
+            };
+            return Asn::new(part(high)? * 65536 + part(low)?);
+        }
+        if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!("malformed ASN {text:?}: expected asplain digits or asdot HIGH.LOW"));
+        }
+        let v: u64 = text.parse().map_err(|_| format!("ASN {text:?} is outside 1..=4294967294"))?;
+        Asn::new(v)
+    }
+
+    pub fn get(self) -> u32 {
+        self.0
+    }
+
+    /// Whether this ASN needs the API's `asnLong` field (it does not fit a 2-byte ASN).
+    pub fn is_four_byte(self) -> bool {
+        self.0 > 65535
+    }
+
+    /// Private ranges: 64512..=65534 and 4200000000..=4294967294.
+    pub fn is_private(self) -> bool {
+        (64512..=65534).contains(&self.0) || (4_200_000_000..=4_294_967_294).contains(&self.0)
+    }
+}
+
+impl fmt::Display for Asn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// A secret value (a BGP auth key). Debug and Display never show it; only `expose` does.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+    /// The clear value, for sending to AWS or comparing in memory. Never print it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("(sensitive)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("(sensitive)")
+    }
+}
+
+/// The state of a BGP peer as Direct Connect reports it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PeerState {
+    Verifying,
+    Pending,
+    Available,
+    Deleting,
+    Deleted,
+    #[serde(untagged)]
+    Other(String),
+}
+
+impl PeerState {
+    pub fn parse(text: &str) -> PeerState {
+        match text {
+            "verifying" => PeerState::Verifying,
+            "pending" => PeerState::Pending,
+            "available" => PeerState::Available,
+            "deleting" => PeerState::Deleting,
+            "deleted" => PeerState::Deleted,
+            other => PeerState::Other(other.to_string()),
+        }
+    }
+    pub fn as_str(&self) -> &str {
+        match self {
+            PeerState::Verifying => "verifying",
+            PeerState::Pending => "pending",
+            PeerState::Available => "available",
+            PeerState::Deleting => "deleting",
+            PeerState::Deleted => "deleted",
+            PeerState::Other(s) => s,
+        }
+    }
+    /// A peer in this state is gone or going, so it never matches a desired peer.
+    pub fn is_gone(&self) -> bool {
+        matches!(self, PeerState::Deleting | PeerState::Deleted)
+    }
+}
+
+impl fmt::Display for PeerState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A peer's address in plans and state: `virtual_interface.<vif>.bgp_peer.<label>`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PeerAddress(pub String);
+
+impl PeerAddress {
+    pub fn new(vif: &VifId, label: &str) -> PeerAddress {
+        PeerAddress(format!("virtual_interface.{vif}.bgp_peer.{label}"))
+    }
+}
+
+impl fmt::Display for PeerAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Where a declaration sits in the config, for located errors.
+#[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Location {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.column)
+    }
+}
+
+/// A BGP peer the config asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerSpec {
+    pub label: String,
+    pub family: AddressFamily,
+    pub asn: Asn,
+    pub auth_key: Option<Secret>,
+    pub amazon_address: Option<String>,
+    pub customer_address: Option<String>,
+    pub location: Location,
+}
+
+/// A virtual interface the config declares, with the peers wanted on it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VifSpec {
+    pub id: VifId,
+    /// The region this VIF's provider resolves to.
+    pub region: String,
+    pub peers: Vec<PeerSpec>,
+    pub location: Location,
+}
+
+/// Everything the config asks for, sorted by VIF id.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Desired {
+    pub vifs: Vec<VifSpec>,
+}
+
+/// A BGP peer as described by AWS, converted away from SDK types (which print auth keys in Debug).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObservedPeer {
+    pub bgp_peer_id: Option<String>,
+    pub family: AddressFamily,
+    pub asn: Asn,
+    pub auth_key: Option<Secret>,
+    pub amazon_address: Option<String>,
+    pub customer_address: Option<String>,
+    pub state: PeerState,
+}
+
+/// A virtual interface as described by AWS.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObservedVif {
+    pub id: VifId,
+    pub region: String,
+    pub state: String,
+    pub vif_type: String,
+    pub connection_id: Option<String>,
+    pub peers: Vec<ObservedPeer>,
+}
+
+/// What AWS looks like for the regions the config touches.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Observed {
+    pub vifs: Vec<ObservedVif>,
+    /// `hasLogicalRedundancy` by connection or LAG id, for the regions where it was needed.
+    pub logical_redundancy: BTreeMap<String, String>,
+}
+
+impl Observed {
+    pub fn vif(&self, id: &VifId) -> Option<&ObservedVif> {
+        self.vifs.iter().find(|v| &v.id == id)
+    }
+
+    /// Whether the VIF's connection or LAG allows two peers in one family; `None` when not known.
+    pub fn redundancy(&self, vif: &ObservedVif) -> Option<bool> {
+        let conn = vif.connection_id.as_ref()?;
+        self.logical_redundancy.get(conn).map(|v| v == "yes")
+    }
+
+    pub fn redundancy_text(&self, vif: &ObservedVif) -> &str {
+        vif.connection_id
+            .as_ref()
+            .and_then(|c| self.logical_redundancy.get(c))
+            .map_or("unknown", |s| s.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn asdot_and_asplain_agree() {
+        assert_eq!(Asn::parse("64086.59904").unwrap().get(), 4_200_000_000);
+        assert_eq!(Asn::parse("4200000000").unwrap().get(), 4_200_000_000);
+        assert_eq!(Asn::parse("64600").unwrap().get(), 64600);
+    }
+
+    #[test]
+    fn asn_bounds_and_malformed() {
+        assert!(Asn::parse("0").is_err());
+        assert!(Asn::parse("4294967295").is_err());
+        assert!(Asn::parse("4294967294").is_ok());
+        assert!(Asn::parse("1.").is_err());
+        assert!(Asn::parse(".1").is_err());
+        assert!(Asn::parse("65536.1").is_err());
+        assert!(Asn::parse("-5").is_err());
+        assert!(Asn::parse("99999999999999999999999").is_err());
+    }
+
+    #[test]
+    fn private_ranges() {
+        assert!(Asn::new(64512).unwrap().is_private());
+        assert!(Asn::new(65534).unwrap().is_private());
+        assert!(!Asn::new(65535).unwrap().is_private());
+        assert!(!Asn::new(7224).unwrap().is_private());
+        assert!(Asn::new(4_200_000_000).unwrap().is_private());
+    }
+
+    #[test]
+    fn secret_never_formats() {
+        let s = Secret::new("hunter2-very-secret");
+        assert_eq!(format!("{s} {s:?}"), "(sensitive) (sensitive)");
+    }
+
+    proptest! {
+        #[test]
+        fn asdot_roundtrips(high in 0u64..=65535, low in 0u64..=65535) {
+            let value = high * 65536 + low;
+            let parsed = Asn::parse(&format!("{high}.{low}"));
+            if value == 0 || value > Asn::MAX {
+                prop_assert!(parsed.is_err());
+            } else {
+                prop_assert_eq!(parsed.unwrap().get() as u64, value);
+            }
+        }
+
+        #[test]
+        fn parse_never_panics(s in ".*") {
+            let _ = Asn::parse(&s);
+        }
+    }
+}

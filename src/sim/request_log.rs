@@ -1,0 +1,64 @@
+//! The JSON-lines request log: one line per API call with time, region, operation, status and error code, never a body.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use anyhow::Context as _;
+use serde::Serialize;
+
+#[derive(Debug, Serialize)]
+pub struct LogEntry {
+    pub time: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operation: Option<String>,
+    pub status: u16,
+    #[serde(rename = "errorCode", skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    #[serde(rename = "virtualInterfaceId", skip_serializing_if = "Option::is_none")]
+    pub virtual_interface_id: Option<String>,
+}
+
+impl LogEntry {
+    pub fn new(at: SystemTime) -> LogEntry {
+        let time = time::OffsetDateTime::from(at)
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        LogEntry {
+            time,
+            region: None,
+            operation: None,
+            status: 0,
+            error_code: None,
+            virtual_interface_id: None,
+        }
+    }
+}
+
+pub struct RequestLog {
+    file: Mutex<File>,
+}
+
+impl RequestLog {
+    pub fn create(path: &Path) -> anyhow::Result<RequestLog> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("cannot open request log {}", path.display()))?;
+        Ok(RequestLog { file: Mutex::new(file) })
+    }
+
+    pub fn write(&self, entry: &LogEntry) {
+        let mut line = serde_json::to_string(entry).expect("log entry serializes");
+        line.push('\n');
+        if let Ok(mut f) = self.file.lock() {
+            // A full disk must not take the simulator down; the log is best effort.
+            let _ = f.write_all(line.as_bytes());
+        }
+    }
+}

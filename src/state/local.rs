@@ -1,0 +1,122 @@
+//! The local JSON state file, written atomically (temp file, fsync, rename) with a `.backup` of the previous version.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use rand::Rng;
+
+use super::{State, StateStore, FORMAT_VERSION};
+
+pub struct LocalStateFile {
+    path: PathBuf,
+}
+
+impl LocalStateFile {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        LocalStateFile { path: path.into() }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl StateStore for LocalStateFile {
+    fn load(&self) -> anyhow::Result<State> {
+        let text = match std::fs::read_to_string(&self.path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(State::default()),
+            Err(e) => return Err(e).with_context(|| format!("cannot read state file {}", self.path.display())),
+        };
+        let state: State = serde_json::from_str(&text)
+            .with_context(|| format!("state file {} is not valid dxctl state", self.path.display()))?;
+        if state.format_version != FORMAT_VERSION {
+            anyhow::bail!(
+                "state file {} has format_version {}; this dxctl reads version {FORMAT_VERSION}",
+                self.path.display(),
+                state.format_version
+            );
+        }
+        Ok(state)
+    }
+
+    fn save(&self, state: &mut State) -> anyhow::Result<()> {
+        if state.lineage.is_empty() {
+            let bytes: [u8; 16] = rand::rng().random();
+            state.lineage = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        }
+        state.serial += 1;
+        let dir = match self.path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let mut text = serde_json::to_string_pretty(state)?;
+        text.push('\n');
+        write_atomically(&self.path, text.as_bytes(), true)
+            .with_context(|| format!("cannot write state file {}", self.path.display()))
+    }
+}
+
+/// Replaces `path` with `bytes` so that a reader sees the old or the new file, never a torn one.
+pub fn write_atomically(path: &Path, bytes: &[u8], keep_backup: bool) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(&dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    if keep_backup && path.exists() {
+        let mut backup = path.as_os_str().to_owned();
+        backup.push(".backup");
+        std::fs::copy(path, PathBuf::from(backup))?;
+    }
+    tmp.persist(path).map_err(|e| e.error)?;
+    if let Ok(d) = std::fs::File::open(&dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{AddressFamily, Asn, PeerAddress, VifId};
+    use crate::state::PeerRecord;
+
+    #[test]
+    fn round_trips_and_bumps_serial_with_backup() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStateFile::new(dir.path().join("nested/dxctl.state.json"));
+        let mut state = store.load().unwrap();
+        assert_eq!(state.serial, 0);
+        state.upsert(PeerRecord {
+            address: PeerAddress("virtual_interface.dxvif-a.bgp_peer.v6".into()),
+            virtual_interface_id: VifId("dxvif-a".into()),
+            region: "us-east-1".into(),
+            bgp_peer_id: "dxpeer-1".into(),
+            address_family: AddressFamily::Ipv6,
+            asn: Asn::new(64600).unwrap(),
+            amazon_address: None,
+            customer_address: None,
+        });
+        store.save(&mut state).unwrap();
+        store.save(&mut state).unwrap();
+        let back = store.load().unwrap();
+        assert_eq!(back, state);
+        assert_eq!(back.serial, 2);
+        assert_eq!(back.lineage.len(), 32);
+        assert!(dir.path().join("nested/dxctl.state.json.backup").exists());
+    }
+
+    #[test]
+    fn corrupt_state_is_an_error_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        std::fs::write(&path, "{not json").unwrap();
+        let err = LocalStateFile::new(&path).load().unwrap_err();
+        assert!(format!("{err:#}").contains("s.json"), "{err:#}");
+    }
+}

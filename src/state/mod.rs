@@ -1,0 +1,71 @@
+//! The record of which peers dxctl manages, behind a small `StateStore` trait so a remote backend can follow.
+
+mod local;
+
+use serde::{Deserialize, Serialize};
+
+pub use local::{write_atomically, LocalStateFile};
+
+use crate::model::{AddressFamily, Asn, PeerAddress, VifId};
+
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The state file's contents. It deliberately has no field that could hold an auth key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct State {
+    pub format_version: u32,
+    /// A random id fixed when the state is first written; it tells apart unrelated states.
+    pub lineage: String,
+    /// Increases by one on every write.
+    pub serial: u64,
+    pub peers: Vec<PeerRecord>,
+}
+
+/// One peer dxctl manages.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerRecord {
+    pub address: PeerAddress,
+    pub virtual_interface_id: VifId,
+    pub region: String,
+    pub bgp_peer_id: String,
+    pub address_family: AddressFamily,
+    pub asn: Asn,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amazon_address: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_address: Option<String>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State {
+            format_version: FORMAT_VERSION,
+            lineage: String::new(),
+            serial: 0,
+            peers: Vec::new(),
+        }
+    }
+}
+
+impl State {
+    pub fn peer(&self, address: &PeerAddress) -> Option<&PeerRecord> {
+        self.peers.iter().find(|p| &p.address == address)
+    }
+
+    /// Records or replaces the peer at `record.address`, keeping the list sorted.
+    pub fn upsert(&mut self, record: PeerRecord) {
+        self.peers.retain(|p| p.address != record.address);
+        self.peers.push(record);
+        self.peers.sort_by(|a, b| a.address.cmp(&b.address));
+    }
+}
+
+/// Where state lives. Local files now; a remote backend later.
+pub trait StateStore {
+    /// The current state, or an empty one if none was written yet.
+    fn load(&self) -> anyhow::Result<State>;
+    /// Writes `state` atomically, bumping its serial (and fixing its lineage on first write).
+    fn save(&self, state: &mut State) -> anyhow::Result<()>;
+}
