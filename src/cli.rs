@@ -31,7 +31,12 @@ pub struct GlobalArgs {
     #[arg(long, global = true, requires = "sandbox")]
     pub sandbox_reset: bool,
     /// State file
-    #[arg(long, global = true, value_name = "PATH", default_value = "state/dxctl.state.json")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        default_value = "state/dxctl.state.json"
+    )]
     pub state: PathBuf,
     /// Never colour output (dxctl does not colour yet; accepted for scripts)
     #[arg(long, global = true)]

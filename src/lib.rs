@@ -28,7 +28,11 @@ pub fn main() -> ExitCode {
         Err(e) => {
             let _ = e.print();
             // Usage errors exit 1 (2 is reserved for `plan --detailed-exitcode`); --help and --version exit 0.
-            return if e.use_stderr() { ExitCode::from(1) } else { ExitCode::SUCCESS };
+            return if e.use_stderr() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     };
     let verbosity = if cli.global.quiet {
@@ -39,7 +43,10 @@ pub fn main() -> ExitCode {
         Verbosity::Normal
     };
     let printer = Printer::new(verbosity);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("Error: cannot start the async runtime: {e}");

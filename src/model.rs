@@ -77,20 +77,30 @@ impl Asn {
         if let Some((high, low)) = text.split_once('.') {
             let part = |p: &str| -> Result<u64, String> {
                 if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) {
-                    return Err(format!("malformed asdot ASN {text:?}: expected HIGH.LOW, both 0..=65535"));
+                    return Err(format!(
+                        "malformed asdot ASN {text:?}: expected HIGH.LOW, both 0..=65535"
+                    ));
                 }
-                let v: u64 = p.parse().map_err(|_| format!("malformed asdot ASN {text:?}"))?;
+                let v: u64 = p
+                    .parse()
+                    .map_err(|_| format!("malformed asdot ASN {text:?}"))?;
                 if v > 65535 {
-                    return Err(format!("malformed asdot ASN {text:?}: each part must be 0..=65535"));
+                    return Err(format!(
+                        "malformed asdot ASN {text:?}: each part must be 0..=65535"
+                    ));
                 }
                 Ok(v)
             };
             return Asn::new(part(high)? * 65536 + part(low)?);
         }
         if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(format!("malformed ASN {text:?}: expected asplain digits or asdot HIGH.LOW"));
+            return Err(format!(
+                "malformed ASN {text:?}: expected asplain digits or asdot HIGH.LOW"
+            ));
         }
-        let v: u64 = text.parse().map_err(|_| format!("ASN {text:?} is outside 1..=4294967294"))?;
+        let v: u64 = text
+            .parse()
+            .map_err(|_| format!("ASN {text:?} is outside 1..=4294967294"))?;
         Asn::new(v)
     }
 

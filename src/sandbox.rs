@@ -12,13 +12,22 @@ pub const DEFAULT_REGION: &str = "us-east-1";
 
 /// The sandbox world copy for a seed world: `<state dir>/sandbox/<world file name>`.
 pub fn copy_path(world: &Path, state: &Path) -> PathBuf {
-    let dir = state.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = world.file_name().map_or_else(|| "world.json".into(), |n| n.to_owned());
+    let dir = state
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = world
+        .file_name()
+        .map_or_else(|| "world.json".into(), |n| n.to_owned());
     dir.join("sandbox").join(name)
 }
 
 /// Starts the sandbox. The seed world file is only read, never written.
-pub async fn start(world: &Path, state: &Path, reset: bool) -> anyhow::Result<(RunningSim, PathBuf)> {
+pub async fn start(
+    world: &Path,
+    state: &Path,
+    reset: bool,
+) -> anyhow::Result<(RunningSim, PathBuf)> {
     let copy = copy_path(world, state);
     if reset || !copy.exists() {
         let seed = World::load(world)?;

@@ -9,7 +9,7 @@ use std::time::Instant;
 pub use poll::{Tracked, WaitOptions};
 
 use crate::aws::{DirectConnect, NewPeer};
-use crate::model::{ObservedPeer, Observed, PeerState};
+use crate::model::{Observed, ObservedPeer, PeerState};
 use crate::plan::{ActionKind, Plan};
 use crate::printer::Printer;
 use crate::state::{PeerRecord, State, StateStore};
@@ -43,9 +43,15 @@ pub async fn execute<D: DirectConnect, S: StateStore>(
     for action in &plan.actions {
         match &action.kind {
             ActionKind::NoOp { .. } => {}
-            ActionKind::Wait { bgp_peer_id, state: peer_state } => {
+            ActionKind::Wait {
+                bgp_peer_id,
+                state: peer_state,
+            } => {
                 if let Some(id) = bgp_peer_id {
-                    printer.status(&format!("{}: Waiting for peer {id} ({peer_state})...", action.address));
+                    printer.status(&format!(
+                        "{}: Waiting for peer {id} ({peer_state})...",
+                        action.address
+                    ));
                     tracked.push(Tracked {
                         address: action.address.clone(),
                         vif: action.vif.clone(),
@@ -82,7 +88,9 @@ pub async fn execute<D: DirectConnect, S: StateStore>(
                     }
                 };
                 let created = vif.peers.iter().find(|p| {
-                    p.bgp_peer_id.as_ref().is_some_and(|id| !known_ids.contains(id))
+                    p.bgp_peer_id
+                        .as_ref()
+                        .is_some_and(|id| !known_ids.contains(id))
                         && crate::plan::matches(spec, p)
                 });
                 let Some(created) = created else {
@@ -95,7 +103,10 @@ pub async fn execute<D: DirectConnect, S: StateStore>(
                 state.upsert(record(action, &id, created));
                 store.save(state)?;
                 summary.added += 1;
-                printer.status(&format!("{}: Created [id={id}, state {}]", action.address, created.state));
+                printer.status(&format!(
+                    "{}: Created [id={id}, state {}]",
+                    action.address, created.state
+                ));
                 tracked.push(Tracked {
                     address: action.address.clone(),
                     vif: action.vif.clone(),
@@ -103,7 +114,11 @@ pub async fn execute<D: DirectConnect, S: StateStore>(
                     bgp_peer_id: id,
                     last_state: created.state.clone(),
                     since: started,
-                    outcome: if created.state == PeerState::Available { Some(Ok(())) } else { None },
+                    outcome: if created.state == PeerState::Available {
+                        Some(Ok(()))
+                    } else {
+                        None
+                    },
                 });
             }
         }
@@ -112,7 +127,9 @@ pub async fn execute<D: DirectConnect, S: StateStore>(
     poll::wait_all(dc, &mut tracked, wait, printer).await?;
     for t in &tracked {
         if let Some(Err(reason)) = &t.outcome {
-            summary.failures.push((t.address.to_string(), reason.clone()));
+            summary
+                .failures
+                .push((t.address.to_string(), reason.clone()));
         }
     }
     Ok(summary)

@@ -80,12 +80,17 @@ pub async fn wait_all<D: DirectConnect>(
                     continue;
                 }
             };
-            for t in tracked.iter_mut().filter(|t| t.outcome.is_none() && &t.region == region) {
-                let peer = vifs
-                    .iter()
-                    .find(|v| v.id == t.vif)
-                    .and_then(|v| v.peers.iter().find(|p| p.bgp_peer_id.as_deref() == Some(&t.bgp_peer_id)));
-                let elapsed = humantime::format_duration(Duration::from_secs(t.since.elapsed().as_secs()));
+            for t in tracked
+                .iter_mut()
+                .filter(|t| t.outcome.is_none() && &t.region == region)
+            {
+                let peer = vifs.iter().find(|v| v.id == t.vif).and_then(|v| {
+                    v.peers
+                        .iter()
+                        .find(|p| p.bgp_peer_id.as_deref() == Some(&t.bgp_peer_id))
+                });
+                let elapsed =
+                    humantime::format_duration(Duration::from_secs(t.since.elapsed().as_secs()));
                 match readiness::creation(peer) {
                     Readiness::Ready => {
                         t.last_state = PeerState::Available;
@@ -106,7 +111,10 @@ pub async fn wait_all<D: DirectConnect>(
                     }
                     Readiness::Waiting(state) => {
                         if state != t.last_state || report_still {
-                            printer.status(&format!("{}: Still creating... [{elapsed} elapsed, state {state}]", t.address));
+                            printer.status(&format!(
+                                "{}: Still creating... [{elapsed} elapsed, state {state}]",
+                                t.address
+                            ));
                         }
                         t.last_state = state;
                     }

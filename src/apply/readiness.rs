@@ -45,11 +45,26 @@ mod tests {
 
     #[test]
     fn states_map_to_readiness() {
-        assert_eq!(creation(Some(&peer(PeerState::Available))), Readiness::Ready);
-        assert_eq!(creation(Some(&peer(PeerState::Pending))), Readiness::Waiting(PeerState::Pending));
-        assert_eq!(creation(Some(&peer(PeerState::Verifying))), Readiness::Waiting(PeerState::Verifying));
-        assert!(matches!(creation(Some(&peer(PeerState::Deleted))), Readiness::Failed(_)));
-        assert!(matches!(creation(Some(&peer(PeerState::Deleting))), Readiness::Failed(_)));
+        assert_eq!(
+            creation(Some(&peer(PeerState::Available))),
+            Readiness::Ready
+        );
+        assert_eq!(
+            creation(Some(&peer(PeerState::Pending))),
+            Readiness::Waiting(PeerState::Pending)
+        );
+        assert_eq!(
+            creation(Some(&peer(PeerState::Verifying))),
+            Readiness::Waiting(PeerState::Verifying)
+        );
+        assert!(matches!(
+            creation(Some(&peer(PeerState::Deleted))),
+            Readiness::Failed(_)
+        ));
+        assert!(matches!(
+            creation(Some(&peer(PeerState::Deleting))),
+            Readiness::Failed(_)
+        ));
         assert!(matches!(creation(None), Readiness::Failed(_)));
     }
 }

@@ -32,7 +32,9 @@ pub struct SdkDirectConnect {
 impl SdkDirectConnect {
     pub async fn new(settings: &ClientSettings) -> SdkDirectConnect {
         let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
+            .tls_provider(tls::Provider::Rustls(
+                tls::rustls_provider::CryptoMode::Ring,
+            ))
             .build_https();
         let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http);
         if let Some(url) = &settings.endpoint_url {
@@ -46,7 +48,11 @@ impl SdkDirectConnect {
         }
         if let Some((id, secret)) = &settings.static_credentials {
             loader = loader.credentials_provider(aws_sdk_directconnect::config::Credentials::new(
-                id, secret, None, None, "dxctl-static",
+                id,
+                secret,
+                None,
+                None,
+                "dxctl-static",
             ));
         }
         SdkDirectConnect {
@@ -98,7 +104,10 @@ impl DirectConnect for SdkDirectConnect {
         Ok(out)
     }
 
-    async fn describe_logical_redundancy(&self, region: &str) -> anyhow::Result<BTreeMap<String, String>> {
+    async fn describe_logical_redundancy(
+        &self,
+        region: &str,
+    ) -> anyhow::Result<BTreeMap<String, String>> {
         let client = self.client(region);
         let (conns, lags) = tokio::join!(
             client.describe_connections().send(),
@@ -124,7 +133,12 @@ impl DirectConnect for SdkDirectConnect {
         Ok(out)
     }
 
-    async fn create_bgp_peer(&self, region: &str, vif: &VifId, peer: &NewPeer) -> anyhow::Result<ObservedVif> {
+    async fn create_bgp_peer(
+        &self,
+        region: &str,
+        vif: &VifId,
+        peer: &NewPeer,
+    ) -> anyhow::Result<ObservedVif> {
         let mut new = NewBgpPeer::builder().address_family(match peer.family {
             AddressFamily::Ipv4 => sdk_types::AddressFamily::IPv4,
             AddressFamily::Ipv6 => sdk_types::AddressFamily::IPv6,
@@ -179,7 +193,9 @@ fn convert_vif(vif: &sdk_types::VirtualInterface, region: &str) -> anyhow::Resul
         let asn = u64::try_from(raw)
             .ok()
             .and_then(|v| Asn::new(v).ok())
-            .with_context(|| format!("virtual interface {id} has a BGP peer with invalid ASN {raw}"))?;
+            .with_context(|| {
+                format!("virtual interface {id} has a BGP peer with invalid ASN {raw}")
+            })?;
         peers.push(ObservedPeer {
             bgp_peer_id: p.bgp_peer_id().map(str::to_string),
             family,
@@ -197,7 +213,10 @@ fn convert_vif(vif: &sdk_types::VirtualInterface, region: &str) -> anyhow::Resul
             .virtual_interface_state()
             .map_or("unknown", |s| s.as_str())
             .to_string(),
-        vif_type: vif.virtual_interface_type().unwrap_or("private").to_string(),
+        vif_type: vif
+            .virtual_interface_type()
+            .unwrap_or("private")
+            .to_string(),
         connection_id: vif.connection_id().map(str::to_string),
         peers,
     })

@@ -10,7 +10,11 @@ use crate::cli::{ApplyArgs, GlobalArgs};
 use crate::printer::Printer;
 use crate::render;
 
-pub async fn apply(global: &GlobalArgs, args: &ApplyArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
+pub async fn apply(
+    global: &GlobalArgs,
+    args: &ApplyArgs,
+    printer: &Printer,
+) -> anyhow::Result<ExitCode> {
     let config = load_config(&args.dir)?;
     let session = Session::open(global, printer).await?;
     let result = run(&session, global, args, &config, printer).await;
@@ -80,7 +84,9 @@ async fn run(
 /// Asks on the terminal; refuses outright when there is none.
 fn confirm() -> anyhow::Result<bool> {
     if !std::io::stdin().is_terminal() {
-        anyhow::bail!("apply needs --auto-approve when stdin is not a terminal; nothing was changed");
+        anyhow::bail!(
+            "apply needs --auto-approve when stdin is not a terminal; nothing was changed"
+        );
     }
     eprint!("\nDo you want to perform these actions?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ");
     let mut answer = String::new();

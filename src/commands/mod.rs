@@ -31,17 +31,24 @@ impl Session {
         let store = LocalStateFile::new(&global.state);
         let (settings, sandbox, region) = match &global.sandbox {
             Some(world) => {
-                let (running, copy) = sandbox::start(world, &global.state, global.sandbox_reset).await?;
+                let (running, copy) =
+                    sandbox::start(world, &global.state, global.sandbox_reset).await?;
                 printer.status(&format!(
                     "Sandbox: simulator on {} (world {}, evolving copy {})",
                     running.endpoint_url(),
                     world.display(),
                     copy.display()
                 ));
-                let region = global.region.clone().unwrap_or_else(|| sandbox::DEFAULT_REGION.into());
+                let region = global
+                    .region
+                    .clone()
+                    .unwrap_or_else(|| sandbox::DEFAULT_REGION.into());
                 let settings = ClientSettings {
                     endpoint_url: Some(running.endpoint_url()),
-                    static_credentials: Some((sandbox::ACCESS_KEY.into(), sandbox::SECRET_KEY.into())),
+                    static_credentials: Some((
+                        sandbox::ACCESS_KEY.into(),
+                        sandbox::SECRET_KEY.into(),
+                    )),
                     region: Some(region.clone()),
                     profile: None,
                 };
@@ -63,7 +70,12 @@ impl Session {
             store.path().display(),
             region.as_deref().unwrap_or("(none)")
         ));
-        Ok(Session { dc, store, sandbox, region })
+        Ok(Session {
+            dc,
+            store,
+            sandbox,
+            region,
+        })
     }
 
     /// Where VIFs go when their provider block names no region.
@@ -98,7 +110,11 @@ pub fn load_config(dir: &Path) -> anyhow::Result<Config> {
     config::load_dir(dir)
 }
 
-pub async fn observe_and_plan(session: &Session, config: &Config, printer: &Printer) -> anyhow::Result<Planned> {
+pub async fn observe_and_plan(
+    session: &Session,
+    config: &Config,
+    printer: &Printer,
+) -> anyhow::Result<Planned> {
     let state = session.store.load()?;
     let region = if config.needs_region() {
         session.fallback_region(config)?
@@ -115,7 +131,12 @@ pub async fn observe_and_plan(session: &Session, config: &Config, printer: &Prin
         observed.logical_redundancy.len()
     ));
     let plan = crate::plan::plan(&desired, &observed, &state);
-    Ok(Planned { desired, observed, state, plan })
+    Ok(Planned {
+        desired,
+        observed,
+        state,
+        plan,
+    })
 }
 
 /// Error for a plan with refusals (printed beforehand).

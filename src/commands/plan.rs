@@ -7,7 +7,11 @@ use crate::cli::{GlobalArgs, PlanArgs};
 use crate::printer::Printer;
 use crate::render;
 
-pub async fn plan(global: &GlobalArgs, args: &PlanArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
+pub async fn plan(
+    global: &GlobalArgs,
+    args: &PlanArgs,
+    printer: &Printer,
+) -> anyhow::Result<ExitCode> {
     let config = load_config(&args.dir)?;
     let session = Session::open(global, printer).await?;
     let result = observe_and_plan(&session, &config, printer).await;

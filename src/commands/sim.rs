@@ -21,10 +21,17 @@ pub async fn serve(args: &SimServeArgs, printer: &Printer) -> anyhow::Result<Exi
     )
     .await?;
     if let Some(path) = &args.port_file {
-        crate::state::write_atomically(path, format!("{}\n", running.addr.port()).as_bytes(), false)
-            .with_context(|| format!("cannot write port file {}", path.display()))?;
+        crate::state::write_atomically(
+            path,
+            format!("{}\n", running.addr.port()).as_bytes(),
+            false,
+        )
+        .with_context(|| format!("cannot write port file {}", path.display()))?;
     }
-    printer.status(&format!("dxctl simulator listening on {}", running.endpoint_url()));
+    printer.status(&format!(
+        "dxctl simulator listening on {}",
+        running.endpoint_url()
+    ));
     shutdown_signal().await;
     printer.status("dxctl simulator stopping");
     running.stop().await?;

@@ -61,7 +61,11 @@ pub fn string(src: &SourceFile, attr: &Attribute, diags: &mut Vec<Diagnostic>) -
             diags.push(Diagnostic::new(
                 src.span_location(attr.value.span()),
                 "type",
-                format!("`{}` must be a string, not {}", attr.key.as_str(), type_name(&other)),
+                format!(
+                    "`{}` must be a string, not {}",
+                    attr.key.as_str(),
+                    type_name(&other)
+                ),
             ));
             None
         }

@@ -69,7 +69,11 @@ pub fn load_dir(dir: &Path) -> Result<Config, anyhow::Error> {
             Ok(text) => files.push(SourceFile::new(display, text)),
             Err(_) => {
                 return Err(Diagnostics(vec![Diagnostic::new(
-                    Location { file: display, line: 1, column: 1 },
+                    Location {
+                        file: display,
+                        line: 1,
+                        column: 1,
+                    },
                     "encoding",
                     "config files must be UTF-8",
                 )])
@@ -144,9 +148,11 @@ impl Loader {
     fn provider_block(&mut self, src: &SourceFile, block: &Block) {
         let loc = src.span_location(block.span());
         if block.labels.len() != 1 || block.labels[0].as_str() != "aws" {
-            self.diags.push(
-                Diagnostic::new(loc.clone(), "provider-label", "a provider block must be `provider \"aws\" { ... }`"),
-            );
+            self.diags.push(Diagnostic::new(
+                loc.clone(),
+                "provider-label",
+                "a provider block must be `provider \"aws\" { ... }`",
+            ));
             return;
         }
         let attrs = attributes(src, &block.body, &["region"], &mut self.diags);
@@ -155,8 +161,12 @@ impl Loader {
             .and_then(|a| eval::string(src, a, &mut self.diags));
         if let Some((_, first)) = &self.provider {
             self.diags.push(
-                Diagnostic::new(loc, "duplicate-provider", "the default `provider \"aws\"` block is declared twice")
-                    .with_hint(format!("first declared at {first}")),
+                Diagnostic::new(
+                    loc,
+                    "duplicate-provider",
+                    "the default `provider \"aws\"` block is declared twice",
+                )
+                .with_hint(format!("first declared at {first}")),
             );
             return;
         }
@@ -176,15 +186,26 @@ impl Loader {
         let id = label.as_str();
         if !validate::is_vif_id(id) {
             self.diags.push(
-                Diagnostic::new(loc.clone(), "vif-id", format!("`{id}` is not a virtual interface id"))
-                    .with_hint("virtual interface ids look like `dxvif-fg1vuj3d`"),
+                Diagnostic::new(
+                    loc.clone(),
+                    "vif-id",
+                    format!("`{id}` is not a virtual interface id"),
+                )
+                .with_hint("virtual interface ids look like `dxvif-fg1vuj3d`"),
             );
         }
         let id = VifId(id.to_string());
         if let Some(first) = self.vifs.get(&id) {
             self.diags.push(
-                Diagnostic::new(loc, "duplicate-vif", format!("virtual_interface \"{id}\" is declared twice"))
-                    .with_hint(format!("first declared at {}; keep all of its peers in one block", first.location)),
+                Diagnostic::new(
+                    loc,
+                    "duplicate-vif",
+                    format!("virtual_interface \"{id}\" is declared twice"),
+                )
+                .with_hint(format!(
+                    "first declared at {}; keep all of its peers in one block",
+                    first.location
+                )),
             );
             return;
         }
@@ -196,9 +217,14 @@ impl Loader {
                     Diagnostic::new(
                         src.span_location(attr.span()),
                         "unknown-attribute",
-                        format!("unknown attribute `{}` in virtual_interface", attr.key.as_str()),
+                        format!(
+                            "unknown attribute `{}` in virtual_interface",
+                            attr.key.as_str()
+                        ),
                     )
-                    .with_hint("a virtual_interface holds only `bgp_peer \"<label>\" { ... }` blocks"),
+                    .with_hint(
+                        "a virtual_interface holds only `bgp_peer \"<label>\" { ... }` blocks",
+                    ),
                 ),
                 Structure::Block(peer) if peer.ident.as_str() == "bgp_peer" => {
                     let peer_loc = src.span_location(peer.span());
@@ -223,8 +249,10 @@ impl Loader {
                         continue;
                     }
                     labels.insert(name.clone(), peer_loc.clone());
-                    let attrs = attributes(src, &peer.body, validate::PEER_ATTRIBUTES, &mut self.diags);
-                    if let Some(spec) = validate::peer(src, name, peer_loc, &attrs, &mut self.diags) {
+                    let attrs =
+                        attributes(src, &peer.body, validate::PEER_ATTRIBUTES, &mut self.diags);
+                    if let Some(spec) = validate::peer(src, name, peer_loc, &attrs, &mut self.diags)
+                    {
                         peers.push(spec);
                     }
                 }
@@ -232,7 +260,10 @@ impl Loader {
                     let mut d = Diagnostic::new(
                         src.span_location(other.span()),
                         "unknown-block",
-                        format!("unknown block type `{}` in virtual_interface", other.ident.as_str()),
+                        format!(
+                            "unknown block type `{}` in virtual_interface",
+                            other.ident.as_str()
+                        ),
                     );
                     d.hint = Some(suggest(other.ident.as_str(), &["bgp_peer"]));
                     self.diags.push(d);
@@ -242,7 +273,12 @@ impl Loader {
         validate::across_peers(&id, &peers, &mut self.diags);
         self.vifs.insert(
             id.clone(),
-            VifSpec { id, region: String::new(), peers, location: loc },
+            VifSpec {
+                id,
+                region: String::new(),
+                peers,
+                location: loc,
+            },
         );
     }
 

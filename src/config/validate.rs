@@ -38,18 +38,24 @@ pub fn peer(
     let family = match attrs.get("address_family") {
         None => {
             diags.push(
-                Diagnostic::new(location.clone(), "missing-attribute", format!("bgp_peer \"{label}\" needs `address_family`"))
-                    .with_hint("add address_family = \"ipv4\" or \"ipv6\""),
+                Diagnostic::new(
+                    location.clone(),
+                    "missing-attribute",
+                    format!("bgp_peer \"{label}\" needs `address_family`"),
+                )
+                .with_hint("add address_family = \"ipv4\" or \"ipv6\""),
             );
             None
         }
-        Some(attr) => eval::string(src, attr, diags).and_then(|s| match s.parse::<AddressFamily>() {
-            Ok(f) => Some(f),
-            Err(msg) => {
-                diags.push(Diagnostic::new(at(attr), "address-family", msg));
-                None
-            }
-        }),
+        Some(attr) => {
+            eval::string(src, attr, diags).and_then(|s| match s.parse::<AddressFamily>() {
+                Ok(f) => Some(f),
+                Err(msg) => {
+                    diags.push(Diagnostic::new(at(attr), "address-family", msg));
+                    None
+                }
+            })
+        }
     };
 
     let asn = match attrs.get("asn") {
@@ -69,16 +75,24 @@ pub fn peer(
         if !(6..=80).contains(&len) {
             // Never echo the key itself: only its length.
             diags.push(
-                Diagnostic::new(at(attr), "auth-key-length", format!("auth_key must be 6 to 80 characters; this one has {len}"))
-                    .with_hint("omit auth_key to let AWS generate one"),
+                Diagnostic::new(
+                    at(attr),
+                    "auth-key-length",
+                    format!("auth_key must be 6 to 80 characters; this one has {len}"),
+                )
+                .with_hint("omit auth_key to let AWS generate one"),
             );
             return None;
         }
         Some(Secret::new(key))
     });
 
-    let amazon = attrs.get("amazon_address").map(|a| (*a, eval::string(src, a, diags)));
-    let customer = attrs.get("customer_address").map(|a| (*a, eval::string(src, a, diags)));
+    let amazon = attrs
+        .get("amazon_address")
+        .map(|a| (*a, eval::string(src, a, diags)));
+    let customer = attrs
+        .get("customer_address")
+        .map(|a| (*a, eval::string(src, a, diags)));
 
     if let Some(family) = family {
         address_rules(src, family, amazon.clone(), customer.clone(), diags);
@@ -106,7 +120,10 @@ fn asn(src: &SourceFile, attr: &Attribute, diags: &mut Vec<Diagnostic>) -> Optio
             None => Err(format!("ASN {n} is not a whole number in 1..=4294967294")),
         },
         Value::String(s) => Asn::parse(&s),
-        other => Err(format!("asn must be a number or a string, not {}", eval::type_name(&other))),
+        other => Err(format!(
+            "asn must be a number or a string, not {}",
+            eval::type_name(&other)
+        )),
     };
     parsed
         .map_err(|msg| {
@@ -142,18 +159,33 @@ fn address_rules(
             }
         }
         AddressFamily::Ipv4 => {
-            let parse = |(attr, text): (&Attribute, Option<String>), diags: &mut Vec<Diagnostic>| -> Option<IpNet> {
+            let parse = |(attr, text): (&Attribute, Option<String>),
+                         diags: &mut Vec<Diagnostic>|
+             -> Option<IpNet> {
                 let text = text?;
                 match text.parse::<IpNet>() {
                     Ok(net) if matches!(net.addr(), IpAddr::V4(_)) => Some(net),
                     Ok(_) => {
-                        diags.push(Diagnostic::new(at(attr), "address-family-mismatch", format!("`{}` is an IPv6 address on an ipv4 peer", attr.key.as_str())));
+                        diags.push(Diagnostic::new(
+                            at(attr),
+                            "address-family-mismatch",
+                            format!("`{}` is an IPv6 address on an ipv4 peer", attr.key.as_str()),
+                        ));
                         None
                     }
                     Err(_) => {
                         diags.push(
-                            Diagnostic::new(at(attr), "address-cidr", format!("`{}` = {text:?} is not an address in CIDR form", attr.key.as_str()))
-                                .with_hint("write it with its prefix length, e.g. \"169.254.255.1/30\""),
+                            Diagnostic::new(
+                                at(attr),
+                                "address-cidr",
+                                format!(
+                                    "`{}` = {text:?} is not an address in CIDR form",
+                                    attr.key.as_str()
+                                ),
+                            )
+                            .with_hint(
+                                "write it with its prefix length, e.g. \"169.254.255.1/30\"",
+                            ),
                         );
                         None
                     }
@@ -167,13 +199,26 @@ fn address_rules(
                         if a.trunc() != c.trunc() {
                             diags.push(Diagnostic::new(at(attr), "ipv4-same-subnet", format!("amazon_address {a} and customer_address {c} are not in the same subnet")));
                         } else if a.addr() == c.addr() {
-                            diags.push(Diagnostic::new(at(attr), "ipv4-distinct-hosts", format!("amazon_address and customer_address are both {}", a.addr())));
+                            diags.push(Diagnostic::new(
+                                at(attr),
+                                "ipv4-distinct-hosts",
+                                format!(
+                                    "amazon_address and customer_address are both {}",
+                                    a.addr()
+                                ),
+                            ));
                         }
                     }
                 }
                 (Some((attr, _)), None) | (None, Some((attr, _))) => diags.push(
-                    Diagnostic::new(at(attr), "ipv4-address-pair", "an ipv4 peer needs both amazon_address and customer_address, or neither")
-                        .with_hint("give both, or remove this one to let AWS assign a /30 from 169.254.0.0/16"),
+                    Diagnostic::new(
+                        at(attr),
+                        "ipv4-address-pair",
+                        "an ipv4 peer needs both amazon_address and customer_address, or neither",
+                    )
+                    .with_hint(
+                        "give both, or remove this one to let AWS assign a /30 from 169.254.0.0/16",
+                    ),
                 ),
                 (None, None) => {}
             }

@@ -16,7 +16,10 @@ pub enum ActionKind {
     /// The peer exists and is available: nothing to do.
     NoOp { bgp_peer_id: Option<String> },
     /// The peer exists but is still being provisioned: wait for it, never create it again.
-    Wait { bgp_peer_id: Option<String>, state: PeerState },
+    Wait {
+        bgp_peer_id: Option<String>,
+        state: PeerState,
+    },
 }
 
 /// One planned step with its reason.
@@ -54,20 +57,35 @@ impl Plan {
     }
     /// Whether applying would call AWS or wait on anything.
     pub fn has_changes(&self) -> bool {
-        self.actions.iter().any(|a| !matches!(a.kind, ActionKind::NoOp { .. }))
+        self.actions
+            .iter()
+            .any(|a| !matches!(a.kind, ActionKind::NoOp { .. }))
     }
 }
 
 /// The regions whose connection and LAG facts (`hasLogicalRedundancy`) the plan depends on
 /// but `observed` lacks: those where a second peer in one family would be refused without them.
-pub fn regions_needing_redundancy_facts(desired: &Desired, observed: &Observed, owned: &State) -> BTreeSet<String> {
+pub fn regions_needing_redundancy_facts(
+    desired: &Desired,
+    observed: &Observed,
+    owned: &State,
+) -> BTreeSet<String> {
     let draft = plan(desired, observed, owned);
     draft
         .refusals
         .iter()
         .filter(|r| r.rule == "family-exclusive")
-        .filter_map(|r| desired.vifs.iter().find(|v| r.address.starts_with(&format!("virtual_interface.{}.", v.id))))
-        .filter(|v| observed.vif(&v.id).is_some_and(|seen| observed.redundancy(seen).is_none()))
+        .filter_map(|r| {
+            desired.vifs.iter().find(|v| {
+                r.address
+                    .starts_with(&format!("virtual_interface.{}.", v.id))
+            })
+        })
+        .filter(|v| {
+            observed
+                .vif(&v.id)
+                .is_some_and(|seen| observed.redundancy(seen).is_none())
+        })
         .map(|v| v.region.clone())
         .collect()
 }
@@ -81,7 +99,10 @@ pub fn plan(desired: &Desired, observed: &Observed, owned: &State) -> Plan {
                 location: vif.location.clone(),
                 address: format!("virtual_interface.{}", vif.id),
                 rule: "vif-not-found",
-                message: format!("virtual interface {} does not exist in {}", vif.id, vif.region),
+                message: format!(
+                    "virtual interface {} does not exist in {}",
+                    vif.id, vif.region
+                ),
             });
             continue;
         };
@@ -90,7 +111,10 @@ pub fn plan(desired: &Desired, observed: &Observed, owned: &State) -> Plan {
                 location: vif.location.clone(),
                 address: format!("virtual_interface.{}", vif.id),
                 rule: "vif-unusable",
-                message: format!("virtual interface {} is {}; BGP peers cannot be added to it", vif.id, seen.state),
+                message: format!(
+                    "virtual interface {} is {}; BGP peers cannot be added to it",
+                    vif.id, seen.state
+                ),
             });
             continue;
         }
@@ -128,7 +152,10 @@ fn plan_vif(
                         "exists with the same family, ASN and addresses".to_string(),
                     ),
                     ref state => (
-                        ActionKind::Wait { bgp_peer_id: id, state: state.clone() },
+                        ActionKind::Wait {
+                            bgp_peer_id: id,
+                            state: state.clone(),
+                        },
                         format!("exists and is {state}; apply waits for it to become available"),
                     ),
                 }
@@ -152,7 +179,10 @@ fn plan_vif(
                     continue;
                 }
                 *live_per_family.entry(spec.family).or_default() += 1;
-                (ActionKind::Create, "no live peer on the virtual interface matches".to_string())
+                (
+                    ActionKind::Create,
+                    "no live peer on the virtual interface matches".to_string(),
+                )
             }
         };
         plan.actions.push(Action {
@@ -172,8 +202,14 @@ pub fn matches(spec: &PeerSpec, peer: &ObservedPeer) -> bool {
     !peer.state.is_gone()
         && spec.family == peer.family
         && spec.asn == peer.asn
-        && same_address(spec.amazon_address.as_deref(), peer.amazon_address.as_deref())
-        && same_address(spec.customer_address.as_deref(), peer.customer_address.as_deref())
+        && same_address(
+            spec.amazon_address.as_deref(),
+            peer.amazon_address.as_deref(),
+        )
+        && same_address(
+            spec.customer_address.as_deref(),
+            peer.customer_address.as_deref(),
+        )
 }
 
 fn same_address(wanted: Option<&str>, seen: Option<&str>) -> bool {

@@ -18,7 +18,8 @@ pub fn human(plan: &Plan) -> String {
         for a in &creates {
             let s = &a.spec;
             let known_later = "(known after apply)".to_string();
-            let quoted = |v: &Option<String>| v.as_ref().map_or(known_later.clone(), |v| format!("{v:?}"));
+            let quoted =
+                |v: &Option<String>| v.as_ref().map_or(known_later.clone(), |v| format!("{v:?}"));
             let fields = [
                 ("address_family", format!("{:?}", s.family.as_str())),
                 ("amazon_address", quoted(&s.amazon_address)),
@@ -40,10 +41,17 @@ pub fn human(plan: &Plan) -> String {
         out.push('\n');
     }
     if !waits.is_empty() {
-        out.push_str("Still being provisioned; apply waits for these and creates nothing for them:\n");
+        out.push_str(
+            "Still being provisioned; apply waits for these and creates nothing for them:\n",
+        );
         for a in &waits {
             if let ActionKind::Wait { bgp_peer_id, state } = &a.kind {
-                let _ = writeln!(out, "  ~ {} [id={}] is {state}", a.address, bgp_peer_id.as_deref().unwrap_or("?"));
+                let _ = writeln!(
+                    out,
+                    "  ~ {} [id={}] is {state}",
+                    a.address,
+                    bgp_peer_id.as_deref().unwrap_or("?")
+                );
             }
         }
         out.push('\n');
@@ -51,7 +59,11 @@ pub fn human(plan: &Plan) -> String {
     if creates.is_empty() && waits.is_empty() {
         out.push_str("No changes. Your infrastructure matches the configuration.\n");
     } else {
-        let _ = writeln!(out, "Plan: {} to add, 0 to change, 0 to destroy.", creates.len());
+        let _ = writeln!(
+            out,
+            "Plan: {} to add, 0 to change, 0 to destroy.",
+            creates.len()
+        );
     }
     out
 }
@@ -60,7 +72,11 @@ pub fn human(plan: &Plan) -> String {
 pub fn refusals(plan: &Plan) -> String {
     let mut out = String::new();
     for r in &plan.refusals {
-        let _ = writeln!(out, "{}: error[{}]: {}: {}", r.location, r.rule, r.address, r.message);
+        let _ = writeln!(
+            out,
+            "{}: error[{}]: {}: {}",
+            r.location, r.rule, r.address, r.message
+        );
     }
     out
 }

@@ -90,7 +90,11 @@ impl Engine {
                 }
             }
         }
-        Engine { world, rng, provision_delay }
+        Engine {
+            world,
+            rng,
+            provision_delay,
+        }
     }
 
     /// Applies lifecycle steps that are due at `now_ms`; returns whether anything changed.
@@ -120,15 +124,29 @@ impl Engine {
     }
 
     /// Runs one operation for a caller in `region`.
-    pub fn handle(&mut self, op: &str, region: &str, input: &Value, now_ms: u64) -> Result<Outcome, ApiError> {
-        let read = |body| Ok(Outcome { body, changed: false });
+    pub fn handle(
+        &mut self,
+        op: &str,
+        region: &str,
+        input: &Value,
+        now_ms: u64,
+    ) -> Result<Outcome, ApiError> {
+        let read = |body| {
+            Ok(Outcome {
+                body,
+                changed: false,
+            })
+        };
         match op {
             "DescribeVirtualInterfaces" => read(self.describe_vifs(region, parse(input)?)?),
             "DescribeConnections" => read(self.describe_connections(region, parse(input)?)?),
             "DescribeLags" => read(self.describe_lags(region, parse(input)?)?),
             "CreateBGPPeer" => {
                 let body = self.create_bgp_peer(region, parse(input)?, now_ms)?;
-                Ok(Outcome { body, changed: true })
+                Ok(Outcome {
+                    body,
+                    changed: true,
+                })
             }
             other => Err(ApiError::other(
                 axum::http::StatusCode::BAD_REQUEST,
@@ -143,7 +161,11 @@ impl Engine {
             .virtual_interfaces
             .iter()
             .position(|v| v.virtual_interface_id == id && v.region() == region)
-            .ok_or_else(|| ApiError::client(format!("Virtual interface {id} does not exist in region {region}")))
+            .ok_or_else(|| {
+                ApiError::client(format!(
+                    "Virtual interface {id} does not exist in region {region}"
+                ))
+            })
     }
 
     fn describe_vifs(&self, region: &str, input: DescribeVifsInput) -> Result<Value, ApiError> {
@@ -155,11 +177,18 @@ impl Engine {
             .virtual_interfaces
             .iter()
             .filter(|v| v.region() == region)
-            .filter(|v| input.virtual_interface_id.as_ref().is_none_or(|id| &v.virtual_interface_id == id))
+            .filter(|v| {
+                input
+                    .virtual_interface_id
+                    .as_ref()
+                    .is_none_or(|id| &v.virtual_interface_id == id)
+            })
             .filter(|v| input.connection_id.is_none() || v.connection_id == input.connection_id)
             .collect();
         let start: usize = match &input.next_token {
-            Some(t) => t.parse().map_err(|_| ApiError::client("Invalid nextToken"))?,
+            Some(t) => t
+                .parse()
+                .map_err(|_| ApiError::client("Invalid nextToken"))?,
             None => 0,
         };
         let limit = input.max_results.filter(|m| *m > 0).unwrap_or(usize::MAX);
@@ -171,13 +200,22 @@ impl Engine {
         Ok(body)
     }
 
-    fn describe_connections(&self, region: &str, input: DescribeByIdInput) -> Result<Value, ApiError> {
+    fn describe_connections(
+        &self,
+        region: &str,
+        input: DescribeByIdInput,
+    ) -> Result<Value, ApiError> {
         let conns: Vec<_> = self
             .world
             .connections
             .iter()
             .filter(|c| c.region.as_deref().unwrap_or(super::world::DEFAULT_REGION) == region)
-            .filter(|c| input.connection_id.as_ref().is_none_or(|id| &c.connection_id == id))
+            .filter(|c| {
+                input
+                    .connection_id
+                    .as_ref()
+                    .is_none_or(|id| &c.connection_id == id)
+            })
             .collect();
         Ok(json!({ "connections": conns }))
     }
@@ -193,7 +231,12 @@ impl Engine {
         Ok(json!({ "lags": lags }))
     }
 
-    fn create_bgp_peer(&mut self, region: &str, input: CreateBgpPeerInput, now_ms: u64) -> Result<Value, ApiError> {
+    fn create_bgp_peer(
+        &mut self,
+        region: &str,
+        input: CreateBgpPeerInput,
+        now_ms: u64,
+    ) -> Result<Value, ApiError> {
         let vif_id = input
             .virtual_interface_id
             .ok_or_else(|| ApiError::client("virtualInterfaceId is required"))?;
@@ -220,7 +263,11 @@ impl Engine {
             peer.amazon_address = Some(amazon);
             peer.customer_address = Some(customer);
         }
-        let first_state = if vif.is_public() { "verifying" } else { "pending" };
+        let first_state = if vif.is_public() {
+            "verifying"
+        } else {
+            "pending"
+        };
         peer.bgp_peer_state = Some(first_state.into());
         peer.bgp_status = Some("down".into());
         peer.aws_device_v2 = vif.aws_device_v2.clone();
@@ -251,14 +298,18 @@ impl Engine {
         let family = match new.address_family.as_deref() {
             Some(f @ ("ipv4" | "ipv6")) => f.to_string(),
             Some(other) => {
-                return Err(ApiError::client(format!("Invalid addressFamily {other}; expected ipv4 or ipv6")))
+                return Err(ApiError::client(format!(
+                    "Invalid addressFamily {other}; expected ipv4 or ipv6"
+                )))
             }
             None => return Err(ApiError::client("addressFamily is required")),
         };
         let asn_value = match (new.asn_long, new.asn) {
             (Some(long), _) => {
                 if !(1..=Asn::MAX as i64).contains(&long) {
-                    return Err(ApiError::client(format!("asnLong {long} is outside 1-4294967294")));
+                    return Err(ApiError::client(format!(
+                        "asnLong {long} is outside 1-4294967294"
+                    )));
                 }
                 long
             }
@@ -304,13 +355,23 @@ impl Engine {
             }
         }
         let asn = Asn::new(asn_value as u64).expect("range checked");
-        if vif.is_public() && !asn.is_private() && !self.world.sim.public_asn_allow_list.contains(&(asn_value as u64)) {
+        if vif.is_public()
+            && !asn.is_private()
+            && !self
+                .world
+                .sim
+                .public_asn_allow_list
+                .contains(&(asn_value as u64))
+        {
             return Err(ApiError::client(format!(
                 "ASN {asn_value} is a public ASN that is not on the allow list for virtual interface {id}; use a private ASN or have it allow-listed"
             )));
         }
         let live: Vec<&Peer> = vif.bgp_peers.iter().filter(|p| p.is_live()).collect();
-        if live.iter().any(|p| p.address_family.as_deref() == Some(family.as_str())) {
+        if live
+            .iter()
+            .any(|p| p.address_family.as_deref() == Some(family.as_str()))
+        {
             let redundancy = vif
                 .connection_id
                 .as_deref()
@@ -325,7 +386,8 @@ impl Engine {
             if live.iter().any(|p| {
                 p.address_family.as_deref() == Some(family.as_str())
                     && p.asn_value() == Some(asn_value)
-                    && (new.customer_address.is_none() || p.customer_address == new.customer_address)
+                    && (new.customer_address.is_none()
+                        || p.customer_address == new.customer_address)
             }) {
                 return Err(ApiError::client(format!(
                     "A BGP peer with ASN {asn_value} and the same address already exists on {id}"

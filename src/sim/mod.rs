@@ -67,7 +67,9 @@ impl RunningSim {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        (&mut self.task).await.context("simulator task panicked")??;
+        (&mut self.task)
+            .await
+            .context("simulator task panicked")??;
         persist(&self.shared, true)
     }
 
@@ -80,12 +82,18 @@ impl RunningSim {
 
 /// Starts a simulator on `options.listen` (default 127.0.0.1 on an ephemeral port).
 pub async fn start(world: World, options: SimOptions) -> anyhow::Result<RunningSim> {
-    let listen = options.listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+    let listen = options
+        .listen
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
-    let log = options.request_log.as_deref().map(RequestLog::create).transpose()?;
+    let log = options
+        .request_log
+        .as_deref()
+        .map(RequestLog::create)
+        .transpose()?;
     let shared = Arc::new(Shared {
         engine: Mutex::new(Engine::new(world, options.provision_delay)),
         log,
@@ -105,7 +113,12 @@ pub async fn start(world: World, options: SimOptions) -> anyhow::Result<RunningS
             })
             .await
     });
-    Ok(RunningSim { addr, shared, shutdown: Some(tx), task })
+    Ok(RunningSim {
+        addr,
+        shared,
+        shutdown: Some(tx),
+        task,
+    })
 }
 
 fn now_ms() -> u64 {
@@ -116,7 +129,9 @@ fn now_ms() -> u64 {
 }
 
 fn persist(shared: &Shared, force: bool) -> anyhow::Result<()> {
-    let Some(path) = &shared.persist_to else { return Ok(()) };
+    let Some(path) = &shared.persist_to else {
+        return Ok(());
+    };
     let text = {
         let mut engine = shared.engine.lock().expect("sim world poisoned");
         let changed = engine.advance(now_ms());
@@ -147,7 +162,12 @@ async fn handle(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
     response
 }
 
-fn dispatch(shared: &Shared, headers: &HeaderMap, body: &[u8], entry: &mut LogEntry) -> Result<Response, ApiError> {
+fn dispatch(
+    shared: &Shared,
+    headers: &HeaderMap,
+    body: &[u8],
+    entry: &mut LogEntry,
+) -> Result<Response, ApiError> {
     let op = protocol::operation(headers)?;
     entry.operation = Some(op.clone());
     let region = protocol::region(headers)?;
@@ -156,7 +176,11 @@ fn dispatch(shared: &Shared, headers: &HeaderMap, body: &[u8], entry: &mut LogEn
         serde_json::json!({})
     } else {
         serde_json::from_slice(body).map_err(|e| {
-            ApiError::other(StatusCode::BAD_REQUEST, "SerializationException", format!("Request body is not valid JSON: {e}"))
+            ApiError::other(
+                StatusCode::BAD_REQUEST,
+                "SerializationException",
+                format!("Request body is not valid JSON: {e}"),
+            )
         })?
     };
     entry.virtual_interface_id = input
@@ -172,7 +196,11 @@ fn dispatch(shared: &Shared, headers: &HeaderMap, body: &[u8], entry: &mut LogEn
     };
     if outcome.1 {
         if let Err(e) = persist(shared, true) {
-            return Err(ApiError::other(StatusCode::INTERNAL_SERVER_ERROR, "DirectConnectServerException", format!("{e:#}")));
+            return Err(ApiError::other(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "DirectConnectServerException",
+                format!("{e:#}"),
+            ));
         }
     }
     Ok(protocol::ok(outcome.0))

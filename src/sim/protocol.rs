@@ -59,7 +59,11 @@ pub fn operation(headers: &HeaderMap) -> Result<String, ApiError> {
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| {
-            ApiError::other(StatusCode::BAD_REQUEST, "UnknownOperationException", "Missing X-Amz-Target header")
+            ApiError::other(
+                StatusCode::BAD_REQUEST,
+                "UnknownOperationException",
+                "Missing X-Amz-Target header",
+            )
         })?;
     target
         .strip_prefix(TARGET_PREFIX)
@@ -112,8 +116,14 @@ mod tests {
     #[test]
     fn region_from_sigv4_scope() {
         let auth = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261126/eu-west-1/directconnect/aws4_request, SignedHeaders=host;x-amz-date, Signature=abc";
-        assert_eq!(region_from_authorization(auth).as_deref(), Some("eu-west-1"));
+        assert_eq!(
+            region_from_authorization(auth).as_deref(),
+            Some("eu-west-1")
+        );
         assert_eq!(region_from_authorization("Bearer x"), None);
-        assert_eq!(region_from_authorization("AWS4-HMAC-SHA256 Credential=AKID"), None);
+        assert_eq!(
+            region_from_authorization("AWS4-HMAC-SHA256 Credential=AKID"),
+            None
+        );
     }
 }

@@ -50,7 +50,9 @@ impl RequestLog {
             .append(true)
             .open(path)
             .with_context(|| format!("cannot open request log {}", path.display()))?;
-        Ok(RequestLog { file: Mutex::new(file) })
+        Ok(RequestLog {
+            file: Mutex::new(file),
+        })
     }
 
     pub fn write(&self, entry: &LogEntry) {

@@ -83,7 +83,9 @@ impl Vif {
         self.region.as_deref().unwrap_or(DEFAULT_REGION)
     }
     pub fn state(&self) -> &str {
-        self.virtual_interface_state.as_deref().unwrap_or("available")
+        self.virtual_interface_state
+            .as_deref()
+            .unwrap_or("available")
     }
     pub fn is_public(&self) -> bool {
         self.virtual_interface_type.as_deref() == Some("public")
@@ -168,9 +170,8 @@ impl World {
 
     /// Parses a world; errors carry line and column.
     pub fn parse(text: &str) -> anyhow::Result<World> {
-        let world: World = serde_json::from_str(text).map_err(|e| {
-            anyhow::anyhow!("line {}, column {}: {e}", e.line(), e.column())
-        })?;
+        let world: World = serde_json::from_str(text)
+            .map_err(|e| anyhow::anyhow!("line {}, column {}: {e}", e.line(), e.column()))?;
         if let Some(d) = &world.sim.provision_delay {
             humantime::parse_duration(d)
                 .map_err(|e| anyhow::anyhow!("sim.provisionDelay {d:?}: {e}"))?;
@@ -217,13 +218,18 @@ mod tests {
         let out: Value = serde_json::from_str(&w.to_json()).unwrap();
         assert_eq!(out["virtualInterfaces"][0]["vlan"], 125);
         assert_eq!(out["virtualInterfaces"][0]["tags"][0]["key"], "k");
-        assert_eq!(out["virtualInterfaces"][0]["bgpPeers"][0]["futureField"], true);
+        assert_eq!(
+            out["virtualInterfaces"][0]["bgpPeers"][0]["futureField"],
+            true
+        );
         assert_eq!(out["somethingElse"], 1);
     }
 
     #[test]
     fn malformed_world_names_line_and_column() {
-        let err = World::parse("{\n  \"virtualInterfaces\": [\n    {\"virtualInterfaceId\": 5}\n  ]\n}").unwrap_err();
+        let err =
+            World::parse("{\n  \"virtualInterfaces\": [\n    {\"virtualInterfaceId\": 5}\n  ]\n}")
+                .unwrap_err();
         assert!(format!("{err:#}").contains("line 3"), "{err:#}");
     }
 }

@@ -27,10 +27,17 @@ impl StateStore for LocalStateFile {
         let text = match std::fs::read_to_string(&self.path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(State::default()),
-            Err(e) => return Err(e).with_context(|| format!("cannot read state file {}", self.path.display())),
+            Err(e) => {
+                return Err(e)
+                    .with_context(|| format!("cannot read state file {}", self.path.display()))
+            }
         };
-        let state: State = serde_json::from_str(&text)
-            .with_context(|| format!("state file {} is not valid dxctl state", self.path.display()))?;
+        let state: State = serde_json::from_str(&text).with_context(|| {
+            format!(
+                "state file {} is not valid dxctl state",
+                self.path.display()
+            )
+        })?;
         if state.format_version != FORMAT_VERSION {
             anyhow::bail!(
                 "state file {} has format_version {}; this dxctl reads version {FORMAT_VERSION}",
@@ -51,7 +58,8 @@ impl StateStore for LocalStateFile {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
         let mut text = serde_json::to_string_pretty(state)?;
         text.push('\n');
         write_atomically(&self.path, text.as_bytes(), true)

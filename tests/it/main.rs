@@ -1,0 +1,8 @@
+//! Integration tests: the real binary and the real SDK against the simulator on ephemeral loopback ports.
+//! One test binary (modules below) so it links once.
+
+mod awscli;
+mod sandbox;
+mod sdk;
+mod sim_server;
+mod support;
