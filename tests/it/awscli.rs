@@ -7,14 +7,16 @@ use serde_json::Value;
 
 use super::support::*;
 
-/// awscli from PyPI; `.ci/run` installs it. Its absence is a failure, not a skip.
+/// awscli from PyPI (`tests/requirements.txt`), run as `python3 -m awscli` so no PATH shim is needed.
+/// Its absence is a failure, not a skip.
 fn aws(sim: &SimProcess) -> Command {
-    let probe = Command::new("aws").arg("--version").output();
+    let probe = Command::new("python3").args(["-m", "awscli", "--version"]).output();
     assert!(
         probe.is_ok_and(|o| o.status.success()),
-        "awscli is required for conformance tests: pip install awscli==1.46.3"
+        "awscli is required for the conformance tests: python3 -m pip install -r tests/requirements.txt"
     );
-    let mut cmd = Command::new("aws");
+    let mut cmd = Command::new("python3");
+    cmd.args(["-m", "awscli"]);
     hermetic(&mut cmd)
         .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
         .env("AWS_SECRET_ACCESS_KEY", "test-secret")
