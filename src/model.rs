@@ -152,15 +152,13 @@ impl fmt::Display for Secret {
 }
 
 /// The state of a BGP peer as Direct Connect reports it.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum PeerState {
     Verifying,
     Pending,
     Available,
     Deleting,
     Deleted,
-    #[serde(untagged)]
     Other(String),
 }
 

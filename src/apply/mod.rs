@@ -147,3 +147,6 @@ fn record(action: &crate::plan::Action, id: &str, peer: &ObservedPeer) -> PeerRe
         customer_address: peer.customer_address.clone(),
     }
 }
+
+#[cfg(test)]
+mod tests;

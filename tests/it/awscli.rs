@@ -10,7 +10,9 @@ use super::support::*;
 /// awscli from PyPI (`tests/requirements.txt`), run as `python3 -m awscli` so no PATH shim is needed.
 /// Its absence is a failure, not a skip.
 fn aws(sim: &SimProcess) -> Command {
-    let probe = Command::new("python3").args(["-m", "awscli", "--version"]).output();
+    let probe = Command::new("python3")
+        .args(["-m", "awscli", "--version"])
+        .output();
     assert!(
         probe.is_ok_and(|o| o.status.success()),
         "awscli is required for the conformance tests: python3 -m pip install -r tests/requirements.txt"

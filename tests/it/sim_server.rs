@@ -135,3 +135,66 @@ fn missing_vif_is_refused_at_its_config_line() {
         out.stderr
     );
 }
+
+#[test]
+fn peers_on_many_vifs_are_polled_in_one_describe_per_round() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd = tmp.path();
+    // The seed world plus three more VIFs in the same region, each on a connection of its own.
+    let text = std::fs::read_to_string(seed_world(cwd, "500ms")).unwrap();
+    let mut world: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut hcl = String::from("provider \"aws\" {\n  region = \"us-east-1\"\n}\n");
+    for i in 1..=3 {
+        let mut vif = world["virtualInterfaces"][0].clone();
+        vif["virtualInterfaceId"] = format!("dxvif-extra{i}").into();
+        vif["connectionId"] = format!("dxcon-extra{i}").into();
+        vif["bgpPeers"][0]["bgpPeerId"] = format!("dxpeer-extra{i}").into();
+        world["virtualInterfaces"].as_array_mut().unwrap().push(vif);
+        hcl.push_str(&format!(
+            "virtual_interface \"dxvif-extra{i}\" {{\n  bgp_peer \"v6\" {{\n    address_family = \"ipv6\"\n    asn = 64600\n  }}\n}}\n"
+        ));
+    }
+    let world_path = cwd.join("many.json");
+    std::fs::write(&world_path, world.to_string()).unwrap();
+    let sim = SimProcess::start(&world_path, cwd, &[]);
+    let config = config_dir(cwd, "cfg", &hcl);
+    let out = run(dxctl(cwd)
+        .args([
+            "--endpoint-url",
+            &sim.url(),
+            "apply",
+            "--auto-approve",
+            "--poll-interval",
+            "100ms",
+        ])
+        .arg(&config));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("Resources: 3 added"), "{}", out.stdout);
+    assert_eq!(sim.count("CreateBGPPeer"), 3);
+
+    // After the last create, describes come one per polling round: never two in the same round.
+    let requests = sim.requests();
+    let last_create = requests
+        .iter()
+        .rposition(|r| r["operation"] == "CreateBGPPeer")
+        .unwrap();
+    let times: Vec<time::OffsetDateTime> = requests[last_create + 1..]
+        .iter()
+        .filter(|r| r["operation"] == "DescribeVirtualInterfaces")
+        .map(|r| {
+            time::OffsetDateTime::parse(
+                r["time"].as_str().unwrap(),
+                &time::format_description::well_known::Rfc3339,
+            )
+            .unwrap()
+        })
+        .collect();
+    assert!(times.len() >= 2, "polled {} times", times.len());
+    for pair in times.windows(2) {
+        let gap = pair[1] - pair[0];
+        assert!(
+            gap >= time::Duration::milliseconds(80),
+            "two describes {gap} apart: one per peer, not per round"
+        );
+    }
+}
