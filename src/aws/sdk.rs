@@ -66,7 +66,8 @@ impl SdkDirectConnect {
         self.base.region().map(|r| r.to_string())
     }
 
-    fn client(&self, region: &str) -> Client {
+    /// The SDK client for `region` (cached), for callers that need operations the trait does not cover.
+    pub fn client(&self, region: &str) -> Client {
         let mut clients = self.clients.lock().expect("client cache poisoned");
         clients
             .entry(region.to_string())

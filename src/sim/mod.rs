@@ -3,6 +3,7 @@
 mod engine;
 mod protocol;
 mod request_log;
+pub mod sigv4;
 pub mod world;
 
 use std::net::SocketAddr;

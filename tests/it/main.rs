@@ -2,7 +2,9 @@
 //! One test binary (modules below) so it links once.
 
 mod awscli;
+mod conformance;
 mod sandbox;
 mod sdk;
+mod sim_concurrency;
 mod sim_server;
 mod support;

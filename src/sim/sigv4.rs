@@ -1,0 +1,1 @@
+//! SigV4 signature verification for the simulator (being written).

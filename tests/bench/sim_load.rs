@@ -1,0 +1,3 @@
+//! Simulator load benchmark (being written).
+
+fn main() {}

@@ -1,0 +1,1 @@
+//! Conformance suite runner (being written).

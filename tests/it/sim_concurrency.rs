@@ -1,0 +1,1 @@
+//! Simulator concurrency test (being written).
