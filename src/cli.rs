@@ -106,7 +106,20 @@ pub struct SimServeArgs {
     /// Append one JSON line per request here
     #[arg(long, value_name = "FILE.jsonl")]
     pub request_log: Option<PathBuf>,
-    /// How long new peers stay pending (overrides the world's sim.provisionDelay) [default: 2s]
+    /// How long new peers and VIFs stay pending (overrides the world's sim.provisionDelay) [default: 2s]
     #[arg(long, value_parser = humantime::parse_duration)]
     pub provision_delay: Option<Duration>,
+    /// How long each deletion step takes (overrides sim.deletionDelay) [default: 1s]
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub deletion_delay: Option<Duration>,
+    /// Seed for generated ids, keys and fault decisions (overrides sim.seed)
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Inject a fault, overriding sim.faults: throttle=RATE, server-error=RATE, drop=RATE, latency=DURATION,
+    /// transitioning=RATE, stuck-pending=RATE or end-deleted=RATE (rates from 0 to 1)
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub fault: Vec<String>,
+    /// Keep peers on public VIFs in `verifying` until approved with POST /_sim/approve
+    #[arg(long)]
+    pub manual_approval: bool,
 }

@@ -9,7 +9,18 @@ use crate::printer::Printer;
 use crate::sim::{self, SimOptions, World};
 
 pub async fn serve(args: &SimServeArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
-    let world = World::load(&args.world)?;
+    let mut world = World::load(&args.world)?;
+    let sim = &mut world.sim;
+    if let Some(d) = args.deletion_delay {
+        sim.deletion_delay = Some(humantime::format_duration(d).to_string());
+    }
+    if let Some(seed) = args.seed {
+        sim.seed = Some(seed);
+    }
+    for spec in &args.fault {
+        sim.faults.set(spec)?;
+    }
+    sim.manual_approval |= args.manual_approval;
     let running = sim::start(
         world,
         SimOptions {

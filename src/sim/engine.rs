@@ -1,22 +1,24 @@
-//! The simulated service itself: operations over the world, the API's rules, and the peer lifecycle, with no HTTP in sight.
+//! The simulated service itself: operations over the world, the API's rules, lifecycles and seeded faults, with no HTTP in sight.
+
+mod describe;
+mod peers;
+mod rules;
+mod vifs;
 
 use std::collections::BTreeSet;
-use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::protocol::ApiError;
-use super::world::{Peer, Transition, Vif, World};
-use crate::model::Asn;
+use super::world::{Transition, World};
 
 pub const DEFAULT_PROVISION_DELAY: Duration = Duration::from_secs(2);
-/// First /125 of the IPv6 pool: the seed example's `2001:db8:1100:2f0:0:1:9cb4:4210`.
-const IPV6_POOL_START: u128 = 0x2001_0db8_1100_02f0_0000_0001_9cb4_4210;
-const IPV4_POOL_START: u32 = u32::from_be_bytes([169, 254, 0, 0]);
+pub const DEFAULT_DELETION_DELAY: Duration = Duration::from_secs(1);
+const DEFAULT_SEED: u64 = 0x0d1c_0c7e;
 
 /// The outcome of one operation: the response body, and whether the world changed.
 pub struct Outcome {
@@ -24,45 +26,22 @@ pub struct Outcome {
     pub changed: bool,
 }
 
+/// A fault injected into one request before (or, for `Drop`, after) it runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequestFault {
+    Throttle,
+    ServerError,
+    Transitioning,
+    /// Run the operation, then close the connection without answering.
+    Drop,
+}
+
 pub struct Engine {
     pub world: World,
-    rng: StdRng,
+    ids: StdRng,
+    faults: StdRng,
     provision_delay: Duration,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct DescribeVifsInput {
-    connection_id: Option<String>,
-    virtual_interface_id: Option<String>,
-    max_results: Option<usize>,
-    next_token: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct DescribeByIdInput {
-    connection_id: Option<String>,
-    lag_id: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct CreateBgpPeerInput {
-    virtual_interface_id: Option<String>,
-    #[serde(rename = "newBGPPeer")]
-    new_bgp_peer: Option<NewPeerInput>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct NewPeerInput {
-    asn: Option<i64>,
-    asn_long: Option<i64>,
-    auth_key: Option<String>,
-    address_family: Option<String>,
-    amazon_address: Option<String>,
-    customer_address: Option<String>,
+    deletion_delay: Duration,
 }
 
 fn parse<T: for<'de> Deserialize<'de>>(input: &Value) -> Result<T, ApiError> {
@@ -75,52 +54,154 @@ fn parse<T: for<'de> Deserialize<'de>>(input: &Value) -> Result<T, ApiError> {
     })
 }
 
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
 impl Engine {
     pub fn new(mut world: World, provision_delay: Option<Duration>) -> Engine {
-        let mut rng = StdRng::seed_from_u64(world.sim.seed.unwrap_or(0x0d1c_0c7e));
+        let seed = world.sim.seed.unwrap_or(DEFAULT_SEED);
+        let mut ids = StdRng::seed_from_u64(seed);
+        let faults = StdRng::seed_from_u64(seed.rotate_left(17) ^ 0xfa17);
         let provision_delay = provision_delay
             .or_else(|| world.provision_delay())
             .unwrap_or(DEFAULT_PROVISION_DELAY);
+        let deletion_delay = world.deletion_delay().unwrap_or(DEFAULT_DELETION_DELAY);
         // AWS gives every peer an id; pasted or hand-written worlds may omit them.
-        let mut used = ids_in(&world);
+        let mut used = peer_ids(&world);
         for vif in &mut world.virtual_interfaces {
             for peer in &mut vif.bgp_peers {
                 if peer.bgp_peer_id.is_none() {
-                    peer.bgp_peer_id = Some(new_peer_id(&mut rng, &mut used));
+                    peer.bgp_peer_id = Some(new_id(&mut ids, "dxpeer", &mut used));
                 }
             }
         }
         Engine {
             world,
-            rng,
+            ids,
+            faults,
             provision_delay,
+            deletion_delay,
+        }
+    }
+
+    /// Draws this request's fault, if any. Four draws per request keep a seed's sequence stable.
+    pub fn roll_fault(&mut self, operation: &str) -> Option<RequestFault> {
+        let f = &self.world.sim.faults;
+        let (throttle, server, transitioning, drop) = (
+            f.throttle_rate,
+            f.server_error_rate,
+            f.transitioning_rate,
+            f.drop_rate,
+        );
+        let draws: [f64; 4] = std::array::from_fn(|_| self.faults.random());
+        let mutating = operation.starts_with("Create") || operation.starts_with("Delete");
+        if draws[0] < throttle {
+            Some(RequestFault::Throttle)
+        } else if draws[1] < server {
+            Some(RequestFault::ServerError)
+        } else if mutating && draws[2] < transitioning {
+            Some(RequestFault::Transitioning)
+        } else if draws[3] < drop {
+            Some(RequestFault::Drop)
+        } else {
+            None
         }
     }
 
     /// Applies lifecycle steps that are due at `now_ms`; returns whether anything changed.
     pub fn advance(&mut self, now_ms: u64) -> bool {
-        let due: Vec<(String, Transition)> = self
+        let mut changed = false;
+        while let Some(i) = self
             .world
             .sim
             .pending_transitions
             .iter()
+            .enumerate()
             .filter(|(_, t)| t.at_epoch_ms <= now_ms)
-            .map(|(id, t)| (id.clone(), t.clone()))
-            .collect();
-        for (id, t) in &due {
-            self.world.sim.pending_transitions.remove(id);
-            let peer = self
-                .world
-                .virtual_interfaces
-                .iter_mut()
-                .filter(|v| v.virtual_interface_id == t.virtual_interface_id)
-                .flat_map(|v| v.bgp_peers.iter_mut())
-                .find(|p| p.bgp_peer_id.as_deref() == Some(id));
-            if let Some(peer) = peer {
-                peer.bgp_peer_state = Some(t.to.clone());
+            .min_by_key(|(_, t)| t.at_epoch_ms)
+            .map(|(i, _)| i)
+        {
+            let t = self.world.sim.pending_transitions.remove(i);
+            self.apply_transition(&t);
+            changed = true;
+        }
+        changed
+    }
+
+    fn apply_transition(&mut self, t: &Transition) {
+        let deletion = millis(self.deletion_delay);
+        let Some(vif) = self
+            .world
+            .virtual_interfaces
+            .iter_mut()
+            .find(|v| v.virtual_interface_id == t.virtual_interface_id)
+        else {
+            return;
+        };
+        match (&t.bgp_peer_id, t.to.as_str()) {
+            (None, "available") => {
+                vif.virtual_interface_state = Some("available".into());
+                for p in &mut vif.bgp_peers {
+                    if matches!(p.state(), "pending" | "verifying") {
+                        p.bgp_peer_state = Some("available".into());
+                    }
+                }
+            }
+            (None, state) => {
+                vif.virtual_interface_state = Some(state.into());
+                if state == "deleted" {
+                    for p in &mut vif.bgp_peers {
+                        p.bgp_peer_state = Some("deleted".into());
+                    }
+                }
+            }
+            (Some(id), "removed") => vif.bgp_peers.retain(|p| p.bgp_peer_id.as_ref() != Some(id)),
+            (Some(id), state) => {
+                if let Some(p) = vif
+                    .bgp_peers
+                    .iter_mut()
+                    .find(|p| p.bgp_peer_id.as_ref() == Some(id))
+                {
+                    p.bgp_peer_state = Some(state.into());
+                }
+                if state == "deleted" {
+                    self.world.sim.pending_transitions.push(Transition {
+                        to: "removed".into(),
+                        at_epoch_ms: t.at_epoch_ms.saturating_add(deletion),
+                        ..t.clone()
+                    });
+                }
             }
         }
-        !due.is_empty()
+    }
+
+    fn schedule(&mut self, vif: &str, peer: Option<&str>, to: &str, at_epoch_ms: u64) {
+        self.world.sim.pending_transitions.push(Transition {
+            virtual_interface_id: vif.to_string(),
+            bgp_peer_id: peer.map(str::to_string),
+            to: to.to_string(),
+            at_epoch_ms,
+        });
+    }
+
+    /// Approves peers waiting in `verifying` (one, or all when `peer` is `None`); returns how many.
+    pub fn approve(&mut self, peer: Option<&str>) -> usize {
+        let mut n = 0;
+        for p in self
+            .world
+            .virtual_interfaces
+            .iter_mut()
+            .flat_map(|v| v.bgp_peers.iter_mut())
+        {
+            if p.state() == "verifying"
+                && peer.is_none_or(|id| p.bgp_peer_id.as_deref() == Some(id))
+            {
+                p.bgp_peer_state = Some("available".into());
+                n += 1;
+            }
+        }
+        n
     }
 
     /// Runs one operation for a caller in `region`.
@@ -137,17 +218,29 @@ impl Engine {
                 changed: false,
             })
         };
+        let write = |body| {
+            Ok(Outcome {
+                body,
+                changed: true,
+            })
+        };
         match op {
             "DescribeVirtualInterfaces" => read(self.describe_vifs(region, parse(input)?)?),
             "DescribeConnections" => read(self.describe_connections(region, parse(input)?)?),
             "DescribeLags" => read(self.describe_lags(region, parse(input)?)?),
-            "CreateBGPPeer" => {
-                let body = self.create_bgp_peer(region, parse(input)?, now_ms)?;
-                Ok(Outcome {
-                    body,
-                    changed: true,
-                })
+            "DescribeInterconnects" => read(self.describe_interconnects(region, parse(input)?)?),
+            "CreateBGPPeer" => write(self.create_bgp_peer(region, parse(input)?, now_ms)?),
+            "DeleteBGPPeer" => write(self.delete_bgp_peer(region, parse(input)?, now_ms)?),
+            "CreatePrivateVirtualInterface" => {
+                write(self.create_vif(region, vifs::Kind::Private, input, now_ms)?)
             }
+            "CreatePublicVirtualInterface" => {
+                write(self.create_vif(region, vifs::Kind::Public, input, now_ms)?)
+            }
+            "CreateTransitVirtualInterface" => {
+                write(self.create_vif(region, vifs::Kind::Transit, input, now_ms)?)
+            }
+            "DeleteVirtualInterface" => write(self.delete_vif(region, parse(input)?, now_ms)?),
             other => Err(ApiError::other(
                 axum::http::StatusCode::BAD_REQUEST,
                 "UnknownOperationException",
@@ -156,7 +249,7 @@ impl Engine {
         }
     }
 
-    fn vif_in_region(&self, region: &str, id: &str) -> Result<usize, ApiError> {
+    fn vif_index(&self, region: &str, id: &str) -> Result<usize, ApiError> {
         self.world
             .virtual_interfaces
             .iter()
@@ -168,284 +261,45 @@ impl Engine {
             })
     }
 
-    fn describe_vifs(&self, region: &str, input: DescribeVifsInput) -> Result<Value, ApiError> {
-        if let Some(id) = &input.virtual_interface_id {
-            self.vif_in_region(region, id)?;
-        }
-        let all: Vec<&Vif> = self
+    fn new_peer_id(&mut self) -> String {
+        let mut used = peer_ids(&self.world);
+        new_id(&mut self.ids, "dxpeer", &mut used)
+    }
+
+    fn new_vif_id(&mut self) -> String {
+        let mut used: BTreeSet<String> = self
             .world
             .virtual_interfaces
             .iter()
-            .filter(|v| v.region() == region)
-            .filter(|v| {
-                input
-                    .virtual_interface_id
-                    .as_ref()
-                    .is_none_or(|id| &v.virtual_interface_id == id)
-            })
-            .filter(|v| input.connection_id.is_none() || v.connection_id == input.connection_id)
+            .map(|v| v.virtual_interface_id.clone())
             .collect();
-        let start: usize = match &input.next_token {
-            Some(t) => t
-                .parse()
-                .map_err(|_| ApiError::client("Invalid nextToken"))?,
-            None => 0,
-        };
-        let limit = input.max_results.filter(|m| *m > 0).unwrap_or(usize::MAX);
-        let page: Vec<&Vif> = all.iter().skip(start).take(limit).copied().collect();
-        let mut body = json!({ "virtualInterfaces": page });
-        if start.saturating_add(limit) < all.len() {
-            body["nextToken"] = json!((start + limit).to_string());
-        }
-        Ok(body)
+        new_id(&mut self.ids, "dxvif", &mut used)
     }
 
-    fn describe_connections(
-        &self,
-        region: &str,
-        input: DescribeByIdInput,
-    ) -> Result<Value, ApiError> {
-        let conns: Vec<_> = self
-            .world
-            .connections
-            .iter()
-            .filter(|c| c.region.as_deref().unwrap_or(super::world::DEFAULT_REGION) == region)
-            .filter(|c| {
-                input
-                    .connection_id
-                    .as_ref()
-                    .is_none_or(|id| &c.connection_id == id)
-            })
+    fn new_auth_key(&mut self) -> String {
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_";
+        let body: String = (0..22)
+            .map(|_| ALPHABET[self.ids.random_range(0..ALPHABET.len())] as char)
             .collect();
-        Ok(json!({ "connections": conns }))
+        format!("0x{body}")
     }
 
-    fn describe_lags(&self, region: &str, input: DescribeByIdInput) -> Result<Value, ApiError> {
-        let lags: Vec<_> = self
-            .world
-            .lags
-            .iter()
-            .filter(|l| l.region.as_deref().unwrap_or(super::world::DEFAULT_REGION) == region)
-            .filter(|l| input.lag_id.as_ref().is_none_or(|id| &l.lag_id == id))
-            .collect();
-        Ok(json!({ "lags": lags }))
-    }
-
-    fn create_bgp_peer(
-        &mut self,
-        region: &str,
-        input: CreateBgpPeerInput,
-        now_ms: u64,
-    ) -> Result<Value, ApiError> {
-        let vif_id = input
-            .virtual_interface_id
-            .ok_or_else(|| ApiError::client("virtualInterfaceId is required"))?;
-        let index = self.vif_in_region(region, &vif_id)?;
-        let new = input
-            .new_bgp_peer
-            .ok_or_else(|| ApiError::client("newBGPPeer is required"))?;
-        let peer = self.check_new_peer(&self.world.virtual_interfaces[index], new)?;
-        let mut peer = peer;
-        let mut used = ids_in(&self.world);
-        let id = new_peer_id(&mut self.rng, &mut used);
-        peer.bgp_peer_id = Some(id.clone());
-        if peer.auth_key.is_none() {
-            peer.auth_key = Some(new_auth_key(&mut self.rng));
-        }
-        let vif = &self.world.virtual_interfaces[index];
-        let family = peer.address_family.clone().unwrap_or_default();
-        if family == "ipv6" {
-            let (amazon, customer) = self.next_ipv6_pair();
-            peer.amazon_address = Some(amazon);
-            peer.customer_address = Some(customer);
-        } else if peer.amazon_address.is_none() {
-            let (amazon, customer) = next_ipv4_pair(vif);
-            peer.amazon_address = Some(amazon);
-            peer.customer_address = Some(customer);
-        }
-        let first_state = if vif.is_public() {
-            "verifying"
+    /// Where a new peer goes next: `Some((state, delay))`, or `None` when a fault keeps it where it is.
+    fn new_peer_fate(&mut self, public: bool) -> Option<&'static str> {
+        let f = &self.world.sim.faults;
+        let (stuck, dead) = (f.stuck_pending_rate, f.end_deleted_rate);
+        let draws: [f64; 2] = std::array::from_fn(|_| self.faults.random());
+        if draws[0] < stuck || (public && self.world.sim.manual_approval) {
+            None
+        } else if draws[1] < dead {
+            Some("deleted")
         } else {
-            "pending"
-        };
-        peer.bgp_peer_state = Some(first_state.into());
-        peer.bgp_status = Some("down".into());
-        peer.aws_device_v2 = vif.aws_device_v2.clone();
-        peer.aws_logical_device_id = vif.aws_logical_device_id.clone();
-        let delay_ms = u64::try_from(self.provision_delay.as_millis()).unwrap_or(u64::MAX);
-        self.world.sim.pending_transitions.insert(
-            id,
-            Transition {
-                virtual_interface_id: vif_id.clone(),
-                to: "available".into(),
-                at_epoch_ms: now_ms.saturating_add(delay_ms),
-            },
-        );
-        let vif = &mut self.world.virtual_interfaces[index];
-        vif.bgp_peers.push(peer);
-        Ok(json!({ "virtualInterface": vif }))
-    }
-
-    /// Every CreateBGPPeer rule from the API reference; returns the peer to add (addresses not yet assigned).
-    fn check_new_peer(&self, vif: &Vif, new: NewPeerInput) -> Result<Peer, ApiError> {
-        let id = &vif.virtual_interface_id;
-        if matches!(vif.state(), "deleted" | "deleting" | "rejected") {
-            return Err(ApiError::client(format!(
-                "Virtual interface {id} is in the {} state; BGP peers cannot be added to it",
-                vif.state()
-            )));
+            Some("available")
         }
-        let family = match new.address_family.as_deref() {
-            Some(f @ ("ipv4" | "ipv6")) => f.to_string(),
-            Some(other) => {
-                return Err(ApiError::client(format!(
-                    "Invalid addressFamily {other}; expected ipv4 or ipv6"
-                )))
-            }
-            None => return Err(ApiError::client("addressFamily is required")),
-        };
-        let asn_value = match (new.asn_long, new.asn) {
-            (Some(long), _) => {
-                if !(1..=Asn::MAX as i64).contains(&long) {
-                    return Err(ApiError::client(format!(
-                        "asnLong {long} is outside 1-4294967294"
-                    )));
-                }
-                long
-            }
-            (None, Some(short)) => {
-                if !(1..=Asn::MAX_SHORT_FIELD as i64).contains(&short) {
-                    return Err(ApiError::client(format!(
-                        "asn {short} is outside 1-2147483646; use asnLong for 4-byte ASNs"
-                    )));
-                }
-                short
-            }
-            (None, None) => return Err(ApiError::client("Either asn or asnLong is required")),
-        };
-        if let Some(key) = &new.auth_key {
-            let len = key.chars().count();
-            if !(6..=80).contains(&len) {
-                return Err(ApiError::client(format!(
-                    "authKey must be between 6 and 80 characters long; got {len}"
-                )));
-            }
-        }
-        if family == "ipv6" {
-            if new.amazon_address.is_some() || new.customer_address.is_some() {
-                return Err(ApiError::client(
-                    "Custom IPv6 addresses are not supported: omit amazonAddress and customerAddress for an ipv6 BGP peer; they are assigned from the Amazon pool",
-                ));
-            }
-        } else {
-            match (&new.amazon_address, &new.customer_address) {
-                (Some(a), Some(c)) => {
-                    for addr in [a, c] {
-                        if addr.parse::<ipnet::Ipv4Net>().is_err() {
-                            return Err(ApiError::client(format!("Invalid IPv4 address {addr}: expected CIDR notation such as 169.254.255.1/30")));
-                        }
-                    }
-                }
-                (None, None) => {}
-                _ => {
-                    return Err(ApiError::client(
-                        "amazonAddress and customerAddress must both be specified or both be omitted for an ipv4 BGP peer",
-                    ))
-                }
-            }
-        }
-        let asn = Asn::new(asn_value as u64).expect("range checked");
-        if vif.is_public()
-            && !asn.is_private()
-            && !self
-                .world
-                .sim
-                .public_asn_allow_list
-                .contains(&(asn_value as u64))
-        {
-            return Err(ApiError::client(format!(
-                "ASN {asn_value} is a public ASN that is not on the allow list for virtual interface {id}; use a private ASN or have it allow-listed"
-            )));
-        }
-        let live: Vec<&Peer> = vif.bgp_peers.iter().filter(|p| p.is_live()).collect();
-        if live
-            .iter()
-            .any(|p| p.address_family.as_deref() == Some(family.as_str()))
-        {
-            let redundancy = vif
-                .connection_id
-                .as_deref()
-                .and_then(|c| self.world.logical_redundancy(c))
-                .unwrap_or("unknown");
-            if redundancy != "yes" {
-                return Err(ApiError::client(format!(
-                    "Virtual interface {id} already has an {family} BGP peer and its connection {} does not support logical redundancy",
-                    vif.connection_id.as_deref().unwrap_or("(none)")
-                )));
-            }
-            if live.iter().any(|p| {
-                p.address_family.as_deref() == Some(family.as_str())
-                    && p.asn_value() == Some(asn_value)
-                    && (new.customer_address.is_none()
-                        || p.customer_address == new.customer_address)
-            }) {
-                return Err(ApiError::client(format!(
-                    "A BGP peer with ASN {asn_value} and the same address already exists on {id}"
-                )));
-            }
-        }
-        let four_byte = asn.is_four_byte();
-        Ok(Peer {
-            asn: Some(if four_byte { 0 } else { asn_value }),
-            asn_long: Some(asn_value),
-            auth_key: new.auth_key,
-            address_family: Some(family),
-            amazon_address: new.amazon_address,
-            customer_address: new.customer_address,
-            ..Peer::default()
-        })
-    }
-
-    fn next_ipv6_pair(&self) -> (String, String) {
-        let used: BTreeSet<u128> = self
-            .world
-            .virtual_interfaces
-            .iter()
-            .flat_map(|v| &v.bgp_peers)
-            .flat_map(|p| [&p.amazon_address, &p.customer_address])
-            .flatten()
-            .filter_map(|a| a.split('/').next()?.parse::<Ipv6Addr>().ok())
-            .map(|a| u128::from(a) & !7)
-            .collect();
-        let mut base = IPV6_POOL_START;
-        while used.contains(&base) {
-            base += 8;
-        }
-        let fmt = |offset: u128| format!("{}/125", Ipv6Addr::from(base + offset));
-        (fmt(1), fmt(6))
     }
 }
 
-/// The first free /30 in 169.254.0.0/16 on this VIF (link-local addresses are per VIF).
-fn next_ipv4_pair(vif: &Vif) -> (String, String) {
-    let used: BTreeSet<u32> = vif
-        .bgp_peers
-        .iter()
-        .flat_map(|p| [&p.amazon_address, &p.customer_address])
-        .flatten()
-        .filter_map(|a| a.split('/').next()?.parse::<Ipv4Addr>().ok())
-        .map(|a| u32::from(a) & !3)
-        .collect();
-    let metadata = u32::from(Ipv4Addr::new(169, 254, 169, 254)) & !3;
-    let mut base = IPV4_POOL_START;
-    while used.contains(&base) || base == metadata {
-        base += 4;
-    }
-    let fmt = |offset: u32| format!("{}/30", Ipv4Addr::from(base + offset));
-    (fmt(1), fmt(2))
-}
-
-fn ids_in(world: &World) -> BTreeSet<String> {
+fn peer_ids(world: &World) -> BTreeSet<String> {
     world
         .virtual_interfaces
         .iter()
@@ -454,25 +308,17 @@ fn ids_in(world: &World) -> BTreeSet<String> {
         .collect()
 }
 
-fn new_peer_id(rng: &mut StdRng, used: &mut BTreeSet<String>) -> String {
+fn new_id(rng: &mut StdRng, prefix: &str, used: &mut BTreeSet<String>) -> String {
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
     loop {
         let suffix: String = (0..8)
             .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
             .collect();
-        let id = format!("dxpeer-{suffix}");
+        let id = format!("{prefix}-{suffix}");
         if used.insert(id.clone()) {
             return id;
         }
     }
-}
-
-fn new_auth_key(rng: &mut StdRng) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_";
-    let body: String = (0..22)
-        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
-        .collect();
-    format!("0x{body}")
 }
 
 #[cfg(test)]

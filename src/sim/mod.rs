@@ -3,6 +3,7 @@
 mod engine;
 mod protocol;
 mod request_log;
+mod server;
 pub mod sigv4;
 pub mod world;
 
@@ -12,19 +13,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::Router;
 use tokio::sync::oneshot;
 
-pub use engine::{Engine, DEFAULT_PROVISION_DELAY};
+pub use engine::{Engine, RequestFault, DEFAULT_DELETION_DELAY, DEFAULT_PROVISION_DELAY};
 pub use protocol::ApiError;
 pub use world::World;
 
-use request_log::{LogEntry, RequestLog};
+use request_log::RequestLog;
 
 /// How to run a simulator.
 #[derive(Clone, Debug, Default)]
@@ -101,19 +96,8 @@ pub async fn start(world: World, options: SimOptions) -> anyhow::Result<RunningS
         persist_to: options.persist_to,
     });
     persist(&shared, true)?;
-    let app = Router::new()
-        .route("/", post(handle))
-        .route("/_sim/world", get(dump_world))
-        .fallback(unknown_route)
-        .with_state(shared.clone());
     let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await
-    });
+    let task = tokio::spawn(server::serve(listener, shared.clone(), rx));
     Ok(RunningSim {
         addr,
         shared,
@@ -143,84 +127,4 @@ fn persist(shared: &Shared, force: bool) -> anyhow::Result<()> {
     };
     crate::state::write_atomically(path, text.as_bytes(), false)
         .with_context(|| format!("cannot save sandbox world {}", path.display()))
-}
-
-async fn handle(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
-    let started = SystemTime::now();
-    let mut entry = LogEntry::new(started);
-    let result = dispatch(&shared, &headers, &body, &mut entry);
-    let response = match result {
-        Ok(resp) => resp,
-        Err(err) => {
-            entry.error_code = Some(err.code.to_string());
-            err.into_response()
-        }
-    };
-    entry.status = response.status().as_u16();
-    if let Some(log) = &shared.log {
-        log.write(&entry);
-    }
-    response
-}
-
-fn dispatch(
-    shared: &Shared,
-    headers: &HeaderMap,
-    body: &[u8],
-    entry: &mut LogEntry,
-) -> Result<Response, ApiError> {
-    let op = protocol::operation(headers)?;
-    entry.operation = Some(op.clone());
-    let region = protocol::region(headers)?;
-    entry.region = Some(region.clone());
-    let input: serde_json::Value = if body.is_empty() {
-        serde_json::json!({})
-    } else {
-        serde_json::from_slice(body).map_err(|e| {
-            ApiError::other(
-                StatusCode::BAD_REQUEST,
-                "SerializationException",
-                format!("Request body is not valid JSON: {e}"),
-            )
-        })?
-    };
-    entry.virtual_interface_id = input
-        .get("virtualInterfaceId")
-        .and_then(|v| v.as_str())
-        .map(str::to_string);
-    let outcome = {
-        let mut engine = shared.engine.lock().expect("sim world poisoned");
-        let now = now_ms();
-        let advanced = engine.advance(now);
-        let outcome = engine.handle(&op, &region, &input, now)?;
-        (outcome.body, outcome.changed || advanced)
-    };
-    if outcome.1 {
-        if let Err(e) = persist(shared, true) {
-            return Err(ApiError::other(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "DirectConnectServerException",
-                format!("{e:#}"),
-            ));
-        }
-    }
-    Ok(protocol::ok(outcome.0))
-}
-
-async fn dump_world(State(shared): State<Arc<Shared>>) -> Response {
-    let text = {
-        let mut engine = shared.engine.lock().expect("sim world poisoned");
-        engine.advance(now_ms());
-        engine.world.to_json()
-    };
-    ([("content-type", "application/json")], text).into_response()
-}
-
-async fn unknown_route() -> Response {
-    ApiError::other(
-        StatusCode::NOT_FOUND,
-        "UnknownOperationException",
-        "Direct Connect is served at POST / with an X-Amz-Target header",
-    )
-    .into_response()
 }

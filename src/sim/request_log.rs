@@ -21,6 +21,9 @@ pub struct LogEntry {
     pub error_code: Option<String>,
     #[serde(rename = "virtualInterfaceId", skip_serializing_if = "Option::is_none")]
     pub virtual_interface_id: Option<String>,
+    /// The fault injected into this request, if any (`drop` means the response was never sent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fault: Option<String>,
 }
 
 impl LogEntry {
@@ -35,6 +38,7 @@ impl LogEntry {
             status: 0,
             error_code: None,
             virtual_interface_id: None,
+            fault: None,
         }
     }
 }

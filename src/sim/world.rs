@@ -1,6 +1,5 @@
 //! The simulator's world: VIFs, connections and LAGs in the API's own JSON shapes, keeping fields it does not model.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -21,7 +20,7 @@ pub struct World {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lags: Vec<Lag>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub interconnects: Vec<Value>,
+    pub interconnects: Vec<Interconnect>,
     #[serde(default)]
     pub sim: SimSettings,
     #[serde(flatten)]
@@ -32,26 +31,132 @@ pub struct World {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SimSettings {
-    /// How long a new peer stays pending, e.g. "2s" or "150ms".
+    /// How long a new peer or VIF stays pending (or verifying), e.g. "2s" or "150ms".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provision_delay: Option<String>,
+    /// How long each deletion step takes: deleting -> deleted -> removed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion_delay: Option<String>,
+    /// Peers on public VIFs stay `verifying` until approved through `POST /_sim/approve`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub manual_approval: bool,
     /// Public ASNs the account may use on public VIFs.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub public_asn_allow_list: Vec<u64>,
-    /// Seed for generated ids and keys.
+    /// Seed for generated ids, keys and fault decisions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
-    /// Lifecycle steps still to happen: bgpPeerId -> when (epoch ms) and to which state.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub pending_transitions: BTreeMap<String, Transition>,
+    /// When present, SigV4 signatures are verified against these keys.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub credentials: Vec<super::sigv4::Credential>,
+    #[serde(default, skip_serializing_if = "Faults::is_none")]
+    pub faults: Faults,
+    /// Lifecycle steps still to happen, in the order they were scheduled.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending_transitions: Vec<Transition>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
+/// Injected faults. Rates are fractions in 0..=1, drawn per request from the seeded generator.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Faults {
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub throttle_rate: f64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub server_error_rate: f64,
+    /// The operation runs, then the connection closes without a response.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub drop_rate: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency: Option<String>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub transitioning_rate: f64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub stuck_pending_rate: f64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub end_deleted_rate: f64,
+}
+
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
+}
+
+impl Faults {
+    pub fn is_none(&self) -> bool {
+        self == &Faults::default()
+    }
+
+    pub fn latency(&self) -> Duration {
+        self.latency
+            .as_deref()
+            .and_then(|d| humantime::parse_duration(d).ok())
+            .unwrap_or_default()
+    }
+
+    /// Sets one fault from a command-line `KEY=VALUE`.
+    pub fn set(&mut self, spec: &str) -> anyhow::Result<()> {
+        let (key, value) = spec
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("--fault {spec:?}: expected KEY=VALUE"))?;
+        if key == "latency" {
+            humantime::parse_duration(value)
+                .map_err(|e| anyhow::anyhow!("--fault latency={value}: {e}"))?;
+            self.latency = Some(value.to_string());
+            return Ok(());
+        }
+        let rate: f64 = value
+            .parse()
+            .ok()
+            .filter(|r| (0.0..=1.0).contains(r))
+            .ok_or_else(|| {
+                anyhow::anyhow!("--fault {key}={value}: the rate must be a number from 0 to 1")
+            })?;
+        let slot = match key {
+            "throttle" => &mut self.throttle_rate,
+            "server-error" => &mut self.server_error_rate,
+            "drop" => &mut self.drop_rate,
+            "transitioning" => &mut self.transitioning_rate,
+            "stuck-pending" => &mut self.stuck_pending_rate,
+            "end-deleted" => &mut self.end_deleted_rate,
+            other => anyhow::bail!(
+                "unknown fault {other:?}; expected throttle, server-error, drop, latency, transitioning, stuck-pending or end-deleted"
+            ),
+        };
+        *slot = rate;
+        Ok(())
+    }
+
+    fn check(&self) -> anyhow::Result<()> {
+        for (name, rate) in [
+            ("throttleRate", self.throttle_rate),
+            ("serverErrorRate", self.server_error_rate),
+            ("dropRate", self.drop_rate),
+            ("transitioningRate", self.transitioning_rate),
+            ("stuckPendingRate", self.stuck_pending_rate),
+            ("endDeletedRate", self.end_deleted_rate),
+        ] {
+            if !(0.0..=1.0).contains(&rate) {
+                anyhow::bail!("sim.faults.{name} is {rate}; rates are fractions from 0 to 1");
+            }
+        }
+        if let Some(l) = &self.latency {
+            humantime::parse_duration(l)
+                .map_err(|e| anyhow::anyhow!("sim.faults.latency {l:?}: {e}"))?;
+        }
+        Ok(())
+    }
+}
+
+/// A scheduled lifecycle step of a VIF (no `bgpPeerId`) or of one of its peers.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Transition {
     pub virtual_interface_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bgp_peer_id: Option<String>,
+    /// `available`, `deleted`, or `removed` (a deleted peer leaving the list).
     pub to: String,
     pub at_epoch_ms: u64,
 }
@@ -161,6 +266,27 @@ pub struct Lag {
     pub extra: Map<String, Value>,
 }
 
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Interconnect {
+    pub interconnect_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub has_logical_redundancy: Option<String>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// Anything a VIF can sit on: a connection, LAG or interconnect.
+pub struct Parent<'a> {
+    pub region: &'a str,
+    pub logical_redundancy: Option<&'a str>,
+    pub owner_account: Option<&'a str>,
+    pub location: Option<&'a Value>,
+    pub aws_device: Option<&'a Value>,
+}
+
 impl World {
     pub fn load(path: &Path) -> anyhow::Result<World> {
         let text = std::fs::read_to_string(path)
@@ -172,10 +298,16 @@ impl World {
     pub fn parse(text: &str) -> anyhow::Result<World> {
         let world: World = serde_json::from_str(text)
             .map_err(|e| anyhow::anyhow!("line {}, column {}: {e}", e.line(), e.column()))?;
-        if let Some(d) = &world.sim.provision_delay {
-            humantime::parse_duration(d)
-                .map_err(|e| anyhow::anyhow!("sim.provisionDelay {d:?}: {e}"))?;
+        for (name, d) in [
+            ("provisionDelay", &world.sim.provision_delay),
+            ("deletionDelay", &world.sim.deletion_delay),
+        ] {
+            if let Some(d) = d {
+                humantime::parse_duration(d)
+                    .map_err(|e| anyhow::anyhow!("sim.{name} {d:?}: {e}"))?;
+            }
         }
+        world.sim.faults.check()?;
         Ok(world)
     }
 
@@ -186,24 +318,57 @@ impl World {
             .and_then(|d| humantime::parse_duration(d).ok())
     }
 
+    pub fn deletion_delay(&self) -> Option<Duration> {
+        self.sim
+            .deletion_delay
+            .as_deref()
+            .and_then(|d| humantime::parse_duration(d).ok())
+    }
+
+    /// The connection, LAG or interconnect with this id, in any region.
+    pub fn parent(&self, id: &str) -> Option<Parent<'_>> {
+        fn region(r: &Option<String>) -> &str {
+            r.as_deref().unwrap_or(DEFAULT_REGION)
+        }
+        if let Some(c) = self.connections.iter().find(|c| c.connection_id == id) {
+            return Some(Parent {
+                region: region(&c.region),
+                logical_redundancy: c.has_logical_redundancy.as_deref(),
+                owner_account: c.extra.get("ownerAccount").and_then(Value::as_str),
+                location: c.extra.get("location"),
+                aws_device: c.extra.get("awsDeviceV2"),
+            });
+        }
+        if let Some(l) = self.lags.iter().find(|l| l.lag_id == id) {
+            return Some(Parent {
+                region: region(&l.region),
+                logical_redundancy: l.has_logical_redundancy.as_deref(),
+                owner_account: l.extra.get("ownerAccount").and_then(Value::as_str),
+                location: l.extra.get("location"),
+                aws_device: l.extra.get("awsDeviceV2"),
+            });
+        }
+        self.interconnects
+            .iter()
+            .find(|i| i.interconnect_id == id)
+            .map(|i| Parent {
+                region: region(&i.region),
+                logical_redundancy: i.has_logical_redundancy.as_deref(),
+                owner_account: None,
+                location: i.extra.get("location"),
+                aws_device: i.extra.get("awsDeviceV2"),
+            })
+    }
+
     pub fn to_json(&self) -> String {
         let mut s = serde_json::to_string_pretty(self).expect("world serializes");
         s.push('\n');
         s
     }
 
-    /// `hasLogicalRedundancy` of a connection or LAG id.
+    /// `hasLogicalRedundancy` of a connection, LAG or interconnect id.
     pub fn logical_redundancy(&self, id: &str) -> Option<&str> {
-        self.connections
-            .iter()
-            .find(|c| c.connection_id == id)
-            .and_then(|c| c.has_logical_redundancy.as_deref())
-            .or_else(|| {
-                self.lags
-                    .iter()
-                    .find(|l| l.lag_id == id)
-                    .and_then(|l| l.has_logical_redundancy.as_deref())
-            })
+        self.parent(id).and_then(|p| p.logical_redundancy)
     }
 }
 

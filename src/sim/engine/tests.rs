@@ -207,3 +207,275 @@ fn describe_filters_by_region_and_pages() {
         .unwrap();
     assert_eq!(err.code, "UnknownOperationException");
 }
+
+fn peer_state(e: &Engine, id: &str) -> Option<String> {
+    e.world
+        .virtual_interfaces
+        .iter()
+        .flat_map(|v| &v.bgp_peers)
+        .find(|p| p.bgp_peer_id.as_deref() == Some(id))
+        .map(|p| p.state().to_string())
+}
+
+fn redundant_seed() -> Engine {
+    let mut e = seed();
+    e.world.connections[0].has_logical_redundancy = Some("yes".into());
+    e
+}
+
+fn delete(e: &mut Engine, input: Value, now: u64) -> Result<Value, ApiError> {
+    e.handle("DeleteBGPPeer", "us-east-1", &input, now)
+        .map(|o| o.body)
+}
+
+#[test]
+fn delete_peer_lifecycle_and_rules() {
+    let mut e = redundant_seed();
+    let body = create(&mut e, json!({"asn": 65001, "addressFamily": "ipv4"})).unwrap();
+    let new_id = body["virtualInterface"]["bgpPeers"][1]["bgpPeerId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Still pending: refused as transitioning.
+    let m = message(delete(
+        &mut e,
+        json!({"virtualInterfaceId": "dxvif-fg1vuj3d", "bgpPeerId": new_id}),
+        1_500,
+    ));
+    assert!(m.contains("transitioning state"), "{m}");
+    e.advance(2_000);
+    // By asn + customerAddress.
+    let body = delete(&mut e, json!({"virtualInterfaceId": "dxvif-fg1vuj3d", "asn": 65001, "customerAddress": "169.254.0.2/30"}), 2_000).unwrap();
+    assert_eq!(
+        body["virtualInterface"]["bgpPeers"][1]["bgpPeerState"],
+        "deleting"
+    );
+    // The remaining peer is now the last live one.
+    let m = message(delete(
+        &mut e,
+        json!({"virtualInterfaceId": "dxvif-fg1vuj3d", "bgpPeerId": "dxpeer-fg1v4v4e"}),
+        2_100,
+    ));
+    assert!(m.contains("last BGP peer"), "{m}");
+    let m = message(delete(
+        &mut e,
+        json!({"virtualInterfaceId": "dxvif-fg1vuj3d", "bgpPeerId": new_id}),
+        2_100,
+    ));
+    assert!(m.contains("already deleting"), "{m}");
+    e.advance(2_999);
+    assert_eq!(peer_state(&e, &new_id).as_deref(), Some("deleting"));
+    e.advance(3_000);
+    assert_eq!(peer_state(&e, &new_id).as_deref(), Some("deleted"));
+    e.advance(4_000);
+    assert_eq!(
+        peer_state(&e, &new_id),
+        None,
+        "gone after a second deletion delay"
+    );
+    let m = message(delete(
+        &mut e,
+        json!({"virtualInterfaceId": "dxvif-fg1vuj3d", "bgpPeerId": "dxpeer-nope"}),
+        4_000,
+    ));
+    assert!(m.contains("does not exist"), "{m}");
+}
+
+#[test]
+fn create_vifs_return_the_documented_shapes_and_go_available() {
+    let mut e = seed();
+    let private = e
+        .handle(
+            "CreatePrivateVirtualInterface",
+            "us-east-1",
+            &json!({"connectionId": "dxcon-fguhmqlc", "newPrivateVirtualInterface": {"virtualInterfaceName": "p", "vlan": 200, "asn": 65100, "virtualGatewayId": "vgw-1"}}),
+            0,
+        )
+        .unwrap()
+        .body;
+    assert_eq!(
+        private["virtualInterfaceState"], "pending",
+        "bare VirtualInterface"
+    );
+    assert_eq!(private["vlan"], 200);
+    assert_eq!(private["bgpPeers"][0]["bgpPeerState"], "pending");
+    assert_eq!(private["region"], "us-east-1");
+    let transit = e
+        .handle(
+            "CreateTransitVirtualInterface",
+            "us-east-1",
+            &json!({"connectionId": "dxcon-fguhmqlc", "newTransitVirtualInterface": {"virtualInterfaceName": "t", "vlan": 201, "asnLong": 4200000000_i64, "directConnectGatewayId": "gw"}}),
+            0,
+        )
+        .unwrap()
+        .body;
+    assert_eq!(
+        transit["virtualInterface"]["virtualInterfaceType"], "transit",
+        "wrapped"
+    );
+    assert_eq!(transit["virtualInterface"]["asn"], 0);
+    let public = e
+        .handle(
+            "CreatePublicVirtualInterface",
+            "us-east-1",
+            &json!({"connectionId": "dxcon-fguhmqlc", "newPublicVirtualInterface": {"virtualInterfaceName": "pub", "vlan": 202, "asn": 65200, "amazonAddress": "203.0.113.1/30", "customerAddress": "203.0.113.2/30"}}),
+            0,
+        )
+        .unwrap()
+        .body;
+    assert_eq!(public["virtualInterfaceState"], "verifying");
+    let id = private["virtualInterfaceId"].as_str().unwrap().to_string();
+    e.advance(1_000);
+    let vif = e
+        .world
+        .virtual_interfaces
+        .iter()
+        .find(|v| v.virtual_interface_id == id)
+        .unwrap();
+    assert_eq!(vif.state(), "available");
+    assert_eq!(vif.bgp_peers[0].state(), "available");
+    // VLAN reuse and an unknown connection are refused.
+    let dup = e.handle(
+        "CreatePrivateVirtualInterface",
+        "us-east-1",
+        &json!({"connectionId": "dxcon-fguhmqlc", "newPrivateVirtualInterface": {"virtualInterfaceName": "p2", "vlan": 200, "asn": 65100}}),
+        0,
+    );
+    assert!(message(dup.map(|o| o.body)).contains("VLAN 200"));
+    let unknown = e.handle(
+        "CreatePrivateVirtualInterface",
+        "us-east-1",
+        &json!({"connectionId": "dxcon-nope", "newPrivateVirtualInterface": {"virtualInterfaceName": "p3", "vlan": 9, "asn": 65100}}),
+        0,
+    );
+    assert!(message(unknown.map(|o| o.body)).contains("does not exist"));
+}
+
+#[test]
+fn delete_vif_goes_deleting_then_deleted_and_refuses_peer_changes() {
+    let mut e = seed();
+    let body = e
+        .handle(
+            "DeleteVirtualInterface",
+            "us-east-1",
+            &json!({"virtualInterfaceId": "dxvif-fg1vuj3d"}),
+            0,
+        )
+        .unwrap()
+        .body;
+    assert_eq!(body, json!({"virtualInterfaceState": "deleting"}));
+    assert!(message(create(
+        &mut e,
+        json!({"asn": 64600, "addressFamily": "ipv6"})
+    ))
+    .contains("deleting"));
+    e.advance(1_000);
+    assert_eq!(e.world.virtual_interfaces[0].state(), "deleted");
+    assert_eq!(
+        e.world.virtual_interfaces[0].bgp_peers[0].state(),
+        "deleted"
+    );
+}
+
+#[test]
+fn manual_approval_keeps_public_peers_verifying() {
+    let mut e = seed();
+    e.world.virtual_interfaces[0].virtual_interface_type = Some("public".into());
+    e.world.sim.manual_approval = true;
+    let body = create(&mut e, json!({"asn": 64600, "addressFamily": "ipv6"})).unwrap();
+    let id = body["virtualInterface"]["bgpPeers"][1]["bgpPeerId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    e.advance(1_000_000);
+    assert_eq!(peer_state(&e, &id).as_deref(), Some("verifying"));
+    assert_eq!(e.approve(Some(&id)), 1);
+    assert_eq!(peer_state(&e, &id).as_deref(), Some("available"));
+}
+
+#[test]
+fn faults_are_deterministic_from_the_seed() {
+    let roll = |seed: u64| {
+        let mut e = seed_with(|w| {
+            w.sim.seed = Some(seed);
+            w.sim.faults.throttle_rate = 0.3;
+            w.sim.faults.transitioning_rate = 0.3;
+        });
+        (0..200)
+            .map(|i| {
+                e.roll_fault(if i % 2 == 0 {
+                    "CreateBGPPeer"
+                } else {
+                    "DescribeLags"
+                })
+            })
+            .collect::<Vec<_>>()
+    };
+    let a = roll(7);
+    assert_eq!(a, roll(7));
+    assert_ne!(a, roll(8));
+    let throttled = a
+        .iter()
+        .filter(|f| **f == Some(RequestFault::Throttle))
+        .count();
+    assert!(
+        (30..=90).contains(&throttled),
+        "about 30% of 200: {throttled}"
+    );
+    // Transitioning never hits a read.
+    assert!(a
+        .iter()
+        .skip(1)
+        .step_by(2)
+        .all(|f| *f != Some(RequestFault::Transitioning)));
+}
+
+#[test]
+fn stuck_and_end_deleted_peers() {
+    let mut e = seed_with(|w| w.sim.faults.stuck_pending_rate = 1.0);
+    let body = create(&mut e, json!({"asn": 64600, "addressFamily": "ipv6"})).unwrap();
+    let id = body["virtualInterface"]["bgpPeers"][1]["bgpPeerId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    e.advance(u64::MAX / 2);
+    assert_eq!(peer_state(&e, &id).as_deref(), Some("pending"));
+
+    let mut e = seed_with(|w| w.sim.faults.end_deleted_rate = 1.0);
+    let body = create(&mut e, json!({"asn": 64600, "addressFamily": "ipv6"})).unwrap();
+    let id = body["virtualInterface"]["bgpPeers"][1]["bgpPeerId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    e.advance(2_000);
+    assert_eq!(peer_state(&e, &id).as_deref(), Some("deleted"));
+}
+
+fn seed_with(change: impl FnOnce(&mut World)) -> Engine {
+    let mut world = World::parse(include_str!("../../../examples/seed/world.json")).unwrap();
+    change(&mut world);
+    Engine::new(world, Some(Duration::from_millis(1000)))
+}
+
+#[test]
+fn describe_by_unknown_id_is_refused_and_interconnects_are_listed() {
+    let mut e = seed_with(|w| {
+        w.interconnects.push(serde_json::from_value(json!({"interconnectId": "dxcon-ic1", "hasLogicalRedundancy": "yes", "region": "us-east-1"})).unwrap());
+    });
+    let ics = e
+        .handle("DescribeInterconnects", "us-east-1", &json!({}), 0)
+        .unwrap()
+        .body;
+    assert_eq!(ics["interconnects"][0]["interconnectId"], "dxcon-ic1");
+    for (op, field) in [
+        ("DescribeConnections", "connectionId"),
+        ("DescribeLags", "lagId"),
+        ("DescribeInterconnects", "interconnectId"),
+    ] {
+        let r = e.handle(op, "us-east-1", &json!({ field: "dx-unknown" }), 0);
+        assert!(
+            message(r.map(|o| o.body)).contains("does not exist"),
+            "{op}"
+        );
+    }
+}
