@@ -6,5 +6,6 @@ mod conformance;
 mod sandbox;
 mod sdk;
 mod sim_concurrency;
+mod sim_faults;
 mod sim_server;
 mod support;
