@@ -55,9 +55,50 @@ pub enum Command {
     Plan(PlanArgs),
     /// Create the planned BGP peers and wait until they are available
     Apply(ApplyArgs),
+    /// Check the configuration without calling AWS
+    Validate(ValidateArgs),
+    /// Rewrite *.hcl files in the canonical format, keeping comments
+    Fmt(FmtArgs),
     /// Run the Direct Connect simulator
     #[command(subcommand)]
     Sim(SimCommand),
+}
+
+/// Variable values from the command line.
+#[derive(Debug, Args, Clone, Default)]
+pub struct VarArgs {
+    /// Set a variable: --var NAME=VALUE (repeatable; wins over --var-file and DXCTL_VAR_NAME)
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
+    pub vars: Vec<(String, String)>,
+    /// Read variables from an HCL file of `name = value` lines (repeatable)
+    #[arg(long = "var-file", value_name = "FILE.hcl")]
+    pub var_files: Vec<PathBuf>,
+}
+
+fn parse_var(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("expected NAME=VALUE, got {text:?}")),
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Directory of *.hcl files
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    #[command(flatten)]
+    pub vars: VarArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct FmtArgs {
+    /// Directory of *.hcl files
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// Change nothing; exit 1 and list the files that would change
+    #[arg(long)]
+    pub check: bool,
 }
 
 #[derive(Debug, Args)]
@@ -68,6 +109,8 @@ pub struct PlanArgs {
     /// Exit 0 for no changes, 1 for an error, 2 when changes are present
     #[arg(long)]
     pub detailed_exitcode: bool,
+    #[command(flatten)]
+    pub vars: VarArgs,
 }
 
 #[derive(Debug, Args)]
@@ -84,6 +127,8 @@ pub struct ApplyArgs {
     /// Time between polling rounds [default: 5s, or 500ms in sandbox mode]
     #[arg(long, value_parser = humantime::parse_duration)]
     pub poll_interval: Option<Duration>,
+    #[command(flatten)]
+    pub vars: VarArgs,
 }
 
 #[derive(Debug, Subcommand)]

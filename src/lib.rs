@@ -14,6 +14,7 @@ pub mod sandbox;
 pub mod sim;
 pub mod state;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -53,12 +54,15 @@ pub fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let color = !cli.global.no_color
+        && std::env::var_os("NO_COLOR").is_none()
+        && std::io::stderr().is_terminal();
     match runtime.block_on(run(&cli, &printer)) {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             match e.downcast_ref::<config::Diagnostics>() {
-                Some(diags) => eprintln!("{diags}"),
+                Some(diags) => eprintln!("{}", diags.render(color)),
                 None => eprintln!("Error: {e:#}"),
             }
             ExitCode::from(1)
@@ -70,6 +74,8 @@ async fn run(cli: &Cli, printer: &Printer) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Plan(args) => commands::plan::plan(&cli.global, args, printer).await,
         Command::Apply(args) => commands::apply::apply(&cli.global, args, printer).await,
+        Command::Validate(args) => commands::validate::validate(args, printer),
+        Command::Fmt(args) => commands::fmt::fmt(args, printer),
         Command::Sim(SimCommand::Serve(args)) => commands::sim::serve(args, printer).await,
     }
 }

@@ -226,6 +226,31 @@ impl fmt::Display for Location {
     }
 }
 
+/// Where a VIF lives: a region, and the AWS profile (account) its provider names.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Scope {
+    pub region: String,
+    pub profile: Option<String>,
+}
+
+impl Scope {
+    pub fn region(region: impl Into<String>) -> Scope {
+        Scope {
+            region: region.into(),
+            profile: None,
+        }
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.profile {
+            Some(p) => write!(f, "{} (profile {p})", self.region),
+            None => f.write_str(&self.region),
+        }
+    }
+}
+
 /// A BGP peer the config asks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PeerSpec {
@@ -236,14 +261,16 @@ pub struct PeerSpec {
     pub amazon_address: Option<String>,
     pub customer_address: Option<String>,
     pub location: Location,
+    /// Fields whose values are secret (from `env()`, `file()` or a sensitive variable); always `auth_key`.
+    pub sensitive: std::collections::BTreeSet<&'static str>,
 }
 
 /// A virtual interface the config declares, with the peers wanted on it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VifSpec {
     pub id: VifId,
-    /// The region this VIF's provider resolves to.
-    pub region: String,
+    /// The region and profile this VIF's provider resolves to.
+    pub scope: Scope,
     pub peers: Vec<PeerSpec>,
     pub location: Location,
 }
@@ -270,7 +297,7 @@ pub struct ObservedPeer {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ObservedVif {
     pub id: VifId,
-    pub region: String,
+    pub scope: Scope,
     pub state: String,
     pub vif_type: String,
     pub connection_id: Option<String>,

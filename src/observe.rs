@@ -5,27 +5,27 @@ use std::collections::BTreeSet;
 use futures::future::try_join_all;
 
 use crate::aws::DirectConnect;
-use crate::model::{Desired, Observed};
+use crate::model::{Desired, Observed, Scope};
 use crate::plan;
 use crate::state::State;
 
-/// Describes every region the config touches, in parallel. The call count grows with regions, never with VIFs.
+/// Describes every region the config touches, in parallel. The call count grows with regions (and profiles), never with VIFs.
 pub async fn observe<D: DirectConnect>(
     dc: &D,
     desired: &Desired,
     owned: &State,
 ) -> anyhow::Result<Observed> {
-    let regions: BTreeSet<&str> = desired.vifs.iter().map(|v| v.region.as_str()).collect();
-    let described = try_join_all(regions.iter().map(|r| dc.describe_virtual_interfaces(r))).await?;
+    let scopes: BTreeSet<&Scope> = desired.vifs.iter().map(|v| &v.scope).collect();
+    let described = try_join_all(scopes.iter().map(|s| dc.describe_virtual_interfaces(s))).await?;
     let mut observed = Observed {
         vifs: described.into_iter().flatten().collect(),
         ..Observed::default()
     };
     observed
         .vifs
-        .sort_by(|a, b| (&a.region, &a.id).cmp(&(&b.region, &b.id)));
-    let need = plan::regions_needing_redundancy_facts(desired, &observed, owned);
-    let facts = try_join_all(need.iter().map(|r| dc.describe_logical_redundancy(r))).await?;
+        .sort_by(|a, b| (&a.scope, &a.id).cmp(&(&b.scope, &b.id)));
+    let need = plan::scopes_needing_redundancy_facts(desired, &observed, owned);
+    let facts = try_join_all(need.iter().map(|s| dc.describe_logical_redundancy(s))).await?;
     for f in facts {
         observed.logical_redundancy.extend(f);
     }

@@ -55,7 +55,7 @@ pub async fn execute<D: DirectConnect, S: StateStore>(
                     tracked.push(Tracked {
                         address: action.address.clone(),
                         vif: action.vif.clone(),
-                        region: action.region.clone(),
+                        scope: action.scope.clone(),
                         bgp_peer_id: id.clone(),
                         last_state: peer_state.clone(),
                         since: Instant::now(),
@@ -78,7 +78,7 @@ pub async fn execute<D: DirectConnect, S: StateStore>(
                     customer_address: spec.customer_address.clone(),
                 };
                 let started = Instant::now();
-                let vif = match dc.create_bgp_peer(&action.region, &action.vif, &new).await {
+                let vif = match dc.create_bgp_peer(&action.scope, &action.vif, &new).await {
                     Ok(vif) => vif,
                     Err(e) => {
                         let cause = format!("CreateBGPPeer failed: {e:#}");
@@ -110,7 +110,7 @@ pub async fn execute<D: DirectConnect, S: StateStore>(
                 tracked.push(Tracked {
                     address: action.address.clone(),
                     vif: action.vif.clone(),
-                    region: action.region.clone(),
+                    scope: action.scope.clone(),
                     bgp_peer_id: id,
                     last_state: created.state.clone(),
                     since: started,
@@ -139,7 +139,8 @@ fn record(action: &crate::plan::Action, id: &str, peer: &ObservedPeer) -> PeerRe
     PeerRecord {
         address: action.address.clone(),
         virtual_interface_id: action.vif.clone(),
-        region: action.region.clone(),
+        region: action.scope.region.clone(),
+        profile: action.scope.profile.clone(),
         bgp_peer_id: id.to_string(),
         address_family: peer.family,
         asn: peer.asn,

@@ -7,7 +7,7 @@ use futures::future::join_all;
 
 use super::readiness::{self, Readiness};
 use crate::aws::DirectConnect;
-use crate::model::{PeerAddress, PeerState, VifId};
+use crate::model::{PeerAddress, PeerState, Scope, VifId};
 use crate::printer::Printer;
 
 /// A peer the apply waits on.
@@ -15,7 +15,7 @@ use crate::printer::Printer;
 pub struct Tracked {
     pub address: PeerAddress,
     pub vif: VifId,
-    pub region: String,
+    pub scope: Scope,
     pub bgp_peer_id: String,
     pub last_state: PeerState,
     pub since: Instant,
@@ -41,12 +41,12 @@ pub async fn wait_all<D: DirectConnect>(
     let deadline = Instant::now() + options.timeout;
     let mut last_report = Instant::now();
     loop {
-        let regions: BTreeSet<String> = tracked
+        let scopes: BTreeSet<Scope> = tracked
             .iter()
             .filter(|t| t.outcome.is_none())
-            .map(|t| t.region.clone())
+            .map(|t| t.scope.clone())
             .collect();
-        if regions.is_empty() {
+        if scopes.is_empty() {
             return Ok(());
         }
         let now = Instant::now();
@@ -66,23 +66,23 @@ pub async fn wait_all<D: DirectConnect>(
         }
         tokio::time::sleep(options.interval.min(deadline - now)).await;
 
-        let described = join_all(regions.iter().map(|r| dc.describe_virtual_interfaces(r))).await;
+        let described = join_all(scopes.iter().map(|s| dc.describe_virtual_interfaces(s))).await;
         let report_still = last_report.elapsed() >= STILL_EVERY;
         if report_still {
             last_report = Instant::now();
         }
-        for (region, result) in regions.iter().zip(described) {
+        for (scope, result) in scopes.iter().zip(described) {
             let vifs = match result {
                 Ok(vifs) => vifs,
                 Err(e) => {
                     // The SDK already retried; a failed round is reported and the next round tries again.
-                    printer.status(&format!("warning: polling {region} failed: {e:#}"));
+                    printer.status(&format!("warning: polling {scope} failed: {e:#}"));
                     continue;
                 }
             };
             for t in tracked
                 .iter_mut()
-                .filter(|t| t.outcome.is_none() && &t.region == region)
+                .filter(|t| t.outcome.is_none() && &t.scope == scope)
             {
                 let peer = vifs.iter().find(|v| v.id == t.vif).and_then(|v| {
                     v.peers

@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use super::poll::{wait_all, Tracked, WaitOptions};
 use crate::aws::{DirectConnect, NewPeer};
-use crate::model::{AddressFamily, Asn, ObservedPeer, ObservedVif, PeerAddress, PeerState, VifId};
+use crate::model::{
+    AddressFamily, Asn, ObservedPeer, ObservedVif, PeerAddress, PeerState, Scope, VifId,
+};
 use crate::printer::{Printer, Verbosity};
 
 /// Peers of each region turn `final_state` on the `ready_after`-th describe of that region.
@@ -18,10 +20,10 @@ struct Scripted {
 }
 
 impl DirectConnect for Scripted {
-    async fn describe_virtual_interfaces(&self, region: &str) -> anyhow::Result<Vec<ObservedVif>> {
+    async fn describe_virtual_interfaces(&self, scope: &Scope) -> anyhow::Result<Vec<ObservedVif>> {
         let n = {
             let mut calls = self.calls.lock().unwrap();
-            let n = calls.entry(region.to_string()).or_default();
+            let n = calls.entry(scope.region.clone()).or_default();
             *n += 1;
             *n
         };
@@ -31,11 +33,11 @@ impl DirectConnect for Scripted {
             PeerState::Pending
         };
         let mut vifs: BTreeMap<VifId, ObservedVif> = BTreeMap::new();
-        for (r, vif, id) in self.peers.iter().filter(|(r, _, _)| r == region) {
+        for (r, vif, id) in self.peers.iter().filter(|(r, _, _)| *r == scope.region) {
             vifs.entry(vif.clone())
                 .or_insert_with(|| ObservedVif {
                     id: vif.clone(),
-                    region: r.clone(),
+                    scope: Scope::region(r.clone()),
                     state: "available".into(),
                     vif_type: "private".into(),
                     connection_id: None,
@@ -57,14 +59,14 @@ impl DirectConnect for Scripted {
 
     async fn describe_logical_redundancy(
         &self,
-        _: &str,
+        _: &Scope,
     ) -> anyhow::Result<BTreeMap<String, String>> {
         anyhow::bail!("not used by the poll loop")
     }
 
     async fn create_bgp_peer(
         &self,
-        _: &str,
+        _: &Scope,
         _: &VifId,
         _: &NewPeer,
     ) -> anyhow::Result<ObservedVif> {
@@ -90,7 +92,7 @@ fn scenario(
                 tracked.push(Tracked {
                     address: PeerAddress::new(&vif, &format!("p{p}")),
                     vif: vif.clone(),
-                    region: region.clone(),
+                    scope: Scope::region(region.clone()),
                     bgp_peer_id: id.clone(),
                     last_state: PeerState::Pending,
                     since: Instant::now(),

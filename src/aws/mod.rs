@@ -7,7 +7,7 @@ use std::future::Future;
 
 pub use sdk::{ClientSettings, SdkDirectConnect};
 
-use crate::model::{AddressFamily, Asn, ObservedVif, Secret, VifId};
+use crate::model::{AddressFamily, Asn, ObservedVif, Scope, Secret, VifId};
 
 /// The peer fields CreateBGPPeer takes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -21,22 +21,22 @@ pub struct NewPeer {
 
 /// The Direct Connect calls dxctl makes. One implementation talks to AWS (or the simulator) through the SDK.
 pub trait DirectConnect: Send + Sync {
-    /// Every VIF of the region (no filter), with its peers.
+    /// Every VIF of the scope's region (no filter), with its peers.
     fn describe_virtual_interfaces(
         &self,
-        region: &str,
+        scope: &Scope,
     ) -> impl Future<Output = anyhow::Result<Vec<ObservedVif>>> + Send;
 
     /// `hasLogicalRedundancy` for every connection and LAG of the region, by id.
     fn describe_logical_redundancy(
         &self,
-        region: &str,
+        scope: &Scope,
     ) -> impl Future<Output = anyhow::Result<BTreeMap<String, String>>> + Send;
 
     /// CreateBGPPeer; returns the VIF as the API does.
     fn create_bgp_peer(
         &self,
-        region: &str,
+        scope: &Scope,
         vif: &VifId,
         peer: &NewPeer,
     ) -> impl Future<Output = anyhow::Result<ObservedVif>> + Send;

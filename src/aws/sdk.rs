@@ -1,6 +1,6 @@
 //! The `DirectConnect` implementation over aws-sdk-directconnect, converting SDK shapes into dxctl's own types.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
 
 use anyhow::Context as _;
@@ -11,7 +11,9 @@ use aws_sdk_directconnect::Client;
 use aws_smithy_http_client::tls;
 
 use super::{DirectConnect, NewPeer};
-use crate::model::{AddressFamily, Asn, ObservedPeer, ObservedVif, PeerState, Secret, VifId};
+use crate::model::{
+    AddressFamily, Asn, ObservedPeer, ObservedVif, PeerState, Scope, Secret, VifId,
+};
 
 /// How to reach Direct Connect: the standard AWS chain, optionally with a fixed endpoint and credentials.
 #[derive(Clone, Debug, Default)]
@@ -24,56 +26,63 @@ pub struct ClientSettings {
     pub region: Option<String>,
 }
 
+/// Direct Connect through the SDK: one shared config per AWS profile, one client per (profile, region).
 pub struct SdkDirectConnect {
-    base: SdkConfig,
-    clients: Mutex<HashMap<String, Client>>,
+    /// The default chain's config, and one per named profile.
+    bases: HashMap<Option<String>, SdkConfig>,
+    /// Static credentials (the sandbox): every scope goes to the same endpoint, profiles are ignored.
+    ignore_profiles: bool,
+    clients: Mutex<HashMap<Scope, Client>>,
 }
 
 impl SdkDirectConnect {
     pub async fn new(settings: &ClientSettings) -> SdkDirectConnect {
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::Rustls(
-                tls::rustls_provider::CryptoMode::Ring,
-            ))
-            .build_https();
-        let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http);
-        if let Some(url) = &settings.endpoint_url {
-            loader = loader.endpoint_url(url);
-        }
-        if let Some(region) = &settings.region {
-            loader = loader.region(Region::new(region.clone()));
-        }
-        if let Some(profile) = &settings.profile {
-            loader = loader.profile_name(profile);
-        }
-        if let Some((id, secret)) = &settings.static_credentials {
-            loader = loader.credentials_provider(aws_sdk_directconnect::config::Credentials::new(
-                id,
-                secret,
-                None,
-                None,
-                "dxctl-static",
-            ));
+        Self::with_profiles(settings, &BTreeSet::new()).await
+    }
+
+    /// Loads the default chain plus each named profile (ignored with static credentials).
+    pub async fn with_profiles(
+        settings: &ClientSettings,
+        profiles: &BTreeSet<String>,
+    ) -> SdkDirectConnect {
+        let ignore_profiles = settings.static_credentials.is_some();
+        let mut bases = HashMap::new();
+        bases.insert(None, load(settings, settings.profile.as_deref()).await);
+        if !ignore_profiles {
+            for p in profiles {
+                bases.insert(Some(p.clone()), load(settings, Some(p)).await);
+            }
         }
         SdkDirectConnect {
-            base: loader.load().await,
+            bases,
+            ignore_profiles,
             clients: Mutex::new(HashMap::new()),
         }
     }
 
     /// The region the AWS config chain resolves (env, profile), if any.
     pub fn default_region(&self) -> Option<String> {
-        self.base.region().map(|r| r.to_string())
+        self.bases[&None].region().map(|r| r.to_string())
     }
 
-    /// The SDK client for `region` (cached), for callers that need operations the trait does not cover.
+    /// The SDK client for a region of the default profile, for callers that need operations the trait does not cover.
     pub fn client(&self, region: &str) -> Client {
+        self.scoped(&Scope::region(region))
+    }
+
+    fn scoped(&self, scope: &Scope) -> Client {
+        let profile = if self.ignore_profiles {
+            None
+        } else {
+            scope.profile.clone()
+        };
+        let base = self.bases.get(&profile).unwrap_or(&self.bases[&None]);
         let mut clients = self.clients.lock().expect("client cache poisoned");
         clients
-            .entry(region.to_string())
+            .entry(scope.clone())
             .or_insert_with(|| {
-                let conf = aws_sdk_directconnect::config::Builder::from(&self.base)
-                    .region(Region::new(region.to_string()))
+                let conf = aws_sdk_directconnect::config::Builder::from(base)
+                    .region(Region::new(scope.region.clone()))
                     .build();
                 Client::from_conf(conf)
             })
@@ -81,9 +90,37 @@ impl SdkDirectConnect {
     }
 }
 
+async fn load(settings: &ClientSettings, profile: Option<&str>) -> SdkConfig {
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http);
+    if let Some(url) = &settings.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    if let Some(region) = &settings.region {
+        loader = loader.region(Region::new(region.clone()));
+    }
+    if let Some(profile) = profile {
+        loader = loader.profile_name(profile);
+    }
+    if let Some((id, secret)) = &settings.static_credentials {
+        loader = loader.credentials_provider(aws_sdk_directconnect::config::Credentials::new(
+            id,
+            secret,
+            None,
+            None,
+            "dxctl-static",
+        ));
+    }
+    loader.load().await
+}
+
 impl DirectConnect for SdkDirectConnect {
-    async fn describe_virtual_interfaces(&self, region: &str) -> anyhow::Result<Vec<ObservedVif>> {
-        let client = self.client(region);
+    async fn describe_virtual_interfaces(&self, scope: &Scope) -> anyhow::Result<Vec<ObservedVif>> {
+        let client = self.scoped(scope);
         let mut out = Vec::new();
         let mut token: Option<String> = None;
         loop {
@@ -93,9 +130,9 @@ impl DirectConnect for SdkDirectConnect {
                 .send()
                 .await
                 .map_err(|e| anyhow::anyhow!("{}", DisplayErrorContext(e)))
-                .with_context(|| format!("DescribeVirtualInterfaces in {region} failed"))?;
+                .with_context(|| format!("DescribeVirtualInterfaces in {scope} failed"))?;
             for vif in resp.virtual_interfaces() {
-                out.push(convert_vif(vif, region)?);
+                out.push(convert_vif(vif, scope)?);
             }
             match resp.next_token() {
                 Some(t) if !t.is_empty() => token = Some(t.to_string()),
@@ -107,19 +144,19 @@ impl DirectConnect for SdkDirectConnect {
 
     async fn describe_logical_redundancy(
         &self,
-        region: &str,
+        scope: &Scope,
     ) -> anyhow::Result<BTreeMap<String, String>> {
-        let client = self.client(region);
+        let client = self.scoped(scope);
         let (conns, lags) = tokio::join!(
             client.describe_connections().send(),
             client.describe_lags().send()
         );
         let conns = conns
             .map_err(|e| anyhow::anyhow!("{}", DisplayErrorContext(e)))
-            .with_context(|| format!("DescribeConnections in {region} failed"))?;
+            .with_context(|| format!("DescribeConnections in {scope} failed"))?;
         let lags = lags
             .map_err(|e| anyhow::anyhow!("{}", DisplayErrorContext(e)))
-            .with_context(|| format!("DescribeLags in {region} failed"))?;
+            .with_context(|| format!("DescribeLags in {scope} failed"))?;
         let mut out = BTreeMap::new();
         for c in conns.connections() {
             if let Some(id) = c.connection_id() {
@@ -136,7 +173,7 @@ impl DirectConnect for SdkDirectConnect {
 
     async fn create_bgp_peer(
         &self,
-        region: &str,
+        scope: &Scope,
         vif: &VifId,
         peer: &NewPeer,
     ) -> anyhow::Result<ObservedVif> {
@@ -154,7 +191,7 @@ impl DirectConnect for SdkDirectConnect {
             .set_amazon_address(peer.amazon_address.clone())
             .set_customer_address(peer.customer_address.clone());
         let resp = self
-            .client(region)
+            .scoped(scope)
             .create_bgp_peer()
             .virtual_interface_id(&vif.0)
             .new_bgp_peer(new.build())
@@ -164,7 +201,7 @@ impl DirectConnect for SdkDirectConnect {
         let vif = resp
             .virtual_interface()
             .context("CreateBGPPeer returned no virtualInterface")?;
-        convert_vif(vif, region)
+        convert_vif(vif, scope)
     }
 }
 
@@ -173,7 +210,7 @@ fn redundancy(value: Option<&sdk_types::HasLogicalRedundancy>) -> String {
 }
 
 /// Converts an SDK VIF at once, so its clear-text auth keys live only inside `Secret`.
-fn convert_vif(vif: &sdk_types::VirtualInterface, region: &str) -> anyhow::Result<ObservedVif> {
+fn convert_vif(vif: &sdk_types::VirtualInterface, scope: &Scope) -> anyhow::Result<ObservedVif> {
     let id = vif
         .virtual_interface_id()
         .context("a virtual interface without virtualInterfaceId")?;
@@ -209,7 +246,7 @@ fn convert_vif(vif: &sdk_types::VirtualInterface, region: &str) -> anyhow::Resul
     }
     Ok(ObservedVif {
         id: VifId(id.to_string()),
-        region: vif.region().unwrap_or(region).to_string(),
+        scope: scope.clone(),
         state: vif
             .virtual_interface_state()
             .map_or("unknown", |s| s.as_str())

@@ -15,8 +15,8 @@ pub async fn apply(
     args: &ApplyArgs,
     printer: &Printer,
 ) -> anyhow::Result<ExitCode> {
-    let config = load_config(&args.dir)?;
-    let session = Session::open(global, printer).await?;
+    let config = load_config(&args.dir, &args.vars)?;
+    let session = Session::open(global, &config, printer).await?;
     let result = run(&session, global, args, &config, printer).await;
     let closed = session.close().await;
     let code = result?;

@@ -1,15 +1,17 @@
 //! One function per command, plus the session setup (client, sandbox, state) they share.
 
 pub mod apply;
+pub mod fmt;
 pub mod plan;
 pub mod sim;
+pub mod validate;
 
 use std::path::Path;
 
 use anyhow::Context as _;
 
 use crate::aws::{ClientSettings, SdkDirectConnect};
-use crate::cli::GlobalArgs;
+use crate::cli::{GlobalArgs, VarArgs};
 use crate::config::{self, Config};
 use crate::model::{Desired, Observed};
 use crate::plan::Plan;
@@ -27,7 +29,11 @@ pub struct Session {
 }
 
 impl Session {
-    pub async fn open(global: &GlobalArgs, printer: &Printer) -> anyhow::Result<Session> {
+    pub async fn open(
+        global: &GlobalArgs,
+        config: &Config,
+        printer: &Printer,
+    ) -> anyhow::Result<Session> {
         let store = LocalStateFile::new(&global.state);
         let (settings, sandbox, region) = match &global.sandbox {
             Some(world) => {
@@ -63,7 +69,7 @@ impl Session {
                 (settings, None, global.region.clone())
             }
         };
-        let dc = SdkDirectConnect::new(&settings).await;
+        let dc = SdkDirectConnect::with_profiles(&settings, &config.profiles()).await;
         let region = region.or_else(|| dc.default_region());
         printer.detail(&format!(
             "state file {}; default region {}",
@@ -80,9 +86,10 @@ impl Session {
 
     /// Where VIFs go when their provider block names no region.
     pub fn fallback_region(&self, config: &Config) -> anyhow::Result<String> {
-        match (&config.provider_region, &self.region) {
-            (Some(r), _) | (None, Some(r)) => Ok(r.clone()),
-            (None, None) => anyhow::bail!(
+        match (&self.region, config.needs_fallback_region()) {
+            (_, false) => Ok(String::new()),
+            (Some(r), true) => Ok(r.clone()),
+            (None, true) => anyhow::bail!(
                 "no region: set `region` in the provider \"aws\" block, pass --region, or set AWS_REGION"
             ),
         }
@@ -105,9 +112,10 @@ pub struct Planned {
     pub plan: Plan,
 }
 
-/// Loads config (before any network), then observes AWS and plans.
-pub fn load_config(dir: &Path) -> anyhow::Result<Config> {
-    config::load_dir(dir)
+/// Loads and validates the config, before any network.
+pub fn load_config(dir: &Path, vars: &VarArgs) -> anyhow::Result<Config> {
+    let inputs = config::Inputs::from_process(vars.vars.clone(), vars.var_files.clone());
+    config::load_dir(dir, &inputs)
 }
 
 pub async fn observe_and_plan(
@@ -116,11 +124,7 @@ pub async fn observe_and_plan(
     printer: &Printer,
 ) -> anyhow::Result<Planned> {
     let state = session.store.load()?;
-    let region = if config.needs_region() {
-        session.fallback_region(config)?
-    } else {
-        config.provider_region.clone().unwrap_or_default()
-    };
+    let region = session.fallback_region(config)?;
     let desired = config.desired(&region);
     let observed = crate::observe::observe(&session.dc, &desired, &state)
         .await

@@ -12,8 +12,8 @@ pub async fn plan(
     args: &PlanArgs,
     printer: &Printer,
 ) -> anyhow::Result<ExitCode> {
-    let config = load_config(&args.dir)?;
-    let session = Session::open(global, printer).await?;
+    let config = load_config(&args.dir, &args.vars)?;
+    let session = Session::open(global, &config, printer).await?;
     let result = observe_and_plan(&session, &config, printer).await;
     session.close().await?;
     let planned = result?;

@@ -1,75 +1,219 @@
-//! Evaluates attribute expressions (literals, interpolation, `env()`) with hcl-rs, turning failures into located diagnostics.
+//! Evaluates attribute expressions: `var.*`, string interpolation, and `env()`/`file()` resolved in a pre-pass that marks secrets.
 
-use hcl::eval::{Context, Evaluate, FuncArgs, FuncDef, ParamType};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use hcl::eval::{Context, Evaluate};
 use hcl::Value;
-use hcl_edit::repr::Span;
+use hcl_edit::expr::{Expression, TraversalOperator};
+use hcl_edit::repr::{Decorated, Span};
 use hcl_edit::structure::Attribute;
+use hcl_edit::visit_mut::{visit_expr_mut, VisitMut};
 
 use super::{Diagnostic, SourceFile};
 
-/// `env("NAME")` or `env("NAME", "default")`: an environment variable, an error naming it when unset.
-fn env(args: FuncArgs) -> Result<Value, String> {
-    let name = match args.first() {
-        Some(Value::String(name)) => name.clone(),
-        _ => return Err("env() takes the variable name as a string".into()),
+/// What a load may read besides the config files: variables from the command line and the environment.
+#[derive(Clone, Debug, Default)]
+pub struct Inputs {
+    /// `--var name=value`, in order.
+    pub vars: Vec<(String, String)>,
+    /// `--var-file F.hcl`, in order.
+    pub var_files: Vec<PathBuf>,
+    /// The environment `env()` and `DXCTL_VAR_*` read (the process environment in the CLI; a map in tests).
+    pub env: BTreeMap<String, String>,
+}
+
+impl Inputs {
+    pub fn from_process(vars: Vec<(String, String)>, var_files: Vec<PathBuf>) -> Inputs {
+        Inputs {
+            vars,
+            var_files,
+            env: std::env::vars().collect(),
+        }
+    }
+}
+
+/// An evaluated value and whether it is secret (from `env()`, `file()` or a sensitive variable).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Evaluated {
+    pub value: Value,
+    pub secret: bool,
+}
+
+/// Evaluates expressions against the resolved variables.
+pub struct Evaluator<'a> {
+    pub inputs: &'a Inputs,
+    vars: hcl::Map<String, Value>,
+    sensitive: BTreeSet<String>,
+}
+
+impl<'a> Evaluator<'a> {
+    pub fn new(inputs: &'a Inputs) -> Evaluator<'a> {
+        Evaluator {
+            inputs,
+            vars: hcl::Map::new(),
+            sensitive: BTreeSet::new(),
+        }
+    }
+
+    pub fn declare(&mut self, name: &str, value: Value, sensitive: bool) {
+        self.vars.insert(name.to_string(), value);
+        if sensitive {
+            self.sensitive.insert(name.to_string());
+        }
+    }
+
+    /// Evaluates `expr` written in the file at `base` (for `file()` paths).
+    pub fn eval(&self, base: &Path, expr: &Expression) -> Result<Evaluated, String> {
+        let mut expr = expr.clone();
+        let mut pass = Resolver {
+            eval: self,
+            base,
+            secret: false,
+            error: None,
+        };
+        pass.visit_expr_mut(&mut expr);
+        if let Some(e) = pass.error {
+            return Err(e);
+        }
+        let secret = pass.secret;
+        let mut ctx = Context::new();
+        ctx.declare_var("var", Value::Object(self.vars.clone()));
+        let expr: hcl::Expression = expr.into();
+        expr.evaluate(&ctx)
+            .map(|value| Evaluated { value, secret })
+            .map_err(|e| e.kind().to_string())
+    }
+
+    /// The attribute's value, or a located diagnostic.
+    pub fn attribute(
+        &self,
+        src: &SourceFile,
+        attr: &Attribute,
+        diags: &mut Vec<Diagnostic>,
+    ) -> Option<Evaluated> {
+        match self.eval(&src.dir(), &attr.value) {
+            Ok(v) => Some(v),
+            Err(detail) => {
+                diags.push(Diagnostic::at(
+                    src,
+                    attr.value.span(),
+                    "evaluation",
+                    format!("cannot evaluate `{}`: {detail}", attr.key.as_str()),
+                ));
+                None
+            }
+        }
+    }
+
+    /// The attribute's value as a string, or a type diagnostic.
+    pub fn string(
+        &self,
+        src: &SourceFile,
+        attr: &Attribute,
+        diags: &mut Vec<Diagnostic>,
+    ) -> Option<(String, bool)> {
+        let v = self.attribute(src, attr, diags)?;
+        match v.value {
+            Value::String(s) => Some((s, v.secret)),
+            other => {
+                diags.push(Diagnostic::at(
+                    src,
+                    attr.value.span(),
+                    "type",
+                    format!(
+                        "`{}` must be a string, not {}",
+                        attr.key.as_str(),
+                        type_name(&other)
+                    ),
+                ));
+                None
+            }
+        }
+    }
+}
+
+/// Replaces `env()` and `file()` calls with their values before hcl-rs evaluates the rest, noting secrets.
+struct Resolver<'e, 'a> {
+    eval: &'e Evaluator<'a>,
+    base: &'e Path,
+    secret: bool,
+    error: Option<String>,
+}
+
+impl VisitMut for Resolver<'_, '_> {
+    fn visit_expr_mut(&mut self, expr: &mut Expression) {
+        visit_expr_mut(self, expr);
+        if self.error.is_some() {
+            return;
+        }
+        match expr {
+            Expression::FuncCall(call) if call.name.namespace.is_empty() => {
+                let name = call.name.name.as_str().to_string();
+                if name != "env" && name != "file" {
+                    return;
+                }
+                let args: Result<Vec<String>, String> = call
+                    .args
+                    .iter()
+                    .map(|a| match self.eval.eval(self.base, a)?.value {
+                        Value::String(s) => Ok(s),
+                        other => Err(format!("{name}() takes strings, not {}", type_name(&other))),
+                    })
+                    .collect();
+                let result = args.and_then(|args| match name.as_str() {
+                    "env" => env(&self.eval.inputs.env, &args),
+                    _ => file(self.base, &args),
+                });
+                match result {
+                    Ok(value) => {
+                        self.secret = true;
+                        *expr = Expression::String(Decorated::new(value));
+                    }
+                    Err(e) => self.error = Some(e),
+                }
+            }
+            Expression::Traversal(t) => {
+                let root_is_var = matches!(&t.expr, Expression::Variable(v) if v.as_str() == "var");
+                if let (true, Some(first)) = (root_is_var, t.operators.first()) {
+                    if let TraversalOperator::GetAttr(name) = first.value() {
+                        if self.eval.sensitive.contains(name.as_str()) {
+                            self.secret = true;
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// `env("NAME")` or `env("NAME", "default")`.
+fn env(environment: &BTreeMap<String, String>, args: &[String]) -> Result<String, String> {
+    match args {
+        [name] => environment.get(name).cloned().ok_or_else(|| {
+            format!("environment variable {name} is not set (give a default with env(\"{name}\", \"...\"))")
+        }),
+        [name, default] => Ok(environment.get(name).cloned().unwrap_or_else(|| default.clone())),
+        _ => Err("env() takes a variable name and an optional default".into()),
+    }
+}
+
+/// `file("path")`, relative to the config file, with one trailing newline trimmed.
+fn file(base: &Path, args: &[String]) -> Result<String, String> {
+    let [path] = args else {
+        return Err("file() takes one path".into());
     };
-    match std::env::var(&name) {
-        Ok(value) => Ok(Value::String(value)),
-        Err(_) => match args.get(1) {
-            Some(default) => Ok(default.clone()),
-            None => Err(format!(
-                "environment variable {name} is not set (give a default with env(\"{name}\", \"...\"))"
-            )),
-        },
-    }
-}
-
-fn context() -> Context<'static> {
-    let mut ctx = Context::new();
-    ctx.declare_func(
-        "env",
-        FuncDef::builder()
-            .param(ParamType::String)
-            .variadic_param(ParamType::String)
-            .build(env),
-    );
-    ctx
-}
-
-/// The attribute's value, or a diagnostic at the attribute.
-pub fn value(src: &SourceFile, attr: &Attribute, diags: &mut Vec<Diagnostic>) -> Option<Value> {
-    let expr: hcl::Expression = attr.value.clone().into();
-    match expr.evaluate(&context()) {
-        Ok(v) => Some(v),
-        Err(error) => {
-            let detail = error.kind().to_string();
-            diags.push(Diagnostic::new(
-                src.span_location(attr.value.span()),
-                "evaluation",
-                format!("cannot evaluate `{}`: {detail}", attr.key.as_str()),
-            ));
-            None
+    let full = base.join(path);
+    let mut text = std::fs::read_to_string(&full)
+        .map_err(|e| format!("file({path:?}): cannot read {}: {e}", full.display()))?;
+    if text.ends_with('\n') {
+        text.pop();
+        if text.ends_with('\r') {
+            text.pop();
         }
     }
-}
-
-/// The attribute's value as a string, or a type diagnostic.
-pub fn string(src: &SourceFile, attr: &Attribute, diags: &mut Vec<Diagnostic>) -> Option<String> {
-    match value(src, attr, diags)? {
-        Value::String(s) => Some(s),
-        other => {
-            diags.push(Diagnostic::new(
-                src.span_location(attr.value.span()),
-                "type",
-                format!(
-                    "`{}` must be a string, not {}",
-                    attr.key.as_str(),
-                    type_name(&other)
-                ),
-            ));
-            None
-        }
-    }
+    Ok(text)
 }
 
 pub fn type_name(v: &Value) -> &'static str {

@@ -2,54 +2,87 @@
 
 mod diagnostic;
 mod eval;
+pub mod fmt;
 mod source;
 mod validate;
+mod variables;
 
-use std::collections::BTreeMap;
-use std::path::Path;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 
+use hcl_edit::expr::{Expression, TraversalOperator};
 use hcl_edit::repr::Span;
 use hcl_edit::structure::{Attribute, Block, Body, Structure};
 
 pub use diagnostic::{Diagnostic, Diagnostics};
+pub use eval::Inputs;
 pub use source::SourceFile;
 
-use crate::model::{Desired, Location, VifId, VifSpec};
+use crate::model::{Desired, Location, Scope, VifId, VifSpec};
+use eval::Evaluator;
 
-/// A loaded config before its region is resolved against the AWS config chain.
+/// A `provider "aws"` block: the default one (`alias` is `None`) or an aliased one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Provider {
+    pub alias: Option<String>,
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub location: Location,
+}
+
+/// A loaded config before regions left to the AWS config chain are resolved.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
-    /// `region` from the default `provider "aws"` block, if given.
-    pub provider_region: Option<String>,
-    /// Declared VIFs, sorted by id; their `region` is empty until [`Config::desired`].
-    vifs: Vec<VifSpec>,
+    pub providers: Vec<Provider>,
+    /// Declared VIFs, sorted by id, with the alias of the provider they use.
+    vifs: Vec<(VifSpec, Option<String>)>,
 }
 
 impl Config {
-    /// Whether the config itself names a region; if not, the caller resolves one.
-    pub fn needs_region(&self) -> bool {
-        self.provider_region.is_none() && !self.vifs.is_empty()
+    fn provider(&self, alias: Option<&str>) -> Option<&Provider> {
+        self.providers.iter().find(|p| p.alias.as_deref() == alias)
     }
 
-    /// The desired state, with every VIF placed in the provider's region or else `fallback_region`.
+    /// Whether some VIF's provider names no region, so the caller must supply one.
+    pub fn needs_fallback_region(&self) -> bool {
+        self.vifs.iter().any(|(_, alias)| {
+            self.provider(alias.as_deref())
+                .and_then(|p| p.region.as_ref())
+                .is_none()
+        })
+    }
+
+    /// The desired state, each VIF placed in its provider's region and profile (or `fallback_region`).
     pub fn desired(&self, fallback_region: &str) -> Desired {
-        let region = self.provider_region.as_deref().unwrap_or(fallback_region);
-        Desired {
-            vifs: self
-                .vifs
-                .iter()
-                .cloned()
-                .map(|mut v| {
-                    v.region = region.to_string();
-                    v
-                })
-                .collect(),
-        }
+        let vifs = self
+            .vifs
+            .iter()
+            .map(|(vif, alias)| {
+                let provider = self.provider(alias.as_deref());
+                let mut vif = vif.clone();
+                vif.scope = Scope {
+                    region: provider
+                        .and_then(|p| p.region.clone())
+                        .unwrap_or_else(|| fallback_region.to_string()),
+                    profile: provider.and_then(|p| p.profile.clone()),
+                };
+                vif
+            })
+            .collect();
+        Desired { vifs }
+    }
+
+    /// The named AWS profiles the config uses.
+    pub fn profiles(&self) -> BTreeSet<String> {
+        self.providers
+            .iter()
+            .filter_map(|p| p.profile.clone())
+            .collect()
     }
 }
 
-/// Reads every `*.hcl` file directly in `dir` (sorted, non-recursive).
-pub fn load_dir(dir: &Path) -> Result<Config, anyhow::Error> {
+/// The `*.hcl` files directly in `dir`, sorted.
+pub fn config_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let entries = std::fs::read_dir(dir)
         .map_err(|e| anyhow::anyhow!("cannot read config directory {}: {e}", dir.display()))?;
     let mut paths: Vec<_> = entries
@@ -60,15 +93,20 @@ pub fn load_dir(dir: &Path) -> Result<Config, anyhow::Error> {
     if paths.is_empty() {
         anyhow::bail!("no *.hcl files in {}", dir.display());
     }
+    Ok(paths)
+}
+
+/// Reads every `*.hcl` file directly in `dir` (sorted, non-recursive) and loads them as one config.
+pub fn load_dir(dir: &Path, inputs: &Inputs) -> anyhow::Result<Config> {
     let mut files = Vec::new();
-    for path in paths {
+    for path in config_files(dir)? {
         let bytes = std::fs::read(&path)
             .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
         let display = path.display().to_string();
         match String::from_utf8(bytes) {
             Ok(text) => files.push(SourceFile::new(display, text)),
             Err(_) => {
-                return Err(Diagnostics(vec![Diagnostic::new(
+                return Err(Diagnostics::single(Diagnostic::new(
                     Location {
                         file: display,
                         line: 1,
@@ -76,67 +114,114 @@ pub fn load_dir(dir: &Path) -> Result<Config, anyhow::Error> {
                     },
                     "encoding",
                     "config files must be UTF-8",
-                )])
+                ))
                 .into())
             }
         }
     }
-    Ok(load_sources(&files)?)
+    Ok(load_sources(&files, inputs)?)
 }
 
-/// Loads already-read sources; pure apart from `env()` lookups.
-pub fn load_sources(files: &[SourceFile]) -> Result<Config, Diagnostics> {
-    let mut loader = Loader::default();
-    for file in files {
-        loader.load_file(file);
-    }
-    loader.finish()
-}
-
-#[derive(Default)]
-struct Loader {
-    diags: Vec<Diagnostic>,
-    provider: Option<(Option<String>, Location)>,
-    vifs: BTreeMap<VifId, VifSpec>,
-}
-
-const TOP_LEVEL_BLOCKS: &[&str] = &["provider", "virtual_interface"];
-
-impl Loader {
-    fn load_file(&mut self, src: &SourceFile) {
-        let body = match hcl_edit::parser::parse_body(&src.text) {
-            Ok(body) => body,
+/// Loads already-read sources. Pure apart from `file()` reads: the environment comes from `inputs`.
+pub fn load_sources(files: &[SourceFile], inputs: &Inputs) -> Result<Config, Diagnostics> {
+    let mut diags = Vec::new();
+    let mut bodies = Vec::new();
+    for src in files {
+        match hcl_edit::parser::parse_body(&src.text) {
+            Ok(body) => bodies.push(Some(body)),
             Err(e) => {
                 let loc = e.location();
-                self.diags.push(
-                    Diagnostic::new(
-                        src.at(loc.line(), loc.column()),
-                        "syntax",
-                        format!("invalid HCL: {}", e.message()),
-                    )
-                    .with_hint(format!("this line reads: {}", e.line().trim())),
+                let mut d = Diagnostic::new(
+                    src.at(loc.line(), loc.column()),
+                    "syntax",
+                    format!("invalid HCL: {}", e.message()),
                 );
-                return;
+                d.span = Some(loc.offset()..loc.offset());
+                diags.push(d.with_hint(format!("this line reads: {}", e.line().trim())));
+                bodies.push(None);
             }
-        };
+        }
+    }
+    // Variables first: every file may use any file's variables.
+    let mut ev = Evaluator::new(inputs);
+    let mut declared = Vec::new();
+    let mut seen: BTreeMap<String, Location> = BTreeMap::new();
+    for (i, (src, body)) in files.iter().zip(&bodies).enumerate() {
+        for block in body
+            .iter()
+            .flat_map(|b| b.blocks())
+            .filter(|b| b.ident.as_str() == "variable")
+        {
+            if let Some(v) = variables::declare(src, i, block, &ev, &mut diags) {
+                if let Some(first) = seen.get(&v.name) {
+                    diags.push(
+                        Diagnostic::at(
+                            src,
+                            block.span(),
+                            "duplicate-variable",
+                            format!("variable `{}` is declared twice", v.name),
+                        )
+                        .with_hint(format!("first declared at {first}")),
+                    );
+                    continue;
+                }
+                seen.insert(v.name.clone(), v.location.clone());
+                declared.push(v);
+            }
+        }
+    }
+    for (name, (value, sensitive)) in variables::resolve(&declared, files, inputs, &mut diags) {
+        ev.declare(&name, value, sensitive);
+    }
+
+    let mut loader = Loader {
+        ev,
+        diags,
+        providers: Vec::new(),
+        vifs: BTreeMap::new(),
+        redact: Vec::new(),
+    };
+    for (src, body) in files.iter().zip(&bodies) {
+        if let Some(body) = body {
+            loader.load_file(src, body);
+        }
+    }
+    loader.finish(files)
+}
+
+struct Loader<'a> {
+    ev: Evaluator<'a>,
+    diags: Vec<Diagnostic>,
+    providers: Vec<Provider>,
+    vifs: BTreeMap<VifId, VifDecl>,
+    /// Spans of literal auth keys, masked in the snippets diagnostics show.
+    redact: Vec<(String, std::ops::Range<usize>)>,
+}
+
+/// A declared VIF and where its `provider = aws.<alias>` reference sits.
+struct VifDecl {
+    spec: VifSpec,
+    alias: Option<String>,
+    alias_at: Option<(Location, Option<std::ops::Range<usize>>)>,
+}
+
+const TOP_LEVEL_BLOCKS: &[&str] = &["provider", "variable", "virtual_interface"];
+const PROVIDER_ATTRIBUTES: &[&str] = &["alias", "region", "profile"];
+
+impl Loader<'_> {
+    fn load_file(&mut self, src: &SourceFile, body: &Body) {
         for structure in body.iter() {
             match structure {
-                Structure::Attribute(attr) => {
-                    self.diags.push(Diagnostic::new(
-                        src.span_location(attr.span()),
-                        "unknown-attribute",
-                        format!("unexpected top-level attribute `{}`", attr.key.as_str()),
-                    ).with_hint("only `provider` and `virtual_interface` blocks belong at the top level"));
-                }
+                Structure::Attribute(attr) => self.diags.push(
+                    Diagnostic::at(src, attr.span(), "unknown-attribute", format!("unexpected top-level attribute `{}`", attr.key.as_str()))
+                        .with_hint("only provider, variable and virtual_interface blocks belong at the top level"),
+                ),
                 Structure::Block(block) => match block.ident.as_str() {
                     "provider" => self.provider_block(src, block),
+                    "variable" => {}
                     "virtual_interface" => self.vif_block(src, block),
                     other => {
-                        let mut d = Diagnostic::new(
-                            src.span_location(block.span()),
-                            "unknown-block",
-                            format!("unknown block type `{other}`"),
-                        );
+                        let mut d = Diagnostic::at(src, block.ident.span(), "unknown-block", format!("unknown block type `{other}`"));
                         d.hint = Some(suggest(other, TOP_LEVEL_BLOCKS));
                         self.diags.push(d);
                     }
@@ -146,38 +231,55 @@ impl Loader {
     }
 
     fn provider_block(&mut self, src: &SourceFile, block: &Block) {
-        let loc = src.span_location(block.span());
         if block.labels.len() != 1 || block.labels[0].as_str() != "aws" {
-            self.diags.push(Diagnostic::new(
-                loc.clone(),
+            self.diags.push(Diagnostic::at(
+                src,
+                block.span(),
                 "provider-label",
                 "a provider block must be `provider \"aws\" { ... }`",
             ));
             return;
         }
-        let attrs = attributes(src, &block.body, &["region"], &mut self.diags);
-        let region = attrs
-            .get("region")
-            .and_then(|a| eval::string(src, a, &mut self.diags));
-        if let Some((_, first)) = &self.provider {
+        let attrs = attributes(src, &block.body, PROVIDER_ATTRIBUTES, &mut self.diags);
+        let mut text = |key: &str| {
+            attrs
+                .get(key)
+                .and_then(|a| self.ev.string(src, a, &mut self.diags))
+                .map(|(s, _)| s)
+        };
+        let (alias, region, profile) = (text("alias"), text("region"), text("profile"));
+        let location = src.span_location(block.span());
+        if let Some(first) = self.providers.iter().find(|p| p.alias == alias) {
+            let what = alias
+                .as_deref()
+                .map_or("the default `provider \"aws\"` block".to_string(), |a| {
+                    format!("provider alias `{a}`")
+                });
             self.diags.push(
-                Diagnostic::new(
-                    loc,
+                Diagnostic::at(
+                    src,
+                    block.span(),
                     "duplicate-provider",
-                    "the default `provider \"aws\"` block is declared twice",
+                    format!("{what} is declared twice"),
                 )
-                .with_hint(format!("first declared at {first}")),
+                .with_hint(format!("first declared at {}", first.location)),
             );
             return;
         }
-        self.provider = Some((region, loc));
+        self.providers.push(Provider {
+            alias,
+            region,
+            profile,
+            location,
+        });
     }
 
     fn vif_block(&mut self, src: &SourceFile, block: &Block) {
         let loc = src.span_location(block.span());
         let [label] = block.labels.as_slice() else {
-            self.diags.push(Diagnostic::new(
-                loc,
+            self.diags.push(Diagnostic::at(
+                src,
+                block.span(),
                 "vif-label",
                 "a virtual_interface block takes exactly one label, its id: `virtual_interface \"dxvif-...\" { ... }`",
             ));
@@ -186,8 +288,9 @@ impl Loader {
         let id = label.as_str();
         if !validate::is_vif_id(id) {
             self.diags.push(
-                Diagnostic::new(
-                    loc.clone(),
+                Diagnostic::at(
+                    src,
+                    label.span(),
                     "vif-id",
                     format!("`{id}` is not a virtual interface id"),
                 )
@@ -195,10 +298,11 @@ impl Loader {
             );
         }
         let id = VifId(id.to_string());
-        if let Some(first) = self.vifs.get(&id) {
+        if let Some(VifDecl { spec: first, .. }) = self.vifs.get(&id) {
             self.diags.push(
-                Diagnostic::new(
-                    loc,
+                Diagnostic::at(
+                    src,
+                    block.span(),
                     "duplicate-vif",
                     format!("virtual_interface \"{id}\" is declared twice"),
                 )
@@ -209,56 +313,63 @@ impl Loader {
             );
             return;
         }
+        let mut provider = None;
         let mut peers = Vec::new();
         let mut labels: BTreeMap<String, Location> = BTreeMap::new();
         for structure in block.body.iter() {
             match structure {
-                Structure::Attribute(attr) => self.diags.push(
-                    Diagnostic::new(
-                        src.span_location(attr.span()),
+                Structure::Attribute(attr) if attr.key.as_str() == "provider" => {
+                    let alias = provider_ref(src, attr, &mut self.diags);
+                    provider = Some((
+                        alias,
+                        src.span_location(attr.value.span()),
+                        attr.value.span(),
+                    ));
+                }
+                Structure::Attribute(attr) => {
+                    let mut d = Diagnostic::at(
+                        src,
+                        attr.span(),
                         "unknown-attribute",
                         format!(
                             "unknown attribute `{}` in virtual_interface",
                             attr.key.as_str()
                         ),
-                    )
-                    .with_hint(
-                        "a virtual_interface holds only `bgp_peer \"<label>\" { ... }` blocks",
-                    ),
-                ),
+                    );
+                    d.hint = Some(suggest(attr.key.as_str(), &["provider"]));
+                    self.diags.push(d);
+                }
                 Structure::Block(peer) if peer.ident.as_str() == "bgp_peer" => {
                     let peer_loc = src.span_location(peer.span());
                     let [peer_label] = peer.labels.as_slice() else {
-                        self.diags.push(Diagnostic::new(
-                            peer_loc,
-                            "peer-label",
-                            "a bgp_peer block takes exactly one label: `bgp_peer \"<name>\" { ... }`",
-                        ));
+                        self.diags.push(Diagnostic::at(src, peer.span(), "peer-label", "a bgp_peer block takes exactly one label: `bgp_peer \"<name>\" { ... }`"));
                         continue;
                     };
                     let name = peer_label.as_str().to_string();
                     if let Some(first) = labels.get(&name) {
                         self.diags.push(
-                            Diagnostic::new(
-                                peer_loc,
-                                "duplicate-label",
-                                format!("bgp_peer \"{name}\" is declared twice in virtual_interface \"{id}\""),
-                            )
-                            .with_hint(format!("first declared at {first}; labels must be unique within a virtual_interface")),
+                            Diagnostic::at(src, peer.span(), "duplicate-label", format!("bgp_peer \"{name}\" is declared twice in virtual_interface \"{id}\""))
+                                .with_hint(format!("first declared at {first}; labels must be unique within a virtual_interface")),
                         );
                         continue;
                     }
                     labels.insert(name.clone(), peer_loc.clone());
                     let attrs =
                         attributes(src, &peer.body, validate::PEER_ATTRIBUTES, &mut self.diags);
-                    if let Some(spec) = validate::peer(src, name, peer_loc, &attrs, &mut self.diags)
+                    if let Some(span) = attrs.get("auth_key").and_then(|a| a.value.span()) {
+                        self.redact.push((src.display_path.clone(), span));
+                    }
+                    let span = peer.ident.span();
+                    if let Some(spec) =
+                        validate::peer(src, &self.ev, name, span, &attrs, &mut self.diags)
                     {
                         peers.push(spec);
                     }
                 }
                 Structure::Block(other) => {
-                    let mut d = Diagnostic::new(
-                        src.span_location(other.span()),
+                    let mut d = Diagnostic::at(
+                        src,
+                        other.ident.span(),
                         "unknown-block",
                         format!(
                             "unknown block type `{}` in virtual_interface",
@@ -270,26 +381,104 @@ impl Loader {
                 }
             }
         }
-        validate::across_peers(&id, &peers, &mut self.diags);
+        validate::across_peers(src, &id, &peers, &mut self.diags);
+        let (alias, alias_at) = match provider {
+            Some((Some(alias), at, span)) => (Some(alias), Some((at, span))),
+            _ => (None, None),
+        };
+        let spec = VifSpec {
+            id: id.clone(),
+            scope: Scope::default(),
+            peers,
+            location: loc,
+        };
         self.vifs.insert(
-            id.clone(),
-            VifSpec {
-                id,
-                region: String::new(),
-                peers,
-                location: loc,
+            id,
+            VifDecl {
+                spec,
+                alias,
+                alias_at,
             },
         );
     }
 
-    fn finish(self) -> Result<Config, Diagnostics> {
+    fn finish(mut self, files: &[SourceFile]) -> Result<Config, Diagnostics> {
+        // Every provider a VIF names must exist.
+        for decl in self.vifs.values() {
+            if let (Some(alias), Some((at, span))) = (&decl.alias, &decl.alias_at) {
+                if !self
+                    .providers
+                    .iter()
+                    .any(|p| p.alias.as_deref() == Some(alias.as_str()))
+                {
+                    let known: Vec<&str> = self
+                        .providers
+                        .iter()
+                        .filter_map(|p| p.alias.as_deref())
+                        .collect();
+                    let mut d = Diagnostic::new(at.clone(), "unknown-provider", format!("virtual_interface \"{}\" uses provider aws.{alias}, which is not declared", decl.spec.id));
+                    d.span = span.clone();
+                    d.hint = Some(if known.is_empty() {
+                        format!("declare it: provider \"aws\" {{ alias = \"{alias}\" ... }}")
+                    } else {
+                        suggest(alias, &known)
+                    });
+                    self.diags.push(d);
+                }
+            }
+        }
         if !self.diags.is_empty() {
-            return Err(Diagnostics(self.diags));
+            return Err(Diagnostics {
+                items: self.diags,
+                sources: files
+                    .iter()
+                    .map(|f| (f.display_path.clone(), masked(f, &self.redact)))
+                    .collect(),
+            });
         }
         Ok(Config {
-            provider_region: self.provider.and_then(|(r, _)| r),
-            vifs: self.vifs.into_values().collect(),
+            providers: self.providers,
+            vifs: self.vifs.into_values().map(|d| (d.spec, d.alias)).collect(),
         })
+    }
+}
+
+/// The file's text with literal auth keys replaced by `*`, keeping every byte offset.
+fn masked(src: &SourceFile, redact: &[(String, std::ops::Range<usize>)]) -> String {
+    let mut text = src.text.clone();
+    for (_, span) in redact.iter().filter(|(f, _)| *f == src.display_path) {
+        if let Some(secret) = src.text.get(span.clone()) {
+            let stars: String = secret.chars().map(|c| "*".repeat(c.len_utf8())).collect();
+            text.replace_range(span.clone(), &stars);
+        }
+    }
+    text
+}
+
+/// `provider = aws` or `provider = aws.<alias>`; returns the alias.
+fn provider_ref(src: &SourceFile, attr: &Attribute, diags: &mut Vec<Diagnostic>) -> Option<String> {
+    let bad = |diags: &mut Vec<Diagnostic>| {
+        diags.push(
+            Diagnostic::at(
+                src,
+                attr.value.span(),
+                "provider-ref",
+                "`provider` must name a provider: aws or aws.<alias>",
+            )
+            .with_hint("for example provider = aws.eu"),
+        );
+        None
+    };
+    match &attr.value {
+        Expression::Variable(v) if v.as_str() == "aws" => None,
+        Expression::Traversal(t) => match (&t.expr, t.operators.as_slice()) {
+            (Expression::Variable(v), [op]) if v.as_str() == "aws" => match op.value() {
+                TraversalOperator::GetAttr(alias) => Some(alias.as_str().to_string()),
+                _ => bad(diags),
+            },
+            _ => bad(diags),
+        },
+        _ => bad(diags),
     }
 }
 
@@ -306,23 +495,26 @@ fn attributes<'a>(
             Structure::Attribute(attr) => {
                 let key = attr.key.as_str();
                 if !allowed.contains(&key) {
-                    let mut d = Diagnostic::new(
-                        src.span_location(attr.span()),
+                    let mut d = Diagnostic::at(
+                        src,
+                        attr.key.span(),
                         "unknown-attribute",
                         format!("unknown attribute `{key}`"),
                     );
                     d.hint = Some(suggest(key, allowed));
                     diags.push(d);
                 } else if out.insert(key, attr).is_some() {
-                    diags.push(Diagnostic::new(
-                        src.span_location(attr.span()),
+                    diags.push(Diagnostic::at(
+                        src,
+                        attr.key.span(),
                         "duplicate-attribute",
                         format!("attribute `{key}` is set twice"),
                     ));
                 }
             }
-            Structure::Block(block) => diags.push(Diagnostic::new(
-                src.span_location(block.span()),
+            Structure::Block(block) => diags.push(Diagnostic::at(
+                src,
+                block.ident.span(),
                 "unknown-block",
                 format!("unexpected block `{}` here", block.ident.as_str()),
             )),

@@ -43,6 +43,14 @@ impl SourceFile {
         self.location(span.map_or(0, |s| s.start))
     }
 
+    /// The directory `file()` paths are relative to.
+    pub fn dir(&self) -> std::path::PathBuf {
+        std::path::Path::new(&self.display_path)
+            .parent()
+            .map(|p| p.to_path_buf())
+            .unwrap_or_default()
+    }
+
     pub fn at(&self, line: usize, column: usize) -> Location {
         Location {
             file: self.display_path.clone(),

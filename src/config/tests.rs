@@ -4,13 +4,31 @@ use super::*;
 use proptest::prelude::*;
 
 fn load(text: &str) -> Result<Config, Diagnostics> {
-    load_sources(&[SourceFile::new("main.hcl", text)])
+    load_with(text, &Inputs::default())
+}
+
+fn load_with(text: &str, inputs: &Inputs) -> Result<Config, Diagnostics> {
+    load_sources(&[SourceFile::new("main.hcl", text)], inputs)
+}
+
+fn inputs(env: &[(&str, &str)], vars: &[(&str, &str)]) -> Inputs {
+    Inputs {
+        vars: vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        var_files: vec![],
+        env: env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    }
 }
 
 fn errors(text: &str) -> Vec<(&'static str, usize)> {
     match load(text) {
         Ok(_) => vec![],
-        Err(d) => d.0.iter().map(|d| (d.rule, d.location.line)).collect(),
+        Err(d) => d.items.iter().map(|d| (d.rule, d.location.line)).collect(),
     }
 }
 
@@ -36,11 +54,12 @@ virtual_interface "dxvif-fg1vuj3d" {
 #[test]
 fn seed_config_loads() {
     let config = load(SEED).unwrap();
-    assert_eq!(config.provider_region.as_deref(), Some("us-east-1"));
+    assert_eq!(config.providers[0].region.as_deref(), Some("us-east-1"));
+    assert!(!config.needs_fallback_region());
     let desired = config.desired("ignored");
     assert_eq!(desired.vifs.len(), 1);
     let vif = &desired.vifs[0];
-    assert_eq!(vif.region, "us-east-1");
+    assert_eq!(vif.scope.region, "us-east-1");
     assert_eq!(vif.peers.len(), 2);
     assert_eq!(vif.peers[1].asn.get(), 4_200_000_000);
     assert_eq!(vif.peers[1].auth_key.as_ref().unwrap().expose(), "abcdef");

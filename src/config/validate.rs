@@ -1,15 +1,17 @@
 //! The BGP peer rules that can be checked without AWS: families, ASNs, auth key length, address pairs and duplicates.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
+use std::ops::Range;
 
 use hcl::Value;
 use hcl_edit::repr::Span;
 use hcl_edit::structure::Attribute;
 use ipnet::IpNet;
 
-use super::{eval, Diagnostic, SourceFile};
-use crate::model::{AddressFamily, Asn, Location, PeerSpec, Secret, VifId};
+use super::eval::{type_name, Evaluator};
+use super::{Diagnostic, SourceFile};
+use crate::model::{AddressFamily, Asn, PeerSpec, Secret, VifId};
 
 pub const PEER_ATTRIBUTES: &[&str] = &[
     "address_family",
@@ -24,59 +26,84 @@ pub fn is_vif_id(id: &str) -> bool {
         .is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
+/// How a value may appear in a message: secrets never do.
+fn shown(text: &str, secret: bool) -> String {
+    if secret {
+        "(sensitive)".into()
+    } else {
+        format!("{text:?}")
+    }
+}
+
 /// Builds one peer from its attributes, or pushes every rule it breaks.
 pub fn peer(
     src: &SourceFile,
+    ev: &Evaluator,
     label: String,
-    location: Location,
+    span: Option<Range<usize>>,
     attrs: &BTreeMap<&str, &Attribute>,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<PeerSpec> {
     let before = diags.len();
-    let at = |attr: &Attribute| src.span_location(attr.value.span());
+    let mut sensitive = BTreeSet::from(["auth_key"]);
+    let missing = |diags: &mut Vec<Diagnostic>, what: &str, hint: &str| {
+        diags.push(
+            Diagnostic::at(
+                src,
+                span.clone(),
+                "missing-attribute",
+                format!("bgp_peer \"{label}\" needs `{what}`"),
+            )
+            .with_hint(hint),
+        );
+    };
 
     let family = match attrs.get("address_family") {
         None => {
-            diags.push(
-                Diagnostic::new(
-                    location.clone(),
-                    "missing-attribute",
-                    format!("bgp_peer \"{label}\" needs `address_family`"),
-                )
-                .with_hint("add address_family = \"ipv4\" or \"ipv6\""),
+            missing(
+                diags,
+                "address_family",
+                "add address_family = \"ipv4\" or \"ipv6\"",
             );
             None
         }
         Some(attr) => {
-            eval::string(src, attr, diags).and_then(|s| match s.parse::<AddressFamily>() {
-                Ok(f) => Some(f),
-                Err(msg) => {
-                    diags.push(Diagnostic::new(at(attr), "address-family", msg));
-                    None
-                }
-            })
+            ev.string(src, attr, diags)
+                .and_then(|(s, secret)| match s.parse::<AddressFamily>() {
+                    Ok(f) => Some(f),
+                    Err(_) => {
+                        diags.push(Diagnostic::at(
+                            src,
+                            attr.value.span(),
+                            "address-family",
+                            format!(
+                                "address_family must be \"ipv4\" or \"ipv6\", not {}",
+                                shown(&s, secret)
+                            ),
+                        ));
+                        None
+                    }
+                })
         }
     };
 
     let asn = match attrs.get("asn") {
         None => {
-            diags.push(
-                Diagnostic::new(location.clone(), "missing-attribute", format!("bgp_peer \"{label}\" needs `asn`"))
-                    .with_hint("add asn = 65000 (a number, or a string in asplain \"4200000000\" or asdot \"64086.59904\")"),
-            );
+            missing(diags, "asn", "add asn = 65000 (a number, or a string in asplain \"4200000000\" or asdot \"64086.59904\")");
             None
         }
-        Some(attr) => asn(src, attr, diags),
+        Some(attr) => asn(src, ev, attr, diags, &mut sensitive),
     };
 
     let auth_key = attrs.get("auth_key").and_then(|attr| {
-        let key = eval::string(src, attr, diags)?;
+        let (key, _) = ev.string(src, attr, diags)?;
         let len = key.chars().count();
         if !(6..=80).contains(&len) {
             // Never echo the key itself: only its length.
             diags.push(
-                Diagnostic::new(
-                    at(attr),
+                Diagnostic::at(
+                    src,
+                    attr.value.span(),
                     "auth-key-length",
                     format!("auth_key must be 6 to 80 characters; this one has {len}"),
                 )
@@ -87,15 +114,18 @@ pub fn peer(
         Some(Secret::new(key))
     });
 
-    let amazon = attrs
-        .get("amazon_address")
-        .map(|a| (*a, eval::string(src, a, diags)));
-    let customer = attrs
-        .get("customer_address")
-        .map(|a| (*a, eval::string(src, a, diags)));
-
+    let mut address = |key: &'static str| -> Option<Address> {
+        let attr = *attrs.get(key)?;
+        let (text, secret) = ev.string(src, attr, diags)?;
+        if secret {
+            sensitive.insert(key);
+        }
+        Some(Address { attr, text, secret })
+    };
+    let amazon = address("amazon_address");
+    let customer = address("customer_address");
     if let Some(family) = family {
-        address_rules(src, family, amazon.clone(), customer.clone(), diags);
+        address_rules(src, family, amazon.as_ref(), customer.as_ref(), diags);
     }
 
     if diags.len() > before {
@@ -106,81 +136,102 @@ pub fn peer(
         family: family?,
         asn: asn?,
         auth_key,
-        amazon_address: amazon.and_then(|(_, v)| v),
-        customer_address: customer.and_then(|(_, v)| v),
-        location,
+        amazon_address: amazon.map(|a| a.text),
+        customer_address: customer.map(|a| a.text),
+        location: src.span_location(span),
+        sensitive,
     })
 }
 
-fn asn(src: &SourceFile, attr: &Attribute, diags: &mut Vec<Diagnostic>) -> Option<Asn> {
-    let loc = src.span_location(attr.value.span());
-    let parsed = match eval::value(src, attr, diags)? {
+struct Address<'a> {
+    attr: &'a Attribute,
+    text: String,
+    secret: bool,
+}
+
+fn asn(
+    src: &SourceFile,
+    ev: &Evaluator,
+    attr: &Attribute,
+    diags: &mut Vec<Diagnostic>,
+    sensitive: &mut BTreeSet<&'static str>,
+) -> Option<Asn> {
+    let v = ev.attribute(src, attr, diags)?;
+    if v.secret {
+        sensitive.insert("asn");
+    }
+    let parsed = match &v.value {
         Value::Number(n) => match n.as_u64() {
-            Some(v) => Asn::new(v),
-            None => Err(format!("ASN {n} is not a whole number in 1..=4294967294")),
+            Some(x) => Asn::new(x),
+            None => Err(format!(
+                "ASN {} is not a whole number in 1..=4294967294",
+                if v.secret {
+                    "(sensitive)".into()
+                } else {
+                    n.to_string()
+                }
+            )),
         },
-        Value::String(s) => Asn::parse(&s),
+        Value::String(s) => Asn::parse(s),
         other => Err(format!(
             "asn must be a number or a string, not {}",
-            eval::type_name(&other)
+            type_name(other)
         )),
     };
     parsed
         .map_err(|msg| {
+            let msg = if v.secret { "the ASN (sensitive) is not valid: 1..=4294967294, asplain or asdot".to_string() } else { msg };
             diags.push(
-                Diagnostic::new(loc, "asn", msg)
+                Diagnostic::at(src, attr.value.span(), "asn", msg)
                     .with_hint("valid ASNs are 1..=4294967294; 4-byte ASNs may be written asdot, e.g. \"64086.59904\""),
             )
         })
         .ok()
 }
 
-type AddressAttr<'a> = Option<(&'a Attribute, Option<String>)>;
-
 fn address_rules(
     src: &SourceFile,
     family: AddressFamily,
-    amazon: AddressAttr<'_>,
-    customer: AddressAttr<'_>,
+    amazon: Option<&Address>,
+    customer: Option<&Address>,
     diags: &mut Vec<Diagnostic>,
 ) {
-    let at = |attr: &Attribute| src.span_location(attr.span());
+    let at = |a: &Address| a.attr.span();
     match family {
         AddressFamily::Ipv6 => {
-            for (attr, _) in [amazon, customer].into_iter().flatten() {
+            for a in [amazon, customer].into_iter().flatten() {
                 diags.push(
-                    Diagnostic::new(
-                        at(attr),
-                        "ipv6-addresses",
-                        format!("IPv6 peers must omit `{}`: you cannot specify custom IPv6 addresses", attr.key.as_str()),
-                    )
-                    .with_hint("remove amazon_address and customer_address; AWS assigns a /125 from its IPv6 pool"),
+                    Diagnostic::at(src, at(a), "ipv6-addresses", format!("IPv6 peers must omit `{}`: you cannot specify custom IPv6 addresses", a.attr.key.as_str()))
+                        .with_hint("remove amazon_address and customer_address; AWS assigns a /125 from its IPv6 pool"),
                 );
             }
         }
         AddressFamily::Ipv4 => {
-            let parse = |(attr, text): (&Attribute, Option<String>),
-                         diags: &mut Vec<Diagnostic>|
-             -> Option<IpNet> {
-                let text = text?;
-                match text.parse::<IpNet>() {
+            let parse = |a: &Address, diags: &mut Vec<Diagnostic>| -> Option<IpNet> {
+                match a.text.parse::<IpNet>() {
                     Ok(net) if matches!(net.addr(), IpAddr::V4(_)) => Some(net),
                     Ok(_) => {
-                        diags.push(Diagnostic::new(
-                            at(attr),
+                        diags.push(Diagnostic::at(
+                            src,
+                            at(a),
                             "address-family-mismatch",
-                            format!("`{}` is an IPv6 address on an ipv4 peer", attr.key.as_str()),
+                            format!(
+                                "`{}` is an IPv6 address on an ipv4 peer",
+                                a.attr.key.as_str()
+                            ),
                         ));
                         None
                     }
                     Err(_) => {
                         diags.push(
-                            Diagnostic::new(
-                                at(attr),
+                            Diagnostic::at(
+                                src,
+                                at(a),
                                 "address-cidr",
                                 format!(
-                                    "`{}` = {text:?} is not an address in CIDR form",
-                                    attr.key.as_str()
+                                    "`{}` = {} is not an address in CIDR form",
+                                    a.attr.key.as_str(),
+                                    shown(&a.text, a.secret)
                                 ),
                             )
                             .with_hint(
@@ -193,26 +244,27 @@ fn address_rules(
             };
             match (amazon, customer) {
                 (Some(a), Some(c)) => {
-                    let attr = c.0;
-                    let (a, c) = (parse(a, diags), parse(c, diags));
-                    if let (Some(a), Some(c)) = (a, c) {
-                        if a.trunc() != c.trunc() {
-                            diags.push(Diagnostic::new(at(attr), "ipv4-same-subnet", format!("amazon_address {a} and customer_address {c} are not in the same subnet")));
-                        } else if a.addr() == c.addr() {
-                            diags.push(Diagnostic::new(
-                                at(attr),
+                    let (an, cn) = (parse(a, diags), parse(c, diags));
+                    if let (Some(an), Some(cn)) = (an, cn) {
+                        if an.trunc() != cn.trunc() {
+                            diags.push(
+                                Diagnostic::at(src, at(c), "ipv4-same-subnet", "amazon_address and customer_address are not in the same subnet")
+                                    .with_hint("both must share one network, e.g. 169.254.255.1/30 and 169.254.255.2/30"),
+                            );
+                        } else if an.addr() == cn.addr() {
+                            diags.push(Diagnostic::at(
+                                src,
+                                at(c),
                                 "ipv4-distinct-hosts",
-                                format!(
-                                    "amazon_address and customer_address are both {}",
-                                    a.addr()
-                                ),
+                                "amazon_address and customer_address are the same host",
                             ));
                         }
                     }
                 }
-                (Some((attr, _)), None) | (None, Some((attr, _))) => diags.push(
-                    Diagnostic::new(
-                        at(attr),
+                (Some(a), None) | (None, Some(a)) => diags.push(
+                    Diagnostic::at(
+                        src,
+                        at(a),
                         "ipv4-address-pair",
                         "an ipv4 peer needs both amazon_address and customer_address, or neither",
                     )
@@ -227,22 +279,41 @@ fn address_rules(
 }
 
 /// Rules across the peers of one VIF: no two identical in family, ASN and customer address.
-pub fn across_peers(vif: &VifId, peers: &[PeerSpec], diags: &mut Vec<Diagnostic>) {
+pub fn across_peers(
+    src: &SourceFile,
+    vif: &VifId,
+    peers: &[PeerSpec],
+    diags: &mut Vec<Diagnostic>,
+) {
     let mut seen: BTreeMap<(AddressFamily, Asn, Option<&str>), &PeerSpec> = BTreeMap::new();
     for p in peers {
         let key = (p.family, p.asn, p.customer_address.as_deref());
         if let Some(first) = seen.insert(key, p) {
-            diags.push(
-                Diagnostic::new(
-                    p.location.clone(),
-                    "duplicate-peer",
-                    format!(
-                        "bgp_peer \"{}\" on {vif} is identical to bgp_peer \"{}\" (same family, ASN and customer address)",
-                        p.label, first.label
-                    ),
-                )
-                .with_hint(format!("first declared at {}", first.location)),
-            );
+            let mut d = Diagnostic::new(
+                p.location.clone(),
+                "duplicate-peer",
+                format!(
+                    "bgp_peer \"{}\" on {vif} is identical to bgp_peer \"{}\" (same family, ASN and customer address)",
+                    p.label, first.label
+                ),
+            )
+            .with_hint(format!("first declared at {}", first.location));
+            d.span = line_span(src, p.location.line);
+            diags.push(d);
         }
     }
+}
+
+/// The byte span of a 1-based line, for diagnostics that only know their line.
+fn line_span(src: &SourceFile, line: usize) -> Option<Range<usize>> {
+    let start: usize = src
+        .text
+        .split_inclusive('\n')
+        .take(line.saturating_sub(1))
+        .map(str::len)
+        .sum();
+    let len = src.text[start..]
+        .find('\n')
+        .unwrap_or(src.text.len() - start);
+    Some(start..start + len)
 }

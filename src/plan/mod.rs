@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::model::{
     AddressFamily, Desired, Location, Observed, ObservedPeer, ObservedVif, PeerAddress, PeerSpec,
-    PeerState, VifId,
+    PeerState, Scope, VifId,
 };
 use crate::state::State;
 
@@ -27,7 +27,7 @@ pub enum ActionKind {
 pub struct Action {
     pub address: PeerAddress,
     pub vif: VifId,
-    pub region: String,
+    pub scope: Scope,
     pub spec: PeerSpec,
     pub kind: ActionKind,
     pub reason: String,
@@ -65,11 +65,11 @@ impl Plan {
 
 /// The regions whose connection and LAG facts (`hasLogicalRedundancy`) the plan depends on
 /// but `observed` lacks: those where a second peer in one family would be refused without them.
-pub fn regions_needing_redundancy_facts(
+pub fn scopes_needing_redundancy_facts(
     desired: &Desired,
     observed: &Observed,
     owned: &State,
-) -> BTreeSet<String> {
+) -> BTreeSet<Scope> {
     let draft = plan(desired, observed, owned);
     draft
         .refusals
@@ -86,7 +86,7 @@ pub fn regions_needing_redundancy_facts(
                 .vif(&v.id)
                 .is_some_and(|seen| observed.redundancy(seen).is_none())
         })
-        .map(|v| v.region.clone())
+        .map(|v| v.scope.clone())
         .collect()
 }
 
@@ -94,14 +94,14 @@ pub fn regions_needing_redundancy_facts(
 pub fn plan(desired: &Desired, observed: &Observed, owned: &State) -> Plan {
     let mut plan = Plan::default();
     for vif in &desired.vifs {
-        let Some(seen) = observed.vif(&vif.id).filter(|v| v.region == vif.region) else {
+        let Some(seen) = observed.vif(&vif.id).filter(|v| v.scope == vif.scope) else {
             plan.refusals.push(Refusal {
                 location: vif.location.clone(),
                 address: format!("virtual_interface.{}", vif.id),
                 rule: "vif-not-found",
                 message: format!(
                     "virtual interface {} does not exist in {}",
-                    vif.id, vif.region
+                    vif.id, vif.scope
                 ),
             });
             continue;
@@ -188,7 +188,7 @@ fn plan_vif(
         plan.actions.push(Action {
             address,
             vif: vif.id.clone(),
-            region: vif.region.clone(),
+            scope: vif.scope.clone(),
             spec: spec.clone(),
             kind,
             reason,

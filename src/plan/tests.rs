@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use proptest::prelude::*;
 
 use super::*;
-use crate::model::{Asn, ObservedPeer, ObservedVif, PeerSpec, VifSpec};
+use crate::model::{Asn, ObservedPeer, ObservedVif, PeerSpec, Scope, VifSpec};
 use crate::state::PeerRecord;
 
 fn spec(label: &str, family: AddressFamily, asn: u64) -> PeerSpec {
@@ -21,6 +21,7 @@ fn spec(label: &str, family: AddressFamily, asn: u64) -> PeerSpec {
             line: 7,
             column: 3,
         },
+        sensitive: Default::default(),
     }
 }
 
@@ -40,7 +41,7 @@ fn desired(peers: Vec<PeerSpec>) -> Desired {
     Desired {
         vifs: vec![VifSpec {
             id: VifId("dxvif-a".into()),
-            region: "us-east-1".into(),
+            scope: Scope::region("us-east-1"),
             peers,
             location: Location {
                 file: "main.hcl".into(),
@@ -55,7 +56,7 @@ fn observed(peers: Vec<ObservedPeer>, redundancy: Option<&str>) -> Observed {
     Observed {
         vifs: vec![ObservedVif {
             id: VifId("dxvif-a".into()),
-            region: "us-east-1".into(),
+            scope: Scope::region("us-east-1"),
             state: "available".into(),
             vif_type: "private".into(),
             connection_id: Some("dxcon-1".into()),
@@ -170,13 +171,13 @@ fn redundancy_facts_are_asked_for_only_when_needed() {
         vec![seen("dxpeer-1", Ipv4, 65000, PeerState::Available)],
         None,
     );
-    assert!(regions_needing_redundancy_facts(&d, &o, &State::default()).is_empty());
+    assert!(scopes_needing_redundancy_facts(&d, &o, &State::default()).is_empty());
     let d = desired(vec![spec("v4", Ipv4, 65000), spec("v4b", Ipv4, 65001)]);
     assert_eq!(
-        regions_needing_redundancy_facts(&d, &o, &State::default())
+        scopes_needing_redundancy_facts(&d, &o, &State::default())
             .into_iter()
             .collect::<Vec<_>>(),
-        vec!["us-east-1".to_string()]
+        vec![Scope::region("us-east-1")]
     );
 }
 
@@ -195,7 +196,7 @@ fn missing_or_unusable_vif_is_refused_at_its_location() {
         );
     }
     let mut o = observed(vec![], None);
-    o.vifs[0].region = "eu-west-1".into();
+    o.vifs[0].scope = Scope::region("eu-west-1");
     assert_eq!(
         plan(&d, &o, &State::default()).refusals[0].rule,
         "vif-not-found"
@@ -217,6 +218,7 @@ fn owned_peer_is_preferred_among_lookalikes() {
         address: PeerAddress::new(&VifId("dxvif-a".into()), "v4"),
         virtual_interface_id: VifId("dxvif-a".into()),
         region: "us-east-1".into(),
+        profile: None,
         bgp_peer_id: "dxpeer-b".into(),
         address_family: Ipv4,
         asn: Asn::new(65000).unwrap(),

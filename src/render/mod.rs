@@ -31,7 +31,7 @@ pub fn human(plan: &Plan) -> String {
             ];
             let width = fields.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
             let _ = writeln!(out, "\n  # {} will be created", a.address);
-            let _ = writeln!(out, "  # ({}; region {})", a.reason, a.region);
+            let _ = writeln!(out, "  # ({}; region {})", a.reason, a.scope);
             let _ = writeln!(out, "  + bgp_peer {:?} {{", s.label);
             for (k, v) in fields {
                 let _ = writeln!(out, "      + {k:<width$} = {v}");

@@ -18,8 +18,8 @@ const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 const TERMINATOR: &str = "aws4_request";
 /// Headers aws-sigv4 always puts in the canonical request; they are left out again when the client did not sign them.
 const INJECTED_HEADERS: [&str; 2] = ["host", "x-amz-date"];
-/// Stands in for the authority when the request has no Host header (it is then not signed, so never used).
-const PLACEHOLDER_AUTHORITY: &str = "http://localhost";
+/// Stands in for the scheme and authority when the request has no Host header (it is then not signed, so never used).
+const PLACEHOLDER_ORIGIN: &str = "http://localhost";
 const MISMATCH: &str = "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.";
 
 /// An access key the simulator accepts (the world file's `sim.credentials`).
@@ -77,7 +77,8 @@ pub fn verify(
 }
 
 fn parse_authorization(header: &str) -> Result<Authorization<'_>, ApiError> {
-    let (algorithm, params) = header.trim().split_once(' ').unwrap_or((header, ""));
+    let header = header.trim();
+    let (algorithm, params) = header.split_once(' ').unwrap_or((header, ""));
     if algorithm != ALGORITHM {
         return Err(incomplete(format!(
             "Unsupported Authorization algorithm '{algorithm}': expected {ALGORITHM}."
@@ -221,7 +222,7 @@ fn expected_signature(
     let path_and_query = uri.path_and_query().map_or("/", |pq| pq.as_str());
     let request = SignableRequest::new(
         method.as_str(),
-        format!("{PLACEHOLDER_AUTHORITY}{path_and_query}"),
+        format!("{PLACEHOLDER_ORIGIN}{path_and_query}"),
         signed.into_iter(),
         payload(headers, body),
     )
@@ -349,6 +350,7 @@ mod tests {
     }
 
     /// A request as it reaches the server: origin-form URI, headers, body.
+    #[derive(Clone)]
     struct Received {
         method: Method,
         uri: Uri,
@@ -372,17 +374,18 @@ mod tests {
     fn sdk_signed(key_id: &str, secret: &str, path_and_query: &str, body: &[u8]) -> Received {
         signed_with(
             SigningSettings::default(),
-            key_id,
-            secret,
+            None,
+            (key_id, secret),
             path_and_query,
             body,
         )
     }
 
+    /// `payload` stands in for the body's own hash (as streaming or S3-style clients sign).
     fn signed_with(
         settings: SigningSettings,
-        key_id: &str,
-        secret: &str,
+        payload: Option<SignableBody<'static>>,
+        (key_id, secret): (&str, &str),
         path_and_query: &str,
         body: &[u8],
     ) -> Received {
@@ -412,7 +415,7 @@ mod tests {
                     .headers()
                     .iter()
                     .map(|(name, value)| (name.as_str(), value.to_str().unwrap())),
-                SignableBody::Bytes(request.body()),
+                payload.unwrap_or(SignableBody::Bytes(request.body())),
             )
             .unwrap();
             sign(signable, &params).unwrap().into_parts().0
@@ -690,13 +693,21 @@ mod tests {
 
     #[test]
     fn x_amz_content_sha256_stands_for_the_body() {
-        // S3-style signing sends and signs x-amz-content-sha256; its value is the payload hash.
+        // S3-style signing sends and signs x-amz-content-sha256; its value, not the body, is the payload hash.
         let mut settings = SigningSettings::default();
         settings.payload_checksum_kind = aws_sigv4::http_request::PayloadChecksumKind::XAmzSha256;
-        let mut request = signed_with(settings, KEY_ID, SECRET, "/", b"{}");
-        assert!(request.headers.contains_key("x-amz-content-sha256"));
+        let keys = (KEY_ID, SECRET);
+        let unsigned = Some(SignableBody::UnsignedPayload);
+        let mut request = signed_with(settings.clone(), unsigned, keys, "/", b"{}");
+        assert_eq!(
+            request.headers.get("x-amz-content-sha256"),
+            Some(&HeaderValue::from_static("UNSIGNED-PAYLOAD"))
+        );
+        request.body = b"any body at all".to_vec();
         assert_eq!(request.verify(), Ok(()));
-        // A different value there is a different payload hash from the one that was signed.
+
+        let mut request = signed_with(settings, None, keys, "/", b"{}");
+        assert_eq!(request.verify(), Ok(()));
         request.headers.insert(
             "x-amz-content-sha256",
             HeaderValue::from_static("UNSIGNED-PAYLOAD"),
@@ -705,6 +716,24 @@ mod tests {
             code(request.verify()),
             (StatusCode::FORBIDDEN, "InvalidSignatureException")
         );
+    }
+
+    #[test]
+    fn a_signed_header_the_request_lacks_fails() {
+        let request = sdk_signed(KEY_ID, SECRET, "/", b"{}");
+        let auth = request.headers["authorization"].to_str().unwrap();
+        for listed in ["absent;", "not a name;", ";"] {
+            let auth = auth.replace("SignedHeaders=", &format!("SignedHeaders={listed}"));
+            let mut request = request.clone();
+            request
+                .headers
+                .insert("authorization", HeaderValue::from_str(&auth).unwrap());
+            assert_eq!(
+                code(request.verify()),
+                (StatusCode::FORBIDDEN, "InvalidSignatureException"),
+                "{listed}"
+            );
+        }
     }
 
     #[test]

@@ -104,6 +104,7 @@ mod tests {
             address: PeerAddress("virtual_interface.dxvif-a.bgp_peer.v6".into()),
             virtual_interface_id: VifId("dxvif-a".into()),
             region: "us-east-1".into(),
+            profile: None,
             bgp_peer_id: "dxpeer-1".into(),
             address_family: AddressFamily::Ipv6,
             asn: Asn::new(64600).unwrap(),

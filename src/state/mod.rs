@@ -29,6 +29,8 @@ pub struct PeerRecord {
     pub address: PeerAddress,
     pub virtual_interface_id: VifId,
     pub region: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
     pub bgp_peer_id: String,
     pub address_family: AddressFamily,
     pub asn: Asn,

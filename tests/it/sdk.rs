@@ -1,7 +1,7 @@
 //! The real aws-sdk-directconnect client (dxctl's adapter) over HTTP against an in-process simulator.
 
 use dxctl::aws::{ClientSettings, DirectConnect, NewPeer, SdkDirectConnect};
-use dxctl::model::{AddressFamily, Asn, PeerState, Secret, VifId};
+use dxctl::model::{AddressFamily, Asn, PeerState, Scope, Secret, VifId};
 use dxctl::sim::{self, SimOptions, World};
 
 use super::support::repo;
@@ -38,7 +38,10 @@ async fn four_byte_asn_round_trips_through_asn_long() {
         amazon_address: None,
         customer_address: None,
     };
-    let created = dc.create_bgp_peer("us-east-1", &vif, &peer).await.unwrap();
+    let created = dc
+        .create_bgp_peer(&Scope::region("us-east-1"), &vif, &peer)
+        .await
+        .unwrap();
     let new = created
         .peers
         .iter()
@@ -48,11 +51,14 @@ async fn four_byte_asn_round_trips_through_asn_long() {
     assert_eq!(new.state, PeerState::Pending);
     assert_eq!(new.auth_key.as_ref().unwrap().expose(), "key-123456");
 
-    let described = dc.describe_virtual_interfaces("us-east-1").await.unwrap();
+    let described = dc
+        .describe_virtual_interfaces(&Scope::region("us-east-1"))
+        .await
+        .unwrap();
     assert_eq!(described.len(), 1);
     assert_eq!(described[0].peers.len(), 2);
     assert!(
-        dc.describe_virtual_interfaces("eu-west-1")
+        dc.describe_virtual_interfaces(&Scope::region("eu-west-1"))
             .await
             .unwrap()
             .is_empty(),
@@ -72,13 +78,20 @@ async fn service_errors_carry_code_and_message() {
         customer_address: None,
     };
     let err = dc
-        .create_bgp_peer("us-east-1", &VifId("dxvif-fg1vuj3d".into()), &peer)
+        .create_bgp_peer(
+            &Scope::region("us-east-1"),
+            &VifId("dxvif-fg1vuj3d".into()),
+            &peer,
+        )
         .await
         .unwrap_err();
     let text = format!("{err:#}");
     assert!(text.contains("DirectConnectClientException"), "{text}");
     assert!(text.contains("logical redundancy"), "{text}");
-    let facts = dc.describe_logical_redundancy("us-east-1").await.unwrap();
+    let facts = dc
+        .describe_logical_redundancy(&Scope::region("us-east-1"))
+        .await
+        .unwrap();
     assert_eq!(facts.get("dxcon-fguhmqlc").map(String::as_str), Some("no"));
     running.stop().await.unwrap();
 }

@@ -71,7 +71,7 @@ fn invalid_config_exits_1_with_location_and_sends_nothing() {
         let out = run(dxctl(cwd).args(&args).arg(&config));
         assert_eq!(out.code, 1, "{cmd}: {}", out.stderr);
         assert!(
-            out.stderr.contains("main.hcl:16:5: error[ipv6-addresses]"),
+            out.stderr.contains("error[ipv6-addresses]") && out.stderr.contains("main.hcl:16:5"),
             "{cmd}: {}",
             out.stderr
         );

@@ -1,0 +1,301 @@
+//! `variable` blocks and their values: default, then `DXCTL_VAR_<name>`, then `--var-file`, then `--var`.
+
+use std::collections::BTreeMap;
+
+use hcl::Value;
+use hcl_edit::repr::Span;
+use hcl_edit::structure::{Block, Structure};
+
+use super::eval::{type_name, Evaluator, Inputs};
+use super::{attributes, Diagnostic, SourceFile};
+use crate::model::Location;
+
+const VARIABLE_ATTRIBUTES: &[&str] = &["default", "type", "description", "sensitive"];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VarType {
+    String,
+    Number,
+    Bool,
+    Any,
+}
+
+/// One declared variable.
+#[derive(Clone, Debug)]
+pub struct Variable {
+    pub name: String,
+    pub ty: VarType,
+    pub default: Option<Value>,
+    pub sensitive: bool,
+    pub description: Option<String>,
+    pub location: Location,
+    span: Option<std::ops::Range<usize>>,
+    file: usize,
+}
+
+/// Reads a `variable "name" { ... }` block.
+pub fn declare(
+    src: &SourceFile,
+    file: usize,
+    block: &Block,
+    ev: &Evaluator,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Variable> {
+    let [label] = block.labels.as_slice() else {
+        diags.push(Diagnostic::at(
+            src,
+            block.span(),
+            "variable-label",
+            "a variable block takes exactly one label: `variable \"name\" { ... }`",
+        ));
+        return None;
+    };
+    let name = label.as_str().to_string();
+    let attrs = attributes(src, &block.body, VARIABLE_ATTRIBUTES, diags);
+    let ty = match attrs.get("type") {
+        None => VarType::Any,
+        Some(attr) => {
+            let text = attr
+                .value
+                .span()
+                .and_then(|s| src.text.get(s))
+                .unwrap_or("")
+                .trim();
+            match text {
+                "string" => VarType::String,
+                "number" => VarType::Number,
+                "bool" => VarType::Bool,
+                "any" => VarType::Any,
+                other => {
+                    diags.push(
+                        Diagnostic::at(
+                            src,
+                            attr.value.span(),
+                            "variable-type",
+                            format!("unknown type `{other}`"),
+                        )
+                        .with_hint("use string, number, bool or any"),
+                    );
+                    VarType::Any
+                }
+            }
+        }
+    };
+    let sensitive = match attrs
+        .get("sensitive")
+        .and_then(|a| ev.attribute(src, a, diags))
+    {
+        None => false,
+        Some(v) => match v.value {
+            Value::Bool(b) => b,
+            other => {
+                diags.push(Diagnostic::at(
+                    src,
+                    attrs["sensitive"].value.span(),
+                    "type",
+                    format!("`sensitive` must be a bool, not {}", type_name(&other)),
+                ));
+                false
+            }
+        },
+    };
+    let default = attrs
+        .get("default")
+        .and_then(|a| ev.attribute(src, a, diags))
+        .map(|v| v.value);
+    let description = attrs
+        .get("description")
+        .and_then(|a| ev.string(src, a, diags))
+        .map(|(s, _)| s);
+    Some(Variable {
+        name,
+        ty,
+        default,
+        sensitive,
+        description,
+        location: src.span_location(block.span()),
+        span: block.span(),
+        file,
+    })
+}
+
+/// The value of every variable, or diagnostics for unset, undeclared or mistyped ones.
+pub fn resolve(
+    decls: &[Variable],
+    files: &[SourceFile],
+    inputs: &Inputs,
+    diags: &mut Vec<Diagnostic>,
+) -> BTreeMap<String, (Value, bool)> {
+    let mut values: BTreeMap<&str, Value> = BTreeMap::new();
+    for v in decls {
+        if let Some(d) = &v.default {
+            values.insert(&v.name, d.clone());
+        }
+        if let Some(text) = inputs.env.get(&format!("DXCTL_VAR_{}", v.name)) {
+            values.insert(&v.name, from_text(text, v.ty));
+        }
+    }
+    let cli = Location {
+        file: "(command line)".into(),
+        line: 1,
+        column: 1,
+    };
+    for path in &inputs.var_files {
+        for (name, value, location) in var_file(path, inputs, diags) {
+            match decls.iter().find(|d| d.name == name) {
+                Some(d) => {
+                    values.insert(&d.name, value);
+                }
+                None => diags.push(Diagnostic::new(
+                    location,
+                    "undeclared-variable",
+                    format!("variable `{name}` is not declared in the config"),
+                )),
+            }
+        }
+    }
+    for (name, text) in &inputs.vars {
+        match decls.iter().find(|d| &d.name == name) {
+            Some(d) => {
+                values.insert(&d.name, from_text(text, d.ty));
+            }
+            None => diags.push(
+                Diagnostic::new(
+                    cli.clone(),
+                    "undeclared-variable",
+                    format!("--var {name}: no variable `{name}` is declared"),
+                )
+                .with_hint("declare it with variable \"NAME\" { ... }"),
+            ),
+        }
+    }
+    let mut out = BTreeMap::new();
+    for d in decls {
+        let src = &files[d.file];
+        match values.get(d.name.as_str()) {
+            None => diags.push(
+                Diagnostic::at(
+                    src,
+                    d.span.clone(),
+                    "variable-unset",
+                    match &d.description {
+                        Some(what) => format!("variable `{}` ({what}) has no value", d.name),
+                        None => format!("variable `{}` has no value", d.name),
+                    },
+                )
+                .with_hint(format!(
+                    "give it a default, pass --var {0}=..., or set DXCTL_VAR_{0}",
+                    d.name
+                )),
+            ),
+            Some(value) if !type_matches(value, d.ty) => diags.push(Diagnostic::at(
+                src,
+                d.span.clone(),
+                "variable-type",
+                format!(
+                    "variable `{}` must be {}, but its value is {}",
+                    d.name,
+                    type_label(d.ty),
+                    type_name(value)
+                ),
+            )),
+            Some(value) => {
+                out.insert(d.name.clone(), (value.clone(), d.sensitive));
+            }
+        }
+    }
+    out
+}
+
+/// Attributes of a `--var-file`: `name = value` lines.
+fn var_file(
+    path: &std::path::Path,
+    inputs: &Inputs,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<(String, Value, Location)> {
+    let display = path.display().to_string();
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            diags.push(Diagnostic::new(
+                Location {
+                    file: display,
+                    line: 1,
+                    column: 1,
+                },
+                "var-file",
+                format!("cannot read variable file: {e}"),
+            ));
+            return vec![];
+        }
+    };
+    let src = SourceFile::new(display, text);
+    let body = match hcl_edit::parser::parse_body(&src.text) {
+        Ok(b) => b,
+        Err(e) => {
+            let loc = e.location();
+            diags.push(Diagnostic::new(
+                src.at(loc.line(), loc.column()),
+                "syntax",
+                format!("invalid HCL: {}", e.message()),
+            ));
+            return vec![];
+        }
+    };
+    let ev = Evaluator::new(inputs);
+    let mut out = Vec::new();
+    for s in body.iter() {
+        match s {
+            Structure::Attribute(a) => {
+                if let Some(v) = ev.attribute(&src, a, diags) {
+                    out.push((
+                        a.key.as_str().to_string(),
+                        v.value,
+                        src.span_location(a.span()),
+                    ));
+                }
+            }
+            Structure::Block(b) => diags.push(Diagnostic::at(
+                &src,
+                b.span(),
+                "var-file",
+                "a variable file holds only `name = value` lines",
+            )),
+        }
+    }
+    out
+}
+
+fn from_text(text: &str, ty: VarType) -> Value {
+    match ty {
+        VarType::Number => text
+            .parse::<u64>()
+            .map(Value::from)
+            .or_else(|_| text.parse::<f64>().map(Value::from))
+            .unwrap_or_else(|_| Value::String(text.to_string())),
+        VarType::Bool => match text {
+            "true" => Value::Bool(true),
+            "false" => Value::Bool(false),
+            _ => Value::String(text.to_string()),
+        },
+        VarType::String | VarType::Any => Value::String(text.to_string()),
+    }
+}
+
+fn type_matches(v: &Value, ty: VarType) -> bool {
+    match ty {
+        VarType::Any => true,
+        VarType::String => matches!(v, Value::String(_)),
+        VarType::Number => matches!(v, Value::Number(_)),
+        VarType::Bool => matches!(v, Value::Bool(_)),
+    }
+}
+
+fn type_label(ty: VarType) -> &'static str {
+    match ty {
+        VarType::String => "a string",
+        VarType::Number => "a number",
+        VarType::Bool => "a bool",
+        VarType::Any => "any value",
+    }
+}
