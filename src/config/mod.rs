@@ -142,6 +142,10 @@ pub fn load_sources(files: &[SourceFile], inputs: &Inputs) -> Result<Config, Dia
             }
         }
     }
+    if !diags.is_empty() {
+        // Later checks would only add noise about a config that cannot be read.
+        return Err(Diagnostics { items: diags, sources: files.iter().map(|f| (f.display_path.clone(), f.text.clone())).collect() });
+    }
     // Variables first: every file may use any file's variables.
     let mut ev = Evaluator::new(inputs);
     let mut declared = Vec::new();

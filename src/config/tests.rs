@@ -3,6 +3,8 @@
 use super::*;
 use proptest::prelude::*;
 
+use crate::model::Scope;
+
 fn load(text: &str) -> Result<Config, Diagnostics> {
     load_with(text, &Inputs::default())
 }
@@ -165,4 +167,132 @@ proptest! {
             let _ = load(&text);
         }
     }
+}
+
+const WITH_VARS: &str = r#"variable "peer_asn" {
+  type    = number
+  default = 64600
+}
+variable "key" {
+  sensitive = true
+  default   = "default-key-123"
+}
+variable "suffix" {
+  type = string
+}
+provider "aws" {
+  region = "us-east-1"
+}
+provider "aws" {
+  alias   = "eu"
+  region  = "eu-west-1"
+  profile = "network-eu"
+}
+virtual_interface "dxvif-a" {
+  bgp_peer "v6" {
+    address_family = "ipv6"
+    asn            = var.peer_asn
+    auth_key       = var.key
+  }
+}
+virtual_interface "dxvif-b" {
+  provider = aws.eu
+  bgp_peer "v4" {
+    address_family   = "ipv4"
+    asn              = "64086.59904"
+    amazon_address   = "169.254.${var.suffix == "x" ? 1 : 2}.1/30"
+    customer_address = "169.254.${var.suffix == "x" ? 1 : 2}.2/30"
+  }
+}
+"#;
+
+#[test]
+fn variables_take_the_documented_precedence() {
+    let peer = |i: &Inputs| {
+        let config = load_with(WITH_VARS, i).unwrap();
+        config.desired("fallback").vifs[0].peers[0].asn.get()
+    };
+    let base = inputs(&[], &[("suffix", "x")]);
+    assert_eq!(peer(&base), 64600, "default");
+    let env = inputs(&[("DXCTL_VAR_peer_asn", "65001")], &[("suffix", "x")]);
+    assert_eq!(peer(&env), 65001, "DXCTL_VAR_ beats the default");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("vars.hcl");
+    std::fs::write(&file, "peer_asn = 65002\n").unwrap();
+    let mut from_file = env.clone();
+    from_file.var_files.push(file);
+    assert_eq!(peer(&from_file), 65002, "--var-file beats DXCTL_VAR_");
+    let mut cli = from_file.clone();
+    cli.vars.push(("peer_asn".into(), "65003".into()));
+    assert_eq!(peer(&cli), 65003, "--var beats --var-file");
+}
+
+#[test]
+fn variable_errors_are_located() {
+    let unset = errors(WITH_VARS);
+    assert!(unset.contains(&("variable-unset", 9)), "{unset:?}");
+    let wrong = errors(&WITH_VARS.replace("default = 64600", "default = \"many\""));
+    assert!(wrong.contains(&("variable-type", 1)), "{wrong:?}");
+    let err = load_with(WITH_VARS, &inputs(&[], &[("suffix", "x"), ("nope", "1")])).unwrap_err();
+    assert!(err.items.iter().any(|d| d.rule == "undeclared-variable"), "{err}");
+}
+
+#[test]
+fn providers_place_vifs_and_interpolation_evaluates() {
+    let config = load_with(WITH_VARS, &inputs(&[], &[("suffix", "x")])).unwrap();
+    let desired = config.desired("fallback");
+    assert_eq!(desired.vifs[0].scope, Scope { region: "us-east-1".into(), profile: None });
+    assert_eq!(desired.vifs[1].scope, Scope { region: "eu-west-1".into(), profile: Some("network-eu".into()) });
+    assert_eq!(desired.vifs[0].peers[0].label, "v6");
+    assert!(desired.vifs[0].peers[0].sensitive.contains("auth_key"));
+    let v4 = &desired.vifs[1].peers[0];
+    assert_eq!(v4.amazon_address.as_deref(), Some("169.254.1.1/30"));
+    assert_eq!(v4.asn.get(), 4_200_000_000);
+    assert_eq!(config.profiles().into_iter().collect::<Vec<_>>(), vec!["network-eu".to_string()]);
+}
+
+#[test]
+fn unknown_provider_alias_is_refused_with_a_suggestion() {
+    let text = WITH_VARS.replace("provider = aws.eu", "provider = aws.euu");
+    let err = load_with(&text, &inputs(&[], &[("suffix", "x")])).unwrap_err();
+    let d = err.items.iter().find(|d| d.rule == "unknown-provider").expect("unknown-provider");
+    assert_eq!(d.location.line, 28);
+    assert_eq!(d.hint.as_deref(), Some("did you mean `eu`?"));
+}
+
+#[test]
+fn secrets_from_env_file_and_sensitive_variables_are_marked() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("key.txt"), "from-a-file-123\n").unwrap();
+    let text = r#"variable "addr" {
+  sensitive = true
+  default   = "169.254.7.2/30"
+}
+virtual_interface "dxvif-a" {
+  bgp_peer "a" {
+    address_family   = "ipv4"
+    asn              = 65000
+    auth_key         = file("key.txt")
+    amazon_address   = env("AMAZON_ADDR")
+    customer_address = var.addr
+  }
+}
+"#;
+    let path = dir.path().join("main.hcl").display().to_string();
+    let config = load_sources(&[SourceFile::new(path, text)], &inputs(&[("AMAZON_ADDR", "169.254.7.1/30")], &[])).unwrap();
+    let peer = &config.desired("r").vifs[0].peers[0];
+    assert_eq!(peer.auth_key.as_ref().unwrap().expose(), "from-a-file-123", "file() trims the trailing newline");
+    assert_eq!(
+        peer.sensitive.iter().copied().collect::<Vec<_>>(),
+        vec!["amazon_address", "auth_key", "customer_address"]
+    );
+}
+
+#[test]
+fn a_bad_secret_is_never_echoed() {
+    let text = peer("address_family = \"ipv4\"\nasn = 65000\namazon_address = env(\"A\")\ncustomer_address = \"169.254.0.2/30\"");
+    let err = load_with(&text, &inputs(&[("A", "not-an-address-SECRET")], &[])).unwrap_err();
+    let shown = err.render(false);
+    assert!(shown.contains("error[address-cidr]"), "{shown}");
+    assert!(!shown.contains("SECRET"), "{shown}");
 }

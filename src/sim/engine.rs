@@ -156,7 +156,10 @@ impl Engine {
                     }
                 }
             }
-            (Some(id), "removed") => vif.bgp_peers.retain(|p| p.bgp_peer_id.as_ref() != Some(id)),
+            (Some(id), "removed") => {
+                vif.bgp_peers.retain(|p| p.bgp_peer_id.as_ref() != Some(id));
+                vif.refresh_router_config();
+            }
             (Some(id), state) => {
                 if let Some(p) = vif
                     .bgp_peers

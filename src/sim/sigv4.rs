@@ -199,7 +199,7 @@ fn check_scope_date(auth: &Authorization<'_>, timestamp: &Timestamp) -> Result<(
         return Ok(());
     }
     Err(ApiError::other(
-        StatusCode::FORBIDDEN,
+        StatusCode::BAD_REQUEST,
         "InvalidSignatureException",
         format!(
             "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '{}' != '{stamp}', from '{}'.",
@@ -316,14 +316,14 @@ fn incomplete(message: impl Into<String>) -> ApiError {
 
 fn unrecognized_client() -> ApiError {
     ApiError::other(
-        StatusCode::FORBIDDEN,
+        StatusCode::BAD_REQUEST,
         "UnrecognizedClientException",
         "The security token included in the request is invalid.",
     )
 }
 
 fn mismatch() -> ApiError {
-    ApiError::other(StatusCode::FORBIDDEN, "InvalidSignatureException", MISMATCH)
+    ApiError::other(StatusCode::BAD_REQUEST, "InvalidSignatureException", MISMATCH)
 }
 
 #[cfg(test)]
@@ -454,7 +454,7 @@ mod tests {
     fn wrong_secret_is_an_invalid_signature() {
         let request = sdk_signed(KEY_ID, "not-the-secret", "/", b"{}");
         let err = request.verify().unwrap_err();
-        assert_eq!(err.status, StatusCode::FORBIDDEN);
+        assert_eq!(err.status, StatusCode::BAD_REQUEST);
         assert_eq!(err.code, "InvalidSignatureException");
         assert_eq!(err.message, MISMATCH);
     }
@@ -463,7 +463,7 @@ mod tests {
     fn unknown_key_is_an_unrecognized_client() {
         let request = sdk_signed("AKIDUNKNOWN", SECRET, "/", b"{}");
         let err = request.verify().unwrap_err();
-        assert_eq!(err.status, StatusCode::FORBIDDEN);
+        assert_eq!(err.status, StatusCode::BAD_REQUEST);
         assert_eq!(err.code, "UnrecognizedClientException");
         assert_eq!(
             err.message,
@@ -473,26 +473,26 @@ mod tests {
 
     #[test]
     fn tampering_after_signing_is_an_invalid_signature() {
-        let forbidden = (StatusCode::FORBIDDEN, "InvalidSignatureException");
+        let mismatch = (StatusCode::BAD_REQUEST, "InvalidSignatureException");
         let mut request = sdk_signed(KEY_ID, SECRET, "/", b"{}");
         request.body = br#"{"virtualInterfaceId":"dxvif-other"}"#.to_vec();
-        assert_eq!(code(request.verify()), forbidden);
+        assert_eq!(code(request.verify()), mismatch);
 
         let mut request = sdk_signed(KEY_ID, SECRET, "/", b"{}");
         request.headers.insert(
             "x-amz-target",
             HeaderValue::from_static("OvertureService.DeleteVirtualInterface"),
         );
-        assert_eq!(code(request.verify()), forbidden);
+        assert_eq!(code(request.verify()), mismatch);
 
         let mut request = sdk_signed(KEY_ID, SECRET, "/?a=1", b"{}");
         assert_eq!(request.verify(), Ok(()));
         request.uri = Uri::from_static("/?a=2");
-        assert_eq!(code(request.verify()), forbidden);
+        assert_eq!(code(request.verify()), mismatch);
 
         let mut request = sdk_signed(KEY_ID, SECRET, "/", b"{}");
         request.headers.remove("host");
-        assert_eq!(code(request.verify()), forbidden);
+        assert_eq!(code(request.verify()), mismatch);
     }
 
     #[test]
@@ -594,7 +594,7 @@ mod tests {
             .headers
             .insert("x-amz-date", HeaderValue::from_static("20200101T000000Z"));
         let err = request.verify().unwrap_err();
-        assert_eq!(err.status, StatusCode::FORBIDDEN);
+        assert_eq!(err.status, StatusCode::BAD_REQUEST);
         assert_eq!(err.code, "InvalidSignatureException");
         assert!(
             err.message.contains("!= '20200101', from 'x-amz-date'"),
@@ -667,11 +667,11 @@ mod tests {
                 BOTOCORE_BODY,
                 "another-secret"
             )),
-            (StatusCode::FORBIDDEN, "InvalidSignatureException")
+            (StatusCode::BAD_REQUEST, "InvalidSignatureException")
         );
         assert_eq!(
             code(verify_botocore(&BOTOCORE_HEADERS, b"{}", BOTOCORE_SECRET)),
-            (StatusCode::FORBIDDEN, "InvalidSignatureException")
+            (StatusCode::BAD_REQUEST, "InvalidSignatureException")
         );
     }
 
@@ -687,7 +687,7 @@ mod tests {
                 b"{}",
                 "another-secret"
             )),
-            (StatusCode::FORBIDDEN, "InvalidSignatureException")
+            (StatusCode::BAD_REQUEST, "InvalidSignatureException")
         );
     }
 
@@ -714,7 +714,7 @@ mod tests {
         );
         assert_eq!(
             code(request.verify()),
-            (StatusCode::FORBIDDEN, "InvalidSignatureException")
+            (StatusCode::BAD_REQUEST, "InvalidSignatureException")
         );
     }
 
@@ -730,7 +730,7 @@ mod tests {
                 .insert("authorization", HeaderValue::from_str(&auth).unwrap());
             assert_eq!(
                 code(request.verify()),
-                (StatusCode::FORBIDDEN, "InvalidSignatureException"),
+                (StatusCode::BAD_REQUEST, "InvalidSignatureException"),
                 "{listed}"
             );
         }

@@ -1,1 +1,712 @@
-//! Conformance suite runner (being written).
+//! Conformance: clients nobody on the team wrote, boto3 (tests/conformance/test_boto3.py) and the AWS SDK for
+//! JavaScript v3 (tests/conformance/js/check.mjs), against `dxctl sim serve` on purpose-built worlds.
+//!
+//! Each world below is a fixture of the boto3 suite: it names itself in `conformanceFixture`, and the suite runs the
+//! test classes written for it. Worlds that need different `sim` settings get their own simulator process.
+//! The clients are required: their absence is a failure that says how to install them, never a skip.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{json, Value};
+
+use super::support::*;
+
+fn conformance_dir() -> PathBuf {
+    repo().join("tests/conformance")
+}
+
+fn write_world(dir: &Path, world: &Value) -> PathBuf {
+    let path = dir.join("world.json");
+    std::fs::write(&path, serde_json::to_string_pretty(world).unwrap()).unwrap();
+    path
+}
+
+/// An IPv4 peer with the /30 169.254.`octet`.0/30 (amazon .1, customer .2).
+fn p4(id: &str, asn: u64, octet: u8, state: &str) -> Value {
+    // As AWS answers: a 4-byte ASN has asn 0 and the value in asnLong.
+    let short = if asn > 65535 { 0 } else { asn };
+    let mut peer = json!({
+        "bgpPeerId": id,
+        "addressFamily": "ipv4",
+        "asn": short,
+        "asnLong": asn,
+        "authKey": format!("key-{id}"),
+        "amazonAddress": format!("169.254.{octet}.1/30"),
+        "customerAddress": format!("169.254.{octet}.2/30"),
+        "bgpPeerState": state,
+        "bgpStatus": "down",
+    });
+    if state == "available" {
+        peer["bgpStatus"] = json!("up");
+    }
+    peer
+}
+
+/// An IPv6 peer with a /125 outside the simulator's pool (2001:db8:ffff::/64).
+fn p6(id: &str, asn: u64, block: u16, state: &str) -> Value {
+    let base = block * 8;
+    json!({
+        "bgpPeerId": id,
+        "addressFamily": "ipv6",
+        "asn": asn,
+        "asnLong": asn,
+        "authKey": format!("key-{id}"),
+        "amazonAddress": format!("2001:db8:ffff::{:x}/125", base + 1),
+        "customerAddress": format!("2001:db8:ffff::{:x}/125", base + 6),
+        "bgpPeerState": state,
+        "bgpStatus": "down",
+    })
+}
+
+/// A VIF in us-east-1 whose VIF-level fields mirror its first peer, as AWS shows them.
+fn vif(id: &str, parent: &str, kind: &str, vlan: u16, state: &str, peers: Vec<Value>) -> Value {
+    let first = peers.first().cloned().unwrap_or(json!({}));
+    let mut v = json!({
+        "ownerAccount": "123456789012",
+        "virtualInterfaceId": id,
+        "location": "EqDC2",
+        "connectionId": parent,
+        "virtualInterfaceType": kind,
+        "virtualInterfaceName": format!("conf-{id}"),
+        "vlan": vlan,
+        "asn": first["asn"],
+        "asnLong": first["asnLong"],
+        "amazonSideAsn": 64512,
+        "authKey": first["authKey"],
+        "amazonAddress": first["amazonAddress"],
+        "customerAddress": first["customerAddress"],
+        "addressFamily": first["addressFamily"],
+        "virtualInterfaceState": state,
+        "mtu": 1500,
+        "jumboFrameCapable": false,
+        "routeFilterPrefixes": [],
+        "bgpPeers": peers,
+        "region": "us-east-1",
+        "awsDeviceV2": "EqDC2-123h49s71dabc",
+        "awsLogicalDeviceId": "EqDC2-2bx0xl6qbdkdm",
+    });
+    if kind == "private" {
+        v["virtualGatewayId"] = json!("vgw-cf000001");
+    }
+    v
+}
+
+fn in_region(mut v: Value, region: &str) -> Value {
+    v["region"] = json!(region);
+    v
+}
+
+fn connection(id: &str, region: &str, redundancy: &str) -> Value {
+    json!({
+        "ownerAccount": "123456789012",
+        "connectionId": id,
+        "connectionName": format!("conf-{id}"),
+        "connectionState": "available",
+        "region": region,
+        "location": "EqDC2",
+        "bandwidth": "1Gbps",
+        "loaIssueTime": 1700000000,
+        "hasLogicalRedundancy": redundancy,
+    })
+}
+
+/// Fixture "main": one small VIF per rule, so test classes never see each other's changes.
+/// The ids are the ones tests/conformance/test_boto3.py uses.
+fn main_world() -> Value {
+    let (no, yes, desc, eu) = (
+        "dxcon-cfno0001",
+        "dxcon-cfye0001",
+        "dxcon-cfds0001",
+        "dxcon-cfeu0001",
+    );
+    let mut desc1 = vif(
+        "dxvif-cfds0001",
+        desc,
+        "private",
+        101,
+        "available",
+        vec![p4("dxpeer-cfds0001", 65000, 101, "available")],
+    );
+    desc1["tags"] = json!([{"key": "team", "value": "network"}]);
+    let vifs = vec![
+        // Describe.
+        desc1,
+        vif(
+            "dxvif-cfds0002",
+            desc,
+            "private",
+            102,
+            "available",
+            vec![p4("dxpeer-cfds0002", 4200000010, 102, "available")],
+        ),
+        vif(
+            "dxvif-cfds0003",
+            desc,
+            "private",
+            103,
+            "deleted",
+            vec![p4("dxpeer-cfds0003", 65000, 103, "deleted")],
+        ),
+        // VIF states that freeze peers (on a redundant connection, so only the state can refuse).
+        vif(
+            "dxvif-cfrj0001",
+            yes,
+            "private",
+            104,
+            "rejected",
+            vec![
+                p4("dxpeer-cfrj0001", 65000, 104, "available"),
+                p6("dxpeer-cfrj0002", 65000, 104, "available"),
+            ],
+        ),
+        vif(
+            "dxvif-cfdg0001",
+            yes,
+            "private",
+            105,
+            "deleting",
+            vec![
+                p4("dxpeer-cfdg0001", 65000, 105, "available"),
+                p6("dxpeer-cfdg0002", 65000, 105, "available"),
+            ],
+        ),
+        // Region split.
+        in_region(
+            vif(
+                "dxvif-cfeu0001",
+                eu,
+                "private",
+                101,
+                "available",
+                vec![p4("dxpeer-cfeu0001", 65000, 150, "available")],
+            ),
+            "eu-west-1",
+        ),
+        // Address-family exclusivity.
+        vif(
+            "dxvif-cfaf0001",
+            no,
+            "private",
+            201,
+            "available",
+            vec![p4("dxpeer-cfaf0001", 65000, 201, "available")],
+        ),
+        vif(
+            "dxvif-cfaf0002",
+            no,
+            "private",
+            202,
+            "available",
+            vec![
+                p4("dxpeer-cfaf0002", 65000, 202, "available"),
+                p6("dxpeer-cfaf0003", 65000, 202, "deleted"),
+            ],
+        ),
+        vif(
+            "dxvif-cfre0001",
+            yes,
+            "private",
+            201,
+            "available",
+            vec![p4("dxpeer-cfre0001", 65000, 203, "available")],
+        ),
+        vif(
+            "dxvif-cflg0001",
+            "dxlag-cfye0001",
+            "private",
+            201,
+            "available",
+            vec![p4("dxpeer-cflg0001", 65000, 204, "available")],
+        ),
+        vif(
+            "dxvif-cfic0001",
+            "dxcon-cfic0001",
+            "private",
+            201,
+            "available",
+            vec![p4("dxpeer-cfic0001", 65000, 205, "available")],
+        ),
+        // Address rules.
+        vif(
+            "dxvif-cfv60001",
+            yes,
+            "private",
+            202,
+            "available",
+            vec![p4("dxpeer-cfv60001", 65000, 206, "available")],
+        ),
+        vif(
+            "dxvif-cfv40001",
+            yes,
+            "private",
+            203,
+            "available",
+            vec![p6("dxpeer-cfv40001", 65000, 206, "available")],
+        ),
+        // authKey and ASN rules.
+        vif(
+            "dxvif-cfak0001",
+            yes,
+            "private",
+            204,
+            "available",
+            vec![p4("dxpeer-cfak0001", 65000, 207, "available")],
+        ),
+        vif(
+            "dxvif-cfas0001",
+            yes,
+            "private",
+            205,
+            "available",
+            vec![p4("dxpeer-cfas0001", 65000, 208, "available")],
+        ),
+        // Public VIFs.
+        vif(
+            "dxvif-cfpb0001",
+            yes,
+            "public",
+            206,
+            "available",
+            vec![p6("dxpeer-cfpb0001", 65500, 209, "available")],
+        ),
+        vif(
+            "dxvif-cfpb0002",
+            no,
+            "public",
+            203,
+            "available",
+            vec![p4("dxpeer-cfpb0002", 64513, 210, "available")],
+        ),
+        // DeleteBGPPeer.
+        vif(
+            "dxvif-cfdl0001",
+            no,
+            "private",
+            204,
+            "available",
+            vec![
+                p4("dxpeer-cfdl0001", 65000, 211, "available"),
+                p6("dxpeer-cfdl0002", 65000, 211, "available"),
+            ],
+        ),
+        vif(
+            "dxvif-cfdl0002",
+            yes,
+            "private",
+            207,
+            "available",
+            vec![
+                p4("dxpeer-cfdl0003", 65000, 20, "available"),
+                p4("dxpeer-cfdl0004", 65002, 21, "available"),
+                p4("dxpeer-cfdl0005", 4200000020, 22, "available"),
+            ],
+        ),
+        vif(
+            "dxvif-cfuk0001",
+            yes,
+            "private",
+            210,
+            "available",
+            vec![
+                p4("dxpeer-cfuk0001", 65000, 40, "available"),
+                p4("dxpeer-cfuk0002", 65005, 41, "available"),
+            ],
+        ),
+        vif(
+            "dxvif-cfls0001",
+            no,
+            "private",
+            205,
+            "available",
+            vec![
+                p4("dxpeer-cfls0001", 65000, 112, "available"),
+                p6("dxpeer-cfls0002", 65000, 112, "deleted"),
+            ],
+        ),
+        vif(
+            "dxvif-cfls0002",
+            no,
+            "private",
+            206,
+            "available",
+            vec![p4("dxpeer-cfls0003", 65000, 113, "available")],
+        ),
+        vif(
+            "dxvif-cfpd0001",
+            yes,
+            "private",
+            208,
+            "available",
+            vec![
+                p4("dxpeer-cfpd0001", 65000, 30, "available"),
+                p4("dxpeer-cfpd0002", 65003, 31, "pending"),
+                p4("dxpeer-cfpd0003", 65004, 32, "deleting"),
+            ],
+        ),
+        vif(
+            "dxvif-cfpd0002",
+            yes,
+            "public",
+            209,
+            "available",
+            vec![
+                p6("dxpeer-cfpd0004", 64512, 212, "available"),
+                p6("dxpeer-cfpd0005", 64514, 213, "verifying"),
+            ],
+        ),
+        // DeleteVirtualInterface and lifecycles.
+        vif(
+            "dxvif-cfdv0001",
+            no,
+            "private",
+            207,
+            "available",
+            vec![p4("dxpeer-cfdv0001", 65000, 114, "available")],
+        ),
+        vif(
+            "dxvif-cflc0001",
+            no,
+            "private",
+            208,
+            "available",
+            vec![p4("dxpeer-cflc0001", 65000, 115, "available")],
+        ),
+    ];
+    json!({
+        "conformanceFixture": "main",
+        "virtualInterfaces": vifs,
+        "connections": [
+            connection(no, "us-east-1", "no"),
+            connection(yes, "us-east-1", "yes"),
+            connection(desc, "us-east-1", "no"),
+            connection(eu, "eu-west-1", "no"),
+        ],
+        "lags": [
+            {"lagId": "dxlag-cfye0001", "lagName": "conf-lag", "lagState": "available", "region": "us-east-1",
+             "location": "EqDC2", "ownerAccount": "123456789012", "numberOfConnections": 2,
+             "connectionsBandwidth": "10Gbps", "hasLogicalRedundancy": "yes"},
+            {"lagId": "dxlag-cfeu0001", "lagName": "conf-lag-eu", "lagState": "available", "region": "eu-west-1",
+             "location": "EqLD5", "ownerAccount": "123456789012", "hasLogicalRedundancy": "no"},
+        ],
+        "interconnects": [
+            {"interconnectId": "dxcon-cfic0001", "interconnectName": "conf-interconnect",
+             "interconnectState": "available", "region": "us-east-1", "location": "EqDC2", "bandwidth": "10Gbps",
+             "hasLogicalRedundancy": "unknown"},
+            {"interconnectId": "dxcon-cficeu01", "interconnectName": "conf-interconnect-eu",
+             "interconnectState": "available", "region": "eu-west-1", "location": "EqLD5", "bandwidth": "10Gbps",
+             "hasLogicalRedundancy": "no"},
+        ],
+        "sim": {
+            "provisionDelay": "200ms",
+            "deletionDelay": "500ms",
+            "publicAsnAllowList": [7224],
+            "seed": 7,
+        },
+    })
+}
+
+/// The seed world (examples/seed/world.json) as a fixture, with the given delays.
+fn seed_fixture(name: &str, provision: &str, deletion: &str) -> Value {
+    let text = std::fs::read_to_string(repo().join("examples/seed/world.json")).unwrap();
+    let mut world: Value = serde_json::from_str(&text).unwrap();
+    world["conformanceFixture"] = json!(name);
+    world["sim"]["provisionDelay"] = json!(provision);
+    world["sim"]["deletionDelay"] = json!(deletion);
+    world
+}
+
+fn approval_world() -> Value {
+    json!({
+        "conformanceFixture": "approval",
+        "virtualInterfaces": [
+            vif("dxvif-cfma0001", "dxcon-cfye0001", "public", 101, "available",
+                vec![p6("dxpeer-cfma0001", 64512, 1, "available")]),
+            vif("dxvif-cfma0002", "dxcon-cfye0001", "private", 102, "available",
+                vec![p4("dxpeer-cfma0002", 65000, 102, "available")]),
+        ],
+        "connections": [connection("dxcon-cfye0001", "us-east-1", "yes")],
+        "sim": {"provisionDelay": "200ms", "deletionDelay": "300ms", "manualApproval": true, "seed": 11},
+    })
+}
+
+const SIGV4_SECRET: &str = "conformance/Secret+Key/0123456789abcdefghij";
+const SIGV4_SECRET_2: &str = "second/conformance/secret/ABCDEFGHIJ012345";
+
+fn sigv4_world() -> Value {
+    let mut world = seed_fixture("sigv4", "200ms", "300ms");
+    world["sim"]["credentials"] = json!([
+        {"accessKeyId": "AKIDCONFORMANCE01", "secretAccessKey": SIGV4_SECRET},
+        {"accessKeyId": "AKIDCONFORMANCE02", "secretAccessKey": SIGV4_SECRET_2},
+    ]);
+    world
+}
+
+/// Runs the boto3 suite against `sim` (the classes for the world's fixture) and returns its report.
+/// Fails with the suite's output unless it ran every class in `classes`, all passing, none skipped.
+fn run_boto3(sim: &SimProcess, world: &Path, classes: &[&str]) -> String {
+    let probe = Command::new("python3")
+        .args(["-c", "import boto3, botocore"])
+        .output();
+    assert!(
+        probe.is_ok_and(|o| o.status.success()),
+        "boto3 is required for the conformance tests: python3 -m pip install -r tests/requirements.txt"
+    );
+    let mut cmd = Command::new("python3");
+    hermetic(&mut cmd)
+        .args(["-m", "unittest", "-v", "test_boto3"])
+        .current_dir(conformance_dir())
+        .env("DXCTL_SIM_URL", sim.url())
+        .env("DXCTL_SIM_WORLD", world)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .env("no_proxy", "127.0.0.1,localhost");
+    let out = run(&mut cmd);
+    let report = format!(
+        "boto3 conformance suite (python3 -m unittest -v test_boto3 in tests/conformance, DXCTL_SIM_URL={}, DXCTL_SIM_WORLD={}):\n{}{}",
+        sim.url(),
+        world.display(),
+        out.stdout,
+        out.stderr
+    );
+    assert_eq!(out.code, 0, "{report}");
+    assert!(
+        out.stderr.lines().any(|l| l.starts_with("Ran ")) && out.stderr.contains("\nOK"),
+        "{report}"
+    );
+    assert!(
+        !out.stderr.contains("skipped"),
+        "no check may be skipped:\n{report}"
+    );
+    for class in classes {
+        assert!(
+            out.stderr.contains(&format!("test_boto3.{class}")),
+            "class {class} did not run:\n{report}"
+        );
+    }
+    report
+}
+
+/// Fixture "main": operations, rules, lifecycles, regions and protocol details.
+#[test]
+fn boto3_operations_rules_lifecycles_and_regions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let world = write_world(tmp.path(), &main_world());
+    let sim = SimProcess::start(&world, tmp.path(), &[]);
+    run_boto3(
+        &sim,
+        &world,
+        &[
+            "Describe",
+            "Regions",
+            "AddressFamilyRule",
+            "AddressRules",
+            "AuthKeyAndAsnRules",
+            "PublicVifRules",
+            "DeleteBgpPeer",
+            "VirtualInterfaces",
+            "Lifecycles",
+            "Protocol",
+        ],
+    );
+
+    // botocore's wire names for every operation, as the simulator logged them.
+    let requests = sim.requests();
+    for op in [
+        "DescribeVirtualInterfaces",
+        "DescribeConnections",
+        "DescribeLags",
+        "DescribeInterconnects",
+        "CreateBGPPeer",
+        "DeleteBGPPeer",
+        "CreatePrivateVirtualInterface",
+        "CreatePublicVirtualInterface",
+        "CreateTransitVirtualInterface",
+        "DeleteVirtualInterface",
+    ] {
+        assert!(
+            requests.iter().any(|r| r["operation"] == op),
+            "request log has no {op}"
+        );
+    }
+    for r in &requests {
+        // An unsigned request has no credential scope, hence no region to log.
+        let unsigned = r["errorCode"] == "MissingAuthenticationTokenException";
+        for field in ["time", "region", "operation", "status"] {
+            assert!(
+                r.get(field).is_some() || (field == "region" && unsigned),
+                "request log line without {field}: {r}"
+            );
+        }
+    }
+    assert!(requests.iter().any(|r| r["region"] == "eu-west-1"));
+    // The log never carries bodies or keys: none of the auth keys the suite sent.
+    let log = std::fs::read_to_string(&sim.log).unwrap();
+    for secret in ["private-vif-key", "kkkkkkkkkkkk", "key-dxpeer-"] {
+        assert!(!log.contains(secret), "request log leaks {secret:?}");
+    }
+}
+
+/// Fixture "seed": the reference page's create-bgp-peer example, end to end, with boto3.
+#[test]
+fn boto3_seed_example_end_to_end() {
+    let tmp = tempfile::tempdir().unwrap();
+    let world = write_world(tmp.path(), &seed_fixture("seed", "200ms", "300ms"));
+    let sim = SimProcess::start(&world, tmp.path(), &[]);
+    run_boto3(&sim, &world, &["SeedExample"]);
+}
+
+/// Fixture "seed-slow": a new peer stays pending for the whole run, so deleting it must be refused.
+#[test]
+fn boto3_pending_peer_refuses_deletion() {
+    let tmp = tempfile::tempdir().unwrap();
+    let world = write_world(tmp.path(), &seed_fixture("seed-slow", "60s", "300ms"));
+    let sim = SimProcess::start(&world, tmp.path(), &[]);
+    run_boto3(&sim, &world, &["PendingPeer"]);
+}
+
+/// Fixture "approval": sim.manualApproval and POST /_sim/approve.
+#[test]
+fn boto3_manual_approval() {
+    let tmp = tempfile::tempdir().unwrap();
+    let world = write_world(tmp.path(), &approval_world());
+    let sim = SimProcess::start(&world, tmp.path(), &[]);
+    run_boto3(&sim, &world, &["ManualApproval"]);
+}
+
+/// Fixture "sigv4": with sim.credentials, signatures are verified the way AWS does.
+#[test]
+fn boto3_sigv4_verification() {
+    let tmp = tempfile::tempdir().unwrap();
+    let world = write_world(tmp.path(), &sigv4_world());
+    let sim = SimProcess::start(&world, tmp.path(), &[]);
+    run_boto3(&sim, &world, &["SigV4"]);
+    let log = std::fs::read_to_string(&sim.log).unwrap();
+    for secret in [SIGV4_SECRET, SIGV4_SECRET_2] {
+        assert!(!log.contains(secret), "request log leaks a secret key");
+    }
+    let codes: Vec<String> = sim
+        .requests()
+        .iter()
+        .filter_map(|r| r["errorCode"].as_str().map(str::to_string))
+        .collect();
+    assert!(
+        codes.iter().any(|c| c == "InvalidSignatureException"),
+        "refused signatures are logged: {codes:?}"
+    );
+}
+
+/// Fault injection as clients see it, one simulator per fault (rate 1, so every draw hits). Throttling and server
+/// errors come from the `--fault` command-line flags, the others from the world's `sim.faults`.
+#[test]
+fn boto3_faults() {
+    let cases: [(&str, &str, &[&str], &str); 6] = [
+        (
+            "fault-throttle",
+            "FaultThrottle",
+            &["--fault", "throttle=1"],
+            "",
+        ),
+        (
+            "fault-server-error",
+            "FaultServerError",
+            &["--fault", "server-error=1"],
+            "",
+        ),
+        (
+            "fault-transitioning",
+            "FaultTransitioning",
+            &[],
+            "transitioningRate",
+        ),
+        ("fault-drop", "FaultDrop", &[], "dropRate"),
+        (
+            "fault-stuck-pending",
+            "FaultStuckPending",
+            &[],
+            "stuckPendingRate",
+        ),
+        (
+            "fault-end-deleted",
+            "FaultEndDeleted",
+            &[],
+            "endDeletedRate",
+        ),
+    ];
+    // Every case runs (in parallel); the failures are reported together.
+    let failures: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = cases
+            .iter()
+            .map(|&(fixture, class, flags, rate)| {
+                s.spawn(move || {
+                    let tmp = tempfile::tempdir().unwrap();
+                    let mut world = seed_fixture(fixture, "200ms", "300ms");
+                    if !rate.is_empty() {
+                        world["sim"]["faults"] = json!({ rate: 1.0 });
+                    }
+                    let path = write_world(tmp.path(), &world);
+                    let sim = SimProcess::start(&path, tmp.path(), flags);
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        run_boto3(&sim, &path, &[class]);
+                    }))
+                    .err()
+                    .map(|e| {
+                        let msg = e
+                            .downcast_ref::<String>()
+                            .cloned()
+                            .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                            .unwrap_or_default();
+                        format!("--- {fixture} ---\n{msg}")
+                    })
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .filter_map(|h| h.join().unwrap())
+            .collect()
+    });
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The AWS SDK for JavaScript v3 (@aws-sdk/client-direct-connect from npm) on the seed example.
+#[test]
+fn js_sdk_seed_example() {
+    let js = conformance_dir().join("js");
+    let probe = Command::new("node").arg("--version").output();
+    assert!(
+        probe.is_ok_and(|o| o.status.success()),
+        "Node.js (20 or later) is required for the conformance tests"
+    );
+    assert!(
+        js.join("node_modules/@aws-sdk/client-direct-connect/package.json")
+            .exists(),
+        "the AWS SDK for JavaScript is required for the conformance tests: npm ci --prefix tests/conformance/js"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let world = write_world(tmp.path(), &seed_fixture("js", "30s", "300ms"));
+    let sim = SimProcess::start(&world, tmp.path(), &[]);
+    let mut cmd = Command::new("node");
+    hermetic(&mut cmd)
+        .arg(js.join("check.mjs"))
+        .current_dir(repo())
+        .env("DXCTL_SIM_URL", sim.url())
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .env("no_proxy", "127.0.0.1,localhost");
+    let out = run(&mut cmd);
+    assert_eq!(
+        out.code,
+        0,
+        "node tests/conformance/js/check.mjs (DXCTL_SIM_URL={}):\n{}{}",
+        sim.url(),
+        out.stdout,
+        out.stderr
+    );
+    assert!(out.stdout.contains("all checks passed"), "{}", out.stdout);
+    for op in ["DescribeVirtualInterfaces", "CreateBGPPeer"] {
+        assert!(
+            sim.count(op) > 0,
+            "the JS SDK's {op} never reached the simulator under that name"
+        );
+    }
+}

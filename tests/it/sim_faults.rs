@@ -337,7 +337,11 @@ async fn sigv4_is_verified_when_the_world_names_credentials() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Some("UnrecognizedClientException"));
-    assert!(h.requests().iter().any(|r| r["status"] == 403));
+    // JSON-protocol services answer signature failures with HTTP 400, as DynamoDB and ECS do.
+    assert!(h
+        .requests()
+        .iter()
+        .any(|r| r["status"] == 400 && r["errorCode"] == "UnrecognizedClientException"));
 }
 
 #[test]

@@ -86,6 +86,7 @@ impl Engine {
         }
         let vif = &mut self.world.virtual_interfaces[index];
         vif.bgp_peers.push(peer);
+        vif.refresh_router_config();
         Ok(json!({ "virtualInterface": vif }))
     }
 
@@ -136,9 +137,11 @@ impl Engine {
                 vif.virtual_interface_id
             )));
         }
+        // Omitted addresses are assigned fresh, so only an explicit, equal customer address duplicates.
         let duplicate = same.iter().any(|p| {
             p.asn_value() == peer.asn_long
-                && (peer.customer_address.is_none() || p.customer_address == peer.customer_address)
+                && peer.customer_address.is_some()
+                && p.customer_address == peer.customer_address
         });
         if duplicate {
             return Err(ApiError::client(format!(
@@ -243,8 +246,9 @@ impl Engine {
             )));
         }
         let vif_id = vif.virtual_interface_id.clone();
-        self.world.virtual_interfaces[index].bgp_peers[position].bgp_peer_state =
-            Some("deleting".into());
+        let vif = &mut self.world.virtual_interfaces[index];
+        vif.bgp_peers[position].bgp_peer_state = Some("deleting".into());
+        vif.refresh_router_config();
         self.schedule(
             &vif_id,
             Some(&id),

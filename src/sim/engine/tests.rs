@@ -47,6 +47,17 @@ fn seed_ipv6_create_matches_the_reference_example() {
     let key = new["authKey"].as_str().unwrap();
     assert!((6..=80).contains(&key.len()));
     assert!(new["bgpPeerId"].as_str().unwrap().starts_with("dxpeer-"));
+    // The router configuration, as on the reference page (with this run's generated key).
+    let expected = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<logical_connection id=\"dxvif-fg1vuj3d\">\n <vlan>125</vlan>\n \
+         <customer_address>169.254.255.2/30</customer_address>\n <amazon_address>169.254.255.1/30</amazon_address>\n \
+         <bgp_asn>65000</bgp_asn>\n <bgp_auth_key>0xC_ukbCerl6EYA0uexample</bgp_auth_key>\n \
+         <ipv6_customer_address>2001:db8:1100:2f0:0:1:9cb4:4216/125</ipv6_customer_address>\n \
+         <ipv6_amazon_address>2001:db8:1100:2f0:0:1:9cb4:4211/125</ipv6_amazon_address>\n <ipv6_bgp_asn>64600</ipv6_bgp_asn>\n \
+         <ipv6_bgp_auth_key>{key}</ipv6_bgp_auth_key>\n <amazon_bgp_asn>7224</amazon_bgp_asn>\n \
+         <connection_type>private</connection_type>\n</logical_connection>\n"
+    );
+    assert_eq!(vif["customerRouterConfig"].as_str().unwrap(), expected);
 }
 
 #[test]

@@ -179,6 +179,7 @@ impl Engine {
         }
         vif.extra = extra;
         vif.bgp_peers = vec![peer];
+        vif.refresh_router_config();
         self.world.virtual_interfaces[index] = vif;
         self.schedule(
             &id,

@@ -1,0 +1,1040 @@
+"""Conformance of `dxctl sim serve` with AWS Direct Connect, seen through boto3 (a client nobody on the team wrote).
+
+Run by tests/it/conformance.rs, one simulator per world fixture:
+
+    DXCTL_SIM_URL=http://127.0.0.1:PORT DXCTL_SIM_WORLD=world.json python3 -m unittest -v test_boto3
+
+(from tests/conformance). The world file names its fixture in "conformanceFixture"; `load_tests` below runs only
+the classes written for that fixture. The fixtures (ids, states, sim settings) are defined in conformance.rs.
+Each test class works on its own VIFs, so classes and tests do not depend on each other's order.
+"""
+
+import datetime
+import json
+import time
+import unittest
+
+from dxsim import (
+    TRANSITIONING,
+    HTTPClientError,
+    ReadTimeoutError,
+    SimTestCase,
+    approve,
+    check_ipv4_block,
+    check_ipv6_block,
+    client,
+    deletion_delay,
+    fixture_name,
+    peer_by_id,
+    poll,
+    provision_delay,
+    raw,
+    raw_api,
+    sim_world,
+    unsigned_client,
+    world,
+)
+
+US, EU = "us-east-1", "eu-west-1"
+
+# The fields of the reference page's create-bgp-peer example output (shared reference create-bgp-peer.txt).
+REFERENCE_VIF_KEYS = {
+    "virtualInterfaceState", "asn", "vlan", "customerAddress", "ownerAccount", "connectionId", "addressFamily",
+    "virtualGatewayId", "virtualInterfaceId", "authKey", "routeFilterPrefixes", "location", "bgpPeers",
+    "customerRouterConfig", "amazonAddress", "virtualInterfaceType", "virtualInterfaceName",
+}
+REFERENCE_PEER_KEYS = {
+    "bgpStatus", "customerAddress", "addressFamily", "authKey", "bgpPeerState", "amazonAddress", "asn",
+}
+
+
+def world_vif(vif_id):
+    for v in world()["virtualInterfaces"]:
+        if v["virtualInterfaceId"] == vif_id:
+            return v
+    raise KeyError(vif_id)
+
+
+def world_ids(kind, id_field, region):
+    return {x[id_field] for x in world().get(kind, []) if x.get("region", US) == region}
+
+
+# ==================================================================================================
+# Fixture "main": many small VIFs, provisionDelay 200ms, deletionDelay 500ms, publicAsnAllowList [7224].
+# ==================================================================================================
+
+
+class Describe(SimTestCase):
+    """DescribeVirtualInterfaces (by id, by connectionId, all, paginated), DescribeConnections/Lags/Interconnects."""
+
+    FIXTURE = "main"
+
+    def test_describe_by_id_returns_the_world_vif_unchanged(self):
+        got = self.vif("dxvif-cfds0001")
+        want = world_vif("dxvif-cfds0001")
+        for key, value in want.items():
+            if key == "bgpPeers":
+                continue
+            self.assertEqual(got.get(key), value, "field {}".format(key))
+        self.assertEqual(len(got["bgpPeers"]), 1)
+        for key, value in want["bgpPeers"][0].items():
+            self.assertEqual(got["bgpPeers"][0].get(key), value, "peer field {}".format(key))
+
+    def test_describe_keeps_4_byte_asn_as_asn_0_and_asn_long(self):
+        peer = self.vif("dxvif-cfds0002")["bgpPeers"][0]
+        self.assertEqual((peer["asn"], peer["asnLong"]), (0, 4200000010))
+
+    def test_describe_by_connection_id(self):
+        got = self.dx.describe_virtual_interfaces(connectionId="dxcon-cfds0001")["virtualInterfaces"]
+        self.assertEqual(
+            sorted(v["virtualInterfaceId"] for v in got),
+            ["dxvif-cfds0001", "dxvif-cfds0002", "dxvif-cfds0003"],
+        )
+        self.assertTrue(all(v["connectionId"] == "dxcon-cfds0001" for v in got))
+
+    def test_describe_all_lists_the_region_and_keeps_deleted_vifs(self):
+        got = {v["virtualInterfaceId"]: v for v in self.dx.describe_virtual_interfaces()["virtualInterfaces"]}
+        want = {v["virtualInterfaceId"] for v in world()["virtualInterfaces"] if v.get("region", US) == US}
+        self.assertTrue(want <= set(got), "missing: {}".format(sorted(want - set(got))))
+        self.assertNotIn("dxvif-cfeu0001", got, "an eu-west-1 VIF listed to a us-east-1 client")
+        self.assertEqual(got["dxvif-cfds0003"]["virtualInterfaceState"], "deleted")
+        for v in got.values():
+            self.assertIn(v.get("region", US), (US,), v["virtualInterfaceId"])
+
+    def test_describe_paginates_with_max_results(self):
+        everything = {v["virtualInterfaceId"] for v in self.dx.describe_virtual_interfaces()["virtualInterfaces"]}
+        seen, token, pages = [], None, 0
+        for _ in range(200):
+            kwargs = {"maxResults": 2}
+            if token:
+                kwargs["nextToken"] = token
+            page = self.dx.describe_virtual_interfaces(**kwargs)
+            pages += 1
+            self.assertLessEqual(len(page["virtualInterfaces"]), 2, "maxResults=2 honoured")
+            seen.extend(v["virtualInterfaceId"] for v in page["virtualInterfaces"])
+            token = page.get("nextToken")
+            if not token:
+                break
+        else:
+            self.fail("nextToken never ran out")
+        self.assertGreater(pages, 1, "more VIFs than maxResults, so more than one page")
+        self.assertEqual(len(seen), len(set(seen)), "no VIF twice across pages")
+        self.assertTrue(everything <= set(seen), "pages miss {}".format(sorted(everything - set(seen))))
+
+    def test_describe_unknown_vif_is_a_client_exception(self):
+        self.assert_client_error(
+            lambda: self.dx.describe_virtual_interfaces(virtualInterfaceId="dxvif-cfnone00"),
+            "DescribeVirtualInterfaces virtualInterfaceId=dxvif-cfnone00",
+        )
+
+    def test_describe_connections(self):
+        got = {c["connectionId"]: c for c in self.dx.describe_connections()["connections"]}
+        self.assertEqual(set(got), world_ids("connections", "connectionId", US))
+        self.assertEqual(got["dxcon-cfye0001"]["hasLogicalRedundancy"], "yes")
+        self.assertEqual(got["dxcon-cfno0001"]["hasLogicalRedundancy"], "no")
+        # loaIssueTime is epoch seconds on the wire; botocore turns it into a datetime.
+        self.assertEqual(
+            got["dxcon-cfds0001"]["loaIssueTime"],
+            datetime.datetime.fromtimestamp(1700000000, tz=datetime.timezone.utc),
+        )
+        one = self.dx.describe_connections(connectionId="dxcon-cfye0001")["connections"]
+        self.assertEqual([c["connectionId"] for c in one], ["dxcon-cfye0001"])
+        self.assert_client_error(
+            lambda: self.dx.describe_connections(connectionId="dxcon-cfnone00"),
+            "DescribeConnections connectionId=dxcon-cfnone00",
+        )
+
+    def test_describe_lags(self):
+        got = self.dx.describe_lags()["lags"]
+        self.assertEqual({l["lagId"] for l in got}, world_ids("lags", "lagId", US))
+        one = self.dx.describe_lags(lagId="dxlag-cfye0001")["lags"]
+        self.assertEqual([(l["lagId"], l["hasLogicalRedundancy"]) for l in one], [("dxlag-cfye0001", "yes")])
+        self.assert_client_error(
+            lambda: self.dx.describe_lags(lagId="dxlag-cfnone00"), "DescribeLags lagId=dxlag-cfnone00"
+        )
+
+    def test_describe_interconnects(self):
+        got = self.dx.describe_interconnects()["interconnects"]
+        self.assertEqual({i["interconnectId"] for i in got}, world_ids("interconnects", "interconnectId", US))
+        one = self.dx.describe_interconnects(interconnectId="dxcon-cfic0001")["interconnects"]
+        self.assertEqual([i["interconnectId"] for i in one], ["dxcon-cfic0001"])
+        self.assertEqual(one[0]["hasLogicalRedundancy"], "unknown")
+        self.assert_client_error(
+            lambda: self.dx.describe_interconnects(interconnectId="dxcon-cfnone00"),
+            "DescribeInterconnects interconnectId=dxcon-cfnone00",
+        )
+
+
+class Regions(SimTestCase):
+    """Each VIF, connection, LAG and interconnect is served only to its region (the SigV4 scope's)."""
+
+    FIXTURE = "main"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.eu = client(region=EU)
+
+    def test_eu_client_sees_only_eu(self):
+        listed = self.eu.describe_virtual_interfaces()["virtualInterfaces"]
+        ids = {v["virtualInterfaceId"] for v in listed}
+        self.assertIn("dxvif-cfeu0001", ids)
+        self.assertEqual(ids & world_ids("virtualInterfaces", "virtualInterfaceId", US), set(), "us-east-1 VIFs listed")
+        self.assertEqual({v.get("region") for v in listed}, {EU})
+        self.assertEqual({c["connectionId"] for c in self.eu.describe_connections()["connections"]}, {"dxcon-cfeu0001"})
+        self.assertEqual({l["lagId"] for l in self.eu.describe_lags()["lags"]}, {"dxlag-cfeu0001"})
+        self.assertEqual(
+            {i["interconnectId"] for i in self.eu.describe_interconnects()["interconnects"]}, {"dxcon-cficeu01"}
+        )
+        self.assertEqual(self.vif("dxvif-cfeu0001", dx=self.eu)["region"], EU)
+
+    def test_eu_vif_is_invisible_to_us_client(self):
+        self.assert_client_error(
+            lambda: self.dx.describe_virtual_interfaces(virtualInterfaceId="dxvif-cfeu0001"),
+            "us-east-1 DescribeVirtualInterfaces virtualInterfaceId=dxvif-cfeu0001",
+        )
+        self.assert_client_error(
+            lambda: self.eu.describe_virtual_interfaces(virtualInterfaceId="dxvif-cfds0001"),
+            "eu-west-1 DescribeVirtualInterfaces virtualInterfaceId=dxvif-cfds0001",
+        )
+        self.assert_client_error(
+            lambda: self.dx.describe_connections(connectionId="dxcon-cfeu0001"),
+            "us-east-1 DescribeConnections connectionId=dxcon-cfeu0001",
+        )
+
+    def test_eu_vif_cannot_be_changed_from_us(self):
+        before = self.peer_ids("dxvif-cfeu0001", dx=self.eu)
+        self.assert_client_error(
+            lambda: self.dx.create_bgp_peer(
+                virtualInterfaceId="dxvif-cfeu0001", newBGPPeer={"asn": 64600, "addressFamily": "ipv6"}
+            ),
+            "us-east-1 CreateBGPPeer on eu-west-1 dxvif-cfeu0001",
+        )
+        self.assert_client_error(
+            lambda: self.dx.delete_bgp_peer(virtualInterfaceId="dxvif-cfeu0001", bgpPeerId="dxpeer-cfeu0001"),
+            "us-east-1 DeleteBGPPeer on eu-west-1 dxvif-cfeu0001",
+        )
+        self.assert_client_error(
+            lambda: self.dx.delete_virtual_interface(virtualInterfaceId="dxvif-cfeu0001"),
+            "us-east-1 DeleteVirtualInterface on eu-west-1 dxvif-cfeu0001",
+        )
+        self.assert_client_error(
+            lambda: self.dx.create_private_virtual_interface(
+                connectionId="dxcon-cfeu0001",
+                newPrivateVirtualInterface={"virtualInterfaceName": "wrong-region", "vlan": 402, "asn": 65000},
+            ),
+            "us-east-1 CreatePrivateVirtualInterface on eu-west-1 dxcon-cfeu0001",
+        )
+        after = self.vif("dxvif-cfeu0001", dx=self.eu)
+        self.assertEqual(after["virtualInterfaceState"], "available")
+        self.assertEqual(sorted(p["bgpPeerId"] for p in after["bgpPeers"]), before)
+
+    def test_eu_client_can_change_eu(self):
+        vif, peer = self.create_peer("dxvif-cfeu0001", dx=self.eu, asn=64600, addressFamily="ipv6")
+        self.assertEqual(vif["region"], EU)
+        check_ipv6_block(self, peer)
+        created = self.eu.create_private_virtual_interface(
+            connectionId="dxcon-cfeu0001",
+            newPrivateVirtualInterface={"virtualInterfaceName": "eu-vif", "vlan": 401, "asn": 65000},
+        )
+        self.assertEqual(created["region"], EU)
+        ids = [v["virtualInterfaceId"] for v in self.dx.describe_virtual_interfaces()["virtualInterfaces"]]
+        self.assertNotIn(created["virtualInterfaceId"], ids, "a VIF created in eu-west-1 is listed in us-east-1")
+
+
+class AddressFamilyRule(SimTestCase):
+    """Without logical redundancy "yes", a new peer cannot share an address family with a live peer."""
+
+    FIXTURE = "main"
+
+    def test_second_ipv4_refused_without_redundancy_then_ipv6_allowed_once(self):
+        self.refuse_create(
+            "dxvif-cfaf0001", "connection hasLogicalRedundancy=no, ipv4 peer exists",
+            asn=65001, addressFamily="ipv4",
+        )
+        self.refuse_create(
+            "dxvif-cfaf0001", "connection hasLogicalRedundancy=no, ipv4 peer exists, explicit addresses",
+            asn=65001, addressFamily="ipv4", amazonAddress="169.254.60.1/30", customerAddress="169.254.60.2/30",
+        )
+        _, peer = self.create_peer("dxvif-cfaf0001", asn=65001, addressFamily="ipv6")
+        self.assertEqual(peer["addressFamily"], "ipv6")
+        self.refuse_create(
+            "dxvif-cfaf0001", "hasLogicalRedundancy=no, an ipv6 peer now exists (pending counts as live)",
+            asn=65002, addressFamily="ipv6",
+        )
+
+    def test_deleted_peer_does_not_block_its_family(self):
+        _, peer = self.create_peer("dxvif-cfaf0002", asn=65001, addressFamily="ipv6")
+        self.assertEqual(peer["addressFamily"], "ipv6")
+
+    def test_redundancy_yes_on_connection_allows_same_family(self):
+        _, peer = self.create_peer("dxvif-cfre0001", asn=65001, addressFamily="ipv4")
+        check_ipv4_block(self, peer)
+
+    def test_redundancy_yes_allows_a_second_peer_with_the_same_asn(self):
+        # Two routers of one AS, one BGP session each: nothing in the rules forbids it, and the addresses the
+        # simulator assigns keep the peers apart (DeleteBGPPeer's asn + customerAddress stays unambiguous).
+        _, peer = self.create_peer("dxvif-cfre0001", asn=65000, addressFamily="ipv4")
+        check_ipv4_block(self, peer)
+        self.assertNotEqual(peer["customerAddress"], "169.254.203.2/30")
+
+    def test_redundancy_yes_on_lag_allows_same_family(self):
+        _, peer = self.create_peer("dxvif-cflg0001", asn=65001, addressFamily="ipv4")
+        check_ipv4_block(self, peer)
+
+    def test_redundancy_unknown_on_interconnect_refuses_same_family(self):
+        self.refuse_create(
+            "dxvif-cfic0001", "interconnect hasLogicalRedundancy=unknown", asn=65001, addressFamily="ipv4"
+        )
+
+    def test_address_family_must_be_ipv4_or_ipv6(self):
+        self.refuse_create("dxvif-cfre0001", "addressFamily ipv5", asn=65001, addressFamily="ipv5")
+
+
+class AddressRules(SimTestCase):
+    """IPv6: omit both addresses, get a /125 of the pool. IPv4: both or neither; neither gives a /30 of 169.254/16."""
+
+    FIXTURE = "main"
+
+    def test_ipv6_addresses_must_be_omitted(self):
+        vif = "dxvif-cfv60001"
+        amazon, customer = "2001:db8:1100:2f0:0:1:9cb4:4211/125", "2001:db8:1100:2f0:0:1:9cb4:4216/125"
+        self.refuse_create(vif, "ipv6 with both addresses", asn=65001, addressFamily="ipv6",
+                           amazonAddress=amazon, customerAddress=customer)
+        self.refuse_create(vif, "ipv6 with customerAddress", asn=65001, addressFamily="ipv6", customerAddress=customer)
+        self.refuse_create(vif, "ipv6 with amazonAddress", asn=65001, addressFamily="ipv6", amazonAddress=amazon)
+
+    def test_ipv6_peers_get_distinct_125s_from_the_pool(self):
+        _, first = self.create_peer("dxvif-cfv60001", asn=65011, addressFamily="ipv6")
+        _, second = self.create_peer("dxvif-cfv60001", asn=65012, addressFamily="ipv6")
+        a, b = check_ipv6_block(self, first), check_ipv6_block(self, second)
+        self.assertNotEqual(a, b, "two IPv6 peers were given the same /125")
+
+    def test_ipv4_needs_both_addresses_or_neither(self):
+        vif = "dxvif-cfv40001"
+        self.refuse_create(vif, "ipv4 with only amazonAddress", asn=65001, addressFamily="ipv4",
+                           amazonAddress="169.254.70.1/30")
+        self.refuse_create(vif, "ipv4 with only customerAddress", asn=65001, addressFamily="ipv4",
+                           customerAddress="169.254.70.2/30")
+        self.refuse_create(vif, "ipv4 with an amazonAddress that is no address", asn=65001, addressFamily="ipv4",
+                           amazonAddress="not-an-address", customerAddress="169.254.70.2/30")
+
+    def test_ipv4_without_addresses_gets_a_30_from_169_254(self):
+        _, first = self.create_peer("dxvif-cfv40001", asn=65021, addressFamily="ipv4")
+        _, second = self.create_peer("dxvif-cfv40001", asn=65022, addressFamily="ipv4")
+        a, b = check_ipv4_block(self, first), check_ipv4_block(self, second)
+        self.assertNotEqual(a, b, "two IPv4 peers of one VIF were given the same /30")
+
+    def test_ipv4_with_both_addresses_keeps_them(self):
+        _, peer = self.create_peer("dxvif-cfv40001", asn=65023, addressFamily="ipv4",
+                                   amazonAddress="169.254.71.1/30", customerAddress="169.254.71.2/30")
+        self.assertEqual((peer["amazonAddress"], peer["customerAddress"]), ("169.254.71.1/30", "169.254.71.2/30"))
+
+
+class AuthKeyAndAsnRules(SimTestCase):
+    """authKey 6..80 (generated when omitted); asn 1..2147483646, asnLong 1..4294967294; asn 0 for 4-byte ASNs."""
+
+    FIXTURE = "main"
+
+    def test_auth_key_length(self):
+        vif = "dxvif-cfak0001"
+        self.refuse_create(vif, "authKey of 5 characters", asn=65001, addressFamily="ipv4", authKey="k" * 5)
+        self.refuse_create(vif, "authKey of 81 characters", asn=65001, addressFamily="ipv4", authKey="k" * 81)
+        _, six = self.create_peer(vif, asn=65001, addressFamily="ipv4", authKey="k" * 6)
+        self.assertEqual(six["authKey"], "k" * 6)
+        _, eighty = self.create_peer(vif, asn=65002, addressFamily="ipv4", authKey="k" * 80)
+        self.assertEqual(eighty["authKey"], "k" * 80)
+
+    def test_auth_key_generated_when_omitted(self):
+        _, a = self.create_peer("dxvif-cfak0001", asn=65003, addressFamily="ipv4")
+        _, b = self.create_peer("dxvif-cfak0001", asn=65004, addressFamily="ipv4")
+        for peer in (a, b):
+            self.assertTrue(peer["authKey"].startswith("0x"), peer["authKey"])
+            self.assertEqual(len(peer["authKey"]), 24, "0x + 22 characters: {!r}".format(peer["authKey"]))
+        self.assertNotEqual(a["authKey"], b["authKey"], "generated keys differ")
+
+    def test_asn_out_of_range_refused(self):
+        vif = "dxvif-cfas0001"
+        for what, fields in [
+            ("asn 0", {"asn": 0}),
+            ("asn -1", {"asn": -1}),
+            ("asn 2147483647", {"asn": 2147483647}),
+            ("asnLong 0", {"asnLong": 0}),
+            ("asnLong 4294967295", {"asnLong": 4294967295}),
+            ("asnLong counts when both are sent: asn 65000, asnLong 4294967295", {"asn": 65000, "asnLong": 4294967295}),
+            ("neither asn nor asnLong", {}),
+        ]:
+            with self.subTest(what):
+                self.refuse_create(vif, what, addressFamily="ipv4", **fields)
+
+    def test_asn_edges_accepted_and_4_byte_asns_answer_asn_0(self):
+        vif = "dxvif-cfas0001"
+        for what, fields, want in [
+            ("asn 1", {"asn": 1}, (1, 1)),
+            ("2-byte asn", {"asn": 65010}, (65010, 65010)),
+            ("2-byte asn sent as asnLong", {"asnLong": 65011}, (65011, 65011)),
+            ("asn 2147483646 is a 4-byte ASN", {"asn": 2147483646}, (0, 2147483646)),
+            ("asnLong 4200000000", {"asnLong": 4200000000}, (0, 4200000000)),
+            ("asnLong 4294967294", {"asnLong": 4294967294}, (0, 4294967294)),
+            ("asnLong counts when both are sent", {"asn": 65020, "asnLong": 4200000030}, (0, 4200000030)),
+        ]:
+            with self.subTest(what):
+                vif_out, peer = self.create_peer(vif, addressFamily="ipv4", **fields)
+                self.assertEqual((peer["asn"], peer.get("asnLong")), want, what)
+                described = peer_by_id(self.vif(vif), peer["bgpPeerId"])
+                self.assertEqual((described["asn"], described.get("asnLong")), want, "described: " + what)
+
+    def test_public_asn_is_fine_on_a_private_vif(self):
+        _, peer = self.create_peer("dxvif-cfas0001", asn=3356, addressFamily="ipv4")
+        self.assertEqual(peer["asn"], 3356)
+
+
+class PublicVifRules(SimTestCase):
+    """On a public VIF the peer ASN must be private (64512..65534, 4200000000..4294967294) or allow-listed.
+
+    IPv6 peers (no addresses to give) on a connection with logical redundancy, so only the ASN decides.
+    """
+
+    FIXTURE = "main"
+
+    def test_public_asn_refused(self):
+        for what, fields in [
+            ("public asn 3356", {"asn": 3356}),
+            ("asn 64511 (just below the private range)", {"asn": 64511}),
+            ("asn 65535 (reserved, not private)", {"asn": 65535}),
+            ("asnLong 4199999999 (just below the 4-byte private range)", {"asnLong": 4199999999}),
+        ]:
+            with self.subTest(what):
+                self.refuse_create("dxvif-cfpb0001", what, addressFamily="ipv6", **fields)
+
+    def test_private_or_allow_listed_asn_accepted_and_verifying(self):
+        for what, fields in [
+            ("allow-listed asn 7224", {"asn": 7224}),
+            ("private asn 64512", {"asn": 64512}),
+            ("private asn 65534", {"asn": 65534}),
+            ("private asnLong 4200000000", {"asnLong": 4200000000}),
+            ("private asnLong 4294967294", {"asnLong": 4294967294}),
+        ]:
+            with self.subTest(what):
+                _, peer = self.create_peer("dxvif-cfpb0001", addressFamily="ipv6", **fields)
+                self.assertEqual(peer["bgpPeerState"], "verifying", "a new peer on a public VIF starts verifying")
+
+
+class DeleteBgpPeer(SimTestCase):
+    """DeleteBGPPeer by bgpPeerId and by asn/asnLong + customerAddress, and its refusals."""
+
+    FIXTURE = "main"
+
+    def test_delete_by_asn_and_customer_address(self):
+        vif = "dxvif-cfdl0002"
+        resp = self.dx.delete_bgp_peer(virtualInterfaceId=vif, asn=65002, customerAddress="169.254.21.2/30")
+        self.assertIn("virtualInterface", resp, "DeleteBGPPeer returns {virtualInterface}")
+        self.assertEqual(resp["virtualInterface"]["virtualInterfaceId"], vif)
+        self.assertEqual(peer_by_id(resp["virtualInterface"], "dxpeer-cfdl0004")["bgpPeerState"], "deleting")
+        self.assertEqual(peer_by_id(resp["virtualInterface"], "dxpeer-cfdl0003")["bgpPeerState"], "available")
+
+    def test_delete_by_asn_long_and_customer_address(self):
+        vif = "dxvif-cfdl0002"
+        resp = self.dx.delete_bgp_peer(virtualInterfaceId=vif, asnLong=4200000020, customerAddress="169.254.22.2/30")
+        self.assertEqual(peer_by_id(resp["virtualInterface"], "dxpeer-cfdl0005")["bgpPeerState"], "deleting")
+
+    def test_unknown_peer_refused(self):
+        vif = "dxvif-cfuk0001"
+        self.refuse_delete(vif, "unknown bgpPeerId", bgpPeerId="dxpeer-cfnone00")
+        self.refuse_delete(vif, "asn of one peer, customerAddress of the other", asn=65000,
+                           customerAddress="169.254.41.2/30")
+        self.refuse_delete(vif, "customerAddress matches, asn does not", asn=65099, customerAddress="169.254.40.2/30")
+        self.refuse_delete(vif, "bgpPeerId of another VIF's peer", bgpPeerId="dxpeer-cfds0001")
+
+    def test_last_live_peer_cannot_be_deleted(self):
+        self.refuse_delete("dxvif-cfls0002", "the only peer, by id", bgpPeerId="dxpeer-cfls0003")
+        self.refuse_delete("dxvif-cfls0002", "the only peer, by asn", asn=65000, customerAddress="169.254.113.2/30")
+        _, after = self.refuse_delete("dxvif-cfls0001", "the only live peer beside a deleted one",
+                                      bgpPeerId="dxpeer-cfls0001")
+        self.assertEqual(peer_by_id(after, "dxpeer-cfls0001")["bgpPeerState"], "available")
+
+    def test_pending_and_verifying_peers_refused_as_transitioning(self):
+        _, after = self.refuse_delete("dxvif-cfpd0001", "pending peer", TRANSITIONING, bgpPeerId="dxpeer-cfpd0002")
+        self.assertEqual(peer_by_id(after, "dxpeer-cfpd0002")["bgpPeerState"], "pending")
+        self.refuse_delete("dxvif-cfpd0001", "pending peer by asn", TRANSITIONING,
+                           asn=65003, customerAddress="169.254.31.2/30")
+        _, after = self.refuse_delete("dxvif-cfpd0002", "verifying peer on a public VIF", TRANSITIONING,
+                                      bgpPeerId="dxpeer-cfpd0005")
+        self.assertEqual(peer_by_id(after, "dxpeer-cfpd0005")["bgpPeerState"], "verifying")
+
+    def test_deleting_peer_refused(self):
+        self.refuse_delete("dxvif-cfpd0001", "peer already deleting", bgpPeerId="dxpeer-cfpd0003")
+
+    def test_peers_of_deleted_rejected_or_deleting_vifs_are_frozen(self):
+        for vif, state in [("dxvif-cfds0003", "deleted"), ("dxvif-cfrj0001", "rejected"), ("dxvif-cfdg0001", "deleting")]:
+            with self.subTest(state):
+                self.assertEqual(self.vif(vif)["virtualInterfaceState"], state)
+                self.refuse_create(vif, "CreateBGPPeer on a {} VIF".format(state), asn=65001, addressFamily="ipv6")
+                self.refuse_create(vif, "CreateBGPPeer ipv4 on a {} VIF".format(state), asn=65001,
+                                   addressFamily="ipv4")
+        self.refuse_delete("dxvif-cfrj0001", "DeleteBGPPeer on a rejected VIF", bgpPeerId="dxpeer-cfrj0002")
+        self.refuse_delete("dxvif-cfdg0001", "DeleteBGPPeer on a deleting VIF", bgpPeerId="dxpeer-cfdg0002")
+        self.refuse_delete("dxvif-cfds0003", "DeleteBGPPeer on a deleted VIF", bgpPeerId="dxpeer-cfds0003")
+
+    def test_unknown_vif_refused(self):
+        self.assert_client_error(
+            lambda: self.dx.create_bgp_peer(virtualInterfaceId="dxvif-cfnone00",
+                                            newBGPPeer={"asn": 65000, "addressFamily": "ipv6"}),
+            "CreateBGPPeer on unknown dxvif-cfnone00",
+        )
+        self.assert_client_error(
+            lambda: self.dx.delete_bgp_peer(virtualInterfaceId="dxvif-cfnone00", bgpPeerId="dxpeer-cfds0001"),
+            "DeleteBGPPeer on unknown dxvif-cfnone00",
+        )
+
+
+class VirtualInterfaces(SimTestCase):
+    """CreatePrivate/Public/TransitVirtualInterface and DeleteVirtualInterface, shapes and rules."""
+
+    FIXTURE = "main"
+
+    def check_new_vif(self, vif, kind, name, vlan, connection, state):
+        self.assertNotIn("virtualInterface", vif, "{} VIF create returns a bare VirtualInterface".format(kind))
+        self.assertRegex(vif.get("virtualInterfaceId", ""), r"^dxvif-[0-9a-z]+$")
+        self.assertEqual(vif["virtualInterfaceType"], kind)
+        self.assertEqual(vif["virtualInterfaceName"], name)
+        self.assertEqual(vif["vlan"], vlan)
+        self.assertEqual(vif["connectionId"], connection)
+        self.assertEqual(vif["virtualInterfaceState"], state)
+        self.assertEqual(len(vif["bgpPeers"]), 1, "a new VIF has its first peer")
+        peer = vif["bgpPeers"][0]
+        self.assertEqual(peer["bgpPeerState"], state, "the first peer starts with the VIF")
+        self.assertRegex(peer.get("bgpPeerId", ""), r"^dxpeer-[0-9a-z]+$")
+        for key in ("asn", "authKey", "amazonAddress", "customerAddress", "addressFamily"):
+            self.assertEqual(vif.get(key), peer.get(key), "VIF-level {} mirrors the first peer".format(key))
+        listed = self.vif(vif["virtualInterfaceId"])
+        self.assertEqual(listed["virtualInterfaceType"], kind)
+        return peer
+
+    def test_create_private_vif_returns_bare_vif_and_becomes_available(self):
+        t0 = time.monotonic()
+        vif = self.dx.create_private_virtual_interface(
+            connectionId="dxcon-cfno0001",
+            newPrivateVirtualInterface={
+                "virtualInterfaceName": "conf-private", "vlan": 301, "asn": 65100, "mtu": 9001,
+                "authKey": "private-vif-key", "addressFamily": "ipv4", "virtualGatewayId": "vgw-cf000001",
+                "tags": [{"key": "team", "value": "network"}],
+            },
+        )
+        peer = self.check_new_vif(vif, "private", "conf-private", 301, "dxcon-cfno0001", "pending")
+        check_ipv4_block(self, peer)
+        self.assertEqual((peer["asn"], peer["authKey"]), (65100, "private-vif-key"))
+        self.assertEqual(vif["mtu"], 9001)
+        self.assertEqual(vif["virtualGatewayId"], "vgw-cf000001")
+        self.assertEqual(vif["tags"], [{"key": "team", "value": "network"}])
+        got, waited, _ = poll(lambda: self.vif(vif["virtualInterfaceId"]),
+                              lambda v: v["virtualInterfaceState"] == "available", 5 + 5 * provision_delay())
+        self.assertEqual(got["bgpPeers"][0]["bgpPeerState"], "available", "the first peer is available with the VIF")
+        self.assertGreaterEqual(time.monotonic() - t0, provision_delay() * 0.9, "available no sooner than provisionDelay")
+
+    def test_create_public_vif_returns_bare_vif_verifying(self):
+        vif = self.dx.create_public_virtual_interface(
+            connectionId="dxcon-cfno0001",
+            newPublicVirtualInterface={
+                "virtualInterfaceName": "conf-public", "vlan": 302, "asn": 7224, "addressFamily": "ipv4",
+                "amazonAddress": "203.0.113.1/30", "customerAddress": "203.0.113.2/30",
+                "routeFilterPrefixes": [{"cidr": "203.0.113.0/24"}],
+            },
+        )
+        peer = self.check_new_vif(vif, "public", "conf-public", 302, "dxcon-cfno0001", "verifying")
+        self.assertEqual((peer["amazonAddress"], peer["customerAddress"]), ("203.0.113.1/30", "203.0.113.2/30"))
+        self.assertEqual(vif["routeFilterPrefixes"], [{"cidr": "203.0.113.0/24"}])
+        poll(lambda: self.vif(vif["virtualInterfaceId"]),
+             lambda v: v["virtualInterfaceState"] == "available" and v["bgpPeers"][0]["bgpPeerState"] == "available",
+             5 + 5 * provision_delay())
+
+    def test_create_transit_vif_returns_wrapped_vif(self):
+        resp = self.dx.create_transit_virtual_interface(
+            connectionId="dxcon-cfno0001",
+            newTransitVirtualInterface={
+                "virtualInterfaceName": "conf-transit", "vlan": 303, "asnLong": 4200000100, "addressFamily": "ipv6",
+                "directConnectGatewayId": "5f294f92-bafb-4011-916d-9b0bec1f2f7d",
+            },
+        )
+        self.assertIn("virtualInterface", resp, "CreateTransitVirtualInterface returns {virtualInterface}")
+        vif = resp["virtualInterface"]
+        self.assertEqual(vif["virtualInterfaceType"], "transit")
+        self.assertEqual(vif["virtualInterfaceState"], "pending")
+        self.assertEqual(vif["vlan"], 303)
+        self.assertEqual(vif["directConnectGatewayId"], "5f294f92-bafb-4011-916d-9b0bec1f2f7d")
+        peer = vif["bgpPeers"][0]
+        self.assertEqual((peer["asn"], peer["asnLong"]), (0, 4200000100))
+        check_ipv6_block(self, peer)
+        poll(lambda: self.vif(vif["virtualInterfaceId"]),
+             lambda v: v["virtualInterfaceState"] == "available", 5 + 5 * provision_delay())
+
+    def test_create_vif_on_lag_and_interconnect(self):
+        on_lag = self.dx.create_private_virtual_interface(
+            connectionId="dxlag-cfye0001",
+            newPrivateVirtualInterface={"virtualInterfaceName": "conf-on-lag", "vlan": 304, "asn": 65101},
+        )
+        self.assertEqual(on_lag["connectionId"], "dxlag-cfye0001")
+        on_ic = self.dx.create_private_virtual_interface(
+            connectionId="dxcon-cfic0001",
+            newPrivateVirtualInterface={"virtualInterfaceName": "conf-on-interconnect", "vlan": 305, "asn": 65102},
+        )
+        self.assertEqual(on_ic["connectionId"], "dxcon-cfic0001")
+
+    def test_create_vif_refusals(self):
+        # botocore would refuse a missing name client-side; this client sends it anyway.
+        lax = client(parameter_validation=False)
+        ok = {"virtualInterfaceName": "conf-bad", "vlan": 310, "asn": 65000}
+
+        def private(connection="dxcon-cfno0001", dx=None, **changes):
+            body = dict(ok, **changes)
+            body = {k: v for k, v in body.items() if v is not None}
+            return lambda: (dx or self.dx).create_private_virtual_interface(
+                connectionId=connection, newPrivateVirtualInterface=body)
+
+        cases = [
+            ("unknown connection", private(connection="dxcon-cfnone00")),
+            ("vlan 0", private(vlan=0)),
+            ("vlan 4095", private(vlan=4095)),
+            ("vlan 201 already used on dxcon-cfno0001", private(vlan=201)),
+            ("no virtualInterfaceName", private(dx=lax, virtualInterfaceName=None)),
+            ("asn 0", private(asn=0)),
+            ("asnLong 4294967295", private(asn=None, asnLong=4294967295)),
+            ("authKey of 5 characters", private(authKey="12345")),
+            ("ipv6 with addresses", private(addressFamily="ipv6", amazonAddress="2001:db8::1/125",
+                                           customerAddress="2001:db8::6/125")),
+            ("ipv4 with only amazonAddress", private(addressFamily="ipv4", amazonAddress="169.254.80.1/30")),
+            ("public VIF with a public ASN not allow-listed", lambda: self.dx.create_public_virtual_interface(
+                connectionId="dxcon-cfno0001",
+                newPublicVirtualInterface={"virtualInterfaceName": "conf-bad-public", "vlan": 311, "asn": 3356,
+                                           "amazonAddress": "203.0.113.5/30", "customerAddress": "203.0.113.6/30"})),
+            ("transit VIF vlan 4095", lambda: self.dx.create_transit_virtual_interface(
+                connectionId="dxcon-cfno0001",
+                newTransitVirtualInterface={"virtualInterfaceName": "conf-bad-transit", "vlan": 4095, "asn": 65000})),
+        ]
+        before = {v["virtualInterfaceId"] for v in self.dx.describe_virtual_interfaces()["virtualInterfaces"]}
+        for what, call in cases:
+            with self.subTest(what):
+                self.assert_client_error(call, "Create*VirtualInterface: " + what)
+        after = {v["virtualInterfaceId"] for v in self.dx.describe_virtual_interfaces()["virtualInterfaces"]}
+        self.assertEqual(after - before, set(), "a refused create made a VIF")
+
+    def test_delete_vif_deleting_then_deleted_and_still_listed(self):
+        vif = "dxvif-cfdv0001"
+        t0 = time.monotonic()
+        resp = self.dx.delete_virtual_interface(virtualInterfaceId=vif)
+        self.assertEqual(resp, {"virtualInterfaceState": "deleting", "ResponseMetadata": resp["ResponseMetadata"]})
+        self.assertIn(self.vif(vif)["virtualInterfaceState"], ("deleting", "deleted"))
+        got, _, _ = poll(lambda: self.vif(vif), lambda v: v["virtualInterfaceState"] == "deleted",
+                         5 + 5 * deletion_delay())
+        self.assertGreaterEqual(time.monotonic() - t0, deletion_delay() * 0.9, "deleted no sooner than deletionDelay")
+        self.assertTrue(all(p["bgpPeerState"] == "deleted" for p in got["bgpPeers"]), got["bgpPeers"])
+        time.sleep(2.5 * deletion_delay())
+        self.assertEqual(self.vif(vif)["virtualInterfaceState"], "deleted", "a deleted VIF stays listed")
+        self.refuse_create(vif, "CreateBGPPeer on the VIF just deleted", asn=65001, addressFamily="ipv6")
+
+    def test_delete_unknown_vif_refused(self):
+        self.assert_client_error(
+            lambda: self.dx.delete_virtual_interface(virtualInterfaceId="dxvif-cfnone00"),
+            "DeleteVirtualInterface dxvif-cfnone00",
+        )
+
+
+class Lifecycles(SimTestCase):
+    """pending -> available, verifying -> available, deleting -> deleted -> gone, with the world's delays."""
+
+    FIXTURE = "main"
+
+    def test_new_peer_pending_then_available_after_the_delay(self):
+        vif = "dxvif-cflc0001"
+        t0 = time.monotonic()
+        _, peer = self.create_peer(vif, asn=64600, addressFamily="ipv6")
+        self.assertEqual(peer["bgpPeerState"], "pending")
+        poll(lambda: self.peer_state(vif, peer["bgpPeerId"]), lambda s: s == "available", 5 + 5 * provision_delay())
+        self.assertGreaterEqual(time.monotonic() - t0, provision_delay() * 0.9, "available no sooner than provisionDelay")
+
+    def test_public_vif_peer_verifying_then_available(self):
+        vif = "dxvif-cfpb0002"
+        _, peer = self.create_peer(vif, asn=65001, addressFamily="ipv6")
+        self.assertEqual(peer["bgpPeerState"], "verifying")
+        poll(lambda: self.peer_state(vif, peer["bgpPeerId"]), lambda s: s == "available", 5 + 5 * provision_delay())
+
+    def test_deleted_peer_goes_deleting_deleted_gone(self):
+        vif = "dxvif-cfdl0001"
+        t0 = time.monotonic()
+        resp = self.dx.delete_bgp_peer(virtualInterfaceId=vif, bgpPeerId="dxpeer-cfdl0002")
+        self.assertEqual(peer_by_id(resp["virtualInterface"], "dxpeer-cfdl0002")["bgpPeerState"], "deleting")
+        seen = ["deleting"]
+        marks = {}
+
+        def state():
+            s = self.peer_state(vif, "dxpeer-cfdl0002")
+            if s != seen[-1]:
+                seen.append(s)
+                marks[s] = time.monotonic() - t0
+            return s
+
+        poll(state, lambda s: s == "<gone>", 5 + 10 * deletion_delay(), interval=0.04)
+        self.assertEqual(seen, ["deleting", "deleted", "<gone>"], "peer states after DeleteBGPPeer")
+        self.assertGreaterEqual(marks["deleted"], deletion_delay() * 0.9)
+        self.assertGreaterEqual(marks["<gone>"], 2 * deletion_delay() * 0.9)
+        # What is left is the last live peer: it cannot go.
+        self.refuse_delete(vif, "last live peer after the other one left", bgpPeerId="dxpeer-cfdl0001")
+        # The one gone is unknown now.
+        self.refuse_delete(vif, "a peer already removed", bgpPeerId="dxpeer-cfdl0002")
+
+
+class Protocol(SimTestCase):
+    """AWS JSON 1.1 details: unsupported operations, missing auth, bad JSON, other paths."""
+
+    FIXTURE = "main"
+
+    def test_unsupported_operation_is_a_json_error(self):
+        self.assert_error(lambda: self.dx.describe_locations(), "UnknownOperationException", 400,
+                          "DescribeLocations (not simulated)")
+        status, headers, body = raw_api("NoSuchOperation", {})
+        self.assertEqual(status, 400)
+        doc = json.loads(body)
+        self.assertEqual(doc.get("__type"), "UnknownOperationException", body)
+        self.assertIn("message", doc)
+        self.assertEqual(headers.get("x-amzn-errortype", "").split(":")[0], "UnknownOperationException")
+        self.assertIn("json", headers.get("content-type", ""))
+        # The server keeps serving.
+        self.assertTrue(self.dx.describe_virtual_interfaces()["virtualInterfaces"])
+
+    def test_other_path_is_a_404_json_error(self):
+        status, _, body = raw("GET", "/no/such/path")
+        self.assertEqual(status, 404)
+        self.assertEqual(json.loads(body).get("__type"), "UnknownOperationException", body)
+
+    def test_missing_authorization(self):
+        self.assert_error(lambda: unsigned_client().describe_virtual_interfaces(),
+                          "MissingAuthenticationTokenException", 400, "unsigned DescribeVirtualInterfaces")
+
+    def test_invalid_json_body(self):
+        status, headers, body = raw_api("DescribeVirtualInterfaces", b"{not json")
+        self.assertEqual(status, 400, body)
+        self.assertEqual(json.loads(body).get("__type"), "SerializationException", body)
+        self.assertEqual(headers.get("x-amzn-errortype", "").split(":")[0], "SerializationException")
+
+    def test_client_error_body_and_header(self):
+        status, headers, body = raw_api("DescribeVirtualInterfaces", {"virtualInterfaceId": "dxvif-cfnone00"})
+        self.assertEqual(status, 400)
+        doc = json.loads(body)
+        self.assertEqual(doc.get("__type"), "DirectConnectClientException")
+        self.assertTrue(doc.get("message"))
+        self.assertEqual(headers.get("x-amzn-errortype", "").split(":")[0], "DirectConnectClientException")
+
+
+# ==================================================================================================
+# Fixture "seed": the seed world (examples/seed/world.json), provisionDelay 200ms, deletionDelay 300ms.
+# ==================================================================================================
+
+
+class SeedExample(SimTestCase):
+    """The AWS CLI reference's create-bgp-peer example, end to end."""
+
+    FIXTURE = "seed"
+
+    def test_seed_example_end_to_end(self):
+        vif_id = "dxvif-fg1vuj3d"
+        before = self.vif(vif_id)
+        self.assertEqual([p["bgpPeerId"] for p in before["bgpPeers"]], ["dxpeer-fg1v4v4e"])
+
+        resp = self.dx.create_bgp_peer(virtualInterfaceId=vif_id, newBGPPeer={"asn": 64600, "addressFamily": "ipv6"})
+        vif = resp["virtualInterface"]
+        self.assertEqual(len(vif["bgpPeers"]), 2)
+        old, new = vif["bgpPeers"]
+        self.assertEqual(old["bgpPeerId"], "dxpeer-fg1v4v4e", "the existing peer comes first")
+        # subTests: one shape mismatch must not hide the rest of the walk-through.
+        with self.subTest("the reference output's VIF and peer fields are all there"):
+            self.assertEqual(REFERENCE_VIF_KEYS - set(vif), set(), "missing VIF fields")
+            for peer in (old, new):
+                self.assertEqual(REFERENCE_PEER_KEYS - set(peer), set(), "missing peer fields")
+        with self.subTest("the VIF's own fields are the reference's"):
+            for key, want in [("virtualInterfaceState", "available"), ("asn", 65000), ("vlan", 125),
+                              ("connectionId", "dxcon-fguhmqlc"), ("virtualInterfaceType", "private"),
+                              ("virtualInterfaceName", "Test"), ("location", "EqDC2"), ("addressFamily", "ipv4"),
+                              ("amazonAddress", "169.254.255.1/30"), ("customerAddress", "169.254.255.2/30"),
+                              ("virtualGatewayId", "vgw-f9eb0c90"), ("ownerAccount", "123456789012")]:
+                self.assertEqual(vif.get(key), want, key)
+            self.assertEqual(old.get("bgpPeerState"), "available")
+        with self.subTest("the new peer is the reference's"):
+            self.assertEqual(
+                {k: new.get(k) for k in ("addressFamily", "asn", "asnLong", "bgpPeerState", "bgpStatus",
+                                         "amazonAddress", "customerAddress")},
+                {"addressFamily": "ipv6", "asn": 64600, "asnLong": 64600, "bgpPeerState": "pending",
+                 "bgpStatus": "down", "amazonAddress": "2001:db8:1100:2f0:0:1:9cb4:4211/125",
+                 "customerAddress": "2001:db8:1100:2f0:0:1:9cb4:4216/125"},
+            )
+            self.assertTrue(new["authKey"].startswith("0x") and len(new["authKey"]) == 24, new["authKey"])
+            self.assertRegex(new["bgpPeerId"], r"^dxpeer-[0-9a-z]+$")
+        with self.subTest("customerRouterConfig carries the IPv6 session, as on the reference page"):
+            config = vif.get("customerRouterConfig", "")
+            for line in ['<logical_connection id="dxvif-fg1vuj3d">', "<vlan>125</vlan>",
+                         "<ipv6_customer_address>2001:db8:1100:2f0:0:1:9cb4:4216/125</ipv6_customer_address>",
+                         "<ipv6_amazon_address>2001:db8:1100:2f0:0:1:9cb4:4211/125</ipv6_amazon_address>",
+                         "<ipv6_bgp_asn>64600</ipv6_bgp_asn>",
+                         "<ipv6_bgp_auth_key>{}</ipv6_bgp_auth_key>".format(new["authKey"])]:
+                self.assertIn(line, config)
+
+        # pending -> available after provisionDelay.
+        got, _, _ = poll(lambda: self.vif(vif_id),
+                         lambda v: len(v["bgpPeers"]) == 2 and all(p["bgpPeerState"] == "available" for p in v["bgpPeers"]),
+                         5 + 5 * provision_delay())
+        self.assertEqual(peer_by_id(got, new["bgpPeerId"])["authKey"], new["authKey"], "the generated key is kept")
+        self.assertEqual(got["virtualInterfaceState"], "available")
+
+        # A second IPv6 peer breaks the address-family rule (hasLogicalRedundancy "no").
+        self.refuse_create(vif_id, "second ipv6 peer on the seed VIF", asn=64601, addressFamily="ipv6")
+
+        # And back: delete the new peer; it leaves; the original stays and is the last one.
+        self.dx.delete_bgp_peer(virtualInterfaceId=vif_id, bgpPeerId=new["bgpPeerId"])
+        poll(lambda: self.peer_ids(vif_id), lambda ids: ids == ["dxpeer-fg1v4v4e"], 5 + 10 * deletion_delay())
+        self.refuse_delete(vif_id, "the seed VIF's last peer", bgpPeerId="dxpeer-fg1v4v4e")
+
+
+# ==================================================================================================
+# Fixture "seed-slow": the seed world with provisionDelay 60s: new peers stay pending for the whole run.
+# ==================================================================================================
+
+
+class PendingPeer(SimTestCase):
+    FIXTURE = "seed-slow"
+
+    def test_deleting_a_pending_peer_is_a_transitioning_error(self):
+        vif_id = "dxvif-fg1vuj3d"
+        _, peer = self.create_peer(vif_id, asn=64600, addressFamily="ipv6")
+        self.assertEqual(peer["bgpPeerState"], "pending")
+        self.assertEqual(peer["customerAddress"], "2001:db8:1100:2f0:0:1:9cb4:4216/125")
+        self.refuse_delete(vif_id, "pending peer by id", TRANSITIONING, bgpPeerId=peer["bgpPeerId"])
+        self.refuse_delete(vif_id, "pending peer by asn + customerAddress", TRANSITIONING,
+                           asn=64600, customerAddress=peer["customerAddress"])
+        self.assertEqual(self.peer_state(vif_id, peer["bgpPeerId"]), "pending")
+        # The pending peer is live: the address-family rule counts it.
+        self.refuse_create(vif_id, "ipv6 beside a pending ipv6 peer", asn=64601, addressFamily="ipv6")
+
+
+# ==================================================================================================
+# Fixture "approval": sim.manualApproval true, provisionDelay 200ms.
+# ==================================================================================================
+
+
+class ManualApproval(SimTestCase):
+    FIXTURE = "approval"
+
+    def test_public_peer_stays_verifying_until_approved(self):
+        vif = "dxvif-cfma0001"
+        _, first = self.create_peer(vif, asn=64513, addressFamily="ipv4")
+        _, second = self.create_peer(vif, asn=64514, addressFamily="ipv4")
+        _, third = self.create_peer(vif, asn=64515, addressFamily="ipv4")
+        for p in (first, second, third):
+            self.assertEqual(p["bgpPeerState"], "verifying")
+        time.sleep(max(1.0, 4 * provision_delay()))
+        self.assertEqual(self.peer_state(vif, first["bgpPeerId"]), "verifying", "no approval, no progress")
+        self.refuse_delete(vif, "verifying peer awaiting approval", TRANSITIONING, bgpPeerId=first["bgpPeerId"])
+
+        status, body = approve(first["bgpPeerId"])
+        self.assertEqual(status, 200, body)
+        poll(lambda: self.peer_state(vif, first["bgpPeerId"]), lambda s: s == "available", 5 + 5 * provision_delay())
+        self.assertEqual(self.peer_state(vif, second["bgpPeerId"]), "verifying", "approving one peer approves only it")
+
+        status, body = approve()
+        self.assertEqual(status, 200, body)
+        for p in (second, third):
+            poll(lambda: self.peer_state(vif, p["bgpPeerId"]), lambda s: s == "available", 5 + 5 * provision_delay())
+
+    def test_private_peer_needs_no_approval(self):
+        vif = "dxvif-cfma0002"
+        _, peer = self.create_peer(vif, asn=64600, addressFamily="ipv6")
+        self.assertEqual(peer["bgpPeerState"], "pending")
+        poll(lambda: self.peer_state(vif, peer["bgpPeerId"]), lambda s: s == "available", 5 + 5 * provision_delay())
+
+
+# ==================================================================================================
+# Fixture "sigv4": the seed world with sim.credentials: signatures are verified.
+# ==================================================================================================
+
+
+class SigV4(SimTestCase):
+    FIXTURE = "sigv4"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        creds = world()["sim"]["credentials"]
+        cls.key, cls.secret = creds[0]["accessKeyId"], creds[0]["secretAccessKey"]
+        cls.key2, cls.secret2 = creds[1]["accessKeyId"], creds[1]["secretAccessKey"]
+        cls.dx = client(key=cls.key, secret=cls.secret)
+
+    def test_listed_keys_work_in_any_region(self):
+        self.assertEqual(self.vif("dxvif-fg1vuj3d")["virtualInterfaceId"], "dxvif-fg1vuj3d")
+        other = client(key=self.key2, secret=self.secret2)
+        self.assertEqual(len(other.describe_virtual_interfaces()["virtualInterfaces"]), 1)
+        eu = client(region=EU, key=self.key, secret=self.secret)
+        self.assertEqual(eu.describe_virtual_interfaces()["virtualInterfaces"], [])
+
+    def test_wrong_secret_is_invalid_signature(self):
+        bad = client(key=self.key, secret=self.secret + "x")
+        self.assert_error(
+            lambda: bad.describe_virtual_interfaces(), "InvalidSignatureException", 400,
+            "DescribeVirtualInterfaces signed with a wrong secret",
+            "The request signature we calculated does not match the signature you provided.",
+        )
+        # Another listed key's secret is a wrong secret for this key too.
+        crossed = client(key=self.key, secret=self.secret2)
+        self.assert_error(lambda: crossed.describe_virtual_interfaces(), "InvalidSignatureException", 400,
+                          "key 1 signed with key 2's secret")
+
+    def test_unknown_key_is_unrecognized_client(self):
+        stranger = client(key="AKIDNOTLISTED000", secret=self.secret)
+        self.assert_error(
+            lambda: stranger.describe_virtual_interfaces(), "UnrecognizedClientException", 400,
+            "DescribeVirtualInterfaces with an unknown access key",
+            "The security token included in the request is invalid.",
+        )
+
+    def test_refused_signature_changes_nothing(self):
+        bad = client(key=self.key, secret="not-the-secret")
+        self.assert_error(
+            lambda: bad.create_bgp_peer(virtualInterfaceId="dxvif-fg1vuj3d",
+                                        newBGPPeer={"asn": 64600, "addressFamily": "ipv6"}),
+            "InvalidSignatureException", 400, "CreateBGPPeer signed with a wrong secret",
+        )
+        self.assertEqual(self.peer_ids("dxvif-fg1vuj3d"), ["dxpeer-fg1v4v4e"])
+
+    def test_body_changed_after_signing_is_invalid_signature(self):
+        tampered = client(key=self.key, secret=self.secret)
+        swapped = []
+
+        def swap_body(request, **_):
+            # Same length, so Content-Length (signed) still holds; only the payload hash differs.
+            body = request.body if isinstance(request.body, bytes) else request.body.encode()
+            request.body = body.replace(b"dxvif-fg1vuj3d", b"dxvif-fg1vuj3x")
+            swapped.append(request.body != body)
+
+        tampered.meta.events.register("before-send", swap_body)
+        self.assert_error(lambda: tampered.describe_virtual_interfaces(virtualInterfaceId="dxvif-fg1vuj3d"),
+                          "InvalidSignatureException", 400, "a body that is not the one signed")
+        self.assertEqual(swapped, [True], "the hook changed the signed body")
+
+    def test_unsigned_request(self):
+        self.assert_error(lambda: unsigned_client().describe_virtual_interfaces(),
+                          "MissingAuthenticationTokenException", 400, "unsigned request with credentials configured")
+
+
+# ==================================================================================================
+# Fault fixtures: the seed world with one fault at rate 1 (so every draw hits), each on its own simulator.
+# ==================================================================================================
+
+SEED_VIF = "dxvif-fg1vuj3d"
+
+
+def seed_peers_in_sim():
+    """The seed VIF's peers as the simulator holds them (through the admin route, which faults do not touch)."""
+    for v in sim_world()["virtualInterfaces"]:
+        if v["virtualInterfaceId"] == SEED_VIF:
+            return v["bgpPeers"]
+    raise AssertionError("the seed VIF is missing from /_sim/world")
+
+
+class FaultThrottle(SimTestCase):
+    """--fault throttle=1: every API request is answered 400 ThrottlingException "Rate exceeded"."""
+
+    FIXTURE = "fault-throttle"
+
+    def test_every_request_is_throttled_and_nothing_runs(self):
+        self.assert_error(lambda: self.dx.describe_virtual_interfaces(), "ThrottlingException", 400,
+                          "DescribeVirtualInterfaces under throttle=1", "Rate exceeded")
+        self.assert_error(
+            lambda: self.dx.create_bgp_peer(virtualInterfaceId=SEED_VIF,
+                                            newBGPPeer={"asn": 64600, "addressFamily": "ipv6"}),
+            "ThrottlingException", 400, "CreateBGPPeer under throttle=1", "Rate exceeded")
+        self.assertEqual([p["bgpPeerId"] for p in seed_peers_in_sim()], ["dxpeer-fg1v4v4e"])
+
+
+class FaultServerError(SimTestCase):
+    """--fault server-error=1: every API request is answered 500 DirectConnectServerException."""
+
+    FIXTURE = "fault-server-error"
+
+    def test_every_request_is_a_server_error(self):
+        self.assert_error(lambda: self.dx.describe_virtual_interfaces(), "DirectConnectServerException", 500,
+                          "DescribeVirtualInterfaces under server-error=1")
+        self.assert_error(
+            lambda: self.dx.create_bgp_peer(virtualInterfaceId=SEED_VIF,
+                                            newBGPPeer={"asn": 64600, "addressFamily": "ipv6"}),
+            "DirectConnectServerException", 500, "CreateBGPPeer under server-error=1")
+        self.assertEqual([p["bgpPeerId"] for p in seed_peers_in_sim()], ["dxpeer-fg1v4v4e"])
+
+
+class FaultTransitioning(SimTestCase):
+    """sim.faults.transitioningRate 1: mutating calls are refused as transitioning; describes still work."""
+
+    FIXTURE = "fault-transitioning"
+
+    def test_mutations_refused_as_transitioning(self):
+        self.assertEqual(self.peer_ids(SEED_VIF), ["dxpeer-fg1v4v4e"])
+        self.refuse_create(SEED_VIF, "CreateBGPPeer under transitioningRate=1", message=TRANSITIONING,
+                           asn=64600, addressFamily="ipv6")
+        self.assert_client_error(
+            lambda: self.dx.delete_virtual_interface(virtualInterfaceId=SEED_VIF),
+            "DeleteVirtualInterface under transitioningRate=1", TRANSITIONING)
+        self.assertEqual(self.vif(SEED_VIF)["virtualInterfaceState"], "available")
+
+
+class FaultDrop(SimTestCase):
+    """sim.faults.dropRate 1: the operation runs, then the connection closes with no response."""
+
+    FIXTURE = "fault-drop"
+
+    def test_dropped_create_still_creates(self):
+        with self.assertRaises(HTTPClientError, msg="CreateBGPPeer under dropRate=1 gets no response") as cm:
+            self.dx.create_bgp_peer(virtualInterfaceId=SEED_VIF, newBGPPeer={"asn": 64600, "addressFamily": "ipv6"})
+        self.assertNotIsInstance(cm.exception, ReadTimeoutError, "the connection is closed, not left hanging")
+        peers = seed_peers_in_sim()
+        self.assertEqual(len(peers), 2, "the dropped CreateBGPPeer was executed: {}".format(peers))
+        self.assertEqual((peers[1]["addressFamily"], peers[1]["asn"]), ("ipv6", 64600))
+
+
+class FaultStuckPending(SimTestCase):
+    """sim.faults.stuckPendingRate 1: new peers never leave pending."""
+
+    FIXTURE = "fault-stuck-pending"
+
+    def test_new_peer_stays_pending(self):
+        _, peer = self.create_peer(SEED_VIF, asn=64600, addressFamily="ipv6")
+        self.assertEqual(peer["bgpPeerState"], "pending")
+        time.sleep(max(1.0, 5 * provision_delay()))
+        self.assertEqual(self.peer_state(SEED_VIF, peer["bgpPeerId"]), "pending")
+
+
+class FaultEndDeleted(SimTestCase):
+    """sim.faults.endDeletedRate 1: new peers end in "deleted" instead of "available"."""
+
+    FIXTURE = "fault-end-deleted"
+
+    def test_new_peer_ends_deleted(self):
+        _, peer = self.create_peer(SEED_VIF, asn=64600, addressFamily="ipv6")
+        self.assertEqual(peer["bgpPeerState"], "pending")
+        _, _, history = poll(lambda: self.peer_state(SEED_VIF, peer["bgpPeerId"]), lambda s: s == "deleted",
+                             5 + 5 * provision_delay())
+        self.assertNotIn("available", history)
+
+
+def load_tests(loader, standard_tests, pattern):
+    """Only the classes written for the world the simulator runs (DXCTL_SIM_WORLD's conformanceFixture)."""
+    fixture = fixture_name()
+    suite = unittest.TestSuite()
+    for case in (Describe, Regions, AddressFamilyRule, AddressRules, AuthKeyAndAsnRules, PublicVifRules,
+                 DeleteBgpPeer, VirtualInterfaces, Lifecycles, Protocol, SeedExample, PendingPeer, ManualApproval,
+                 SigV4, FaultThrottle, FaultServerError, FaultTransitioning, FaultDrop, FaultStuckPending,
+                 FaultEndDeleted):
+        if case.FIXTURE == fixture:
+            suite.addTests(loader.loadTestsFromTestCase(case))
+    if suite.countTestCases() == 0:
+        raise RuntimeError("no conformance tests for world fixture {!r}".format(fixture))
+    return suite
+
+
+if __name__ == "__main__":
+    unittest.main()
