@@ -45,6 +45,8 @@ pub struct Evaluator<'a> {
     pub inputs: &'a Inputs,
     vars: hcl::Map<String, Value>,
     sensitive: BTreeSet<String>,
+    /// Variables that have no usable value (already reported): expressions using them fail silently.
+    failed: BTreeSet<String>,
 }
 
 impl<'a> Evaluator<'a> {
@@ -53,7 +55,13 @@ impl<'a> Evaluator<'a> {
             inputs,
             vars: hcl::Map::new(),
             sensitive: BTreeSet::new(),
+            failed: BTreeSet::new(),
         }
+    }
+
+    /// Marks a declared variable whose value could not be resolved.
+    pub fn declare_failed(&mut self, name: &str) {
+        self.failed.insert(name.to_string());
     }
 
     pub fn declare(&mut self, name: &str, value: Value, sensitive: bool) {
@@ -71,8 +79,12 @@ impl<'a> Evaluator<'a> {
             base,
             secret: false,
             error: None,
+            poisoned: false,
         };
         pass.visit_expr_mut(&mut expr);
+        if pass.poisoned {
+            return Err(String::new());
+        }
         if let Some(e) = pass.error {
             return Err(e);
         }
@@ -94,6 +106,8 @@ impl<'a> Evaluator<'a> {
     ) -> Option<Evaluated> {
         match self.eval(&src.dir(), &attr.value) {
             Ok(v) => Some(v),
+            // It uses a variable whose problem is already reported.
+            Err(detail) if detail.is_empty() => None,
             Err(detail) => {
                 diags.push(Diagnostic::at(
                     src,
@@ -139,6 +153,7 @@ struct Resolver<'e, 'a> {
     base: &'e Path,
     secret: bool,
     error: Option<String>,
+    poisoned: bool,
 }
 
 impl VisitMut for Resolver<'_, '_> {
@@ -179,6 +194,9 @@ impl VisitMut for Resolver<'_, '_> {
                     if let TraversalOperator::GetAttr(name) = first.value() {
                         if self.eval.sensitive.contains(name.as_str()) {
                             self.secret = true;
+                        }
+                        if self.eval.failed.contains(name.as_str()) {
+                            self.poisoned = true;
                         }
                     }
                 }

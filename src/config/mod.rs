@@ -144,7 +144,13 @@ pub fn load_sources(files: &[SourceFile], inputs: &Inputs) -> Result<Config, Dia
     }
     if !diags.is_empty() {
         // Later checks would only add noise about a config that cannot be read.
-        return Err(Diagnostics { items: diags, sources: files.iter().map(|f| (f.display_path.clone(), f.text.clone())).collect() });
+        return Err(Diagnostics {
+            items: diags,
+            sources: files
+                .iter()
+                .map(|f| (f.display_path.clone(), f.text.clone()))
+                .collect(),
+        });
     }
     // Variables first: every file may use any file's variables.
     let mut ev = Evaluator::new(inputs);
@@ -174,8 +180,12 @@ pub fn load_sources(files: &[SourceFile], inputs: &Inputs) -> Result<Config, Dia
             }
         }
     }
-    for (name, (value, sensitive)) in variables::resolve(&declared, files, inputs, &mut diags) {
-        ev.declare(&name, value, sensitive);
+    let values = variables::resolve(&declared, files, inputs, &mut diags);
+    for v in &declared {
+        match values.get(&v.name) {
+            Some((value, sensitive)) => ev.declare(&v.name, value.clone(), *sensitive),
+            None => ev.declare_failed(&v.name),
+        }
     }
 
     let mut loader = Loader {
@@ -360,8 +370,14 @@ impl Loader<'_> {
                     labels.insert(name.clone(), peer_loc.clone());
                     let attrs =
                         attributes(src, &peer.body, validate::PEER_ATTRIBUTES, &mut self.diags);
-                    if let Some(span) = attrs.get("auth_key").and_then(|a| a.value.span()) {
-                        self.redact.push((src.display_path.clone(), span));
+                    // A literal key in the file is shown masked; an expression (env(), var.x) is not secret text.
+                    if let Some(attr) = attrs
+                        .get("auth_key")
+                        .filter(|a| matches!(a.value, Expression::String(_)))
+                    {
+                        if let Some(span) = attr.value.span() {
+                            self.redact.push((src.display_path.clone(), span));
+                        }
                     }
                     let span = peer.ident.span();
                     if let Some(spec) =
@@ -507,13 +523,9 @@ fn attributes<'a>(
                     );
                     d.hint = Some(suggest(key, allowed));
                     diags.push(d);
-                } else if out.insert(key, attr).is_some() {
-                    diags.push(Diagnostic::at(
-                        src,
-                        attr.key.span(),
-                        "duplicate-attribute",
-                        format!("attribute `{key}` is set twice"),
-                    ));
+                } else {
+                    // hcl-edit's parser already refuses a repeated attribute as a syntax error.
+                    out.insert(key, attr);
                 }
             }
             Structure::Block(block) => diags.push(Diagnostic::at(

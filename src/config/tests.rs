@@ -234,28 +234,50 @@ fn variable_errors_are_located() {
     let wrong = errors(&WITH_VARS.replace("default = 64600", "default = \"many\""));
     assert!(wrong.contains(&("variable-type", 1)), "{wrong:?}");
     let err = load_with(WITH_VARS, &inputs(&[], &[("suffix", "x"), ("nope", "1")])).unwrap_err();
-    assert!(err.items.iter().any(|d| d.rule == "undeclared-variable"), "{err}");
+    assert!(
+        err.items.iter().any(|d| d.rule == "undeclared-variable"),
+        "{err}"
+    );
 }
 
 #[test]
 fn providers_place_vifs_and_interpolation_evaluates() {
     let config = load_with(WITH_VARS, &inputs(&[], &[("suffix", "x")])).unwrap();
     let desired = config.desired("fallback");
-    assert_eq!(desired.vifs[0].scope, Scope { region: "us-east-1".into(), profile: None });
-    assert_eq!(desired.vifs[1].scope, Scope { region: "eu-west-1".into(), profile: Some("network-eu".into()) });
+    assert_eq!(
+        desired.vifs[0].scope,
+        Scope {
+            region: "us-east-1".into(),
+            profile: None
+        }
+    );
+    assert_eq!(
+        desired.vifs[1].scope,
+        Scope {
+            region: "eu-west-1".into(),
+            profile: Some("network-eu".into())
+        }
+    );
     assert_eq!(desired.vifs[0].peers[0].label, "v6");
     assert!(desired.vifs[0].peers[0].sensitive.contains("auth_key"));
     let v4 = &desired.vifs[1].peers[0];
     assert_eq!(v4.amazon_address.as_deref(), Some("169.254.1.1/30"));
     assert_eq!(v4.asn.get(), 4_200_000_000);
-    assert_eq!(config.profiles().into_iter().collect::<Vec<_>>(), vec!["network-eu".to_string()]);
+    assert_eq!(
+        config.profiles().into_iter().collect::<Vec<_>>(),
+        vec!["network-eu".to_string()]
+    );
 }
 
 #[test]
 fn unknown_provider_alias_is_refused_with_a_suggestion() {
     let text = WITH_VARS.replace("provider = aws.eu", "provider = aws.euu");
     let err = load_with(&text, &inputs(&[], &[("suffix", "x")])).unwrap_err();
-    let d = err.items.iter().find(|d| d.rule == "unknown-provider").expect("unknown-provider");
+    let d = err
+        .items
+        .iter()
+        .find(|d| d.rule == "unknown-provider")
+        .expect("unknown-provider");
     assert_eq!(d.location.line, 28);
     assert_eq!(d.hint.as_deref(), Some("did you mean `eu`?"));
 }
@@ -279,9 +301,17 @@ virtual_interface "dxvif-a" {
 }
 "#;
     let path = dir.path().join("main.hcl").display().to_string();
-    let config = load_sources(&[SourceFile::new(path, text)], &inputs(&[("AMAZON_ADDR", "169.254.7.1/30")], &[])).unwrap();
+    let config = load_sources(
+        &[SourceFile::new(path, text)],
+        &inputs(&[("AMAZON_ADDR", "169.254.7.1/30")], &[]),
+    )
+    .unwrap();
     let peer = &config.desired("r").vifs[0].peers[0];
-    assert_eq!(peer.auth_key.as_ref().unwrap().expose(), "from-a-file-123", "file() trims the trailing newline");
+    assert_eq!(
+        peer.auth_key.as_ref().unwrap().expose(),
+        "from-a-file-123",
+        "file() trims the trailing newline"
+    );
     assert_eq!(
         peer.sensitive.iter().copied().collect::<Vec<_>>(),
         vec!["amazon_address", "auth_key", "customer_address"]

@@ -113,8 +113,8 @@ pub fn declare(
         default,
         sensitive,
         description,
-        location: src.span_location(block.span()),
-        span: block.span(),
+        location: src.span_location(label.span()),
+        span: label.span(),
         file,
     })
 }

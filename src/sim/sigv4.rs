@@ -323,7 +323,11 @@ fn unrecognized_client() -> ApiError {
 }
 
 fn mismatch() -> ApiError {
-    ApiError::other(StatusCode::BAD_REQUEST, "InvalidSignatureException", MISMATCH)
+    ApiError::other(
+        StatusCode::BAD_REQUEST,
+        "InvalidSignatureException",
+        MISMATCH,
+    )
 }
 
 #[cfg(test)]

@@ -187,7 +187,10 @@ impl Vif {
     /// Rewrites `customerRouterConfig` from the VIF's first live IPv4 and IPv6 peers, in the API's XML form.
     pub fn refresh_router_config(&mut self) {
         fn esc(s: &str) -> String {
-            s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+            s.replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+                .replace('"', "&quot;")
         }
         let mut xml = format!(
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<logical_connection id=\"{}\">\n",
@@ -197,22 +200,36 @@ impl Vif {
             xml.push_str(&format!(" <vlan>{vlan}</vlan>\n"));
         }
         for (family, prefix) in [("ipv4", ""), ("ipv6", "ipv6_")] {
-            let Some(p) = self.bgp_peers.iter().find(|p| p.is_live() && p.address_family.as_deref() == Some(family)) else {
+            let Some(p) = self
+                .bgp_peers
+                .iter()
+                .find(|p| p.is_live() && p.address_family.as_deref() == Some(family))
+            else {
                 continue;
             };
             let field = |name: &str, value: Option<String>| {
-                value.map(|v| format!(" <{prefix}{name}>{}</{prefix}{name}>\n", esc(&v))).unwrap_or_default()
+                value
+                    .map(|v| format!(" <{prefix}{name}>{}</{prefix}{name}>\n", esc(&v)))
+                    .unwrap_or_default()
             };
             xml.push_str(&field("customer_address", p.customer_address.clone()));
             xml.push_str(&field("amazon_address", p.amazon_address.clone()));
             xml.push_str(&field("bgp_asn", p.asn_value().map(|a| a.to_string())));
             xml.push_str(&field("bgp_auth_key", p.auth_key.clone()));
         }
-        let amazon_asn = self.extra.get("amazonSideAsn").and_then(Value::as_i64).unwrap_or(7224);
+        let amazon_asn = self
+            .extra
+            .get("amazonSideAsn")
+            .and_then(Value::as_i64)
+            .unwrap_or(7224);
         xml.push_str(&format!(" <amazon_bgp_asn>{amazon_asn}</amazon_bgp_asn>\n"));
         let kind = self.virtual_interface_type.as_deref().unwrap_or("private");
-        xml.push_str(&format!(" <connection_type>{}</connection_type>\n</logical_connection>\n", esc(kind)));
-        self.extra.insert("customerRouterConfig".into(), Value::String(xml));
+        xml.push_str(&format!(
+            " <connection_type>{}</connection_type>\n</logical_connection>\n",
+            esc(kind)
+        ));
+        self.extra
+            .insert("customerRouterConfig".into(), Value::String(xml));
     }
 
     pub fn region(&self) -> &str {

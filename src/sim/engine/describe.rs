@@ -29,15 +29,12 @@ fn in_region(region: &Option<String>, wanted: &str) -> bool {
 }
 
 /// Filters by an optional id; a given id that matches nothing is an error, as in AWS.
-fn select<'a, T: serde::Serialize>(
+fn select<'a, T: serde::Serialize + 'a>(
     items: impl Iterator<Item = &'a T>,
     wanted: Option<&String>,
     id_of: impl Fn(&T) -> &str,
     what: &str,
-) -> Result<Vec<&'a T>, ApiError>
-where
-    T: 'a,
-{
+) -> Result<Vec<&'a T>, ApiError> {
     let out: Vec<&T> = items
         .filter(|i| wanted.is_none_or(|w| id_of(i) == w))
         .collect();
