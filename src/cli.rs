@@ -38,6 +38,9 @@ pub struct GlobalArgs {
         default_value = "state/dxctl.state.json"
     )]
     pub state: PathBuf,
+    /// How long to wait for another dxctl holding the state lock
+    #[arg(long, global = true, default_value = "0s", value_parser = humantime::parse_duration)]
+    pub lock_timeout: Duration,
     /// Never colour output (dxctl does not colour yet; accepted for scripts)
     #[arg(long, global = true)]
     pub no_color: bool,
@@ -57,6 +60,11 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Check the configuration without calling AWS
     Validate(ValidateArgs),
+    /// Show a saved plan, or the current state
+    Show(ShowArgs),
+    /// Inspect or unlock the state
+    #[command(subcommand)]
+    State(StateCommand),
     /// Rewrite *.hcl files in the canonical format, keeping comments
     Fmt(FmtArgs),
     /// Run the Direct Connect simulator
@@ -109,15 +117,30 @@ pub struct PlanArgs {
     /// Exit 0 for no changes, 1 for an error, 2 when changes are present
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// Save the plan (no secrets in it) for `dxctl apply FILE`
+    #[arg(long, value_name = "PLANFILE")]
+    pub out: Option<PathBuf>,
+    /// Print the plan as JSON (same as --format json)
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
     #[command(flatten)]
     pub vars: VarArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
-    /// Directory of *.hcl files
+    /// Directory of *.hcl files, or a plan file saved by `plan --out`
     #[arg(default_value = ".")]
     pub dir: PathBuf,
+    /// How many API calls may be in flight at once (actions on one VIF always run one at a time)
+    #[arg(long, default_value_t = 10)]
+    pub parallelism: usize,
+    /// Print progress as JSON events on stdout
+    #[arg(long)]
+    pub json: bool,
     /// Apply without asking for confirmation
     #[arg(long)]
     pub auto_approve: bool,
@@ -167,4 +190,28 @@ pub struct SimServeArgs {
     /// Keep peers on public VIFs in `verifying` until approved with POST /_sim/approve
     #[arg(long)]
     pub manual_approval: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+    Markdown,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// A plan file saved by `plan --out`; without it, the current state
+    pub planfile: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// List the peers dxctl manages
+    List,
+    /// Clear the lock left by a dxctl that is gone
+    ForceUnlock {
+        /// The lock ID from the error message
+        id: String,
+    },
 }

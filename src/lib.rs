@@ -11,6 +11,7 @@ pub mod plan;
 pub mod printer;
 pub mod render;
 pub mod sandbox;
+pub mod saved_plan;
 pub mod sim;
 pub mod state;
 
@@ -75,6 +76,8 @@ async fn run(cli: &Cli, printer: &Printer) -> anyhow::Result<ExitCode> {
         Command::Plan(args) => commands::plan::plan(&cli.global, args, printer).await,
         Command::Apply(args) => commands::apply::apply(&cli.global, args, printer).await,
         Command::Validate(args) => commands::validate::validate(args, printer),
+        Command::Show(args) => commands::show::show(&cli.global, args, printer),
+        Command::State(command) => commands::state::state(&cli.global, command, printer),
         Command::Fmt(args) => commands::fmt::fmt(args, printer),
         Command::Sim(SimCommand::Serve(args)) => commands::sim::serve(args, printer).await,
     }

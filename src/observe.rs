@@ -1,4 +1,4 @@
-//! The only code that describes AWS: one DescribeVirtualInterfaces per region, plus connection and LAG facts only where the plan needs them.
+//! The only code that describes AWS: one DescribeVirtualInterfaces per scope, plus connection and LAG facts only where the plan needs them.
 
 use std::collections::BTreeSet;
 
@@ -9,13 +9,18 @@ use crate::model::{Desired, Observed, Scope};
 use crate::plan;
 use crate::state::State;
 
-/// Describes every region the config touches, in parallel. The call count grows with regions (and profiles), never with VIFs.
+/// Describes every region (and profile) the config or the state touches, in parallel. The call count
+/// grows with regions, never with VIFs.
 pub async fn observe<D: DirectConnect>(
     dc: &D,
     desired: &Desired,
     owned: &State,
 ) -> anyhow::Result<Observed> {
-    let scopes: BTreeSet<&Scope> = desired.vifs.iter().map(|v| &v.scope).collect();
+    let mut scopes: BTreeSet<Scope> = desired.vifs.iter().map(|v| v.scope.clone()).collect();
+    scopes.extend(owned.peers.iter().map(|r| Scope {
+        region: r.region.clone(),
+        profile: r.profile.clone(),
+    }));
     let described = try_join_all(scopes.iter().map(|s| dc.describe_virtual_interfaces(s))).await?;
     let mut observed = Observed {
         vifs: described.into_iter().flatten().collect(),
@@ -24,7 +29,8 @@ pub async fn observe<D: DirectConnect>(
     observed
         .vifs
         .sort_by(|a, b| (&a.scope, &a.id).cmp(&(&b.scope, &b.id)));
-    let need = plan::scopes_needing_redundancy_facts(desired, &observed, owned);
+    // The planner says which connection and LAG facts it lacks; only those regions are asked.
+    let need = plan::plan(desired, &observed, owned).missing_facts;
     let facts = try_join_all(need.iter().map(|s| dc.describe_logical_redundancy(s))).await?;
     for f in facts {
         observed.logical_redundancy.extend(f);

@@ -1,152 +1,144 @@
-//! The executor: makes each planned CreateBGPPeer once, records it in state at once, then waits in batched polls.
+//! The executor: runs exactly the plan's changes, each VIF's in order and VIFs in parallel, recording state after
+//! every step and waiting for peers in batched polls. One idempotent attempt per step: a lost answer is
+//! resolved by describing again, never by sending a create twice.
 
 mod poll;
+mod progress;
 pub mod readiness;
+mod record;
+mod steps;
 
-use std::collections::BTreeSet;
-use std::time::Instant;
+use std::collections::{BTreeMap, BTreeSet};
 
-pub use poll::{Tracked, WaitOptions};
+use tokio::sync::{watch, Semaphore};
 
-use crate::aws::{DirectConnect, NewPeer};
-use crate::model::{Observed, ObservedPeer, PeerState};
-use crate::plan::{ActionKind, Plan};
-use crate::printer::Printer;
-use crate::state::{PeerRecord, State, StateStore};
+pub use poll::{WaitOptions, Waited};
+pub use progress::{Bars, Event, JsonLines, Lines, Progress};
 
-/// What an apply did.
+use crate::aws::DirectConnect;
+use crate::model::{Observed, Scope, VifId};
+use crate::plan::{Change, Plan};
+use crate::state::{State, StateStore};
+use record::Recorder;
+
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    pub parallelism: usize,
+    pub wait: WaitOptions,
+}
+
+/// What happened to one change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Done,
+    /// Created or replaced, and now `verifying` on a public VIF: AWS has to approve it.
+    AwaitingApproval,
+    Failed(String),
+    /// Not run: interrupted, or an earlier step on the same VIF failed.
+    Skipped(String),
+}
+
 #[derive(Debug, Default)]
 pub struct Summary {
     pub added: usize,
+    pub destroyed: usize,
+    pub adopted: usize,
+    pub forgotten: usize,
     pub failures: Vec<(String, String)>,
+    pub awaiting_approval: Vec<String>,
+    pub skipped: Vec<(String, String)>,
+    pub interrupted: bool,
+    pub state: State,
 }
 
-/// Executes `plan`: creates, then waits for created and in-flight peers. State is saved after every accepted create.
+/// Where an apply reports progress, and the switch that stops it (Ctrl-C).
+pub struct Controls<'a> {
+    pub progress: &'a dyn Progress,
+    /// Turning true stops new steps; in-flight calls finish and are recorded.
+    pub cancel: watch::Receiver<bool>,
+}
+
+/// Runs the plan.
 pub async fn execute<D: DirectConnect, S: StateStore>(
     dc: &D,
     plan: &Plan,
     observed: &Observed,
     store: &S,
-    state: &mut State,
-    wait: WaitOptions,
-    printer: &Printer,
-) -> anyhow::Result<Summary> {
-    let mut summary = Summary::default();
-    let mut tracked: Vec<Tracked> = Vec::new();
-    let mut known_ids: BTreeSet<String> = observed
-        .vifs
-        .iter()
-        .flat_map(|v| &v.peers)
-        .filter_map(|p| p.bgp_peer_id.clone())
-        .collect();
-
-    for action in &plan.actions {
-        match &action.kind {
-            ActionKind::NoOp { .. } => {}
-            ActionKind::Wait {
-                bgp_peer_id,
-                state: peer_state,
-            } => {
-                if let Some(id) = bgp_peer_id {
-                    printer.status(&format!(
-                        "{}: Waiting for peer {id} ({peer_state})...",
-                        action.address
-                    ));
-                    tracked.push(Tracked {
-                        address: action.address.clone(),
-                        vif: action.vif.clone(),
-                        scope: action.scope.clone(),
-                        bgp_peer_id: id.clone(),
-                        last_state: peer_state.clone(),
-                        since: Instant::now(),
-                        outcome: None,
-                    });
-                }
-            }
-            ActionKind::Create => {
-                if !summary.failures.is_empty() {
-                    // After a failed create, start nothing new; still wait for what was accepted.
-                    continue;
-                }
-                printer.status(&format!("{}: Creating...", action.address));
-                let spec = &action.spec;
-                let new = NewPeer {
-                    family: spec.family,
-                    asn: spec.asn,
-                    auth_key: spec.auth_key.clone(),
-                    amazon_address: spec.amazon_address.clone(),
-                    customer_address: spec.customer_address.clone(),
-                };
-                let started = Instant::now();
-                let vif = match dc.create_bgp_peer(&action.scope, &action.vif, &new).await {
-                    Ok(vif) => vif,
-                    Err(e) => {
-                        let cause = format!("CreateBGPPeer failed: {e:#}");
-                        printer.status(&format!("{}: {cause}", action.address));
-                        summary.failures.push((action.address.to_string(), cause));
-                        continue;
+    state: State,
+    options: Options,
+    controls: Controls<'_>,
+) -> Summary {
+    let Controls { progress, cancel } = controls;
+    let recorder = Recorder::new(store, state);
+    let (poller, rx) = poll::channel();
+    let semaphore = Semaphore::new(options.parallelism.max(1));
+    let mut by_vif: BTreeMap<(Scope, VifId), Vec<&Change>> = BTreeMap::new();
+    for c in &plan.changes {
+        by_vif
+            .entry((c.scope.clone(), c.vif.clone()))
+            .or_default()
+            .push(c);
+    }
+    let vif_runs =
+        futures::future::join_all(by_vif.into_iter().map(|((scope, vif), mut changes)| {
+            changes.sort_by_key(|c| c.step);
+            let known: BTreeSet<String> = observed
+                .vif(&vif)
+                .filter(|v| v.scope == scope)
+                .map(|v| {
+                    v.peers
+                        .iter()
+                        .filter_map(|p| p.bgp_peer_id.clone())
+                        .collect()
+                })
+                .unwrap_or_default();
+            let public = observed.vif(&vif).is_some_and(|v| v.vif_type == "public");
+            let ctx = steps::Ctx {
+                dc,
+                recorder: &recorder,
+                poller: poller.clone(),
+                semaphore: &semaphore,
+                progress,
+                cancel: cancel.clone(),
+            };
+            async move { ctx.run_vif(changes, known, public).await }
+        }));
+    // The poll loop ends once every VIF run has finished and dropped its handle.
+    drop(poller);
+    let (results, ()) = tokio::join!(
+        vif_runs,
+        poll::run(dc, rx, options.wait, progress, cancel.clone())
+    );
+    let mut summary = Summary {
+        interrupted: *cancel.borrow(),
+        ..Summary::default()
+    };
+    for (change, outcome) in results.into_iter().flatten() {
+        let address = change.address.to_string();
+        match outcome {
+            Outcome::Done | Outcome::AwaitingApproval => {
+                use crate::plan::Action::*;
+                match change.action {
+                    Create => summary.added += 1,
+                    Delete => summary.destroyed += 1,
+                    Replace(_) => {
+                        summary.added += 1;
+                        summary.destroyed += 1;
                     }
-                };
-                let created = vif.peers.iter().find(|p| {
-                    p.bgp_peer_id
-                        .as_ref()
-                        .is_some_and(|id| !known_ids.contains(id))
-                        && crate::plan::matches(spec, p)
-                });
-                let Some(created) = created else {
-                    let cause = "CreateBGPPeer succeeded but the returned virtual interface shows no new matching peer".to_string();
-                    summary.failures.push((action.address.to_string(), cause));
-                    continue;
-                };
-                let id = created.bgp_peer_id.clone().expect("filtered on id");
-                known_ids.insert(id.clone());
-                state.upsert(record(action, &id, created));
-                store.save(state)?;
-                summary.added += 1;
-                printer.status(&format!(
-                    "{}: Created [id={id}, state {}]",
-                    action.address, created.state
-                ));
-                tracked.push(Tracked {
-                    address: action.address.clone(),
-                    vif: action.vif.clone(),
-                    scope: action.scope.clone(),
-                    bgp_peer_id: id,
-                    last_state: created.state.clone(),
-                    since: started,
-                    outcome: if created.state == PeerState::Available {
-                        Some(Ok(()))
-                    } else {
-                        None
-                    },
-                });
+                    Adopt => summary.adopted += 1,
+                    Forget => summary.forgotten += 1,
+                    _ => {}
+                }
+                if outcome == Outcome::AwaitingApproval {
+                    summary.awaiting_approval.push(address);
+                }
             }
+            Outcome::Failed(cause) => summary.failures.push((address, cause)),
+            Outcome::Skipped(why) => summary.skipped.push((address, why)),
         }
     }
-
-    poll::wait_all(dc, &mut tracked, wait, printer).await?;
-    for t in &tracked {
-        if let Some(Err(reason)) = &t.outcome {
-            summary
-                .failures
-                .push((t.address.to_string(), reason.clone()));
-        }
-    }
-    Ok(summary)
-}
-
-fn record(action: &crate::plan::Action, id: &str, peer: &ObservedPeer) -> PeerRecord {
-    PeerRecord {
-        address: action.address.clone(),
-        virtual_interface_id: action.vif.clone(),
-        region: action.scope.region.clone(),
-        profile: action.scope.profile.clone(),
-        bgp_peer_id: id.to_string(),
-        address_family: peer.family,
-        asn: peer.asn,
-        amazon_address: peer.amazon_address.clone(),
-        customer_address: peer.customer_address.clone(),
-    }
+    summary.state = recorder.into_state();
+    summary
 }
 
 #[cfg(test)]

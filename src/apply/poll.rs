@@ -1,129 +1,205 @@
-//! The waiting loop: each round makes one DescribeVirtualInterfaces per region, covering every in-flight peer there.
+//! The waiting loop: each round makes one DescribeVirtualInterfaces per scope, covering every peer waited on there.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
+use rand::Rng;
+use tokio::sync::{mpsc, oneshot, watch};
 
-use super::readiness::{self, Readiness};
+use super::progress::{Event, Progress};
+use super::readiness::{readiness, Goal, Readiness};
 use crate::aws::DirectConnect;
-use crate::model::{PeerAddress, PeerState, Scope, VifId};
-use crate::printer::Printer;
-
-/// A peer the apply waits on.
-#[derive(Clone, Debug)]
-pub struct Tracked {
-    pub address: PeerAddress,
-    pub vif: VifId,
-    pub scope: Scope,
-    pub bgp_peer_id: String,
-    pub last_state: PeerState,
-    pub since: Instant,
-    pub outcome: Option<Result<(), String>>,
-}
+use crate::model::{ObservedPeer, PeerState, Scope, VifId};
 
 #[derive(Clone, Copy, Debug)]
 pub struct WaitOptions {
     pub interval: Duration,
+    /// The deadline for the whole apply, counted from its start.
     pub timeout: Duration,
 }
 
-/// How often a peer that is still waiting is reported even when its state has not changed.
-const STILL_EVERY: Duration = Duration::from_secs(10);
+/// How a wait ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Waited {
+    Ready(Option<ObservedPeer>),
+    /// Still `verifying` on a public VIF at the deadline: AWS has to approve it.
+    AwaitingApproval,
+    Failed(String),
+    TimedOut(PeerState),
+    /// Ctrl-C: stopped waiting; the peer is recorded and the next run resumes.
+    Interrupted,
+}
 
-/// Polls until every tracked peer is ready or failed. Returns `Err` listing the waiting peers on timeout.
-pub async fn wait_all<D: DirectConnect>(
+/// One wait registered with the poll loop.
+pub struct Waiter {
+    address: String,
+    scope: Scope,
+    vif: VifId,
+    id: String,
+    goal: Goal,
+    last: PeerState,
+    public: bool,
+    since: Instant,
+    reported: Instant,
+    done: oneshot::Sender<Waited>,
+}
+
+/// Hands waits to the poll loop.
+#[derive(Clone)]
+pub struct Poller {
+    tx: mpsc::UnboundedSender<Waiter>,
+}
+
+pub struct Wait<'a> {
+    pub address: &'a str,
+    pub scope: &'a Scope,
+    pub vif: &'a VifId,
+    pub id: &'a str,
+    pub goal: Goal,
+    pub state: PeerState,
+    pub public: bool,
+}
+
+impl Poller {
+    pub async fn wait(&self, w: Wait<'_>) -> Waited {
+        let (done, rx) = oneshot::channel();
+        let now = Instant::now();
+        let waiter = Waiter {
+            address: w.address.to_string(),
+            scope: w.scope.clone(),
+            vif: w.vif.clone(),
+            id: w.id.to_string(),
+            goal: w.goal,
+            last: w.state,
+            public: w.public,
+            since: now,
+            reported: now,
+            done,
+        };
+        if self.tx.send(waiter).is_err() {
+            return Waited::Interrupted;
+        }
+        rx.await.unwrap_or(Waited::Interrupted)
+    }
+}
+
+/// How often a peer still waiting is reported though its state has not changed.
+const REPORT_EVERY: Duration = Duration::from_secs(10);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+pub fn channel() -> (Poller, mpsc::UnboundedReceiver<Waiter>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    (Poller { tx }, rx)
+}
+
+/// Polls until every sender is gone and no wait is left. Rounds are `interval` apart (with ±10% jitter),
+/// backing off exponentially while describes fail.
+pub async fn run<D: DirectConnect>(
     dc: &D,
-    tracked: &mut [Tracked],
+    mut rx: mpsc::UnboundedReceiver<Waiter>,
     options: WaitOptions,
-    printer: &Printer,
-) -> anyhow::Result<()> {
+    progress: &dyn Progress,
+    mut cancel: watch::Receiver<bool>,
+) {
     let deadline = Instant::now() + options.timeout;
-    let mut last_report = Instant::now();
+    let mut waiters: Vec<Waiter> = Vec::new();
+    let mut delay = options.interval;
     loop {
-        let scopes: BTreeSet<Scope> = tracked
-            .iter()
-            .filter(|t| t.outcome.is_none())
-            .map(|t| t.scope.clone())
-            .collect();
-        if scopes.is_empty() {
-            return Ok(());
+        if waiters.is_empty() {
+            tokio::select! {
+                w = rx.recv() => match w {
+                    Some(w) => waiters.push(w),
+                    None => return,
+                },
+                _ = cancel.changed() => {}
+            }
+        }
+        while let Ok(w) = rx.try_recv() {
+            waiters.push(w);
+        }
+        if *cancel.borrow() {
+            for w in waiters.drain(..) {
+                let _ = w.done.send(Waited::Interrupted);
+            }
+            continue;
         }
         let now = Instant::now();
         if now >= deadline {
-            let waiting: Vec<String> = tracked
-                .iter()
-                .filter(|t| t.outcome.is_none())
-                .map(|t| format!("  {} ({}): {}", t.address, t.bgp_peer_id, t.last_state))
-                .collect();
-            anyhow::bail!(
-                "timed out after {} waiting for {} BGP peer{} to become available:\n{}",
-                humantime::format_duration(options.timeout),
-                waiting.len(),
-                if waiting.len() == 1 { "" } else { "s" },
-                waiting.join("\n")
-            );
+            for w in waiters.drain(..) {
+                let outcome =
+                    if w.public && w.last == PeerState::Verifying && w.goal == Goal::Available {
+                        Waited::AwaitingApproval
+                    } else {
+                        Waited::TimedOut(w.last.clone())
+                    };
+                let _ = w.done.send(outcome);
+            }
+            continue;
         }
-        tokio::time::sleep(options.interval.min(deadline - now)).await;
-
+        let jitter = rand::rng().random_range(0.9..1.1);
+        let pause = delay.mul_f64(jitter).min(deadline - now);
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => {}
+            _ = cancel.changed() => continue,
+        }
+        while let Ok(w) = rx.try_recv() {
+            waiters.push(w);
+        }
+        let mut by_scope: BTreeMap<Scope, Vec<usize>> = BTreeMap::new();
+        for (i, w) in waiters.iter().enumerate() {
+            by_scope.entry(w.scope.clone()).or_default().push(i);
+        }
+        let scopes: Vec<Scope> = by_scope.keys().cloned().collect();
         let described = join_all(scopes.iter().map(|s| dc.describe_virtual_interfaces(s))).await;
-        let report_still = last_report.elapsed() >= STILL_EVERY;
-        if report_still {
-            last_report = Instant::now();
-        }
+        let mut failed_round = false;
+        let mut finished: Vec<(usize, Waited)> = Vec::new();
         for (scope, result) in scopes.iter().zip(described) {
             let vifs = match result {
                 Ok(vifs) => vifs,
                 Err(e) => {
-                    // The SDK already retried; a failed round is reported and the next round tries again.
-                    printer.status(&format!("warning: polling {scope} failed: {e:#}"));
+                    failed_round = true;
+                    progress.event(Event::new(
+                        "",
+                        "note",
+                        format!("warning: polling {scope} failed, backing off: {e:#}"),
+                    ));
                     continue;
                 }
             };
-            for t in tracked
-                .iter_mut()
-                .filter(|t| t.outcome.is_none() && &t.scope == scope)
-            {
-                let peer = vifs.iter().find(|v| v.id == t.vif).and_then(|v| {
+            for &i in &by_scope[scope] {
+                let w = &mut waiters[i];
+                let peer = vifs.iter().find(|v| v.id == w.vif).and_then(|v| {
                     v.peers
                         .iter()
-                        .find(|p| p.bgp_peer_id.as_deref() == Some(&t.bgp_peer_id))
+                        .find(|p| p.bgp_peer_id.as_deref() == Some(&w.id))
                 });
-                let elapsed =
-                    humantime::format_duration(Duration::from_secs(t.since.elapsed().as_secs()));
-                match readiness::creation(peer) {
-                    Readiness::Ready => {
-                        t.last_state = PeerState::Available;
-                        t.outcome = Some(Ok(()));
-                        let addrs = peer
-                            .map(|p| {
-                                format!(
-                                    ", amazon_address={}, customer_address={}",
-                                    p.amazon_address.as_deref().unwrap_or("-"),
-                                    p.customer_address.as_deref().unwrap_or("-")
-                                )
-                            })
-                            .unwrap_or_default();
-                        printer.status(&format!(
-                            "{}: Creation complete after {elapsed} [id={}{addrs}]",
-                            t.address, t.bgp_peer_id
-                        ));
-                    }
+                match readiness(w.goal, peer) {
+                    Readiness::Ready => finished.push((i, Waited::Ready(peer.cloned()))),
+                    Readiness::Failed(reason) => finished.push((i, Waited::Failed(reason))),
                     Readiness::Waiting(state) => {
-                        if state != t.last_state || report_still {
-                            printer.status(&format!(
-                                "{}: Still creating... [{elapsed} elapsed, state {state}]",
-                                t.address
+                        if state != w.last || w.reported.elapsed() >= REPORT_EVERY {
+                            progress.event(Event::waiting(
+                                &w.address,
+                                state.as_str(),
+                                w.since.elapsed(),
                             ));
+                            w.reported = Instant::now();
                         }
-                        t.last_state = state;
-                    }
-                    Readiness::Failed(reason) => {
-                        printer.status(&format!("{}: Creation failed: {reason}", t.address));
-                        t.outcome = Some(Err(reason));
+                        w.last = state;
                     }
                 }
             }
+        }
+        delay = if failed_round {
+            (delay * 2).min(MAX_BACKOFF)
+        } else {
+            options.interval
+        };
+        finished.sort_by_key(|(i, _)| std::cmp::Reverse(*i));
+        for (i, outcome) in finished {
+            let w = waiters.swap_remove(i);
+            let _ = w.done.send(outcome);
         }
     }
 }

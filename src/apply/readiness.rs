@@ -2,27 +2,36 @@
 
 use crate::model::{ObservedPeer, PeerState};
 
+/// What the apply is waiting for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Goal {
+    /// A created (or adopted) peer becoming `available`.
+    Available,
+    /// A deleted peer becoming `deleted` or disappearing.
+    Gone,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Readiness {
-    /// `available`: done.
     Ready,
-    /// Still provisioning (`pending`, `verifying`, or a state we do not know yet).
+    /// Not yet (`pending`, `verifying`, `deleting`, or a state we do not know).
     Waiting(PeerState),
-    /// It will never become available.
+    /// It will never get there.
     Failed(String),
 }
 
-/// Readiness of a peer being created, given what the latest describe showed (`None`: not in the VIF any more).
-pub fn creation(peer: Option<&ObservedPeer>) -> Readiness {
-    match peer {
-        None => Readiness::Failed("the peer vanished from its virtual interface".into()),
-        Some(p) => match &p.state {
-            PeerState::Available => Readiness::Ready,
-            PeerState::Deleting | PeerState::Deleted => {
-                Readiness::Failed(format!("the peer went to {} instead of available", p.state))
-            }
-            other => Readiness::Waiting(other.clone()),
-        },
+/// Readiness of a peer given what the latest describe showed (`None`: no longer on its VIF).
+pub fn readiness(goal: Goal, peer: Option<&ObservedPeer>) -> Readiness {
+    match (goal, peer.map(|p| &p.state)) {
+        (Goal::Available, None) => {
+            Readiness::Failed("the peer vanished from its virtual interface".into())
+        }
+        (Goal::Available, Some(PeerState::Available)) => Readiness::Ready,
+        (Goal::Available, Some(s @ (PeerState::Deleting | PeerState::Deleted))) => {
+            Readiness::Failed(format!("the peer went to {s} instead of available"))
+        }
+        (Goal::Gone, None | Some(PeerState::Deleted)) => Readiness::Ready,
+        (_, Some(other)) => Readiness::Waiting(other.clone()),
     }
 }
 
@@ -44,27 +53,37 @@ mod tests {
     }
 
     #[test]
-    fn states_map_to_readiness() {
+    fn creation_states() {
+        let r = |s| readiness(Goal::Available, Some(&peer(s)));
+        assert_eq!(r(PeerState::Available), Readiness::Ready);
         assert_eq!(
-            creation(Some(&peer(PeerState::Available))),
-            Readiness::Ready
-        );
-        assert_eq!(
-            creation(Some(&peer(PeerState::Pending))),
+            r(PeerState::Pending),
             Readiness::Waiting(PeerState::Pending)
         );
         assert_eq!(
-            creation(Some(&peer(PeerState::Verifying))),
+            r(PeerState::Verifying),
             Readiness::Waiting(PeerState::Verifying)
         );
+        assert!(matches!(r(PeerState::Deleted), Readiness::Failed(_)));
+        assert!(matches!(r(PeerState::Deleting), Readiness::Failed(_)));
         assert!(matches!(
-            creation(Some(&peer(PeerState::Deleted))),
+            readiness(Goal::Available, None),
             Readiness::Failed(_)
         ));
-        assert!(matches!(
-            creation(Some(&peer(PeerState::Deleting))),
-            Readiness::Failed(_)
-        ));
-        assert!(matches!(creation(None), Readiness::Failed(_)));
+    }
+
+    #[test]
+    fn deletion_states() {
+        let r = |s| readiness(Goal::Gone, Some(&peer(s)));
+        assert_eq!(r(PeerState::Deleted), Readiness::Ready);
+        assert_eq!(readiness(Goal::Gone, None), Readiness::Ready);
+        assert_eq!(
+            r(PeerState::Deleting),
+            Readiness::Waiting(PeerState::Deleting)
+        );
+        assert_eq!(
+            r(PeerState::Available),
+            Readiness::Waiting(PeerState::Available)
+        );
     }
 }

@@ -1,21 +1,22 @@
-//! Poll-loop tests with a scripted Direct Connect: calls per round per region, timeouts and failures.
+//! Poll-loop tests with a scripted Direct Connect: calls per round per scope, timeouts, failures and interrupts.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::poll::{wait_all, Tracked, WaitOptions};
+use tokio::sync::watch;
+
+use super::poll::{self, Wait, WaitOptions, Waited};
+use super::progress::Lines;
+use super::readiness::Goal;
 use crate::aws::{DirectConnect, NewPeer};
-use crate::model::{
-    AddressFamily, Asn, ObservedPeer, ObservedVif, PeerAddress, PeerState, Scope, VifId,
-};
-use crate::printer::{Printer, Verbosity};
+use crate::model::{AddressFamily, Asn, ObservedPeer, ObservedVif, PeerState, Scope, VifId};
 
 /// Peers of each region turn `final_state` on the `ready_after`-th describe of that region.
 struct Scripted {
     peers: Vec<(String, VifId, String)>,
     ready_after: usize,
-    final_state: PeerState,
+    final_state: Option<PeerState>,
     calls: Mutex<BTreeMap<String, usize>>,
 }
 
@@ -30,21 +31,20 @@ impl DirectConnect for Scripted {
         let state = if n >= self.ready_after {
             self.final_state.clone()
         } else {
-            PeerState::Pending
+            Some(PeerState::Pending)
         };
         let mut vifs: BTreeMap<VifId, ObservedVif> = BTreeMap::new();
         for (r, vif, id) in self.peers.iter().filter(|(r, _, _)| *r == scope.region) {
-            vifs.entry(vif.clone())
-                .or_insert_with(|| ObservedVif {
-                    id: vif.clone(),
-                    scope: Scope::region(r.clone()),
-                    state: "available".into(),
-                    vif_type: "private".into(),
-                    connection_id: None,
-                    peers: vec![],
-                })
-                .peers
-                .push(ObservedPeer {
+            let v = vifs.entry(vif.clone()).or_insert_with(|| ObservedVif {
+                id: vif.clone(),
+                scope: Scope::region(r.clone()),
+                state: "available".into(),
+                vif_type: "public".into(),
+                connection_id: None,
+                peers: vec![],
+            });
+            if let Some(state) = &state {
+                v.peers.push(ObservedPeer {
                     bgp_peer_id: Some(id.clone()),
                     family: AddressFamily::Ipv6,
                     asn: Asn::new(64600).unwrap(),
@@ -53,6 +53,7 @@ impl DirectConnect for Scripted {
                     customer_address: None,
                     state: state.clone(),
                 });
+            }
         }
         Ok(vifs.into_values().collect())
     }
@@ -61,6 +62,10 @@ impl DirectConnect for Scripted {
         &self,
         _: &Scope,
     ) -> anyhow::Result<BTreeMap<String, String>> {
+        anyhow::bail!("not used by the poll loop")
+    }
+
+    async fn delete_bgp_peer(&self, _: &Scope, _: &VifId, _: &str) -> anyhow::Result<ObservedVif> {
         anyhow::bail!("not used by the poll loop")
     }
 
@@ -74,41 +79,62 @@ impl DirectConnect for Scripted {
     }
 }
 
-fn scenario(
+fn scripted(
     regions: usize,
-    vifs_per_region: usize,
-    peers_per_vif: usize,
+    vifs: usize,
+    peers: usize,
     ready_after: usize,
-    final_state: PeerState,
-) -> (Scripted, Vec<Tracked>) {
-    let mut peers = Vec::new();
-    let mut tracked = Vec::new();
+    final_state: Option<PeerState>,
+) -> Scripted {
+    let mut all = Vec::new();
     for r in 0..regions {
-        for v in 0..vifs_per_region {
-            for p in 0..peers_per_vif {
-                let region = format!("region-{r}");
-                let vif = VifId(format!("dxvif-{r}x{v}"));
-                let id = format!("dxpeer-{r}-{v}-{p}");
-                tracked.push(Tracked {
-                    address: PeerAddress::new(&vif, &format!("p{p}")),
-                    vif: vif.clone(),
-                    scope: Scope::region(region.clone()),
-                    bgp_peer_id: id.clone(),
-                    last_state: PeerState::Pending,
-                    since: Instant::now(),
-                    outcome: None,
-                });
-                peers.push((region, vif, id));
+        for v in 0..vifs {
+            for p in 0..peers {
+                all.push((
+                    format!("region-{r}"),
+                    VifId(format!("dxvif-{r}x{v}")),
+                    format!("dxpeer-{r}-{v}-{p}"),
+                ));
             }
         }
     }
-    let dc = Scripted {
-        peers,
+    Scripted {
+        peers: all,
         ready_after,
         final_state,
         calls: Mutex::new(BTreeMap::new()),
-    };
-    (dc, tracked)
+    }
+}
+
+/// Waits on every scripted peer at once, as concurrent VIF runs would.
+async fn wait_all(
+    dc: &Scripted,
+    goal: Goal,
+    options: WaitOptions,
+    cancel: watch::Receiver<bool>,
+) -> Vec<Waited> {
+    let (poller, rx) = poll::channel();
+    let waits = futures::future::join_all(dc.peers.iter().map(|(r, vif, id)| {
+        let poller = poller.clone();
+        let scope = Scope::region(r.clone());
+        async move {
+            poller
+                .wait(Wait {
+                    address: id,
+                    scope: &scope,
+                    vif,
+                    id,
+                    goal,
+                    state: PeerState::Pending,
+                    public: true,
+                })
+                .await
+        }
+    }));
+    drop(poller);
+    let progress = Lines { quiet: true };
+    let (outcomes, ()) = tokio::join!(waits, poll::run(dc, rx, options, &progress, cancel));
+    outcomes
 }
 
 const FAST: WaitOptions = WaitOptions {
@@ -116,54 +142,72 @@ const FAST: WaitOptions = WaitOptions {
     timeout: Duration::from_secs(30),
 };
 
+fn never_cancelled() -> watch::Receiver<bool> {
+    let (tx, rx) = watch::channel(false);
+    std::mem::forget(tx);
+    rx
+}
+
 #[tokio::test]
-async fn one_describe_per_region_per_round_whatever_the_peer_count() {
-    let (dc, mut tracked) = scenario(3, 4, 3, 3, PeerState::Available);
-    assert_eq!(tracked.len(), 36);
-    wait_all(&dc, &mut tracked, FAST, &Printer::new(Verbosity::Quiet))
-        .await
-        .unwrap();
-    assert!(tracked.iter().all(|t| t.outcome == Some(Ok(()))));
+async fn one_describe_per_scope_per_round_whatever_the_peer_count() {
+    let dc = scripted(3, 4, 3, 3, Some(PeerState::Available));
+    let outcomes = wait_all(&dc, Goal::Available, FAST, never_cancelled()).await;
+    assert_eq!(outcomes.len(), 36);
+    assert!(outcomes.iter().all(|o| matches!(o, Waited::Ready(Some(_)))));
     let calls = dc.calls.lock().unwrap().clone();
     assert_eq!(calls.len(), 3);
     assert!(
         calls.values().all(|n| *n == 3),
-        "3 rounds x 3 regions, not per peer: {calls:?}"
+        "3 rounds x 3 scopes, not per peer: {calls:?}"
     );
 }
 
 #[tokio::test]
-async fn timeout_names_every_waiting_peer_and_its_state() {
-    let (dc, mut tracked) = scenario(1, 2, 1, usize::MAX, PeerState::Available);
+async fn deadline_reports_last_state_or_awaiting_approval() {
+    let dc = scripted(1, 2, 1, usize::MAX, Some(PeerState::Available));
     let options = WaitOptions {
         interval: Duration::from_millis(5),
         timeout: Duration::from_millis(40),
     };
-    let err = wait_all(&dc, &mut tracked, options, &Printer::new(Verbosity::Quiet))
-        .await
-        .unwrap_err()
-        .to_string();
-    assert!(
-        err.contains("timed out after 40ms waiting for 2 BGP peers"),
-        "{err}"
-    );
-    assert!(
-        err.contains("virtual_interface.dxvif-0x0.bgp_peer.p0 (dxpeer-0-0-0): pending"),
-        "{err}"
-    );
-    assert!(
-        err.contains("virtual_interface.dxvif-0x1.bgp_peer.p0 (dxpeer-0-1-0): pending"),
-        "{err}"
+    let outcomes = wait_all(&dc, Goal::Available, options, never_cancelled()).await;
+    assert_eq!(outcomes, vec![Waited::TimedOut(PeerState::Pending); 2]);
+
+    let dc = scripted(1, 1, 1, 1, Some(PeerState::Verifying));
+    let outcomes = wait_all(&dc, Goal::Available, options, never_cancelled()).await;
+    assert_eq!(
+        outcomes,
+        vec![Waited::AwaitingApproval],
+        "verifying on a public VIF at the deadline"
     );
 }
 
 #[tokio::test]
-async fn peers_ending_deleted_fail_instead_of_waiting_forever() {
-    let (dc, mut tracked) = scenario(1, 1, 2, 2, PeerState::Deleted);
-    wait_all(&dc, &mut tracked, FAST, &Printer::new(Verbosity::Quiet))
-        .await
-        .unwrap();
-    assert!(tracked
+async fn peers_ending_deleted_fail_and_deletions_complete_when_gone() {
+    let dc = scripted(1, 1, 2, 2, Some(PeerState::Deleted));
+    let outcomes = wait_all(&dc, Goal::Available, FAST, never_cancelled()).await;
+    assert!(outcomes
         .iter()
-        .all(|t| matches!(&t.outcome, Some(Err(reason)) if reason.contains("deleted"))));
+        .all(|o| matches!(o, Waited::Failed(reason) if reason.contains("deleted"))));
+    let dc = scripted(1, 1, 2, 2, None);
+    let outcomes = wait_all(&dc, Goal::Gone, FAST, never_cancelled()).await;
+    assert!(
+        outcomes.iter().all(|o| *o == Waited::Ready(None)),
+        "{outcomes:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_interrupt_releases_every_wait() {
+    let dc = scripted(2, 2, 2, usize::MAX, Some(PeerState::Available));
+    let (tx, rx) = watch::channel(false);
+    let options = WaitOptions {
+        interval: Duration::from_millis(5),
+        timeout: Duration::from_secs(30),
+    };
+    let stopper = async {
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        tx.send(true).unwrap();
+    };
+    let (outcomes, ()) = tokio::join!(wait_all(&dc, Goal::Available, options, rx), stopper);
+    assert_eq!(outcomes, vec![Waited::Interrupted; 8]);
 }

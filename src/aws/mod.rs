@@ -1,10 +1,12 @@
 //! The narrow Direct Connect interface dxctl needs, so the planner and executor never see SDK types.
 
+mod failure;
 mod sdk;
 
 use std::collections::BTreeMap;
 use std::future::Future;
 
+pub use failure::{Failure, FailureKind};
 pub use sdk::{ClientSettings, SdkDirectConnect};
 
 use crate::model::{AddressFamily, Asn, ObservedVif, Scope, Secret, VifId};
@@ -33,7 +35,15 @@ pub trait DirectConnect: Send + Sync {
         scope: &Scope,
     ) -> impl Future<Output = anyhow::Result<BTreeMap<String, String>>> + Send;
 
-    /// CreateBGPPeer; returns the VIF as the API does.
+    /// DeleteBGPPeer by id; returns the VIF as the API does. Made once: errors carry a [`Failure`].
+    fn delete_bgp_peer(
+        &self,
+        scope: &Scope,
+        vif: &VifId,
+        bgp_peer_id: &str,
+    ) -> impl Future<Output = anyhow::Result<ObservedVif>> + Send;
+
+    /// CreateBGPPeer; returns the VIF as the API does. Made once, never retried blindly: errors carry a [`Failure`].
     fn create_bgp_peer(
         &self,
         scope: &Scope,

@@ -10,7 +10,9 @@ use aws_sdk_directconnect::types::{self as sdk_types, NewBgpPeer};
 use aws_sdk_directconnect::Client;
 use aws_smithy_http_client::tls;
 
-use super::{DirectConnect, NewPeer};
+use aws_sdk_directconnect::config::retry::RetryConfig;
+
+use super::{DirectConnect, Failure, NewPeer};
 use crate::model::{
     AddressFamily, Asn, ObservedPeer, ObservedVif, PeerState, Scope, Secret, VifId,
 };
@@ -171,6 +173,15 @@ impl DirectConnect for SdkDirectConnect {
         Ok(out)
     }
 
+    async fn delete_bgp_peer(
+        &self,
+        scope: &Scope,
+        vif: &VifId,
+        bgp_peer_id: &str,
+    ) -> anyhow::Result<ObservedVif> {
+        self.delete_once(scope, vif, bgp_peer_id).await
+    }
+
     async fn create_bgp_peer(
         &self,
         scope: &Scope,
@@ -190,17 +201,51 @@ impl DirectConnect for SdkDirectConnect {
             .set_auth_key(peer.auth_key.as_ref().map(|k| k.expose().to_string()))
             .set_amazon_address(peer.amazon_address.clone())
             .set_customer_address(peer.customer_address.clone());
+        // One attempt: a retried create after a lost response could duplicate the peer.
+        // The executor re-describes first and decides.
         let resp = self
             .scoped(scope)
             .create_bgp_peer()
             .virtual_interface_id(&vif.0)
             .new_bgp_peer(new.build())
+            .customize()
+            .config_override(
+                aws_sdk_directconnect::config::Builder::default()
+                    .retry_config(RetryConfig::disabled()),
+            )
             .send()
             .await
-            .map_err(|e| anyhow::anyhow!("{}", DisplayErrorContext(e)))?;
+            .map_err(|e| anyhow::Error::new(Failure::from_sdk(&e)))?;
         let vif = resp
             .virtual_interface()
             .context("CreateBGPPeer returned no virtualInterface")?;
+        convert_vif(vif, scope)
+    }
+}
+
+impl SdkDirectConnect {
+    async fn delete_once(
+        &self,
+        scope: &Scope,
+        vif: &VifId,
+        bgp_peer_id: &str,
+    ) -> anyhow::Result<ObservedVif> {
+        let resp = self
+            .scoped(scope)
+            .delete_bgp_peer()
+            .virtual_interface_id(&vif.0)
+            .bgp_peer_id(bgp_peer_id)
+            .customize()
+            .config_override(
+                aws_sdk_directconnect::config::Builder::default()
+                    .retry_config(RetryConfig::disabled()),
+            )
+            .send()
+            .await
+            .map_err(|e| anyhow::Error::new(Failure::from_sdk(&e)))?;
+        let vif = resp
+            .virtual_interface()
+            .context("DeleteBGPPeer returned no virtualInterface")?;
         convert_vif(vif, scope)
     }
 }

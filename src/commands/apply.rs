@@ -1,23 +1,42 @@
-//! `dxctl apply`: plan, confirm, then create the planned peers and wait until they are available.
+//! `dxctl apply`: plan (or read a saved plan), confirm, then run it and wait until peers are available.
 
 use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use super::{load_config, observe_and_plan, refused, Session};
-use crate::apply::{self, WaitOptions};
+use tokio::sync::watch;
+
+use super::{color, load_config, observe_and_plan, refused, Session};
+use crate::apply::{self, Bars, Event, JsonLines, Lines, Options, Progress, Summary, WaitOptions};
 use crate::cli::{ApplyArgs, GlobalArgs};
+use crate::config::Config;
 use crate::printer::Printer;
 use crate::render;
+use crate::saved_plan::SavedPlan;
+use crate::state::lock;
+
+/// Exit status when everything applied but AWS still has to approve peers on public VIFs.
+pub const EXIT_AWAITING_APPROVAL: u8 = 3;
+/// Exit status after Ctrl-C.
+pub const EXIT_INTERRUPTED: u8 = 130;
 
 pub async fn apply(
     global: &GlobalArgs,
     args: &ApplyArgs,
     printer: &Printer,
 ) -> anyhow::Result<ExitCode> {
-    let config = load_config(&args.dir, &args.vars)?;
+    let saved = if args.dir.is_file() {
+        Some(SavedPlan::read(&args.dir)?)
+    } else {
+        None
+    };
+    let dir = saved
+        .as_ref()
+        .map_or_else(|| args.dir.clone(), |s| s.config_dir.clone());
+    let config = load_config(&dir, &args.vars)?;
+    let _lock = lock::acquire(&global.state, "apply", global.lock_timeout)?;
     let session = Session::open(global, &config, printer).await?;
-    let result = run(&session, global, args, &config, printer).await;
+    let result = run(&session, global, args, &config, saved.as_ref(), printer).await;
     let closed = session.close().await;
     let code = result?;
     closed?;
@@ -28,57 +47,148 @@ async fn run(
     session: &Session,
     global: &GlobalArgs,
     args: &ApplyArgs,
-    config: &crate::config::Config,
+    config: &Config,
+    saved: Option<&SavedPlan>,
     printer: &Printer,
 ) -> anyhow::Result<ExitCode> {
-    let mut planned = observe_and_plan(session, config, printer).await?;
+    let planned = observe_and_plan(session, config, printer).await?;
     if !planned.plan.refusals.is_empty() {
         eprint!("{}", render::refusals(&planned.plan));
         return Err(refused(&planned.plan));
     }
-    printer.data(&render::human(&planned.plan))?;
+    if let Some(saved) = saved {
+        saved.check(&planned.state, &planned.observed, &planned.plan)?;
+    }
+    if args.json {
+        printer.data(&format!(
+            "{}\n",
+            serde_json::json!({"kind": "plan", "plan": render::json(&planned.plan)})
+        ))?;
+    } else {
+        printer.data(&render::human(
+            &planned.plan,
+            color(global, &std::io::stdout()),
+        ))?;
+    }
     if !planned.plan.has_changes() {
-        printer.data("\nApply complete! Resources: 0 added, 0 changed, 0 destroyed.\n")?;
+        if !args.json {
+            printer.data("\nApply complete! Resources: 0 added, 0 changed, 0 destroyed.\n")?;
+        }
         return Ok(ExitCode::SUCCESS);
     }
-    if !args.auto_approve && !confirm()? {
+    if saved.is_none() && !args.auto_approve && !confirm()? {
         anyhow::bail!("apply cancelled; nothing was changed");
     }
-    let wait = WaitOptions {
-        interval: args.poll_interval.unwrap_or(if global.sandbox.is_some() {
-            Duration::from_millis(500)
-        } else {
-            Duration::from_secs(5)
-        }),
-        timeout: args.timeout,
+    let options = Options {
+        parallelism: args.parallelism,
+        wait: WaitOptions {
+            interval: args.poll_interval.unwrap_or(if global.sandbox.is_some() {
+                Duration::from_millis(500)
+            } else {
+                Duration::from_secs(5)
+            }),
+            timeout: args.timeout,
+        },
     };
+    let progress: Box<dyn Progress> = if args.json {
+        Box::new(JsonLines)
+    } else if std::io::stderr().is_terminal() && !global.quiet {
+        Box::new(Bars::new())
+    } else {
+        Box::new(Lines {
+            quiet: global.quiet,
+        })
+    };
+    let (cancel_tx, cancel) = watch::channel(false);
+    let interrupts = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            let _ = cancel_tx.send(true);
+            eprintln!("Interrupt received: no new changes start; in-flight calls finish and are recorded. Press Ctrl-C again to abort.");
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("Aborted. Run `dxctl apply` again: it resumes from the state file.");
+                std::process::exit(i32::from(EXIT_INTERRUPTED));
+            }
+        }
+    });
     let summary = apply::execute(
         &session.dc,
         &planned.plan,
         &planned.observed,
         &session.store,
-        &mut planned.state,
-        wait,
-        printer,
+        planned.state,
+        options,
+        apply::Controls {
+            progress: progress.as_ref(),
+            cancel,
+        },
     )
-    .await?;
+    .await;
+    interrupts.abort();
+    report(&summary, args.json, progress.as_ref(), printer)
+}
+
+fn report(
+    summary: &Summary,
+    json: bool,
+    progress: &dyn Progress,
+    printer: &Printer,
+) -> anyhow::Result<ExitCode> {
+    let counts = format!(
+        "Resources: {} added, 0 changed, {} destroyed{}{}.",
+        summary.added,
+        summary.destroyed,
+        if summary.adopted > 0 {
+            format!(", {} adopted", summary.adopted)
+        } else {
+            String::new()
+        },
+        if summary.forgotten > 0 {
+            format!(", {} forgotten", summary.forgotten)
+        } else {
+            String::new()
+        },
+    );
     if !summary.failures.is_empty() {
         let mut msg = format!(
-            "apply failed: {} of {} planned changes failed ({} added):",
-            summary.failures.len(),
-            planned.plan.actions.len(),
-            summary.added
+            "apply failed: {} change(s) failed. {counts}",
+            summary.failures.len()
         );
         for (address, cause) in &summary.failures {
             msg.push_str(&format!("\n  {address}: {cause}"));
         }
+        for (address, why) in &summary.skipped {
+            msg.push_str(&format!("\n  {address}: not run: {why}"));
+        }
+        msg.push_str("\nThe state records every completed step; fix the cause and run apply again to resume.");
         anyhow::bail!(msg);
     }
-    printer.data(&format!(
-        "\nApply complete! Resources: {} added, 0 changed, 0 destroyed.\n",
-        summary.added
-    ))?;
-    Ok(ExitCode::SUCCESS)
+    if summary.interrupted {
+        let msg = format!("Interrupted. {counts} {} change(s) not run; the state records what was done, and `dxctl apply` resumes.", summary.skipped.len());
+        progress.event(Event::new("", "note", msg.clone()));
+        if !json {
+            printer.data(&format!("\n{msg}\n"))?;
+        }
+        return Ok(ExitCode::from(EXIT_INTERRUPTED));
+    }
+    let done = if summary.awaiting_approval.is_empty() {
+        format!("Apply complete! {counts}")
+    } else {
+        format!(
+            "Apply complete, but awaiting AWS approval for {} peer(s): {}. {counts}",
+            summary.awaiting_approval.len(),
+            summary.awaiting_approval.join(", ")
+        )
+    };
+    if json {
+        progress.event(Event::new("", "note", done));
+    } else {
+        printer.data(&format!("\n{done}\n"))?;
+    }
+    Ok(if summary.awaiting_approval.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_AWAITING_APPROVAL)
+    })
 }
 
 /// Asks on the terminal; refuses outright when there is none.

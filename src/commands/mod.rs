@@ -3,7 +3,9 @@
 pub mod apply;
 pub mod fmt;
 pub mod plan;
+pub mod show;
 pub mod sim;
+pub mod state;
 pub mod validate;
 
 use std::path::Path;
@@ -141,6 +143,11 @@ pub async fn observe_and_plan(
         state,
         plan,
     })
+}
+
+/// Whether to colour output: a terminal, and neither --no-color nor NO_COLOR.
+pub fn color(global: &GlobalArgs, stream: &impl std::io::IsTerminal) -> bool {
+    !global.no_color && std::env::var_os("NO_COLOR").is_none() && stream.is_terminal()
 }
 
 /// Error for a plan with refusals (printed beforehand).

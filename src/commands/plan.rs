@@ -1,11 +1,12 @@
-//! `dxctl plan`: show what apply would do, without changing anything.
+//! `dxctl plan`: show what apply would do, in human, JSON or markdown form, and optionally save it.
 
 use std::process::ExitCode;
 
-use super::{load_config, observe_and_plan, refused, Session};
-use crate::cli::{GlobalArgs, PlanArgs};
+use super::{color, load_config, observe_and_plan, refused, Session};
+use crate::cli::{Format, GlobalArgs, PlanArgs};
 use crate::printer::Printer;
 use crate::render;
+use crate::saved_plan::SavedPlan;
 
 pub async fn plan(
     global: &GlobalArgs,
@@ -17,11 +18,30 @@ pub async fn plan(
     let result = observe_and_plan(&session, &config, printer).await;
     session.close().await?;
     let planned = result?;
+    let format = if args.json { Format::Json } else { args.format };
     if !planned.plan.refusals.is_empty() {
+        if format == Format::Json {
+            printer.data(&format!("{:#}\n", render::json(&planned.plan)))?;
+        }
         eprint!("{}", render::refusals(&planned.plan));
         return Err(refused(&planned.plan));
     }
-    printer.data(&render::human(&planned.plan))?;
+    match format {
+        Format::Human => printer.data(&render::human(
+            &planned.plan,
+            color(global, &std::io::stdout()),
+        ))?,
+        Format::Json => printer.data(&format!("{:#}\n", render::json(&planned.plan)))?,
+        Format::Markdown => printer.data(&render::markdown(&planned.plan))?,
+    }
+    if let Some(path) = &args.out {
+        SavedPlan::new(&args.dir, &planned.state, &planned.observed, &planned.plan)?.write(path)?;
+        printer.status(&format!(
+            "Saved the plan to {}; apply exactly it with `dxctl apply {}`",
+            path.display(),
+            path.display()
+        ));
+    }
     Ok(if args.detailed_exitcode && planned.plan.has_changes() {
         ExitCode::from(2)
     } else {

@@ -1,36 +1,94 @@
-//! The pure planner: compares Desired with Observed and Owned and says what to do for each peer, and why.
+//! The pure planner: compares Desired with Observed and Owned, and says what to do for each peer, in what order, and why.
+
+mod schedule;
+mod vif;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use serde::Serialize;
+
 use crate::model::{
-    AddressFamily, Desired, Location, Observed, ObservedPeer, ObservedVif, PeerAddress, PeerSpec,
-    PeerState, Scope, VifId,
+    Desired, Location, Observed, ObservedPeer, PeerAddress, PeerSpec, PeerState, Scope, VifId,
 };
 use crate::state::State;
 
-/// What the planner decided for one desired peer.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ActionKind {
-    /// The peer does not exist: CreateBGPPeer.
-    Create,
-    /// The peer exists and is available: nothing to do.
-    NoOp { bgp_peer_id: Option<String> },
-    /// The peer exists but is still being provisioned: wait for it, never create it again.
-    Wait {
-        bgp_peer_id: Option<String>,
-        state: PeerState,
-    },
+/// Which of the two peers of a replacement exists first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Order {
+    /// The new peer is created, then the old one deleted (needs logical redundancy).
+    CreateBeforeDestroy,
+    /// The old peer is deleted, then the new one created (needs another live peer on the VIF).
+    DestroyBeforeCreate,
 }
 
-/// One planned step with its reason.
+/// What the planner decided for one peer.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Action {
+pub enum Action {
+    /// CreateBGPPeer.
+    Create,
+    /// DeleteBGPPeer of a peer dxctl owns that the config no longer declares.
+    Delete,
+    /// Delete and create: a change to the ASN, an address or the auth key.
+    Replace(Order),
+    /// An existing peer that matches the config becomes managed, with no API call.
+    Adopt,
+    /// Exists and matches.
+    NoOp,
+    /// Exists but is still being provisioned: wait for it (and adopt it), never create it again.
+    Wait(PeerState),
+    /// dxctl's record of a peer that no longer exists is dropped, with no API call.
+    Forget,
+}
+
+impl Action {
+    /// The Terraform-style action list used in JSON.
+    pub fn names(&self) -> Vec<&'static str> {
+        match self {
+            Action::Create => vec!["create"],
+            Action::Delete => vec!["delete"],
+            Action::Replace(Order::CreateBeforeDestroy) => vec!["create", "delete"],
+            Action::Replace(Order::DestroyBeforeCreate) => vec!["delete", "create"],
+            Action::Adopt => vec!["adopt"],
+            Action::NoOp => vec!["no-op"],
+            Action::Wait(_) => vec!["wait"],
+            Action::Forget => vec!["forget"],
+        }
+    }
+}
+
+/// One planned change, with everything the executor needs and the reason it exists.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
     pub address: PeerAddress,
     pub vif: VifId,
     pub scope: Scope,
-    pub spec: PeerSpec,
-    pub kind: ActionKind,
+    pub action: Action,
     pub reason: String,
+    /// The peer the config asks for (none for Delete and Forget).
+    pub desired: Option<PeerSpec>,
+    /// The existing peer this change keeps, adopts, waits for or deletes (none for Create).
+    pub current: Option<ObservedPeer>,
+    /// The fields whose change forces a replacement.
+    pub forces: Vec<&'static str>,
+    /// Position among the changes of its VIF, which run one after another in this order.
+    pub step: usize,
+    /// A delete of an earlier incarnation left behind by an interrupted replacement.
+    pub deposed: bool,
+}
+
+/// A peer on a declared VIF that dxctl neither declares nor owns: listed, never touched.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unmanaged {
+    pub vif: VifId,
+    pub peer: ObservedPeer,
+}
+
+/// Something the reviewer should know that does not stop the plan.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Warning {
+    pub address: String,
+    pub message: String,
 }
 
 /// A desired change that cannot be made, with the rule that forbids it.
@@ -44,160 +102,80 @@ pub struct Refusal {
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Plan {
-    pub actions: Vec<Action>,
+    pub changes: Vec<Change>,
+    pub unmanaged: Vec<Unmanaged>,
+    pub warnings: Vec<Warning>,
     pub refusals: Vec<Refusal>,
+    /// Scopes whose connection and LAG facts this plan needed but did not have; observe fetches them and plans again.
+    pub missing_facts: BTreeSet<Scope>,
+}
+
+/// Terraform's summary counts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub add: usize,
+    pub change: usize,
+    pub destroy: usize,
+    pub adopt: usize,
+    pub forget: usize,
+    pub wait: usize,
 }
 
 impl Plan {
-    pub fn creates(&self) -> impl Iterator<Item = &Action> {
-        self.actions.iter().filter(|a| a.kind == ActionKind::Create)
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary::default();
+        for c in &self.changes {
+            match c.action {
+                Action::Create => s.add += 1,
+                Action::Delete => s.destroy += 1,
+                Action::Replace(_) => {
+                    s.add += 1;
+                    s.destroy += 1;
+                }
+                Action::Adopt => s.adopt += 1,
+                Action::Wait(_) => s.wait += 1,
+                Action::Forget => s.forget += 1,
+                Action::NoOp => {}
+            }
+        }
+        s
     }
-    pub fn to_add(&self) -> usize {
-        self.creates().count()
-    }
-    /// Whether applying would call AWS or wait on anything.
+
+    /// Whether applying would call AWS, wait on anything, or change state.
     pub fn has_changes(&self) -> bool {
-        self.actions
-            .iter()
-            .any(|a| !matches!(a.kind, ActionKind::NoOp { .. }))
+        self.changes.iter().any(|c| c.action != Action::NoOp)
     }
 }
 
-/// The regions whose connection and LAG facts (`hasLogicalRedundancy`) the plan depends on
-/// but `observed` lacks: those where a second peer in one family would be refused without them.
-pub fn scopes_needing_redundancy_facts(
-    desired: &Desired,
-    observed: &Observed,
-    owned: &State,
-) -> BTreeSet<Scope> {
-    let draft = plan(desired, observed, owned);
-    draft
-        .refusals
-        .iter()
-        .filter(|r| r.rule == "family-exclusive")
-        .filter_map(|r| {
-            desired.vifs.iter().find(|v| {
-                r.address
-                    .starts_with(&format!("virtual_interface.{}.", v.id))
-            })
-        })
-        .filter(|v| {
-            observed
-                .vif(&v.id)
-                .is_some_and(|seen| observed.redundancy(seen).is_none())
-        })
-        .map(|v| v.scope.clone())
-        .collect()
-}
-
-/// Plans every declared peer. Pure: no I/O, no clock, no randomness.
+/// Plans every declared peer and every owned one. Pure: no I/O, no clock, no randomness.
 pub fn plan(desired: &Desired, observed: &Observed, owned: &State) -> Plan {
     let mut plan = Plan::default();
-    for vif in &desired.vifs {
-        let Some(seen) = observed.vif(&vif.id).filter(|v| v.scope == vif.scope) else {
-            plan.refusals.push(Refusal {
-                location: vif.location.clone(),
-                address: format!("virtual_interface.{}", vif.id),
-                rule: "vif-not-found",
-                message: format!(
-                    "virtual interface {} does not exist in {}",
-                    vif.id, vif.scope
-                ),
-            });
-            continue;
-        };
-        if matches!(seen.state.as_str(), "deleted" | "deleting" | "rejected") {
-            plan.refusals.push(Refusal {
-                location: vif.location.clone(),
-                address: format!("virtual_interface.{}", vif.id),
-                rule: "vif-unusable",
-                message: format!(
-                    "virtual interface {} is {}; BGP peers cannot be added to it",
-                    vif.id, seen.state
-                ),
-            });
-            continue;
-        }
-        plan_vif(vif, seen, observed, owned, &mut plan);
+    let declared: BTreeSet<&VifId> = desired.vifs.iter().map(|v| &v.id).collect();
+    for spec in &desired.vifs {
+        let records = owned
+            .peers
+            .iter()
+            .filter(|r| r.virtual_interface_id == spec.id)
+            .collect();
+        vif::plan_declared(spec, observed, records, &mut plan);
+    }
+    // VIFs whose whole block left the config: their owned peers go too.
+    let mut orphans: BTreeMap<&VifId, Vec<&crate::state::PeerRecord>> = BTreeMap::new();
+    for r in owned
+        .peers
+        .iter()
+        .filter(|r| !declared.contains(&r.virtual_interface_id))
+    {
+        orphans.entry(&r.virtual_interface_id).or_default().push(r);
+    }
+    for (id, records) in orphans {
+        vif::plan_orphaned(id, observed, records, &mut plan);
     }
     plan
 }
 
-fn plan_vif(
-    vif: &crate::model::VifSpec,
-    seen: &ObservedVif,
-    observed: &Observed,
-    owned: &State,
-    plan: &mut Plan,
-) {
-    let mut taken: BTreeSet<usize> = BTreeSet::new();
-    let mut live_per_family: BTreeMap<AddressFamily, usize> = BTreeMap::new();
-    for p in seen.peers.iter().filter(|p| !p.state.is_gone()) {
-        *live_per_family.entry(p.family).or_default() += 1;
-    }
-    let mut peers: Vec<&PeerSpec> = vif.peers.iter().collect();
-    peers.sort_by(|a, b| a.label.cmp(&b.label));
-    for spec in peers {
-        let address = PeerAddress::new(&vif.id, &spec.label);
-        let owned_id = owned.peer(&address).map(|r| r.bgp_peer_id.as_str());
-        let found = find_match(spec, &seen.peers, &taken, owned_id);
-        let (kind, reason) = match found {
-            Some(i) => {
-                taken.insert(i);
-                let peer = &seen.peers[i];
-                let id = peer.bgp_peer_id.clone();
-                match peer.state {
-                    PeerState::Available => (
-                        ActionKind::NoOp { bgp_peer_id: id },
-                        "exists with the same family, ASN and addresses".to_string(),
-                    ),
-                    ref state => (
-                        ActionKind::Wait {
-                            bgp_peer_id: id,
-                            state: state.clone(),
-                        },
-                        format!("exists and is {state}; apply waits for it to become available"),
-                    ),
-                }
-            }
-            None => {
-                let existing = *live_per_family.get(&spec.family).unwrap_or(&0);
-                if existing >= 1 && observed.redundancy(seen) != Some(true) {
-                    plan.refusals.push(Refusal {
-                        location: spec.location.clone(),
-                        address: address.0.clone(),
-                        rule: "family-exclusive",
-                        message: format!(
-                            "{} already has an {} peer and its {} does not have logical redundancy (hasLogicalRedundancy is {}); a second {} peer is not allowed",
-                            vif.id,
-                            spec.family,
-                            seen.connection_id.as_deref().unwrap_or("connection"),
-                            observed.redundancy_text(seen),
-                            spec.family,
-                        ),
-                    });
-                    continue;
-                }
-                *live_per_family.entry(spec.family).or_default() += 1;
-                (
-                    ActionKind::Create,
-                    "no live peer on the virtual interface matches".to_string(),
-                )
-            }
-        };
-        plan.actions.push(Action {
-            address,
-            vif: vif.id.clone(),
-            scope: vif.scope.clone(),
-            spec: spec.clone(),
-            kind,
-            reason,
-        });
-    }
-}
-
-/// Whether an observed peer satisfies a desired one: same family and ASN, and the same
-/// addresses wherever the config gives them.
+/// Whether an observed peer is the one a spec describes: same family and ASN, and the same addresses
+/// wherever the config gives them. The auth key is not identity: a different key means replacement.
 pub fn matches(spec: &PeerSpec, peer: &ObservedPeer) -> bool {
     !peer.state.is_gone()
         && spec.family == peer.family
@@ -217,25 +195,6 @@ fn same_address(wanted: Option<&str>, seen: Option<&str>) -> bool {
         None => true,
         Some(w) => seen.is_some_and(|s| s.eq_ignore_ascii_case(w)),
     }
-}
-
-/// The observed peer for a spec: the one dxctl owns if it still matches, else the first match.
-fn find_match(
-    spec: &PeerSpec,
-    peers: &[ObservedPeer],
-    taken: &BTreeSet<usize>,
-    owned_id: Option<&str>,
-) -> Option<usize> {
-    let candidates = || {
-        peers
-            .iter()
-            .enumerate()
-            .filter(|(i, p)| !taken.contains(i) && matches(spec, p))
-    };
-    owned_id
-        .and_then(|id| candidates().find(|(_, p)| p.bgp_peer_id.as_deref() == Some(id)))
-        .or_else(|| candidates().next())
-        .map(|(i, _)| i)
 }
 
 #[cfg(test)]

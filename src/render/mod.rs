@@ -1,82 +1,57 @@
-//! Renders plans for people, in Terraform's vocabulary; secrets always appear as `(sensitive)`.
+//! Renders plans for people (Terraform's vocabulary), machines (versioned JSON) and pull requests (markdown).
+//! Secrets always appear as `(sensitive)`, or not at all.
 
-use std::fmt::Write;
+mod human;
+mod json;
+mod markdown;
 
-use crate::plan::{ActionKind, Plan};
+pub use human::{human, refusals};
+pub use json::{json, JSON_FORMAT_VERSION};
+pub use markdown::markdown;
 
-/// The human view of a plan, ending with Terraform's summary line.
-pub fn human(plan: &Plan) -> String {
-    let mut out = String::new();
-    let creates: Vec<_> = plan.creates().collect();
-    let waits: Vec<_> = plan
-        .actions
-        .iter()
-        .filter(|a| matches!(a.kind, ActionKind::Wait { .. }))
-        .collect();
-    if !creates.is_empty() {
-        out.push_str("dxctl will perform the following actions:\n");
-        for a in &creates {
-            let s = &a.spec;
-            let known_later = "(known after apply)".to_string();
-            let quoted =
-                |v: &Option<String>| v.as_ref().map_or(known_later.clone(), |v| format!("{v:?}"));
-            let fields = [
-                ("address_family", format!("{:?}", s.family.as_str())),
-                ("amazon_address", quoted(&s.amazon_address)),
-                ("asn", s.asn.to_string()),
-                ("auth_key", "(sensitive)".to_string()),
-                ("bgp_peer_id", known_later.clone()),
-                ("customer_address", quoted(&s.customer_address)),
-                ("virtual_interface_id", format!("{:?}", a.vif.0)),
-            ];
-            let width = fields.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
-            let _ = writeln!(out, "\n  # {} will be created", a.address);
-            let _ = writeln!(out, "  # ({}; region {})", a.reason, a.scope);
-            let _ = writeln!(out, "  + bgp_peer {:?} {{", s.label);
-            for (k, v) in fields {
-                let _ = writeln!(out, "      + {k:<width$} = {v}");
-            }
-            out.push_str("    }\n");
+use crate::model::{ObservedPeer, PeerSpec};
+
+/// The attributes of a peer as shown in plans, in a fixed order: (name, value), secrets masked.
+pub(crate) fn desired_attributes(spec: &PeerSpec) -> Vec<(&'static str, String)> {
+    let shown = |field: &'static str, value: Option<String>| {
+        if spec.sensitive.contains(field) && value.is_some() {
+            "(sensitive)".to_string()
+        } else {
+            value.map_or_else(|| "(known after apply)".to_string(), |v| format!("{v:?}"))
         }
-        out.push('\n');
-    }
-    if !waits.is_empty() {
-        out.push_str(
-            "Still being provisioned; apply waits for these and creates nothing for them:\n",
-        );
-        for a in &waits {
-            if let ActionKind::Wait { bgp_peer_id, state } = &a.kind {
-                let _ = writeln!(
-                    out,
-                    "  ~ {} [id={}] is {state}",
-                    a.address,
-                    bgp_peer_id.as_deref().unwrap_or("?")
-                );
-            }
-        }
-        out.push('\n');
-    }
-    if creates.is_empty() && waits.is_empty() {
-        out.push_str("No changes. Your infrastructure matches the configuration.\n");
-    } else {
-        let _ = writeln!(
-            out,
-            "Plan: {} to add, 0 to change, 0 to destroy.",
-            creates.len()
-        );
-    }
-    out
+    };
+    vec![
+        ("address_family", format!("{:?}", spec.family.as_str())),
+        (
+            "amazon_address",
+            shown("amazon_address", spec.amazon_address.clone()),
+        ),
+        (
+            "asn",
+            if spec.sensitive.contains("asn") {
+                "(sensitive)".into()
+            } else {
+                spec.asn.to_string()
+            },
+        ),
+        ("auth_key", "(sensitive)".to_string()),
+        (
+            "customer_address",
+            shown("customer_address", spec.customer_address.clone()),
+        ),
+    ]
 }
 
-/// Refusals as located errors, one per line.
-pub fn refusals(plan: &Plan) -> String {
-    let mut out = String::new();
-    for r in &plan.refusals {
-        let _ = writeln!(
-            out,
-            "{}: error[{}]: {}: {}",
-            r.location, r.rule, r.address, r.message
-        );
-    }
-    out
+pub(crate) fn observed_attributes(peer: &ObservedPeer) -> Vec<(&'static str, String)> {
+    let quoted = |v: &Option<String>| {
+        v.as_ref()
+            .map_or_else(|| "null".to_string(), |v| format!("{v:?}"))
+    };
+    vec![
+        ("address_family", format!("{:?}", peer.family.as_str())),
+        ("amazon_address", quoted(&peer.amazon_address)),
+        ("asn", peer.asn.to_string()),
+        ("auth_key", "(sensitive)".to_string()),
+        ("customer_address", quoted(&peer.customer_address)),
+    ]
 }

@@ -110,6 +110,7 @@ mod tests {
             asn: Asn::new(64600).unwrap(),
             amazon_address: None,
             customer_address: None,
+            deposed: vec![],
         });
         store.save(&mut state).unwrap();
         store.save(&mut state).unwrap();

@@ -1,6 +1,7 @@
 //! The record of which peers dxctl manages, behind a small `StateStore` trait so a remote backend can follow.
 
 mod local;
+pub mod lock;
 
 use serde::{Deserialize, Serialize};
 
@@ -38,6 +39,9 @@ pub struct PeerRecord {
     pub amazon_address: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer_address: Option<String>,
+    /// Earlier incarnations of this peer that a replacement still has to delete (kept across a crash).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deposed: Vec<String>,
 }
 
 impl Default for State {
@@ -54,6 +58,10 @@ impl Default for State {
 impl State {
     pub fn peer(&self, address: &PeerAddress) -> Option<&PeerRecord> {
         self.peers.iter().find(|p| &p.address == address)
+    }
+
+    pub fn remove(&mut self, address: &PeerAddress) {
+        self.peers.retain(|p| &p.address != address);
     }
 
     /// Records or replaces the peer at `record.address`, keeping the list sorted.

@@ -198,7 +198,7 @@ fn multi_region_example_converges_and_its_secret_never_leaks() {
     }
     assert!(outputs.contains("Resources: 3 added"), "{outputs}");
     assert!(outputs.ends_with_no_changes(), "{outputs}");
-    assert!(outputs.contains("region eu-west-1") && outputs.contains("region us-east-1"));
+    assert!(outputs.contains("in eu-west-1") && outputs.contains("in us-east-1"));
     assert!(
         !outputs.contains(secret),
         "the secret leaked into the output"

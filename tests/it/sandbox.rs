@@ -32,18 +32,18 @@ fn seed_example_applies_then_plans_no_changes() {
     assert_eq!(out.code, 0, "stderr: {}", out.stderr);
     assert!(
         out.stdout
-            .contains("Plan: 1 to add, 0 to change, 0 to destroy."),
+            .contains("Plan: 1 to adopt, 1 to add, 0 to change, 0 to destroy."),
         "{}",
         out.stdout
     );
     assert!(
         out.stdout
-            .contains("Apply complete! Resources: 1 added, 0 changed, 0 destroyed."),
+            .contains("Apply complete! Resources: 1 added, 0 changed, 0 destroyed, 1 adopted."),
         "{}",
         out.stdout
     );
     assert!(
-        out.stderr.contains("bgp_peer.v6: Creation complete after"),
+        out.stderr.contains("bgp_peer.v6: Available [id=dxpeer-"),
         "progress: {}",
         out.stderr
     );
@@ -63,9 +63,13 @@ fn seed_example_applies_then_plans_no_changes() {
     // State records the peer with its id and never an auth key.
     let state = std::fs::read_to_string(cwd.join("state/dxctl.state.json")).unwrap();
     let parsed: serde_json::Value = serde_json::from_str(&state).unwrap();
-    assert_eq!(parsed["peers"][0]["bgp_peer_id"], v6["bgpPeerId"]);
+    assert_eq!(parsed["peers"][1]["bgp_peer_id"], v6["bgpPeerId"]);
     assert_eq!(
-        parsed["peers"][0]["address"],
+        parsed["peers"][0]["bgp_peer_id"], "dxpeer-fg1v4v4e",
+        "the existing peer was adopted"
+    );
+    assert_eq!(
+        parsed["peers"][1]["address"],
         "virtual_interface.dxvif-fg1vuj3d.bgp_peer.v6"
     );
     assert!(
@@ -97,7 +101,7 @@ fn seed_example_applies_then_plans_no_changes() {
         .arg("plan")
         .arg(&config));
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(out.stdout.contains("Plan: 1 to add"), "{}", out.stdout);
+    assert!(out.stdout.contains("1 to add"), "{}", out.stdout);
 }
 
 #[test]
@@ -157,14 +161,23 @@ fn timeout_names_waiting_peers_and_resume_does_not_recreate() {
         ])
         .arg(&config));
     assert_eq!(out.code, 1, "{}", out.stderr);
-    assert!(out.stderr.contains("timed out after 1s"), "{}", out.stderr);
     assert!(
-        out.stderr
-            .contains("virtual_interface.dxvif-fg1vuj3d.bgp_peer.v6 (dxpeer-"),
+        out.stderr.contains("apply failed: 1 change(s) failed"),
         "{}",
         out.stderr
     );
-    assert!(out.stderr.contains("): pending"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(
+            "virtual_interface.dxvif-fg1vuj3d.bgp_peer.v6: timed out waiting for dxpeer-"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("(last state pending)"),
+        "{}",
+        out.stderr
+    );
     // The accepted create is already in state.
     let state = std::fs::read_to_string(cwd.join("state/dxctl.state.json")).unwrap();
     assert!(state.contains("bgp_peer.v6"));

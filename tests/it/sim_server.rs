@@ -47,7 +47,12 @@ fn standard_endpoint_variable_selects_the_simulator() {
         .args(["plan", "--detailed-exitcode"])
         .arg(&config));
     assert_eq!(out.code, 2, "{}", out.stderr);
-    assert!(out.stdout.contains("Plan: 1 to add"));
+    assert!(
+        out.stdout
+            .contains("Plan: 1 to adopt, 1 to add, 0 to change, 0 to destroy."),
+        "{}",
+        out.stdout
+    );
     assert_eq!(sim.count("DescribeVirtualInterfaces"), 1);
 }
 

@@ -1,0 +1,24 @@
+//! `dxctl show`: a saved plan as it was printed, or the current state.
+
+use std::process::ExitCode;
+
+use crate::cli::{GlobalArgs, ShowArgs};
+use crate::printer::Printer;
+use crate::saved_plan::SavedPlan;
+use crate::state::{LocalStateFile, StateStore};
+
+pub fn show(global: &GlobalArgs, args: &ShowArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
+    match &args.planfile {
+        Some(path) => {
+            let saved = SavedPlan::read(path)?;
+            printer.data(&format!(
+                "Saved plan for {} (state serial {}):\n\n{}",
+                saved.config_dir.display(),
+                saved.state_serial,
+                saved.rendered
+            ))?;
+        }
+        None => super::state::list(&LocalStateFile::new(&global.state).load()?, printer)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}

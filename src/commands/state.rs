@@ -1,0 +1,47 @@
+//! `dxctl state list` and `dxctl state force-unlock`.
+
+use std::process::ExitCode;
+
+use crate::cli::{GlobalArgs, StateCommand};
+use crate::printer::Printer;
+use crate::state::{lock, LocalStateFile, State, StateStore};
+
+pub fn state(
+    global: &GlobalArgs,
+    command: &StateCommand,
+    printer: &Printer,
+) -> anyhow::Result<ExitCode> {
+    match command {
+        StateCommand::List => list(&LocalStateFile::new(&global.state).load()?, printer)?,
+        StateCommand::ForceUnlock { id } => {
+            lock::force_unlock(&global.state, id)?;
+            printer.data(&format!(
+                "Lock {id} on {} removed.\n",
+                global.state.display()
+            ))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One line per managed peer: address, id, family, ASN, region.
+pub fn list(state: &State, printer: &Printer) -> anyhow::Result<()> {
+    let mut out = String::new();
+    for p in &state.peers {
+        out.push_str(&format!(
+            "{}\t{}\t{}\t{}\t{}{}\n",
+            p.address,
+            p.bgp_peer_id,
+            p.address_family,
+            p.asn,
+            p.region,
+            if p.deposed.is_empty() {
+                String::new()
+            } else {
+                format!("\tdeposed: {}", p.deposed.join(","))
+            }
+        ));
+    }
+    printer.data(&out)?;
+    Ok(())
+}

@@ -1,0 +1,170 @@
+//! Orders one VIF's changes so that every step is legal when it runs, or refuses what no order allows.
+//!
+//! AWS refuses a second peer in one address family without logical redundancy, and refuses to delete a
+//! VIF's last peer. Creates go first (sessions stay up), then deletes; a replacement is create-before-destroy
+//! when the family may hold two peers, destroy-before-create when another peer keeps the VIF alive.
+
+use super::{Action, Change, Order, Plan, Refusal};
+use crate::model::{AddressFamily, Location, Observed, ObservedVif};
+
+/// What one order of steps achieves.
+struct Outcome {
+    steps: Vec<(usize, Option<Order>)>,
+    stuck: Vec<usize>,
+}
+
+fn simulate(changes: &[Change], live: &[AddressFamily], redundancy: bool) -> Outcome {
+    let mut live = live.to_vec();
+    let allowed = |live: &[AddressFamily], f: AddressFamily| redundancy || !live.contains(&f);
+    let remove = |live: &mut Vec<AddressFamily>, f: AddressFamily| {
+        if let Some(i) = live.iter().position(|x| *x == f) {
+            live.remove(i);
+        }
+    };
+    let family = |c: &Change| {
+        c.desired
+            .as_ref()
+            .map(|d| d.family)
+            .or(c.current.as_ref().map(|p| p.family))
+            .expect("a spec or a peer")
+    };
+    let old_family = |c: &Change| {
+        c.current
+            .as_ref()
+            .map(|p| p.family)
+            .expect("replace and delete have a current peer")
+    };
+    let mut steps: Vec<(usize, Option<Order>)> = Vec::new();
+    let mut pending: Vec<usize> = Vec::new();
+    for (i, c) in changes.iter().enumerate() {
+        match c.action {
+            Action::Create | Action::Delete | Action::Replace(_) => pending.push(i),
+            _ => steps.push((i, None)),
+        }
+    }
+    loop {
+        let before = pending.len();
+        pending.retain(|&i| {
+            let c = &changes[i];
+            match c.action {
+                Action::Create if allowed(&live, family(c)) => {
+                    live.push(family(c));
+                    steps.push((i, None));
+                    false
+                }
+                Action::Replace(_) if allowed(&live, family(c)) => {
+                    live.push(family(c));
+                    remove(&mut live, old_family(c));
+                    steps.push((i, Some(Order::CreateBeforeDestroy)));
+                    false
+                }
+                _ => true,
+            }
+        });
+        pending.retain(|&i| {
+            let c = &changes[i];
+            match c.action {
+                Action::Delete if live.len() > 1 => {
+                    remove(&mut live, old_family(c));
+                    steps.push((i, None));
+                    false
+                }
+                Action::Replace(_) if live.len() > 1 => {
+                    let mut after = live.clone();
+                    remove(&mut after, old_family(c));
+                    if allowed(&after, family(c)) {
+                        after.push(family(c));
+                        live = after;
+                        steps.push((i, Some(Order::DestroyBeforeCreate)));
+                        false
+                    } else {
+                        true
+                    }
+                }
+                _ => true,
+            }
+        });
+        if pending.is_empty() || pending.len() == before {
+            break;
+        }
+    }
+    Outcome {
+        steps,
+        stuck: pending,
+    }
+}
+
+pub(super) fn order(
+    seen: &ObservedVif,
+    observed: &Observed,
+    vif_location: &Location,
+    changes: Vec<Change>,
+    plan: &mut Plan,
+) {
+    let live: Vec<AddressFamily> = seen
+        .peers
+        .iter()
+        .filter(|p| !p.state.is_gone())
+        .map(|p| p.family)
+        .collect();
+    let known = observed.redundancy(seen);
+    let outcome = simulate(&changes, &live, known.unwrap_or(false));
+    if known.is_none() {
+        // The facts matter only if they could change the outcome.
+        let optimistic = simulate(&changes, &live, true);
+        if optimistic.stuck.len() != outcome.stuck.len() || optimistic.steps != outcome.steps {
+            plan.missing_facts.insert(seen.scope.clone());
+        }
+    }
+    for &i in &outcome.stuck {
+        let c = &changes[i];
+        let location = c
+            .desired
+            .as_ref()
+            .map_or_else(|| vif_location.clone(), |d| d.location.clone());
+        let parent = seen.connection_id.as_deref().unwrap_or("connection");
+        let (rule, message) = match c.action {
+            Action::Create => (
+                "family-exclusive",
+                format!(
+                    "{} already has an {} peer and its {parent} does not have logical redundancy (hasLogicalRedundancy is {}); a second {} peer is not allowed",
+                    seen.id,
+                    c.desired.as_ref().expect("spec").family,
+                    observed.redundancy_text(seen),
+                    c.desired.as_ref().expect("spec").family
+                ),
+            ),
+            Action::Delete => (
+                "last-peer",
+                format!("deleting it would leave {} with no BGP peer, and AWS refuses to delete a virtual interface's last peer; keep a peer in the configuration or delete the virtual interface", seen.id),
+            ),
+            _ => (
+                "replace-impossible",
+                format!(
+                    "it must be replaced ({} changed), but it is the only BGP peer on {} and {parent} has no logical redundancy (hasLogicalRedundancy is {}): neither create-before-destroy nor destroy-before-create is allowed",
+                    c.forces.join(", "),
+                    seen.id,
+                    observed.redundancy_text(seen)
+                ),
+            ),
+        };
+        plan.refusals.push(Refusal {
+            location,
+            address: c.address.0.clone(),
+            rule,
+            message,
+        });
+    }
+    for (step, (i, order)) in outcome.steps.into_iter().enumerate() {
+        let mut c = changes[i].clone();
+        c.step = step;
+        if let Some(order) = order {
+            c.action = Action::Replace(order);
+            plan.warnings.push(super::Warning {
+                address: c.address.0.clone(),
+                message: "replacing this peer interrupts its BGP session".into(),
+            });
+        }
+        plan.changes.push(c);
+    }
+}

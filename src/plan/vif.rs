@@ -1,0 +1,361 @@
+//! Identity for one VIF: which observed peer each declared or owned peer is, and what that means.
+
+use std::collections::BTreeSet;
+
+use super::{matches, schedule, Action, Change, Plan, Refusal, Unmanaged, Warning};
+use crate::model::{
+    Location, Observed, ObservedPeer, ObservedVif, PeerAddress, PeerSpec, PeerState, Scope, VifId,
+    VifSpec,
+};
+use crate::state::PeerRecord;
+
+/// The fields on which an existing peer differs from its spec; any difference forces replacement.
+fn differences(spec: &PeerSpec, peer: &ObservedPeer) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if spec.family != peer.family {
+        out.push("address_family");
+    }
+    if spec.asn != peer.asn {
+        out.push("asn");
+    }
+    let differs = |want: &Option<String>, have: &Option<String>| {
+        want.as_ref()
+            .is_some_and(|w| have.as_ref().is_none_or(|h| !h.eq_ignore_ascii_case(w)))
+    };
+    if differs(&spec.amazon_address, &peer.amazon_address) {
+        out.push("amazon_address");
+    }
+    if differs(&spec.customer_address, &peer.customer_address) {
+        out.push("customer_address");
+    }
+    // Compared in memory only; neither key is ever printed or stored.
+    if let (Some(want), Some(have)) = (&spec.auth_key, &peer.auth_key) {
+        if want != have {
+            out.push("auth_key");
+        }
+    }
+    out
+}
+
+fn unusable(seen: &ObservedVif) -> bool {
+    matches!(seen.state.as_str(), "deleted" | "deleting" | "rejected")
+}
+
+pub(super) fn plan_declared(
+    spec: &VifSpec,
+    observed: &Observed,
+    records: Vec<&PeerRecord>,
+    plan: &mut Plan,
+) {
+    let vif_address = format!("virtual_interface.{}", spec.id);
+    let Some(seen) = observed.vif(&spec.id).filter(|v| v.scope == spec.scope) else {
+        plan.refusals.push(Refusal {
+            location: spec.location.clone(),
+            address: vif_address,
+            rule: "vif-not-found",
+            message: format!(
+                "virtual interface {} does not exist in {}",
+                spec.id, spec.scope
+            ),
+        });
+        return;
+    };
+    if unusable(seen) {
+        plan.refusals.push(Refusal {
+            location: spec.location.clone(),
+            address: vif_address,
+            rule: "vif-unusable",
+            message: format!(
+                "virtual interface {} is {}; its BGP peers cannot be changed",
+                spec.id, seen.state
+            ),
+        });
+        return;
+    }
+    // Ids dxctl owns on this VIF, including deposed ones: none of them is ever adopted for another address.
+    let mut owned_ids: BTreeSet<&str> = records.iter().map(|r| r.bgp_peer_id.as_str()).collect();
+    owned_ids.extend(deposed_ids(&records));
+    let mut taken: BTreeSet<usize> = BTreeSet::new();
+    let mut changes = Vec::new();
+    let change = |address: PeerAddress,
+                  action,
+                  reason: String,
+                  desired: Option<&PeerSpec>,
+                  current: Option<&ObservedPeer>,
+                  forces| Change {
+        address,
+        vif: spec.id.clone(),
+        scope: spec.scope.clone(),
+        action,
+        reason,
+        desired: desired.cloned(),
+        current: current.cloned(),
+        forces,
+        step: 0,
+        deposed: false,
+    };
+
+    let mut peers: Vec<&PeerSpec> = spec.peers.iter().collect();
+    peers.sort_by(|a, b| a.label.cmp(&b.label));
+    for want in peers {
+        let address = PeerAddress::new(&spec.id, &want.label);
+        let record = records.iter().find(|r| r.address == address);
+        let owned = record.and_then(|r| {
+            seen.peers.iter().enumerate().find(|(_, p)| {
+                !p.state.is_gone() && p.bgp_peer_id.as_deref() == Some(r.bgp_peer_id.as_str())
+            })
+        });
+        if let Some((i, peer)) = owned {
+            taken.insert(i);
+            let forces = differences(want, peer);
+            let (action, reason) = if !forces.is_empty() {
+                (
+                    Action::Replace(super::Order::CreateBeforeDestroy),
+                    format!(
+                        "{} changed, and BGP peers cannot be updated in place",
+                        forces.join(", ")
+                    ),
+                )
+            } else if peer.state == PeerState::Available {
+                (Action::NoOp, "exists and matches".to_string())
+            } else {
+                (
+                    Action::Wait(peer.state.clone()),
+                    format!("exists and is {}; apply waits for it", peer.state),
+                )
+            };
+            changes.push(change(
+                address,
+                action,
+                reason,
+                Some(want),
+                Some(peer),
+                forces,
+            ));
+            continue;
+        }
+        let gone = record
+            .map(|r| format!("dxctl's peer {} no longer exists; ", r.bgp_peer_id))
+            .unwrap_or_default();
+        let candidates: Vec<(usize, &ObservedPeer)> = seen
+            .peers
+            .iter()
+            .enumerate()
+            .filter(|(i, p)| {
+                !taken.contains(i)
+                    && !p
+                        .bgp_peer_id
+                        .as_deref()
+                        .is_some_and(|id| owned_ids.contains(id))
+                    && matches(want, p)
+            })
+            .collect();
+        match candidates.as_slice() {
+            [] => changes.push(change(address, Action::Create, format!("{gone}no live peer on the virtual interface matches"), Some(want), None, vec![])),
+            [(i, peer)] => {
+                taken.insert(*i);
+                let id = peer.bgp_peer_id.as_deref().unwrap_or("?");
+                let forces = differences(want, peer);
+                let (action, reason) = if !forces.is_empty() {
+                    (Action::Replace(super::Order::CreateBeforeDestroy), format!("{gone}unmanaged peer {id} matches but its auth key differs"))
+                } else if peer.state == PeerState::Available {
+                    (Action::Adopt, format!("{gone}peer {id} already exists and matches; it becomes managed without any API call"))
+                } else {
+                    (Action::Wait(peer.state.clone()), format!("{gone}peer {id} exists and is {}; apply waits for it and adopts it", peer.state))
+                };
+                changes.push(change(address, action, reason, Some(want), Some(peer), forces));
+            }
+            many => plan.refusals.push(Refusal {
+                location: want.location.clone(),
+                address: address.0.clone(),
+                rule: "ambiguous-match",
+                message: format!(
+                    "{} unmanaged peers on {} match family {} and ASN {}; give customer_address to say which one is meant",
+                    many.len(),
+                    spec.id,
+                    want.family,
+                    want.asn
+                ),
+            }),
+        }
+    }
+
+    // Owned peers the config no longer declares.
+    let declared: BTreeSet<PeerAddress> = spec
+        .peers
+        .iter()
+        .map(|p| PeerAddress::new(&spec.id, &p.label))
+        .collect();
+    for r in records.iter().filter(|r| !declared.contains(&r.address)) {
+        let found = seen.peers.iter().enumerate().find(|(_, p)| {
+            !p.state.is_gone() && p.bgp_peer_id.as_deref() == Some(r.bgp_peer_id.as_str())
+        });
+        match found {
+            Some((i, peer)) => {
+                taken.insert(i);
+                changes.push(change(
+                    r.address.clone(),
+                    Action::Delete,
+                    "removed from the configuration".into(),
+                    None,
+                    Some(peer),
+                    vec![],
+                ));
+            }
+            None => changes.push(change(
+                r.address.clone(),
+                Action::Forget,
+                format!("peer {} no longer exists in AWS", r.bgp_peer_id),
+                None,
+                None,
+                vec![],
+            )),
+        }
+    }
+
+    for (i, peer, record) in deposed_peers(seen, &records) {
+        taken.insert(i);
+        let mut c = change(
+            record.address.clone(),
+            Action::Delete,
+            "left behind by an interrupted replacement".into(),
+            None,
+            Some(peer),
+            vec![],
+        );
+        c.deposed = true;
+        changes.push(c);
+    }
+
+    for (i, peer) in seen.peers.iter().enumerate() {
+        let owned = peer
+            .bgp_peer_id
+            .as_deref()
+            .is_some_and(|id| owned_ids.contains(id));
+        if !taken.contains(&i) && !owned && !peer.state.is_gone() {
+            plan.unmanaged.push(Unmanaged {
+                vif: spec.id.clone(),
+                peer: peer.clone(),
+            });
+        }
+    }
+    if seen.vif_type == "public" {
+        for c in changes
+            .iter()
+            .filter(|c| matches!(c.action, Action::Create | Action::Replace(_)))
+        {
+            let asn = c
+                .desired
+                .as_ref()
+                .map(|d| d.asn)
+                .expect("creates have a spec");
+            if !asn.is_private() {
+                plan.warnings.push(Warning {
+                    address: c.address.0.clone(),
+                    message: format!("ASN {asn} is public: AWS must allow-list it for this public VIF, or the peer stays in verifying"),
+                });
+            }
+        }
+    }
+    schedule::order(seen, observed, &spec.location, changes, plan);
+}
+
+fn deposed_ids<'a>(records: &[&'a PeerRecord]) -> BTreeSet<&'a str> {
+    records
+        .iter()
+        .flat_map(|r| r.deposed.iter().map(String::as_str))
+        .collect()
+}
+
+/// Live peers that records list as deposed, with the record.
+fn deposed_peers<'a>(
+    seen: &'a ObservedVif,
+    records: &[&'a PeerRecord],
+) -> Vec<(usize, &'a ObservedPeer, &'a PeerRecord)> {
+    let mut out = Vec::new();
+    for r in records {
+        for id in &r.deposed {
+            if let Some((i, p)) = seen
+                .peers
+                .iter()
+                .enumerate()
+                .find(|(_, p)| !p.state.is_gone() && p.bgp_peer_id.as_deref() == Some(id))
+            {
+                out.push((i, p, *r));
+            }
+        }
+    }
+    out
+}
+
+/// A VIF whose block left the config: delete the peers dxctl owns there (or forget them if gone).
+pub(super) fn plan_orphaned(
+    id: &VifId,
+    observed: &Observed,
+    records: Vec<&PeerRecord>,
+    plan: &mut Plan,
+) {
+    let scope = Scope {
+        region: records[0].region.clone(),
+        profile: records[0].profile.clone(),
+    };
+    let seen = observed
+        .vif(id)
+        .filter(|v| v.scope == scope && !unusable(v));
+    let location = Location {
+        file: "(state)".into(),
+        line: 0,
+        column: 0,
+    };
+    let mut changes = Vec::new();
+    let records_for_deposed = records.clone();
+    for r in records {
+        let peer = seen.and_then(|v| {
+            v.peers.iter().find(|p| {
+                !p.state.is_gone() && p.bgp_peer_id.as_deref() == Some(r.bgp_peer_id.as_str())
+            })
+        });
+        let (action, reason) = match peer {
+            Some(_) => (
+                Action::Delete,
+                "its virtual_interface block was removed from the configuration".to_string(),
+            ),
+            None => (
+                Action::Forget,
+                format!("peer {} no longer exists in AWS", r.bgp_peer_id),
+            ),
+        };
+        changes.push(Change {
+            address: r.address.clone(),
+            vif: id.clone(),
+            scope: scope.clone(),
+            action,
+            reason,
+            desired: None,
+            current: peer.cloned(),
+            forces: vec![],
+            step: 0,
+            deposed: false,
+        });
+    }
+    if let Some(seen) = seen {
+        for (_, peer, record) in deposed_peers(seen, &records_for_deposed) {
+            changes.push(Change {
+                address: record.address.clone(),
+                vif: id.clone(),
+                scope: scope.clone(),
+                action: Action::Delete,
+                reason: "left behind by an interrupted replacement".into(),
+                desired: None,
+                current: Some(peer.clone()),
+                forces: vec![],
+                step: 0,
+                deposed: true,
+            });
+        }
+    }
+    match seen {
+        Some(seen) => schedule::order(seen, observed, &location, changes, plan),
+        None => plan.changes.extend(changes),
+    }
+}

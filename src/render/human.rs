@@ -1,0 +1,263 @@
+//! The human view: Terraform's `+`, `-`, `-/+` and summary line, attribute diffs by `similar`, colour on a terminal only.
+
+use std::fmt::Write;
+
+use anstyle::{AnsiColor, Style};
+use similar::{ChangeTag, TextDiff};
+
+use super::{desired_attributes, observed_attributes};
+use crate::plan::{Action, Change, Order, Plan};
+
+struct Paint {
+    color: bool,
+}
+
+impl Paint {
+    fn paint(&self, color: AnsiColor, text: &str) -> String {
+        if !self.color {
+            return text.to_string();
+        }
+        let style = Style::new().fg_color(Some(color.into()));
+        format!("{style}{text}{style:#}")
+    }
+    fn bold(&self, text: &str) -> String {
+        if !self.color {
+            return text.to_string();
+        }
+        let style = Style::new().bold();
+        format!("{style}{text}{style:#}")
+    }
+}
+
+fn label(c: &Change) -> String {
+    c.address
+        .0
+        .rsplit('.')
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn block(
+    out: &mut String,
+    p: &Paint,
+    sign: &str,
+    color: AnsiColor,
+    c: &Change,
+    attrs: &mut [(&str, String)],
+) {
+    attrs.sort_by_key(|(k, _)| *k);
+    let width = attrs.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    let _ = writeln!(out, "  {} bgp_peer {:?} {{", p.paint(color, sign), label(c));
+    for (k, v) in attrs {
+        let _ = writeln!(out, "      {} {k:<width$} = {v}", p.paint(color, sign));
+    }
+    out.push_str("    }\n");
+}
+
+/// The attribute diff of a replacement, line by line with `similar`.
+fn replacement(out: &mut String, p: &Paint, c: &Change) {
+    let old = c.current.as_ref().expect("replace has a peer");
+    let new = c.desired.as_ref().expect("replace has a spec");
+    let width = "customer_address".len();
+    let line = |(k, v): &(&str, String), forced: bool| {
+        let note = if forced { " # forces replacement" } else { "" };
+        format!("{k:<width$} = {v}{note}\n")
+    };
+    // Addresses the config leaves to AWS are assigned anew: "(known after apply)".
+    let after = desired_attributes(new);
+    let before: String = observed_attributes(old)
+        .iter()
+        .map(|a| line(a, false))
+        .collect();
+    let after: String = after
+        .iter()
+        .map(|a| line(a, c.forces.contains(&a.0)))
+        .collect();
+    let _ = writeln!(
+        out,
+        "{} bgp_peer {:?} {{",
+        p.paint(AnsiColor::Yellow, "-/+"),
+        label(c)
+    );
+    for change in TextDiff::from_lines(&before, &after).iter_all_changes() {
+        let text = change.value().trim_end();
+        match change.tag() {
+            ChangeTag::Equal => {
+                let _ = writeln!(out, "        {text}");
+            }
+            ChangeTag::Delete => {
+                let _ = writeln!(out, "      {} {text}", p.paint(AnsiColor::Red, "-"));
+            }
+            ChangeTag::Insert => {
+                let _ = writeln!(out, "      {} {text}", p.paint(AnsiColor::Green, "+"));
+            }
+        }
+    }
+    let _ = writeln!(
+        out,
+        "      {} {:<width$} = {:?} -> (known after apply)",
+        p.paint(AnsiColor::Yellow, "~"),
+        "bgp_peer_id",
+        old.bgp_peer_id.as_deref().unwrap_or("?")
+    );
+    out.push_str("    }\n");
+}
+
+/// The human view of a plan, ending with Terraform's summary line.
+pub fn human(plan: &Plan, color: bool) -> String {
+    let p = Paint { color };
+    let mut out = String::new();
+    let shown: Vec<&Change> = plan
+        .changes
+        .iter()
+        .filter(|c| {
+            matches!(
+                c.action,
+                Action::Create
+                    | Action::Delete
+                    | Action::Replace(_)
+                    | Action::Adopt
+                    | Action::Forget
+            )
+        })
+        .collect();
+    if !shown.is_empty() {
+        out.push_str("dxctl will perform the following actions:\n");
+    }
+    for c in &shown {
+        out.push('\n');
+        let (what, order) = match c.action {
+            Action::Create => ("will be created", None),
+            Action::Delete if c.deposed => (
+                "(deposed by an interrupted replacement) will be destroyed",
+                None,
+            ),
+            Action::Delete => ("will be destroyed", None),
+            Action::Replace(o) => ("must be replaced", Some(o)),
+            Action::Adopt => ("will be adopted", None),
+            Action::Forget => ("will be forgotten", None),
+            _ => unreachable!("filtered above"),
+        };
+        let order = match order {
+            Some(Order::CreateBeforeDestroy) => " (create before destroy)",
+            Some(Order::DestroyBeforeCreate) => " (destroy before create)",
+            None => "",
+        };
+        let _ = writeln!(out, "  # {} {what}{order}", p.bold(&c.address.0));
+        let _ = writeln!(out, "  # ({}; {} in {})", c.reason, c.vif, c.scope);
+        match c.action {
+            Action::Create => {
+                let mut attrs = desired_attributes(c.desired.as_ref().expect("create has a spec"));
+                attrs.push(("bgp_peer_id", "(known after apply)".into()));
+                attrs.push(("virtual_interface_id", format!("{:?}", c.vif.0)));
+                block(&mut out, &p, "+", AnsiColor::Green, c, &mut attrs);
+            }
+            Action::Delete => {
+                let peer = c.current.as_ref().expect("delete has a peer");
+                let mut attrs = observed_attributes(peer);
+                attrs.push((
+                    "bgp_peer_id",
+                    format!("{:?}", peer.bgp_peer_id.as_deref().unwrap_or("?")),
+                ));
+                block(&mut out, &p, "-", AnsiColor::Red, c, &mut attrs);
+            }
+            Action::Replace(_) => replacement(&mut out, &p, c),
+            Action::Adopt => {
+                let peer = c.current.as_ref().expect("adopt has a peer");
+                let _ = writeln!(
+                    out,
+                    "  {} bgp_peer {:?} {{ bgp_peer_id = {:?} }}",
+                    p.paint(AnsiColor::Cyan, "<="),
+                    label(c),
+                    peer.bgp_peer_id.as_deref().unwrap_or("?")
+                );
+            }
+            _ => {}
+        }
+    }
+    if !shown.is_empty() {
+        out.push('\n');
+    }
+    let waits: Vec<&Change> = plan
+        .changes
+        .iter()
+        .filter(|c| matches!(c.action, Action::Wait(_)))
+        .collect();
+    if !waits.is_empty() {
+        out.push_str(
+            "Still being provisioned; apply waits for these and creates nothing for them:\n",
+        );
+        for c in waits {
+            if let (Action::Wait(state), Some(peer)) = (&c.action, &c.current) {
+                let _ = writeln!(
+                    out,
+                    "  ~ {} [id={}] is {state}",
+                    c.address,
+                    peer.bgp_peer_id.as_deref().unwrap_or("?")
+                );
+            }
+        }
+        out.push('\n');
+    }
+    if !plan.unmanaged.is_empty() {
+        out.push_str("Unmanaged peers (neither declared nor owned; dxctl never touches them):\n");
+        for u in &plan.unmanaged {
+            let _ = writeln!(
+                out,
+                "  {} {} [id={}] {} ASN {} {}",
+                p.paint(AnsiColor::Blue, "?"),
+                u.vif,
+                u.peer.bgp_peer_id.as_deref().unwrap_or("?"),
+                u.peer.family,
+                u.peer.asn,
+                u.peer.customer_address.as_deref().unwrap_or("")
+            );
+        }
+        out.push('\n');
+    }
+    for w in &plan.warnings {
+        let _ = writeln!(
+            out,
+            "{}: {}: {}",
+            p.paint(AnsiColor::Yellow, "Warning"),
+            w.address,
+            w.message
+        );
+    }
+    if !plan.warnings.is_empty() {
+        out.push('\n');
+    }
+    let s = plan.summary();
+    if !plan.has_changes() {
+        out.push_str("No changes. Your infrastructure matches the configuration.\n");
+    } else {
+        let mut line = String::from("Plan: ");
+        if s.adopt > 0 {
+            let _ = write!(line, "{} to adopt, ", s.adopt);
+        }
+        let _ = write!(
+            line,
+            "{} to add, {} to change, {} to destroy.",
+            s.add, s.change, s.destroy
+        );
+        if s.forget > 0 {
+            let _ = write!(line, " {} to forget.", s.forget);
+        }
+        let _ = writeln!(out, "{}", p.bold(&line));
+    }
+    out
+}
+
+/// Refusals as located errors, one per line.
+pub fn refusals(plan: &Plan) -> String {
+    let mut out = String::new();
+    for r in &plan.refusals {
+        let _ = writeln!(
+            out,
+            "{}: error[{}]: {}: {}",
+            r.location, r.rule, r.address, r.message
+        );
+    }
+    out
+}

@@ -1,0 +1,65 @@
+//! A compact markdown view for pull-request comments.
+
+use std::fmt::Write;
+
+use crate::plan::{Action, Plan};
+
+pub fn markdown(plan: &Plan) -> String {
+    let s = plan.summary();
+    let mut out = format!(
+        "### dxctl plan: {} to add, {} to change, {} to destroy{}\n\n",
+        s.add,
+        s.change,
+        s.destroy,
+        if s.adopt > 0 {
+            format!(", {} to adopt", s.adopt)
+        } else {
+            String::new()
+        }
+    );
+    let rows: Vec<_> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action != Action::NoOp)
+        .collect();
+    if rows.is_empty() {
+        out.push_str("No changes. Your infrastructure matches the configuration.\n");
+    } else {
+        out.push_str("| | Address | Action | Reason |\n|---|---|---|---|\n");
+        for c in rows {
+            let sign = match c.action {
+                Action::Create => "+",
+                Action::Delete => "-",
+                Action::Replace(_) => "-/+",
+                Action::Adopt => "<=",
+                Action::Wait(_) => "~",
+                Action::Forget => "x",
+                Action::NoOp => "",
+            };
+            let reason = c.reason.replace('|', "\\|");
+            let _ = writeln!(
+                out,
+                "| `{sign}` | `{}` | {} | {reason} |",
+                c.address,
+                c.action.names().join(", then ")
+            );
+        }
+    }
+    if !plan.warnings.is_empty() {
+        out.push_str("\n**Warnings**\n\n");
+        for w in &plan.warnings {
+            let _ = writeln!(out, "- `{}`: {}", w.address, w.message);
+        }
+    }
+    if !plan.refusals.is_empty() {
+        out.push_str("\n**Refused** (the plan cannot be applied)\n\n");
+        for r in &plan.refusals {
+            let _ = writeln!(
+                out,
+                "- `{}` at {}: `{}` {}",
+                r.address, r.location, r.rule, r.message
+            );
+        }
+    }
+    out
+}

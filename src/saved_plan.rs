@@ -1,0 +1,154 @@
+//! Saved plans: what `plan --out` writes and `apply FILE` checks before running it. No secrets are stored;
+//! they are resolved again from the config at apply time.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::model::Observed;
+use crate::plan::Plan;
+use crate::state::State;
+
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SavedPlan {
+    pub format_version: u32,
+    /// The config directory, absolute.
+    pub config_dir: PathBuf,
+    pub state_lineage: String,
+    pub state_serial: u64,
+    /// SHA-256 of the config files' names and contents.
+    pub config_fingerprint: String,
+    /// SHA-256 of the observed facts the plan relied on (peer ids, families, ASNs, addresses and states,
+    /// VIF states, logical redundancy; never auth keys).
+    pub observed_fingerprint: String,
+    /// The plan as `plan --json` prints it.
+    pub plan: Value,
+    /// The plan as `plan` printed it, for `show`.
+    pub rendered: String,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn config_fingerprint(dir: &Path) -> anyhow::Result<String> {
+    let mut hash = Sha256::new();
+    for path in crate::config::config_files(dir)? {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let text =
+            std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        hash.update(format!("{}:{name}:{}:", name.len(), text.len()).as_bytes());
+        hash.update(&text);
+    }
+    Ok(hex(&hash.finalize()))
+}
+
+pub fn observed_fingerprint(observed: &Observed) -> String {
+    let facts = json!({
+        "vifs": observed.vifs.iter().map(|v| json!({
+            "id": v.id.0,
+            "region": v.scope.region,
+            "profile": v.scope.profile,
+            "state": v.state,
+            "peers": v.peers.iter().map(|p| json!([p.bgp_peer_id, p.family.as_str(), p.asn.get(), p.amazon_address, p.customer_address, p.state.as_str()])).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "redundancy": observed.logical_redundancy,
+    });
+    hex(&Sha256::digest(facts.to_string().as_bytes()))
+}
+
+impl SavedPlan {
+    pub fn new(
+        dir: &Path,
+        state: &State,
+        observed: &Observed,
+        plan: &Plan,
+    ) -> anyhow::Result<SavedPlan> {
+        Ok(SavedPlan {
+            format_version: FORMAT_VERSION,
+            config_dir: std::path::absolute(dir)
+                .with_context(|| format!("cannot resolve {}", dir.display()))?,
+            state_lineage: state.lineage.clone(),
+            state_serial: state.serial,
+            config_fingerprint: config_fingerprint(dir)?,
+            observed_fingerprint: observed_fingerprint(observed),
+            plan: crate::render::json(plan),
+            rendered: crate::render::human(plan, false),
+        })
+    }
+
+    pub fn write(&self, path: &Path) -> anyhow::Result<()> {
+        let mut text = serde_json::to_string_pretty(self)?;
+        text.push('\n');
+        crate::state::write_atomically(path, text.as_bytes(), false)
+            .with_context(|| format!("cannot write plan file {}", path.display()))
+    }
+
+    pub fn read(path: &Path) -> anyhow::Result<SavedPlan> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read plan file {}", path.display()))?;
+        let saved: SavedPlan = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a dxctl plan file", path.display()))?;
+        if saved.format_version != FORMAT_VERSION {
+            anyhow::bail!(
+                "plan file {} has format_version {}; this dxctl reads {FORMAT_VERSION}",
+                path.display(),
+                saved.format_version
+            );
+        }
+        Ok(saved)
+    }
+
+    /// Refuses with "saved plan is stale" and the reason when anything the plan relied on has changed.
+    pub fn check(
+        &self,
+        state: &State,
+        observed: &Observed,
+        replanned: &Plan,
+    ) -> anyhow::Result<()> {
+        let stale =
+            |why: String| anyhow::anyhow!("saved plan is stale: {why}; run `dxctl plan` again");
+        if state.lineage != self.state_lineage || state.serial != self.state_serial {
+            return Err(stale(format!(
+                "the state changed since the plan was made (lineage {} serial {} -> lineage {} serial {})",
+                short(&self.state_lineage),
+                self.state_serial,
+                short(&state.lineage),
+                state.serial
+            )));
+        }
+        if config_fingerprint(&self.config_dir)? != self.config_fingerprint {
+            return Err(stale(format!(
+                "the configuration in {} changed",
+                self.config_dir.display()
+            )));
+        }
+        if observed_fingerprint(observed) != self.observed_fingerprint {
+            return Err(stale(
+                "the Direct Connect facts it relied on changed".into(),
+            ));
+        }
+        if crate::render::json(replanned) != self.plan {
+            return Err(stale(
+                "planning again gives a different plan (a secret or a variable changed?)".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn short(lineage: &str) -> &str {
+    if lineage.is_empty() {
+        "(none)"
+    } else {
+        &lineage[..lineage.len().min(8)]
+    }
+}
