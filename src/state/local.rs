@@ -77,9 +77,12 @@ pub fn write_atomically(path: &Path, bytes: &[u8], keep_backup: bool) -> std::io
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
     if keep_backup && path.exists() {
+        // The backup is replaced atomically too, so a kill never leaves a torn one.
         let mut backup = path.as_os_str().to_owned();
         backup.push(".backup");
-        std::fs::copy(path, PathBuf::from(backup))?;
+        let staged = tempfile::NamedTempFile::new_in(&dir)?;
+        std::fs::copy(path, staged.path())?;
+        staged.persist(PathBuf::from(backup)).map_err(|e| e.error)?;
     }
     tmp.persist(path).map_err(|e| e.error)?;
     if let Ok(d) = std::fs::File::open(&dir) {

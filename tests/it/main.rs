@@ -4,6 +4,8 @@
 mod awscli;
 mod config_cli;
 mod conformance;
+mod crash;
+mod lifecycle;
 mod sandbox;
 mod sdk;
 mod sim_concurrency;
