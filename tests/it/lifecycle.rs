@@ -589,7 +589,7 @@ fn public_vif_peers_await_approval_then_converge() {
 #[test]
 fn sigint_stops_new_work_records_in_flight_and_resumes() {
     let env = Env::new("4s", "yes", serde_json::json!({}), SEED_HCL);
-    let mut child = env
+    let child = env
         .dxctl(FAST)
         .arg(&env.cfg)
         .stdout(std::process::Stdio::piped())
