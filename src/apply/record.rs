@@ -1,4 +1,5 @@
 //! Writes state after every completed step, so a killed apply leaves a state file that tells the truth.
+//! Steps finishing together share one write (group commit): no step returns before a write that includes it.
 
 use std::sync::Mutex;
 
@@ -7,26 +8,50 @@ use crate::state::{PeerRecord, State, StateStore};
 
 pub struct Recorder<'s, S: StateStore> {
     store: &'s S,
-    state: Mutex<State>,
+    /// The state in memory, and how many changes it has had.
+    state: Mutex<(State, u64)>,
+    /// Held while writing; the number of changes the file on disk includes.
+    saved: Mutex<u64>,
 }
 
 impl<'s, S: StateStore> Recorder<'s, S> {
     pub fn new(store: &'s S, state: State) -> Self {
         Recorder {
             store,
-            state: Mutex::new(state),
+            state: Mutex::new((state, 0)),
+            saved: Mutex::new(0),
         }
     }
 
     fn update(&self, change: impl FnOnce(&mut State)) -> anyhow::Result<()> {
-        let mut state = self.state.lock().expect("state poisoned");
-        change(&mut state);
-        self.store.save(&mut state)
+        let mine = {
+            let mut guard = self.state.lock().expect("state poisoned");
+            change(&mut guard.0);
+            guard.1 += 1;
+            guard.1
+        };
+        let mut saved = self.saved.lock().expect("save lock poisoned");
+        if *saved >= mine {
+            // A write that started after this change already included it.
+            return Ok(());
+        }
+        let (mut snapshot, version) = {
+            let guard = self.state.lock().expect("state poisoned");
+            (guard.0.clone(), guard.1)
+        };
+        self.store.save(&mut snapshot)?;
+        {
+            let mut guard = self.state.lock().expect("state poisoned");
+            guard.0.serial = snapshot.serial;
+            guard.0.lineage = snapshot.lineage;
+        }
+        *saved = version;
+        Ok(())
     }
 
     pub fn has(&self, address: &PeerAddress, id: &str) -> bool {
-        let state = self.state.lock().expect("state poisoned");
-        state.peer(address).is_some_and(|r| r.bgp_peer_id == id)
+        let guard = self.state.lock().expect("state poisoned");
+        guard.0.peer(address).is_some_and(|r| r.bgp_peer_id == id)
     }
 
     /// Records `record`, keeping (and extending with `deposes`) the deposed ids of the address's previous record.
@@ -65,6 +90,78 @@ impl<'s, S: StateStore> Recorder<'s, S> {
     }
 
     pub fn into_state(self) -> State {
-        self.state.into_inner().expect("state poisoned")
+        self.state.into_inner().expect("state poisoned").0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::model::{AddressFamily, Asn, VifId};
+
+    /// A store whose writes are slow, like an fsync, and counted.
+    struct Slow {
+        saves: AtomicUsize,
+        last: Mutex<State>,
+    }
+
+    impl StateStore for Slow {
+        fn load(&self) -> anyhow::Result<State> {
+            Ok(self.last.lock().unwrap().clone())
+        }
+        fn save(&self, state: &mut State) -> anyhow::Result<()> {
+            std::thread::sleep(std::time::Duration::from_millis(30));
+            state.serial += 1;
+            self.saves.fetch_add(1, Ordering::SeqCst);
+            *self.last.lock().unwrap() = state.clone();
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn concurrent_steps_share_writes_and_none_is_lost() {
+        let store = Slow {
+            saves: AtomicUsize::new(0),
+            last: Mutex::new(State::default()),
+        };
+        let recorder = Recorder::new(&store, State::default());
+        std::thread::scope(|s| {
+            for i in 0..12 {
+                let (recorder, store) = (&recorder, &store);
+                s.spawn(move || {
+                    let vif = VifId(format!("dxvif-{i}"));
+                    recorder
+                        .record(
+                            PeerRecord {
+                                address: PeerAddress::new(&vif, "p"),
+                                virtual_interface_id: vif,
+                                region: "r".into(),
+                                profile: None,
+                                bgp_peer_id: format!("dxpeer-{i}"),
+                                address_family: AddressFamily::Ipv6,
+                                asn: Asn::new(64600).unwrap(),
+                                amazon_address: None,
+                                customer_address: None,
+                                deposed: vec![],
+                            },
+                            None,
+                        )
+                        .unwrap();
+                    // Returning means a write that includes this step has finished.
+                    assert!(store
+                        .last
+                        .lock()
+                        .unwrap()
+                        .peers
+                        .iter()
+                        .any(|p| p.bgp_peer_id == format!("dxpeer-{i}")));
+                });
+            }
+        });
+        assert_eq!(store.last.lock().unwrap().peers.len(), 12);
+        let saves = store.saves.load(Ordering::SeqCst);
+        assert!(saves < 12, "writes were shared: {saves} for 12 steps");
     }
 }

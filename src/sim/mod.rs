@@ -34,6 +34,8 @@ pub struct SimOptions {
 
 struct Shared {
     engine: Mutex<Engine>,
+    /// Serialises world saves so an older snapshot never lands after a newer one.
+    saving: Mutex<()>,
     log: Option<RequestLog>,
     persist_to: Option<PathBuf>,
 }
@@ -92,6 +94,7 @@ pub async fn start(world: World, options: SimOptions) -> anyhow::Result<RunningS
         .transpose()?;
     let shared = Arc::new(Shared {
         engine: Mutex::new(Engine::new(world, options.provision_delay)),
+        saving: Mutex::new(()),
         log,
         persist_to: options.persist_to,
     });
@@ -117,6 +120,7 @@ fn persist(shared: &Shared, force: bool) -> anyhow::Result<()> {
     let Some(path) = &shared.persist_to else {
         return Ok(());
     };
+    let _saving = shared.saving.lock().expect("sim save lock poisoned");
     let text = {
         let mut engine = shared.engine.lock().expect("sim world poisoned");
         let changed = engine.advance(now_ms());
