@@ -59,11 +59,11 @@ pub struct Controls<'a> {
 }
 
 /// Runs the plan.
-pub async fn execute<D: DirectConnect, S: StateStore>(
+pub async fn execute<D: DirectConnect, S: StateStore + Clone + Send + 'static>(
     dc: &D,
     plan: &Plan,
     observed: &Observed,
-    store: &S,
+    store: S,
     state: State,
     options: Options,
     controls: Controls<'_>,

@@ -6,31 +6,31 @@ use std::sync::Mutex;
 use crate::model::PeerAddress;
 use crate::state::{PeerRecord, State, StateStore};
 
-pub struct Recorder<'s, S: StateStore> {
-    store: &'s S,
+pub struct Recorder<S> {
+    store: S,
     /// The state in memory, and how many changes it has had.
     state: Mutex<(State, u64)>,
     /// Held while writing; the number of changes the file on disk includes.
-    saved: Mutex<u64>,
+    saved: tokio::sync::Mutex<u64>,
 }
 
-impl<'s, S: StateStore> Recorder<'s, S> {
-    pub fn new(store: &'s S, state: State) -> Self {
+impl<S: StateStore + Clone + Send + 'static> Recorder<S> {
+    pub fn new(store: S, state: State) -> Self {
         Recorder {
             store,
             state: Mutex::new((state, 0)),
-            saved: Mutex::new(0),
+            saved: tokio::sync::Mutex::new(0),
         }
     }
 
-    fn update(&self, change: impl FnOnce(&mut State)) -> anyhow::Result<()> {
+    async fn update(&self, change: impl FnOnce(&mut State)) -> anyhow::Result<()> {
         let mine = {
             let mut guard = self.state.lock().expect("state poisoned");
             change(&mut guard.0);
             guard.1 += 1;
             guard.1
         };
-        let mut saved = self.saved.lock().expect("save lock poisoned");
+        let mut saved = self.saved.lock().await;
         if *saved >= mine {
             // A write that started after this change already included it.
             return Ok(());
@@ -39,7 +39,11 @@ impl<'s, S: StateStore> Recorder<'s, S> {
             let guard = self.state.lock().expect("state poisoned");
             (guard.0.clone(), guard.1)
         };
-        self.store.save(&mut snapshot)?;
+        // The write (with its fsync) runs off the executor, so other VIFs' steps go on meanwhile.
+        let store = self.store.clone();
+        let snapshot =
+            tokio::task::spawn_blocking(move || store.save(&mut snapshot).map(|()| snapshot))
+                .await??;
         {
             let mut guard = self.state.lock().expect("state poisoned");
             guard.0.serial = snapshot.serial;
@@ -55,7 +59,11 @@ impl<'s, S: StateStore> Recorder<'s, S> {
     }
 
     /// Records `record`, keeping (and extending with `deposes`) the deposed ids of the address's previous record.
-    pub fn record(&self, mut record: PeerRecord, deposes: Option<&str>) -> anyhow::Result<()> {
+    pub async fn record(
+        &self,
+        mut record: PeerRecord,
+        deposes: Option<&str>,
+    ) -> anyhow::Result<()> {
         self.update(|state| {
             if let Some(old) = state.peer(&record.address) {
                 record.deposed.extend(old.deposed.iter().cloned());
@@ -74,19 +82,21 @@ impl<'s, S: StateStore> Recorder<'s, S> {
             record.deposed.dedup();
             state.upsert(record);
         })
+        .await
     }
 
-    pub fn remove(&self, address: &PeerAddress) -> anyhow::Result<()> {
-        self.update(|state| state.remove(address))
+    pub async fn remove(&self, address: &PeerAddress) -> anyhow::Result<()> {
+        self.update(|state| state.remove(address)).await
     }
 
-    pub fn remove_deposed(&self, address: &PeerAddress, id: &str) -> anyhow::Result<()> {
+    pub async fn remove_deposed(&self, address: &PeerAddress, id: &str) -> anyhow::Result<()> {
         self.update(|state| {
             if let Some(mut r) = state.peer(address).cloned() {
                 r.deposed.retain(|d| d != id);
                 state.upsert(r);
             }
         })
+        .await
     }
 
     pub fn into_state(self) -> State {
@@ -97,14 +107,16 @@ impl<'s, S: StateStore> Recorder<'s, S> {
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
 
     use super::*;
     use crate::model::{AddressFamily, Asn, VifId};
 
     /// A store whose writes are slow, like an fsync, and counted.
+    #[derive(Clone, Default)]
     struct Slow {
-        saves: AtomicUsize,
-        last: Mutex<State>,
+        saves: Arc<AtomicUsize>,
+        last: Arc<Mutex<State>>,
     }
 
     impl StateStore for Slow {
@@ -120,48 +132,49 @@ mod tests {
         }
     }
 
-    #[test]
-    fn concurrent_steps_share_writes_and_none_is_lost() {
-        let store = Slow {
-            saves: AtomicUsize::new(0),
-            last: Mutex::new(State::default()),
-        };
-        let recorder = Recorder::new(&store, State::default());
-        std::thread::scope(|s| {
-            for i in 0..12 {
-                let (recorder, store) = (&recorder, &store);
-                s.spawn(move || {
-                    let vif = VifId(format!("dxvif-{i}"));
-                    recorder
-                        .record(
-                            PeerRecord {
-                                address: PeerAddress::new(&vif, "p"),
-                                virtual_interface_id: vif,
-                                region: "r".into(),
-                                profile: None,
-                                bgp_peer_id: format!("dxpeer-{i}"),
-                                address_family: AddressFamily::Ipv6,
-                                asn: Asn::new(64600).unwrap(),
-                                amazon_address: None,
-                                customer_address: None,
-                                deposed: vec![],
-                            },
-                            None,
-                        )
-                        .unwrap();
-                    // Returning means a write that includes this step has finished.
-                    assert!(store
-                        .last
-                        .lock()
-                        .unwrap()
-                        .peers
-                        .iter()
-                        .any(|p| p.bgp_peer_id == format!("dxpeer-{i}")));
-                });
+    fn peer(i: usize) -> PeerRecord {
+        let vif = VifId(format!("dxvif-{i}"));
+        PeerRecord {
+            address: PeerAddress::new(&vif, "p"),
+            virtual_interface_id: vif,
+            region: "r".into(),
+            profile: None,
+            bgp_peer_id: format!("dxpeer-{i}"),
+            address_family: AddressFamily::Ipv6,
+            asn: Asn::new(64600).unwrap(),
+            amazon_address: None,
+            customer_address: None,
+            deposed: vec![],
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_steps_share_writes_and_none_is_lost() {
+        let store = Slow::default();
+        let recorder = Recorder::new(store.clone(), State::default());
+        let steps = (0..12).map(|i| {
+            let (recorder, store) = (&recorder, &store);
+            async move {
+                recorder.record(peer(i), None).await.unwrap();
+                // Returning means a write that includes this step has finished.
+                let id = format!("dxpeer-{i}");
+                assert!(store
+                    .last
+                    .lock()
+                    .unwrap()
+                    .peers
+                    .iter()
+                    .any(|p| p.bgp_peer_id == id));
             }
         });
+        let started = std::time::Instant::now();
+        futures::future::join_all(steps).await;
         assert_eq!(store.last.lock().unwrap().peers.len(), 12);
         let saves = store.saves.load(Ordering::SeqCst);
         assert!(saves < 12, "writes were shared: {saves} for 12 steps");
+        assert!(
+            started.elapsed() < std::time::Duration::from_millis(12 * 30),
+            "steps did not wait on each other's writes one by one"
+        );
     }
 }

@@ -21,7 +21,7 @@ const MAX_ATTEMPTS: u32 = 8;
 
 pub struct Ctx<'a, D, S: StateStore> {
     pub dc: &'a D,
-    pub recorder: &'a Recorder<'a, S>,
+    pub recorder: &'a Recorder<S>,
     pub poller: Poller,
     pub semaphore: &'a Semaphore,
     pub progress: &'a dyn Progress,
@@ -34,7 +34,7 @@ fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(250 * 2u64.pow(attempt.min(6))).min(Duration::from_secs(15))
 }
 
-impl<D: DirectConnect, S: StateStore> Ctx<'_, D, S> {
+impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
     fn interrupted(&self) -> bool {
         *self.cancel.borrow()
     }
@@ -82,13 +82,14 @@ impl<D: DirectConnect, S: StateStore> Ctx<'_, D, S> {
             Action::Forget => {
                 self.recorder
                     .remove(&c.address)
+                    .await
                     .map_err(|e| format!("{e:#}"))?;
                 self.say(&address, "done", "Forgotten (no longer exists in AWS)");
                 Ok(Outcome::Done)
             }
             Action::Adopt => {
                 let peer = c.current.as_ref().expect("adopt has a peer");
-                self.record(c, peer, None)?;
+                self.record(c, peer, None).await?;
                 self.say(&address, "done", format!("Adopted [id={}]", id_of(peer)));
                 Ok(Outcome::Done)
             }
@@ -103,7 +104,7 @@ impl<D: DirectConnect, S: StateStore> Ctx<'_, D, S> {
                     .wait_available(c, id_of(peer), state.clone(), public)
                     .await?;
                 if !self.recorder.has(&c.address, id_of(peer)) {
-                    self.record(c, peer, None)?;
+                    self.record(c, peer, None).await?;
                 }
                 Ok(outcome)
             }
@@ -123,10 +124,12 @@ impl<D: DirectConnect, S: StateStore> Ctx<'_, D, S> {
                 if c.deposed {
                     self.recorder
                         .remove_deposed(&c.address, id_of(peer))
+                        .await
                         .map_err(|e| format!("{e:#}"))?;
                 } else {
                     self.recorder
                         .remove(&c.address)
+                        .await
                         .map_err(|e| format!("{e:#}"))?;
                 }
                 self.say(&address, "done", "Destruction complete");
@@ -149,6 +152,7 @@ impl<D: DirectConnect, S: StateStore> Ctx<'_, D, S> {
                         self.delete(c, old, public).await?;
                         self.recorder
                             .remove_deposed(&c.address, id_of(old))
+                            .await
                             .map_err(|e| format!("{e:#}"))?;
                         self.say(&address, "done", format!("Replacement complete [id={id}]"));
                         Ok(Outcome::Done)
@@ -163,7 +167,12 @@ impl<D: DirectConnect, S: StateStore> Ctx<'_, D, S> {
         }
     }
 
-    fn record(&self, c: &Change, peer: &ObservedPeer, deposes: Option<&str>) -> Result<(), String> {
+    async fn record(
+        &self,
+        c: &Change,
+        peer: &ObservedPeer,
+        deposes: Option<&str>,
+    ) -> Result<(), String> {
         let record = PeerRecord {
             address: c.address.clone(),
             virtual_interface_id: c.vif.clone(),
@@ -178,6 +187,7 @@ impl<D: DirectConnect, S: StateStore> Ctx<'_, D, S> {
         };
         self.recorder
             .record(record, deposes)
+            .await
             .map_err(|e| format!("{e:#}"))
     }
 
@@ -235,7 +245,7 @@ impl<D: DirectConnect, S: StateStore> Ctx<'_, D, S> {
             };
             let id = id_of(&found).to_string();
             known.insert(id.clone());
-            self.record(c, &found, deposes)?;
+            self.record(c, &found, deposes).await?;
             self.say(
                 &address,
                 "step",

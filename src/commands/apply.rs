@@ -114,7 +114,7 @@ async fn run(
         &session.dc,
         &planned.plan,
         &planned.observed,
-        &session.store,
+        session.store.clone(),
         planned.state,
         options,
         apply::Controls {

@@ -19,14 +19,7 @@ pub fn fmt(args: &FmtArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
             Ok(f) => f,
             Err(e) => {
                 let src = SourceFile::new(display.clone(), text.clone());
-                let loc = e.location();
-                let mut d = Diagnostic::new(
-                    src.at(loc.line(), loc.column()),
-                    "syntax",
-                    format!("invalid HCL: {}", e.message()),
-                );
-                d.span = Some(loc.offset()..loc.offset());
-                errors.items.push(d);
+                errors.items.push(Diagnostic::syntax(&src, &e));
                 errors.sources.push((display, text));
                 continue;
             }

@@ -50,6 +50,18 @@ impl Diagnostic {
         }
     }
 
+    /// A parse error from hcl-edit, located at its offset, with the offending line as the hint.
+    pub fn syntax(src: &SourceFile, e: &hcl_edit::parser::Error) -> Self {
+        let loc = e.location();
+        let mut d = Diagnostic::new(
+            src.at(loc.line(), loc.column()),
+            "syntax",
+            format!("invalid HCL: {}", e.message()),
+        );
+        d.span = Some(loc.offset()..loc.offset());
+        d.with_hint(format!("this line reads: {}", e.line().trim()))
+    }
+
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
         self

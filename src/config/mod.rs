@@ -130,14 +130,7 @@ pub fn load_sources(files: &[SourceFile], inputs: &Inputs) -> Result<Config, Dia
         match hcl_edit::parser::parse_body(&src.text) {
             Ok(body) => bodies.push(Some(body)),
             Err(e) => {
-                let loc = e.location();
-                let mut d = Diagnostic::new(
-                    src.at(loc.line(), loc.column()),
-                    "syntax",
-                    format!("invalid HCL: {}", e.message()),
-                );
-                d.span = Some(loc.offset()..loc.offset());
-                diags.push(d.with_hint(format!("this line reads: {}", e.line().trim())));
+                diags.push(Diagnostic::syntax(src, &e));
                 bodies.push(None);
             }
         }

@@ -233,12 +233,7 @@ fn var_file(
     let body = match hcl_edit::parser::parse_body(&src.text) {
         Ok(b) => b,
         Err(e) => {
-            let loc = e.location();
-            diags.push(Diagnostic::new(
-                src.at(loc.line(), loc.column()),
-                "syntax",
-                format!("invalid HCL: {}", e.message()),
-            ));
+            diags.push(Diagnostic::syntax(&src, &e));
             return vec![];
         }
     };

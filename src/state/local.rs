@@ -8,6 +8,7 @@ use rand::Rng;
 
 use super::{State, StateStore, FORMAT_VERSION};
 
+#[derive(Clone, Debug)]
 pub struct LocalStateFile {
     path: PathBuf,
 }

@@ -643,11 +643,27 @@ fn sigint_stops_new_work_records_in_flight_and_resumes() {
 #[test]
 fn apply_json_streams_one_event_per_line() {
     let env = Env::new("100ms", "no", serde_json::json!({}), SEED_HCL);
-    let out = env.run(&["apply", "--auto-approve", "--poll-interval", "50ms", "--json"]);
+    let out = env.run(&[
+        "apply",
+        "--auto-approve",
+        "--poll-interval",
+        "50ms",
+        "--json",
+    ]);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    let events: Vec<Value> = out.stdout.lines().map(|l| serde_json::from_str(l).expect("each line is JSON")).collect();
+    let events: Vec<Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect();
     assert_eq!(events[0]["kind"], "plan");
     assert_eq!(events[0]["plan"]["summary"]["add"], 1);
-    assert!(events.iter().any(|e| e["kind"] == "done" && e["address"] == "virtual_interface.dxvif-fg1vuj3d.bgp_peer.v6"));
-    assert!(events.last().unwrap()["message"].as_str().unwrap().starts_with("Apply complete!"));
+    assert!(events
+        .iter()
+        .any(|e| e["kind"] == "done"
+            && e["address"] == "virtual_interface.dxvif-fg1vuj3d.bgp_peer.v6"));
+    assert!(events.last().unwrap()["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("Apply complete!"));
 }
