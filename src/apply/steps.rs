@@ -30,6 +30,12 @@ pub struct Ctx<'a, D, S: StateStore> {
 
 type StepResult = Result<Outcome, String>;
 
+/// How a step left off: finished, or accepted and now provisioning (waited for at the end of its VIF).
+enum Started {
+    Finished(Outcome),
+    Provisioning { id: String, state: PeerState },
+}
+
 fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(250 * 2u64.pow(attempt.min(6))).min(Duration::from_secs(15))
 }
@@ -43,6 +49,8 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
         self.progress.event(Event::new(address, kind, message));
     }
 
+    /// Runs one VIF's changes in order. API calls are serialised; waiting for a new peer to become available
+    /// is not: those waits are collected and awaited together at the end (in the shared batched poll loop).
     pub async fn run_vif<'c>(
         &self,
         changes: Vec<&'c Change>,
@@ -50,6 +58,7 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
         public: bool,
     ) -> Vec<(&'c Change, Outcome)> {
         let mut out = Vec::new();
+        let mut waits: Vec<(&'c Change, String, PeerState)> = Vec::new();
         let mut blocked: Option<String> = None;
         for c in changes {
             if let Some(why) = &blocked {
@@ -61,21 +70,74 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
                 continue;
             }
             let address = c.address.to_string();
-            let result = self.step(c, &mut known, public).await;
-            let outcome = match result {
-                Ok(o) => o,
+            match self.step(c, &mut known, public).await {
+                Ok(Started::Finished(o)) => out.push((c, o)),
+                Ok(Started::Provisioning { id, state }) => waits.push((c, id, state)),
                 Err(cause) => {
                     self.say(&address, "failed", format!("failed: {cause}"));
                     blocked = Some(format!("an earlier step on {} failed", c.vif));
-                    Outcome::Failed(cause)
+                    out.push((c, Outcome::Failed(cause)));
                 }
-            };
+            }
+        }
+        let waited = futures::future::join_all(
+            waits
+                .iter()
+                .map(|(c, id, state)| self.wait_available(c, id, state.clone(), public)),
+        )
+        .await;
+        for ((c, _, _), result) in waits.into_iter().zip(waited) {
+            let outcome = result.unwrap_or_else(|cause| {
+                self.say(&c.address.0, "failed", format!("failed: {cause}"));
+                Outcome::Failed(cause)
+            });
             out.push((c, outcome));
         }
         out
     }
 
-    async fn step(&self, c: &Change, known: &mut BTreeSet<String>, public: bool) -> StepResult {
+    async fn step(
+        &self,
+        c: &Change,
+        known: &mut BTreeSet<String>,
+        public: bool,
+    ) -> Result<Started, String> {
+        let address = c.address.to_string();
+        match &c.action {
+            Action::Wait(state) => {
+                let peer = c.current.as_ref().expect("wait has a peer");
+                self.say(
+                    &address,
+                    "start",
+                    format!("Waiting for peer {} ({state})...", id_of(peer)),
+                );
+                // It exists and matches: record it now, so a kill while waiting loses nothing.
+                if !self.recorder.has(&c.address, id_of(peer)) {
+                    self.record(c, peer, None).await?;
+                }
+                Ok(Started::Provisioning {
+                    id: id_of(peer).to_string(),
+                    state: state.clone(),
+                })
+            }
+            Action::Create => {
+                self.say(&address, "start", "Creating...");
+                let (id, state) = self.create(c, known, None).await?;
+                Ok(Started::Provisioning { id, state })
+            }
+            _ => self
+                .step_inner(c, known, public)
+                .await
+                .map(Started::Finished),
+        }
+    }
+
+    async fn step_inner(
+        &self,
+        c: &Change,
+        known: &mut BTreeSet<String>,
+        public: bool,
+    ) -> StepResult {
         let address = c.address.to_string();
         match &c.action {
             Action::NoOp => Ok(Outcome::Done),
@@ -92,26 +154,6 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
                 self.record(c, peer, None).await?;
                 self.say(&address, "done", format!("Adopted [id={}]", id_of(peer)));
                 Ok(Outcome::Done)
-            }
-            Action::Wait(state) => {
-                let peer = c.current.as_ref().expect("wait has a peer");
-                self.say(
-                    &address,
-                    "start",
-                    format!("Waiting for peer {} ({state})...", id_of(peer)),
-                );
-                let outcome = self
-                    .wait_available(c, id_of(peer), state.clone(), public)
-                    .await?;
-                if !self.recorder.has(&c.address, id_of(peer)) {
-                    self.record(c, peer, None).await?;
-                }
-                Ok(outcome)
-            }
-            Action::Create => {
-                self.say(&address, "start", "Creating...");
-                let (id, state) = self.create(c, known, None).await?;
-                self.wait_available(c, &id, state, public).await
             }
             Action::Delete => {
                 let peer = c.current.as_ref().expect("delete has a peer");
@@ -135,6 +177,7 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
                 self.say(&address, "done", "Destruction complete");
                 Ok(Outcome::Done)
             }
+            Action::Create | Action::Wait(_) => unreachable!("handled by step"),
             Action::Replace(order) => {
                 let old = c.current.as_ref().expect("replace has a peer");
                 self.say(
