@@ -119,7 +119,9 @@ fn auth_key_from_env_never_leaks() {
         ),
     );
     for args in [
+        vec!["-v", "validate"],
         vec!["-v", "plan"],
+        vec!["-v", "plan", "--json"],
         vec!["-v", "apply", "--auto-approve", "--poll-interval", "50ms"],
         vec!["-v", "plan"],
     ] {
