@@ -41,7 +41,7 @@ pub struct GlobalArgs {
     /// How long to wait for another dxctl holding the state lock
     #[arg(long, global = true, default_value = "0s", value_parser = humantime::parse_duration)]
     pub lock_timeout: Duration,
-    /// Never colour output (dxctl does not colour yet; accepted for scripts)
+    /// Never colour output (colour is used only on a terminal; NO_COLOR also turns it off)
     #[arg(long, global = true)]
     pub no_color: bool,
     /// Show more detail on stderr
