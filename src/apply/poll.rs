@@ -105,6 +105,8 @@ pub async fn run<D: DirectConnect>(
     let deadline = Instant::now() + options.timeout;
     let mut waiters: Vec<Waiter> = Vec::new();
     let mut delay = options.interval;
+    // Once the interrupt sender is gone no interrupt can come; stop listening for one.
+    let mut listening = true;
     loop {
         if waiters.is_empty() {
             tokio::select! {
@@ -112,7 +114,7 @@ pub async fn run<D: DirectConnect>(
                     Some(w) => waiters.push(w),
                     None => return,
                 },
-                _ = cancel.changed() => {}
+                changed = cancel.changed(), if listening => listening = changed.is_ok(),
             }
         }
         while let Ok(w) = rx.try_recv() {
@@ -141,7 +143,10 @@ pub async fn run<D: DirectConnect>(
         let pause = delay.mul_f64(jitter).min(deadline - now);
         tokio::select! {
             _ = tokio::time::sleep(pause) => {}
-            _ = cancel.changed() => continue,
+            changed = cancel.changed(), if listening => {
+                listening = changed.is_ok();
+                continue;
+            }
         }
         while let Ok(w) = rx.try_recv() {
             waiters.push(w);

@@ -211,3 +211,21 @@ async fn an_interrupt_releases_every_wait() {
     let (outcomes, ()) = tokio::join!(wait_all(&dc, Goal::Available, options, rx), stopper);
     assert_eq!(outcomes, vec![Waited::Interrupted; 8]);
 }
+
+#[tokio::test]
+async fn a_dropped_interrupt_sender_is_not_an_interrupt() {
+    let dc = scripted(1, 2, 1, 2, Some(PeerState::Available));
+    let (tx, rx) = watch::channel(false);
+    drop(tx);
+    let outcomes = tokio::time::timeout(
+        Duration::from_secs(10),
+        wait_all(&dc, Goal::Available, FAST, rx),
+    )
+    .await
+    .expect("the loop neither spins nor hangs");
+    assert!(
+        outcomes.iter().all(|o| matches!(o, Waited::Ready(Some(_)))),
+        "{outcomes:?}"
+    );
+    assert_eq!(dc.calls.lock().unwrap()["region-0"], 2);
+}
