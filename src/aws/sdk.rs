@@ -179,7 +179,23 @@ impl DirectConnect for SdkDirectConnect {
         vif: &VifId,
         bgp_peer_id: &str,
     ) -> anyhow::Result<ObservedVif> {
-        self.delete_once(scope, vif, bgp_peer_id).await
+        let resp = self
+            .scoped(scope)
+            .delete_bgp_peer()
+            .virtual_interface_id(&vif.0)
+            .bgp_peer_id(bgp_peer_id)
+            .customize()
+            .config_override(
+                aws_sdk_directconnect::config::Builder::default()
+                    .retry_config(RetryConfig::disabled()),
+            )
+            .send()
+            .await
+            .map_err(|e| anyhow::Error::new(Failure::from_sdk(&e)))?;
+        let vif = resp
+            .virtual_interface()
+            .context("DeleteBGPPeer returned no virtualInterface")?;
+        convert_vif(vif, scope)
     }
 
     async fn create_bgp_peer(
@@ -219,33 +235,6 @@ impl DirectConnect for SdkDirectConnect {
         let vif = resp
             .virtual_interface()
             .context("CreateBGPPeer returned no virtualInterface")?;
-        convert_vif(vif, scope)
-    }
-}
-
-impl SdkDirectConnect {
-    async fn delete_once(
-        &self,
-        scope: &Scope,
-        vif: &VifId,
-        bgp_peer_id: &str,
-    ) -> anyhow::Result<ObservedVif> {
-        let resp = self
-            .scoped(scope)
-            .delete_bgp_peer()
-            .virtual_interface_id(&vif.0)
-            .bgp_peer_id(bgp_peer_id)
-            .customize()
-            .config_override(
-                aws_sdk_directconnect::config::Builder::default()
-                    .retry_config(RetryConfig::disabled()),
-            )
-            .send()
-            .await
-            .map_err(|e| anyhow::Error::new(Failure::from_sdk(&e)))?;
-        let vif = resp
-            .virtual_interface()
-            .context("DeleteBGPPeer returned no virtualInterface")?;
         convert_vif(vif, scope)
     }
 }

@@ -375,37 +375,37 @@ impl World {
 
     /// The connection, LAG or interconnect with this id, in any region.
     pub fn parent(&self, id: &str) -> Option<Parent<'_>> {
-        fn region(r: &Option<String>) -> &str {
-            r.as_deref().unwrap_or(DEFAULT_REGION)
+        fn parent<'a>(
+            region: &'a Option<String>,
+            lr: &'a Option<String>,
+            extra: &'a Map<String, Value>,
+        ) -> Parent<'a> {
+            Parent {
+                region: region.as_deref().unwrap_or(DEFAULT_REGION),
+                logical_redundancy: lr.as_deref(),
+                owner_account: extra.get("ownerAccount").and_then(Value::as_str),
+                location: extra.get("location"),
+                aws_device: extra.get("awsDeviceV2"),
+            }
         }
-        if let Some(c) = self.connections.iter().find(|c| c.connection_id == id) {
-            return Some(Parent {
-                region: region(&c.region),
-                logical_redundancy: c.has_logical_redundancy.as_deref(),
-                owner_account: c.extra.get("ownerAccount").and_then(Value::as_str),
-                location: c.extra.get("location"),
-                aws_device: c.extra.get("awsDeviceV2"),
-            });
-        }
-        if let Some(l) = self.lags.iter().find(|l| l.lag_id == id) {
-            return Some(Parent {
-                region: region(&l.region),
-                logical_redundancy: l.has_logical_redundancy.as_deref(),
-                owner_account: l.extra.get("ownerAccount").and_then(Value::as_str),
-                location: l.extra.get("location"),
-                aws_device: l.extra.get("awsDeviceV2"),
-            });
-        }
-        self.interconnects
+        let found = self
+            .connections
             .iter()
-            .find(|i| i.interconnect_id == id)
-            .map(|i| Parent {
-                region: region(&i.region),
-                logical_redundancy: i.has_logical_redundancy.as_deref(),
-                owner_account: None,
-                location: i.extra.get("location"),
-                aws_device: i.extra.get("awsDeviceV2"),
-            })
+            .find(|c| c.connection_id == id)
+            .map(|c| (&c.region, &c.has_logical_redundancy, &c.extra));
+        let found = found.or_else(|| {
+            self.lags
+                .iter()
+                .find(|l| l.lag_id == id)
+                .map(|l| (&l.region, &l.has_logical_redundancy, &l.extra))
+        });
+        let found = found.or_else(|| {
+            self.interconnects
+                .iter()
+                .find(|i| i.interconnect_id == id)
+                .map(|i| (&i.region, &i.has_logical_redundancy, &i.extra))
+        });
+        found.map(|(region, lr, extra)| parent(region, lr, extra))
     }
 
     pub fn to_json(&self) -> String {
