@@ -185,10 +185,7 @@ impl DirectConnect for SdkDirectConnect {
             .virtual_interface_id(&vif.0)
             .bgp_peer_id(bgp_peer_id)
             .customize()
-            .config_override(
-                aws_sdk_directconnect::config::Builder::default()
-                    .retry_config(RetryConfig::disabled()),
-            )
+            .config_override(single_attempt())
             .send()
             .await
             .map_err(|e| anyhow::Error::new(Failure::from_sdk(&e)))?;
@@ -225,10 +222,7 @@ impl DirectConnect for SdkDirectConnect {
             .virtual_interface_id(&vif.0)
             .new_bgp_peer(new.build())
             .customize()
-            .config_override(
-                aws_sdk_directconnect::config::Builder::default()
-                    .retry_config(RetryConfig::disabled()),
-            )
+            .config_override(single_attempt())
             .send()
             .await
             .map_err(|e| anyhow::Error::new(Failure::from_sdk(&e)))?;
@@ -237,6 +231,11 @@ impl DirectConnect for SdkDirectConnect {
             .context("CreateBGPPeer returned no virtualInterface")?;
         convert_vif(vif, scope)
     }
+}
+
+/// Mutating calls are made once; the executor decides what a failure means (see `apply::steps`).
+fn single_attempt() -> aws_sdk_directconnect::config::Builder {
+    aws_sdk_directconnect::config::Builder::default().retry_config(RetryConfig::disabled())
 }
 
 fn redundancy(value: Option<&sdk_types::HasLogicalRedundancy>) -> String {

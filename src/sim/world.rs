@@ -89,10 +89,7 @@ impl Faults {
     }
 
     pub fn latency(&self) -> Duration {
-        self.latency
-            .as_deref()
-            .and_then(|d| humantime::parse_duration(d).ok())
-            .unwrap_or_default()
+        duration(&self.latency).unwrap_or_default()
     }
 
     /// Sets one fault from a command-line `KEY=VALUE`.
@@ -326,6 +323,12 @@ pub struct Interconnect {
     pub extra: Map<String, Value>,
 }
 
+/// A duration setting such as "2s"; `parse` already rejected malformed ones.
+fn duration(text: &Option<String>) -> Option<Duration> {
+    text.as_deref()
+        .and_then(|d| humantime::parse_duration(d).ok())
+}
+
 /// Anything a VIF can sit on: a connection, LAG or interconnect.
 pub struct Parent<'a> {
     pub region: &'a str,
@@ -360,17 +363,11 @@ impl World {
     }
 
     pub fn provision_delay(&self) -> Option<Duration> {
-        self.sim
-            .provision_delay
-            .as_deref()
-            .and_then(|d| humantime::parse_duration(d).ok())
+        duration(&self.sim.provision_delay)
     }
 
     pub fn deletion_delay(&self) -> Option<Duration> {
-        self.sim
-            .deletion_delay
-            .as_deref()
-            .and_then(|d| humantime::parse_duration(d).ok())
+        duration(&self.sim.deletion_delay)
     }
 
     /// The connection, LAG or interconnect with this id, in any region.
