@@ -180,11 +180,29 @@ pub struct SimServeArgs {
     /// How long each deletion step takes (overrides sim.deletionDelay) [default: 1s]
     #[arg(long, value_parser = humantime::parse_duration)]
     pub deletion_delay: Option<Duration>,
+    /// How long deleted peers and VIFs stay listed as `deleted` (overrides sim.deletedRetention) [default: 15m]
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub deleted_retention: Option<Duration>,
+    /// Eventual consistency: describes may show the world up to this long ago; DURATION for every region or
+    /// REGION=DURATION (repeatable; overrides sim.consistencyWindow) [default: 0s]
+    #[arg(long, value_name = "[REGION=]DURATION")]
+    pub consistency_window: Vec<String>,
+    /// How long after `available` a peer's bgpStatus goes `up` (overrides sim.bgpUpDelay) [default: 1s]
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub bgp_up_delay: Option<Duration>,
+    /// What makes peer changes refuse as "transitioning": vif-or-peers, vif or off [default: vif-or-peers]
+    #[arg(long, value_name = "RULE")]
+    pub transitioning_rule: Option<crate::sim::world::TransitioningRule>,
+    /// A token bucket per region: OPERATION=RATE[/BURST], where OPERATION is an operation name, `describe` or
+    /// `mutating` (repeatable; overrides sim.rateLimits)
+    #[arg(long, value_name = "OPERATION=RATE[/BURST]")]
+    pub rate_limit: Vec<String>,
     /// Seed for generated ids, keys and fault decisions (overrides sim.seed)
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Inject a fault, overriding sim.faults: throttle=RATE, server-error=RATE, drop=RATE, latency=DURATION,
-    /// transitioning=RATE, stuck-pending=RATE or end-deleted=RATE (rates from 0 to 1)
+    /// Inject a fault, overriding sim.faults: throttle, server-error (before the effect), server-error-after,
+    /// drop-before, drop (after the effect), late-write, transitioning, stuck-pending, end-deleted or bgp-down
+    /// =RATE (0 to 1); latency=DURATION; late-write-delay=DURATION
     #[arg(long, value_name = "KEY=VALUE")]
     pub fault: Vec<String>,
     /// Keep peers on public VIFs in `verifying` until approved with POST /_sim/approve

@@ -17,6 +17,39 @@ pub async fn serve(args: &SimServeArgs, printer: &Printer) -> anyhow::Result<Exi
     if let Some(seed) = args.seed {
         sim.seed = Some(seed);
     }
+    let text = |d: std::time::Duration| Some(humantime::format_duration(d).to_string());
+    if let Some(d) = args.deleted_retention {
+        sim.deleted_retention = text(d);
+    }
+    if let Some(d) = args.bgp_up_delay {
+        sim.bgp_up_delay = text(d);
+    }
+    if let Some(rule) = args.transitioning_rule {
+        sim.transitioning_rule = Some(rule);
+    }
+    for spec in &args.consistency_window {
+        let (region, d) = match spec.split_once('=') {
+            Some((region, d)) => (Some(region), d),
+            None => (None, spec.as_str()),
+        };
+        humantime::parse_duration(d)
+            .with_context(|| format!("--consistency-window {spec}: not a duration"))?;
+        match region {
+            Some(region) => {
+                sim.consistency_window_by_region
+                    .insert(region.to_string(), d.to_string());
+            }
+            None => sim.consistency_window = Some(d.to_string()),
+        }
+    }
+    for spec in &args.rate_limit {
+        let (operation, limit) = spec
+            .split_once('=')
+            .with_context(|| format!("--rate-limit {spec}: expected OPERATION=RATE[/BURST]"))?;
+        let limit = crate::sim::world::RateLimit::parse(limit)
+            .map_err(|e| anyhow::anyhow!("--rate-limit {spec}: {e}"))?;
+        sim.rate_limits.insert(operation.to_string(), limit);
+    }
     for spec in &args.fault {
         sim.faults.set(spec)?;
     }

@@ -1,10 +1,14 @@
 //! The simulated service itself: operations over the world, the API's rules, lifecycles and seeded faults, with no HTTP in sight.
 
 mod describe;
+mod history;
+mod lifecycle;
 mod peers;
+mod rate_limit;
 mod rules;
 mod vifs;
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -14,10 +18,17 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::protocol::ApiError;
-use super::world::{Transition, World};
+use super::world::{Transition, Vif, World};
+use history::History;
+use lifecycle::Timing;
+use rate_limit::Buckets;
 
 pub const DEFAULT_PROVISION_DELAY: Duration = Duration::from_secs(2);
 pub const DEFAULT_DELETION_DELAY: Duration = Duration::from_secs(1);
+/// DescribeVirtualInterfaces: "Virtual interfaces deleted fewer than 15 minutes before you make the request are
+/// also returned." The simulator keeps deleted peers listed for as long.
+pub const DEFAULT_DELETED_RETENTION: Duration = Duration::from_secs(15 * 60);
+pub const DEFAULT_BGP_UP_DELAY: Duration = Duration::from_secs(1);
 const DEFAULT_SEED: u64 = 0x0d1c_0c7e;
 
 /// The outcome of one operation: the response body, and whether the world changed.
@@ -26,22 +37,55 @@ pub struct Outcome {
     pub changed: bool,
 }
 
-/// A fault injected into one request before (or, for `Drop`, after) it runs.
+/// A fault injected into one request, on one side or the other of the operation's effect.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RequestFault {
     Throttle,
-    ServerError,
+    /// A 500 before the operation runs.
+    ServerErrorBefore,
+    /// The connection closes before the operation runs.
+    DropBefore,
+    /// A "transitioning state" refusal (mutating calls only).
     Transitioning,
-    /// Run the operation, then close the connection without answering.
-    Drop,
+    /// The operation runs, then a 500.
+    ServerErrorAfter,
+    /// The operation runs, then the connection closes without answering.
+    DropAfter,
+    /// The operation is held for the late-write delay, then runs (mutating calls only).
+    LateWrite,
+}
+
+impl RequestFault {
+    /// The name in the request log and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            RequestFault::Throttle => "throttle",
+            RequestFault::ServerErrorBefore => "server-error",
+            RequestFault::DropBefore => "drop-before",
+            RequestFault::Transitioning => "transitioning",
+            RequestFault::ServerErrorAfter => "server-error-after",
+            RequestFault::DropAfter => "drop",
+            RequestFault::LateWrite => "late-write",
+        }
+    }
+}
+
+pub fn is_mutating(operation: &str) -> bool {
+    operation.starts_with("Create") || operation.starts_with("Delete")
 }
 
 pub struct Engine {
     pub world: World,
     ids: StdRng,
     faults: StdRng,
+    /// How stale each consistent-eventually describe is; its own generator, so faults keep their sequence.
+    staleness: StdRng,
     provision_delay: Duration,
     deletion_delay: Duration,
+    retention: Duration,
+    bgp_up_delay: Duration,
+    history: History,
+    buckets: Buckets,
 }
 
 fn parse<T: for<'de> Deserialize<'de>>(input: &Value) -> Result<T, ApiError> {
@@ -63,10 +107,14 @@ impl Engine {
         let seed = world.sim.seed.unwrap_or(DEFAULT_SEED);
         let mut ids = StdRng::seed_from_u64(seed);
         let faults = StdRng::seed_from_u64(seed.rotate_left(17) ^ 0xfa17);
+        let staleness = StdRng::seed_from_u64(seed.rotate_left(29) ^ 0x57a1e);
+        let sim = &world.sim;
         let provision_delay = provision_delay
-            .or_else(|| world.provision_delay())
+            .or_else(|| sim.provision_delay())
             .unwrap_or(DEFAULT_PROVISION_DELAY);
-        let deletion_delay = world.deletion_delay().unwrap_or(DEFAULT_DELETION_DELAY);
+        let deletion_delay = sim.deletion_delay().unwrap_or(DEFAULT_DELETION_DELAY);
+        let retention = sim.deleted_retention().unwrap_or(DEFAULT_DELETED_RETENTION);
+        let bgp_up_delay = sim.bgp_up_delay().unwrap_or(DEFAULT_BGP_UP_DELAY);
         // AWS gives every peer an id; pasted or hand-written worlds may omit them.
         let mut used = peer_ids(&world);
         for vif in &mut world.virtual_interfaces {
@@ -80,102 +128,96 @@ impl Engine {
             world,
             ids,
             faults,
+            staleness,
             provision_delay,
             deletion_delay,
+            retention,
+            bgp_up_delay,
+            history: History::default(),
+            buckets: Buckets::default(),
         }
     }
 
-    /// Draws this request's fault, if any. Four draws per request keep a seed's sequence stable.
+    fn timing(&self) -> Timing {
+        Timing {
+            retention_ms: millis(self.retention),
+        }
+    }
+
+    /// Draws this request's fault, if any. A fixed number of draws per request keeps a seed's sequence stable.
     pub fn roll_fault(&mut self, operation: &str) -> Option<RequestFault> {
+        use RequestFault::*;
         let f = &self.world.sim.faults;
-        let (throttle, server, transitioning, drop) = (
-            f.throttle_rate,
-            f.server_error_rate,
-            f.transitioning_rate,
-            f.drop_rate,
-        );
-        let draws: [f64; 4] = std::array::from_fn(|_| self.faults.random());
-        let mutating = operation.starts_with("Create") || operation.starts_with("Delete");
-        if draws[0] < throttle {
-            Some(RequestFault::Throttle)
-        } else if draws[1] < server {
-            Some(RequestFault::ServerError)
-        } else if mutating && draws[2] < transitioning {
-            Some(RequestFault::Transitioning)
-        } else if draws[3] < drop {
-            Some(RequestFault::Drop)
-        } else {
-            None
+        let mutating = is_mutating(operation);
+        let rates = [
+            (Throttle, f.throttle_rate),
+            (ServerErrorBefore, f.server_error_rate),
+            (DropBefore, f.drop_before_rate),
+            (
+                Transitioning,
+                if mutating { f.transitioning_rate } else { 0.0 },
+            ),
+            (ServerErrorAfter, f.server_error_after_rate),
+            (DropAfter, f.drop_rate),
+            (LateWrite, if mutating { f.late_write_rate } else { 0.0 }),
+        ];
+        let draws: [f64; 7] = std::array::from_fn(|_| self.faults.random());
+        rates
+            .iter()
+            .zip(draws)
+            .find(|((_, rate), draw)| *draw < *rate)
+            .map(|((fault, _), _)| *fault)
+    }
+
+    /// Takes a token from the operation's rate limit in `region`; `false` means the call is throttled.
+    pub fn within_rate_limit(&mut self, operation: &str, region: &str, now_ms: u64) -> bool {
+        match self.world.sim.rate_limit(operation) {
+            Some(limit) => self.buckets.take(operation, region, limit, now_ms),
+            None => true,
         }
     }
 
     /// Applies lifecycle steps that are due at `now_ms`; returns whether anything changed.
     pub fn advance(&mut self, now_ms: u64) -> bool {
-        let mut changed = false;
-        while let Some(i) = self
-            .world
-            .sim
-            .pending_transitions
-            .iter()
-            .enumerate()
-            .filter(|(_, t)| t.at_epoch_ms <= now_ms)
-            .min_by_key(|(_, t)| t.at_epoch_ms)
-            .map(|(i, _)| i)
-        {
-            let t = self.world.sim.pending_transitions.remove(i);
-            self.apply_transition(&t);
-            changed = true;
+        let timing = self.timing();
+        let w = &mut self.world;
+        let changed = lifecycle::advance(
+            &mut w.virtual_interfaces,
+            &mut w.sim.pending_transitions,
+            now_ms,
+            timing,
+        );
+        if changed {
+            self.remember(now_ms);
         }
         changed
     }
 
-    fn apply_transition(&mut self, t: &Transition) {
-        let deletion = millis(self.deletion_delay);
-        let Some(vif) = self
-            .world
-            .virtual_interfaces
-            .iter_mut()
-            .find(|v| v.virtual_interface_id == t.virtual_interface_id)
-        else {
-            return;
-        };
-        match (&t.bgp_peer_id, t.to.as_str()) {
-            (None, "available") => {
-                vif.virtual_interface_state = Some("available".into());
-                for p in &mut vif.bgp_peers {
-                    if matches!(p.state(), "pending" | "verifying") {
-                        p.bgp_peer_state = Some("available".into());
-                    }
-                }
-            }
-            (None, state) => {
-                vif.virtual_interface_state = Some(state.into());
-                if state == "deleted" {
-                    for p in &mut vif.bgp_peers {
-                        p.bgp_peer_state = Some("deleted".into());
-                    }
-                }
-            }
-            (Some(id), "removed") => {
-                vif.bgp_peers.retain(|p| p.bgp_peer_id.as_ref() != Some(id));
-                vif.refresh_router_config();
-            }
-            (Some(id), state) => {
-                if let Some(p) = vif
-                    .bgp_peers
-                    .iter_mut()
-                    .find(|p| p.bgp_peer_id.as_ref() == Some(id))
-                {
-                    p.bgp_peer_state = Some(state.into());
-                }
-                if state == "deleted" {
-                    self.world.sim.pending_transitions.push(Transition {
-                        to: "removed".into(),
-                        at_epoch_ms: t.at_epoch_ms.saturating_add(deletion),
-                        ..t.clone()
-                    });
-                }
-            }
+    /// Records the world for eventually consistent describes (only while some region has a window).
+    fn remember(&mut self, now_ms: u64) {
+        let window = millis(self.world.sim.max_consistency_window());
+        self.history.remember(
+            now_ms,
+            window,
+            &self.world.virtual_interfaces,
+            &self.world.sim.pending_transitions,
+        );
+    }
+
+    /// The VIFs a describe in `region` sees at `now_ms`: the live world, or with a consistency window, the world
+    /// as it was a seeded random moment within that window ago.
+    fn vifs_seen(&mut self, region: &str, now_ms: u64) -> Cow<'_, [Vif]> {
+        let window = millis(self.world.sim.consistency_window(region));
+        if window == 0 || self.history.is_empty() {
+            return Cow::Borrowed(&self.world.virtual_interfaces);
+        }
+        let age = self.staleness.random_range(0..=window);
+        match self
+            .history
+            .view_at(now_ms.saturating_sub(age), self.timing())
+        {
+            Some(vifs) if age > 0 => Cow::Owned(vifs),
+            _ => Cow::Borrowed(&self.world.virtual_interfaces),
         }
     }
 
@@ -189,22 +231,26 @@ impl Engine {
     }
 
     /// Approves peers waiting in `verifying` (one, or all when `peer` is `None`); returns how many.
-    pub fn approve(&mut self, peer: Option<&str>) -> usize {
-        let mut n = 0;
-        for p in self
-            .world
-            .virtual_interfaces
-            .iter_mut()
-            .flat_map(|v| v.bgp_peers.iter_mut())
-        {
-            if p.state() == "verifying"
-                && peer.is_none_or(|id| p.bgp_peer_id.as_deref() == Some(id))
-            {
-                p.bgp_peer_state = Some("available".into());
-                n += 1;
+    pub fn approve(&mut self, peer: Option<&str>, now_ms: u64) -> usize {
+        let mut approved = Vec::new();
+        for v in &mut self.world.virtual_interfaces {
+            for p in &mut v.bgp_peers {
+                if p.state() == "verifying"
+                    && peer.is_none_or(|id| p.bgp_peer_id.as_deref() == Some(id))
+                {
+                    p.bgp_peer_state = Some("available".into());
+                    approved.push((v.virtual_interface_id.clone(), p.bgp_peer_id.clone()));
+                }
             }
         }
-        n
+        let up = now_ms.saturating_add(millis(self.bgp_up_delay));
+        for (vif, id) in &approved {
+            self.schedule(vif, id.as_deref(), lifecycle::BGP_UP, up);
+        }
+        if !approved.is_empty() {
+            self.remember(now_ms);
+        }
+        approved.len()
     }
 
     /// Runs one operation for a caller in `region`.
@@ -215,40 +261,51 @@ impl Engine {
         input: &Value,
         now_ms: u64,
     ) -> Result<Outcome, ApiError> {
+        if is_mutating(op) && self.history.is_empty() {
+            // The world before the first change, for views that reach back past it.
+            self.remember(now_ms);
+        }
         let read = |body| {
             Ok(Outcome {
                 body,
                 changed: false,
             })
         };
-        let write = |body| {
-            Ok(Outcome {
-                body,
-                changed: true,
-            })
-        };
         match op {
-            "DescribeVirtualInterfaces" => read(self.describe_vifs(region, parse(input)?)?),
+            "DescribeVirtualInterfaces" => {
+                read(self.describe_vifs(region, parse(input)?, now_ms)?)
+            }
             "DescribeConnections" => read(self.describe_connections(region, parse(input)?)?),
             "DescribeLags" => read(self.describe_lags(region, parse(input)?)?),
             "DescribeInterconnects" => read(self.describe_interconnects(region, parse(input)?)?),
-            "CreateBGPPeer" => write(self.create_bgp_peer(region, parse(input)?, now_ms)?),
-            "DeleteBGPPeer" => write(self.delete_bgp_peer(region, parse(input)?, now_ms)?),
-            "CreatePrivateVirtualInterface" => {
-                write(self.create_vif(region, vifs::Kind::Private, input, now_ms)?)
+            _ => {
+                let body = match op {
+                    "CreateBGPPeer" => self.create_bgp_peer(region, parse(input)?, now_ms)?,
+                    "DeleteBGPPeer" => self.delete_bgp_peer(region, parse(input)?, now_ms)?,
+                    "CreatePrivateVirtualInterface" => {
+                        self.create_vif(region, vifs::Kind::Private, input, now_ms)?
+                    }
+                    "CreatePublicVirtualInterface" => {
+                        self.create_vif(region, vifs::Kind::Public, input, now_ms)?
+                    }
+                    "CreateTransitVirtualInterface" => {
+                        self.create_vif(region, vifs::Kind::Transit, input, now_ms)?
+                    }
+                    "DeleteVirtualInterface" => self.delete_vif(region, parse(input)?, now_ms)?,
+                    other => {
+                        return Err(ApiError::other(
+                            axum::http::StatusCode::BAD_REQUEST,
+                            "UnknownOperationException",
+                            format!("The simulator does not support operation {other}"),
+                        ))
+                    }
+                };
+                self.remember(now_ms);
+                Ok(Outcome {
+                    body,
+                    changed: true,
+                })
             }
-            "CreatePublicVirtualInterface" => {
-                write(self.create_vif(region, vifs::Kind::Public, input, now_ms)?)
-            }
-            "CreateTransitVirtualInterface" => {
-                write(self.create_vif(region, vifs::Kind::Transit, input, now_ms)?)
-            }
-            "DeleteVirtualInterface" => write(self.delete_vif(region, parse(input)?, now_ms)?),
-            other => Err(ApiError::other(
-                axum::http::StatusCode::BAD_REQUEST,
-                "UnknownOperationException",
-                format!("The simulator does not support operation {other}"),
-            )),
         }
     }
 
@@ -287,17 +344,24 @@ impl Engine {
         format!("0x{body}")
     }
 
-    /// Where a new peer goes next: `Some((state, delay))`, or `None` when a fault keeps it where it is.
-    fn new_peer_fate(&mut self, public: bool) -> Option<&'static str> {
+    /// Schedules a new peer's lifecycle from `now_ms`: available after the provisioning delay (unless a fault
+    /// keeps it pending, ends it deleted, or it awaits manual approval), then BGP up (unless a fault holds it down).
+    fn schedule_new_peer(&mut self, vif: &str, peer: &str, public: bool, now_ms: u64) {
         let f = &self.world.sim.faults;
-        let (stuck, dead) = (f.stuck_pending_rate, f.end_deleted_rate);
-        let draws: [f64; 2] = std::array::from_fn(|_| self.faults.random());
+        let (stuck, dead, down) = (f.stuck_pending_rate, f.end_deleted_rate, f.bgp_down_rate);
+        let draws: [f64; 3] = std::array::from_fn(|_| self.faults.random());
         if draws[0] < stuck || (public && self.world.sim.manual_approval) {
-            None
-        } else if draws[1] < dead {
-            Some("deleted")
-        } else {
-            Some("available")
+            return;
+        }
+        let ready = now_ms.saturating_add(millis(self.provision_delay));
+        if draws[1] < dead {
+            self.schedule(vif, Some(peer), "deleted", ready);
+            return;
+        }
+        self.schedule(vif, Some(peer), "available", ready);
+        if draws[2] >= down {
+            let up = ready.saturating_add(millis(self.bgp_up_delay));
+            self.schedule(vif, Some(peer), lifecycle::BGP_UP, up);
         }
     }
 }

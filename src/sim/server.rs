@@ -17,6 +17,7 @@ use tower::ServiceExt;
 use super::engine::RequestFault;
 use super::protocol::{self, ApiError};
 use super::request_log::LogEntry;
+use super::world::Faults;
 use super::{now_ms, persist, sigv4, Shared};
 
 /// Lets a handler close its own connection without answering (the "dropped connection" fault).
@@ -32,6 +33,7 @@ pub async fn serve(
         .route("/", post(handle))
         .route("/_sim/world", get(dump_world))
         .route("/_sim/approve", post(approve))
+        .route("/_sim/faults", post(set_faults))
         .fallback(unknown_route)
         .with_state(shared);
     loop {
@@ -91,36 +93,138 @@ async fn handle(
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
-    let result = dispatch(&shared, &method, &uri, &headers, &body, &mut entry);
-    let dropped = entry.fault.as_deref() == Some("drop");
-    let response = match result {
-        Ok(resp) => resp,
-        Err(err) => {
-            entry.error_code = Some(err.code.to_string());
-            err.into_response()
-        }
+    let call = match read_call(&shared, &method, &uri, &headers, &body, &mut entry) {
+        Ok(call) => call,
+        Err(err) => return finish(&shared, entry, Err(err)),
     };
-    entry.status = response.status().as_u16();
-    if let Some(log) = &shared.log {
-        log.write(&entry);
+    let (fault, advanced, late_by) = {
+        let mut engine = shared.engine.lock().expect("sim world poisoned");
+        let now = now_ms();
+        let advanced = engine.advance(now);
+        let fault = if engine.within_rate_limit(&call.operation, &call.region, now) {
+            engine.roll_fault(&call.operation).map(Decision::Fault)
+        } else {
+            Some(Decision::RateLimited)
+        };
+        (fault, advanced, engine.world.sim.faults.late_write_delay())
+    };
+    entry.fault = fault.map(|f| f.name().to_string());
+    let refused = |err: ApiError| Some(Err(err));
+    let answer = match fault {
+        Some(Decision::RateLimited | Decision::Fault(RequestFault::Throttle)) => {
+            refused(throttled())
+        }
+        Some(Decision::Fault(RequestFault::ServerErrorBefore)) => refused(server_error()),
+        Some(Decision::Fault(RequestFault::Transitioning)) => refused(ApiError::client(format!(
+            "{} is in a transitioning state.",
+            call.subject()
+        ))),
+        Some(Decision::Fault(RequestFault::DropBefore)) => None,
+        Some(Decision::Fault(RequestFault::LateWrite)) => {
+            // The write lands after the delay whether or not the caller is still there, so it runs in its own task.
+            let (tx, rx) = oneshot::channel();
+            let shared = shared.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(late_by).await;
+                let result = execute(&shared, &call, advanced);
+                let _ = tx.send(finish(&shared, entry, result));
+            });
+            return rx.await.unwrap_or_else(|_| server_error().into_response());
+        }
+        Some(Decision::Fault(RequestFault::ServerErrorAfter)) => {
+            let _ = execute(&shared, &call, advanced);
+            refused(server_error())
+        }
+        Some(Decision::Fault(RequestFault::DropAfter)) => {
+            // Logged with the status it would have had; the caller never sees it.
+            let result = execute(&shared, &call, advanced);
+            finish(&shared, entry, result);
+            return hang_up(kill).await;
+        }
+        None => Some(execute(&shared, &call, advanced)),
+    };
+    match answer {
+        Some(result) => finish(&shared, entry, result),
+        None => {
+            // Dropped before anything ran: logged with status 0.
+            if let Some(log) = &shared.log {
+                log.write(&entry);
+            }
+            hang_up(kill).await
+        }
     }
-    if let (true, Some(Extension(KillSwitch(kill)))) = (dropped, kill) {
+}
+
+/// Closes the connection without answering (the "dropped connection" faults).
+async fn hang_up(kill: Option<Extension<KillSwitch>>) -> Response {
+    if let Some(Extension(KillSwitch(kill))) = kill {
         kill.notify_one();
         std::future::pending::<()>().await;
     }
-    response
+    server_error().into_response()
 }
 
-fn dispatch(
+/// A fault, or the operation's rate limit, decided for one request.
+#[derive(Clone, Copy)]
+enum Decision {
+    RateLimited,
+    Fault(RequestFault),
+}
+
+impl Decision {
+    fn name(self) -> &'static str {
+        match self {
+            Decision::RateLimited => "rate-limit",
+            Decision::Fault(f) => f.name(),
+        }
+    }
+}
+
+fn throttled() -> ApiError {
+    ApiError::other(
+        StatusCode::BAD_REQUEST,
+        "ThrottlingException",
+        "Rate exceeded",
+    )
+}
+
+fn server_error() -> ApiError {
+    ApiError::other(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "DirectConnectServerException",
+        "An internal error occurred (injected by the simulator)",
+    )
+}
+
+/// One API call, read off the wire and authenticated.
+struct Call {
+    operation: String,
+    region: String,
+    input: serde_json::Value,
+}
+
+impl Call {
+    /// What a "transitioning" refusal names.
+    fn subject(&self) -> String {
+        let field = |name: &str| self.input.get(name).and_then(|v| v.as_str());
+        match (field("virtualInterfaceId"), field("connectionId")) {
+            (Some(v), _) => format!("Virtual interface {v}"),
+            (None, Some(c)) => format!("Connection {c}"),
+            (None, None) => "The resource".to_string(),
+        }
+    }
+}
+
+fn read_call(
     shared: &Shared,
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
     body: &[u8],
     entry: &mut LogEntry,
-) -> Result<Response, ApiError> {
-    let op = protocol::operation(headers)?;
-    entry.operation = Some(op.clone());
+) -> Result<Call, ApiError> {
+    let operation = protocol::operation(headers)?;
+    entry.operation = Some(operation.clone());
     let region = protocol::region(headers)?;
     entry.region = Some(region.clone());
     let credentials = shared
@@ -145,52 +249,55 @@ fn dispatch(
             )
         })?
     };
-    let vif = input
+    entry.virtual_interface_id = input
         .get("virtualInterfaceId")
         .and_then(|v| v.as_str())
         .map(str::to_string);
-    entry.virtual_interface_id = vif.clone();
+    Ok(Call {
+        operation,
+        region,
+        input,
+    })
+}
+
+/// Runs the call against the world (advancing lifecycles first) and saves the world if anything changed.
+fn execute(
+    shared: &Shared,
+    call: &Call,
+    advanced_before: bool,
+) -> Result<serde_json::Value, ApiError> {
     let (outcome, changed) = {
         let mut engine = shared.engine.lock().expect("sim world poisoned");
         let now = now_ms();
         let advanced = engine.advance(now);
-        let fault = engine.roll_fault(&op);
-        entry.fault = fault.map(|f| fault_name(f).to_string());
-        match fault {
-            Some(RequestFault::Throttle) => {
-                return Err(ApiError::other(
-                    StatusCode::BAD_REQUEST,
-                    "ThrottlingException",
-                    "Rate exceeded",
-                ))
-            }
-            Some(RequestFault::ServerError) => {
-                return Err(ApiError::other(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "DirectConnectServerException",
-                    "An internal error occurred (injected by the simulator)",
-                ))
-            }
-            Some(RequestFault::Transitioning) => {
-                let what = match (&vif, input.get("connectionId").and_then(|c| c.as_str())) {
-                    (Some(v), _) => format!("Virtual interface {v}"),
-                    (None, Some(c)) => format!("Connection {c}"),
-                    (None, None) => "The resource".to_string(),
-                };
-                return Err(ApiError::client(format!(
-                    "{what} is currently in a transitioning state. Try again later."
-                )));
-            }
-            Some(RequestFault::Drop) | None => {}
-        }
-        let outcome = engine.handle(&op, &region, &input, now);
+        let outcome = engine.handle(&call.operation, &call.region, &call.input, now);
         let changed = advanced || outcome.as_ref().is_ok_and(|o| o.changed);
         (outcome, changed)
     };
-    if changed {
+    if changed || advanced_before {
         persist_or_500(shared)?;
     }
-    Ok(protocol::ok(outcome?.body))
+    outcome.map(|o| o.body)
+}
+
+/// Logs the request and turns its result into the HTTP response.
+fn finish(
+    shared: &Shared,
+    mut entry: LogEntry,
+    result: Result<serde_json::Value, ApiError>,
+) -> Response {
+    let response = match result {
+        Ok(body) => protocol::ok(body),
+        Err(err) => {
+            entry.error_code = Some(err.code.to_string());
+            err.into_response()
+        }
+    };
+    entry.status = response.status().as_u16();
+    if let Some(log) = &shared.log {
+        log.write(&entry);
+    }
+    response
 }
 
 fn persist_or_500(shared: &Shared) -> Result<(), ApiError> {
@@ -203,13 +310,26 @@ fn persist_or_500(shared: &Shared) -> Result<(), ApiError> {
     })
 }
 
-fn fault_name(f: RequestFault) -> &'static str {
-    match f {
-        RequestFault::Throttle => "throttle",
-        RequestFault::ServerError => "server-error",
-        RequestFault::Transitioning => "transitioning",
-        RequestFault::Drop => "drop",
-    }
+/// `POST /_sim/faults` with a `sim.faults` object: replaces the faults from now on (tests turn them off this way).
+async fn set_faults(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let faults: Faults = match serde_json::from_slice(&body)
+        .map_err(|e| e.to_string())
+        .and_then(|f: Faults| f.checked().map(|()| f).map_err(|e| format!("{e:#}")))
+    {
+        Ok(f) => f,
+        Err(e) => {
+            return ApiError::other(StatusCode::BAD_REQUEST, "ValidationException", e)
+                .into_response()
+        }
+    };
+    shared
+        .engine
+        .lock()
+        .expect("sim world poisoned")
+        .world
+        .sim
+        .faults = faults.clone();
+    protocol::ok(serde_json::json!({ "faults": faults }))
 }
 
 async fn dump_world(State(shared): State<Arc<Shared>>) -> Response {
@@ -227,8 +347,9 @@ async fn approve(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     let peer = input.get("bgpPeerId").and_then(|p| p.as_str());
     let approved = {
         let mut engine = shared.engine.lock().expect("sim world poisoned");
-        engine.advance(now_ms());
-        engine.approve(peer)
+        let now = now_ms();
+        engine.advance(now);
+        engine.approve(peer, now)
     };
     if let Err(e) = persist_or_500(&shared) {
         return e.into_response();

@@ -1,5 +1,6 @@
 //! The simulator's world: VIFs, connections and LAGs in the API's own JSON shapes, keeping fields it does not model.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -43,6 +44,24 @@ pub struct SimSettings {
     /// Public ASNs the account may use on public VIFs.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub public_asn_allow_list: Vec<u64>,
+    /// How long a deleted peer or VIF stays listed as `deleted` before it disappears.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_retention: Option<String>,
+    /// Eventual consistency: DescribeVirtualInterfaces may show the world as it was up to this long ago.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consistency_window: Option<String>,
+    /// Per-region overrides of `consistencyWindow`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub consistency_window_by_region: BTreeMap<String, String>,
+    /// How long after a peer becomes `available` its `bgpStatus` goes `up`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bgp_up_delay: Option<String>,
+    /// What makes CreateBGPPeer and DeleteBGPPeer refuse as "transitioning".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transitioning_rule: Option<TransitioningRule>,
+    /// Token buckets per operation and region, keyed by operation name or by class (`describe`, `mutating`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub rate_limits: BTreeMap<String, RateLimit>,
     /// Seed for generated ids, keys and fault decisions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
@@ -64,11 +83,23 @@ pub struct SimSettings {
 pub struct Faults {
     #[serde(default, skip_serializing_if = "is_zero")]
     pub throttle_rate: f64,
+    /// A 500 before the operation runs: nothing changed.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub server_error_rate: f64,
+    /// The operation runs, then a 500: the change took effect but the caller is told it failed.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub server_error_after_rate: f64,
+    /// The connection closes before the operation runs: nothing changed.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub drop_before_rate: f64,
     /// The operation runs, then the connection closes without a response.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub drop_rate: f64,
+    /// A mutating call is held for `lateWriteDelay` and only then runs (after a client's timeout, typically).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub late_write_rate: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub late_write_delay: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency: Option<String>,
     #[serde(default, skip_serializing_if = "is_zero")]
@@ -77,6 +108,71 @@ pub struct Faults {
     pub stuck_pending_rate: f64,
     #[serde(default, skip_serializing_if = "is_zero")]
     pub end_deleted_rate: f64,
+    /// New peers keep `bgpStatus: down` after they become available.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub bgp_down_rate: f64,
+}
+
+/// Which states make CreateBGPPeer and DeleteBGPPeer answer "… is currently in a transitioning state".
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TransitioningRule {
+    /// The VIF is pending or verifying, or another of its peers is pending or deleting.
+    #[default]
+    VifOrPeers,
+    /// Only the VIF's own state counts.
+    Vif,
+    /// Never refused for state (the random `transitioningRate` fault still applies).
+    Off,
+}
+
+impl std::str::FromStr for TransitioningRule {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "vif-or-peers" => Ok(TransitioningRule::VifOrPeers),
+            "vif" => Ok(TransitioningRule::Vif),
+            "off" => Ok(TransitioningRule::Off),
+            other => Err(format!(
+                "unknown transitioning rule {other:?}; expected vif-or-peers, vif or off"
+            )),
+        }
+    }
+}
+
+/// A token bucket: `perSecond` tokens a second, holding at most `burst`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RateLimit {
+    pub per_second: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub burst: Option<f64>,
+}
+
+impl RateLimit {
+    /// The bucket size: `burst`, or one second's worth (at least 1).
+    pub fn capacity(&self) -> f64 {
+        self.burst.unwrap_or(self.per_second).max(1.0)
+    }
+
+    /// Parses `RATE` or `RATE/BURST`, e.g. `2` or `2.5/5`.
+    pub fn parse(text: &str) -> Result<RateLimit, String> {
+        let (rate, burst) = match text.split_once('/') {
+            Some((r, b)) => (r, Some(b)),
+            None => (text, None),
+        };
+        let number = |t: &str| -> Result<f64, String> {
+            t.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite() && *v > 0.0)
+                .ok_or_else(|| format!("{t:?} is not a positive number"))
+        };
+        Ok(RateLimit {
+            per_second: number(rate)?,
+            burst: burst.map(number).transpose()?,
+        })
+    }
 }
 
 fn is_zero(v: &f64) -> bool {
@@ -97,10 +193,15 @@ impl Faults {
         let (key, value) = spec
             .split_once('=')
             .ok_or_else(|| anyhow::anyhow!("--fault {spec:?}: expected KEY=VALUE"))?;
-        if key == "latency" {
+        if key == "latency" || key == "late-write-delay" {
             humantime::parse_duration(value)
-                .map_err(|e| anyhow::anyhow!("--fault latency={value}: {e}"))?;
-            self.latency = Some(value.to_string());
+                .map_err(|e| anyhow::anyhow!("--fault {key}={value}: {e}"))?;
+            let slot = if key == "latency" {
+                &mut self.latency
+            } else {
+                &mut self.late_write_delay
+            };
+            *slot = Some(value.to_string());
             return Ok(());
         }
         let rate: f64 = value
@@ -112,37 +213,152 @@ impl Faults {
             })?;
         let slot = match key {
             "throttle" => &mut self.throttle_rate,
-            "server-error" => &mut self.server_error_rate,
-            "drop" => &mut self.drop_rate,
+            "server-error" | "server-error-before" => &mut self.server_error_rate,
+            "server-error-after" => &mut self.server_error_after_rate,
+            "drop-before" => &mut self.drop_before_rate,
+            "drop" | "drop-after" => &mut self.drop_rate,
+            "late-write" => &mut self.late_write_rate,
             "transitioning" => &mut self.transitioning_rate,
             "stuck-pending" => &mut self.stuck_pending_rate,
             "end-deleted" => &mut self.end_deleted_rate,
+            "bgp-down" => &mut self.bgp_down_rate,
             other => anyhow::bail!(
-                "unknown fault {other:?}; expected throttle, server-error, drop, latency, transitioning, stuck-pending or end-deleted"
+                "unknown fault {other:?}; expected one of {}",
+                Faults::KEYS.join(", ")
             ),
         };
         *slot = rate;
         Ok(())
     }
 
-    fn check(&self) -> anyhow::Result<()> {
+    /// The `--fault` keys, for help and error messages.
+    pub const KEYS: [&'static str; 12] = [
+        "throttle",
+        "server-error",
+        "server-error-after",
+        "drop-before",
+        "drop",
+        "late-write",
+        "late-write-delay",
+        "latency",
+        "transitioning",
+        "stuck-pending",
+        "end-deleted",
+        "bgp-down",
+    ];
+
+    /// How long a late write is held: `lateWriteDelay`, default 5s.
+    pub fn late_write_delay(&self) -> Duration {
+        duration(&self.late_write_delay).unwrap_or(Duration::from_secs(5))
+    }
+
+    /// Checks rates and durations, as a world file's `sim.faults` is checked on load.
+    pub fn checked(&self) -> anyhow::Result<()> {
         for (name, rate) in [
             ("throttleRate", self.throttle_rate),
             ("serverErrorRate", self.server_error_rate),
+            ("serverErrorAfterRate", self.server_error_after_rate),
+            ("dropBeforeRate", self.drop_before_rate),
             ("dropRate", self.drop_rate),
+            ("lateWriteRate", self.late_write_rate),
             ("transitioningRate", self.transitioning_rate),
             ("stuckPendingRate", self.stuck_pending_rate),
             ("endDeletedRate", self.end_deleted_rate),
+            ("bgpDownRate", self.bgp_down_rate),
         ] {
             if !(0.0..=1.0).contains(&rate) {
                 anyhow::bail!("sim.faults.{name} is {rate}; rates are fractions from 0 to 1");
             }
         }
-        if let Some(l) = &self.latency {
-            humantime::parse_duration(l)
-                .map_err(|e| anyhow::anyhow!("sim.faults.latency {l:?}: {e}"))?;
+        for (name, d) in [
+            ("latency", &self.latency),
+            ("lateWriteDelay", &self.late_write_delay),
+        ] {
+            if let Some(d) = d {
+                humantime::parse_duration(d)
+                    .map_err(|e| anyhow::anyhow!("sim.faults.{name} {d:?}: {e}"))?;
+            }
         }
         Ok(())
+    }
+}
+
+impl SimSettings {
+    fn check(&self) -> anyhow::Result<()> {
+        let durations = [
+            ("provisionDelay", &self.provision_delay),
+            ("deletionDelay", &self.deletion_delay),
+            ("deletedRetention", &self.deleted_retention),
+            ("consistencyWindow", &self.consistency_window),
+            ("bgpUpDelay", &self.bgp_up_delay),
+        ];
+        let by_region = self
+            .consistency_window_by_region
+            .iter()
+            .map(|(r, d)| (r.as_str(), d));
+        for (name, d) in durations
+            .into_iter()
+            .filter_map(|(n, d)| d.as_ref().map(|d| (n, d)))
+            .chain(by_region)
+        {
+            humantime::parse_duration(d).map_err(|e| anyhow::anyhow!("sim.{name} {d:?}: {e}"))?;
+        }
+        for (key, limit) in &self.rate_limits {
+            if !(limit.per_second.is_finite() && limit.per_second > 0.0)
+                || limit.burst.is_some_and(|b| !(b.is_finite() && b > 0.0))
+            {
+                anyhow::bail!("sim.rateLimits.{key}: perSecond and burst must be positive numbers");
+            }
+        }
+        self.faults.checked()
+    }
+
+    pub fn provision_delay(&self) -> Option<Duration> {
+        duration(&self.provision_delay)
+    }
+
+    pub fn deletion_delay(&self) -> Option<Duration> {
+        duration(&self.deletion_delay)
+    }
+
+    pub fn deleted_retention(&self) -> Option<Duration> {
+        duration(&self.deleted_retention)
+    }
+
+    pub fn bgp_up_delay(&self) -> Option<Duration> {
+        duration(&self.bgp_up_delay)
+    }
+
+    /// The consistency window of a region: its override, else `consistencyWindow`, else zero.
+    pub fn consistency_window(&self, region: &str) -> Duration {
+        self.consistency_window_by_region
+            .get(region)
+            .map(|d| duration(&Some(d.clone())))
+            .unwrap_or_else(|| duration(&self.consistency_window))
+            .unwrap_or_default()
+    }
+
+    /// The largest consistency window of any region.
+    pub fn max_consistency_window(&self) -> Duration {
+        self.consistency_window_by_region
+            .values()
+            .filter_map(|d| duration(&Some(d.clone())))
+            .chain(duration(&self.consistency_window))
+            .max()
+            .unwrap_or_default()
+    }
+
+    /// The token bucket for an operation: by name, else by class (`describe` or `mutating`).
+    pub fn rate_limit(&self, operation: &str) -> Option<RateLimit> {
+        let class = if operation.starts_with("Describe") {
+            "describe"
+        } else {
+            "mutating"
+        };
+        self.rate_limits
+            .get(operation)
+            .or_else(|| self.rate_limits.get(class))
+            .copied()
     }
 }
 
@@ -349,25 +565,8 @@ impl World {
     pub fn parse(text: &str) -> anyhow::Result<World> {
         let world: World = serde_json::from_str(text)
             .map_err(|e| anyhow::anyhow!("line {}, column {}: {e}", e.line(), e.column()))?;
-        for (name, d) in [
-            ("provisionDelay", &world.sim.provision_delay),
-            ("deletionDelay", &world.sim.deletion_delay),
-        ] {
-            if let Some(d) = d {
-                humantime::parse_duration(d)
-                    .map_err(|e| anyhow::anyhow!("sim.{name} {d:?}: {e}"))?;
-            }
-        }
-        world.sim.faults.check()?;
+        world.sim.check()?;
         Ok(world)
-    }
-
-    pub fn provision_delay(&self) -> Option<Duration> {
-        duration(&self.sim.provision_delay)
-    }
-
-    pub fn deletion_delay(&self) -> Option<Duration> {
-        duration(&self.sim.deletion_delay)
     }
 
     /// The connection, LAG or interconnect with this id, in any region.

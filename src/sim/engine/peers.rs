@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::super::protocol::ApiError;
-use super::super::world::{Peer, Vif};
+use super::super::world::{Peer, TransitioningRule, Vif};
 use super::{millis, rules, Engine};
 
 /// First /125 of the IPv6 pool: the seed example's `2001:db8:1100:2f0:0:1:9cb4:4210`.
@@ -70,20 +70,13 @@ impl Engine {
             .ok_or_else(|| ApiError::client("newBGPPeer is required"))?;
         let vif = &self.world.virtual_interfaces[index];
         usable(vif)?;
+        self.settled(vif, None)?;
         let mut peer = self.check_new_peer(vif, &new)?;
         self.exclusive_family(vif, &peer)?;
         let public = vif.is_public();
-        self.fill_in(&mut peer, index);
+        let id = self.fill_in(&mut peer, index);
         peer.bgp_peer_state = Some(if public { "verifying" } else { "pending" }.into());
-        let id = peer.bgp_peer_id.clone().expect("filled in");
-        if let Some(fate) = self.new_peer_fate(public) {
-            self.schedule(
-                &vif_id,
-                Some(&id),
-                fate,
-                now_ms.saturating_add(millis(self.provision_delay)),
-            );
-        }
+        self.schedule_new_peer(&vif_id, &id, public, now_ms);
         let vif = &mut self.world.virtual_interfaces[index];
         vif.bgp_peers.push(peer);
         vif.refresh_router_config();
@@ -153,9 +146,37 @@ impl Engine {
         Ok(())
     }
 
-    /// Gives a checked peer its id, auth key (when omitted), assigned addresses and device fields.
-    pub(super) fn fill_in(&mut self, peer: &mut Peer, vif_index: usize) {
-        peer.bgp_peer_id = Some(self.new_peer_id());
+    /// Refuses a peer change while the VIF, or another of its peers, is mid-change (per `sim.transitioningRule`).
+    fn settled(&self, vif: &Vif, changing: Option<&str>) -> Result<(), ApiError> {
+        let rule = self.world.sim.transitioning_rule.unwrap_or_default();
+        if rule == TransitioningRule::Off {
+            return Ok(());
+        }
+        if matches!(vif.state(), "pending" | "verifying" | "confirming") {
+            return Err(rules::transitioning(&format!(
+                "Virtual interface {}",
+                vif.virtual_interface_id
+            )));
+        }
+        if rule == TransitioningRule::VifOrPeers {
+            let busy = vif.bgp_peers.iter().find(|p| {
+                matches!(p.state(), "pending" | "deleting") && p.bgp_peer_id.as_deref() != changing
+            });
+            if let Some(p) = busy {
+                return Err(rules::transitioning(&format!(
+                    "BGP peer {} of virtual interface {}",
+                    p.bgp_peer_id.as_deref().unwrap_or("?"),
+                    vif.virtual_interface_id
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Gives a checked peer its id, auth key (when omitted), assigned addresses and device fields; returns the id.
+    pub(super) fn fill_in(&mut self, peer: &mut Peer, vif_index: usize) -> String {
+        let id = self.new_peer_id();
+        peer.bgp_peer_id = Some(id.clone());
         if peer.auth_key.is_none() {
             peer.auth_key = Some(self.new_auth_key());
         }
@@ -172,6 +193,7 @@ impl Engine {
         peer.bgp_status = Some("down".into());
         peer.aws_device_v2 = vif.aws_device_v2.clone();
         peer.aws_logical_device_id = vif.aws_logical_device_id.clone();
+        id
     }
 
     pub(super) fn delete_bgp_peer(
@@ -240,14 +262,17 @@ impl Engine {
             _ => {}
         }
         if vif.bgp_peers.iter().filter(|p| p.is_live()).count() <= 1 {
-            return Err(ApiError::client(format!(
-                "Cannot delete the last BGP peer of virtual interface {}; delete the virtual interface instead",
-                vif.virtual_interface_id
-            )));
+            // The text terraform-provider-aws matches (bgp_peer.go, resourceBGPPeerDelete).
+            return Err(ApiError::client(
+                "The last BGP Peer on a Virtual Interface cannot be deleted",
+            ));
         }
+        self.settled(vif, Some(&id))?;
         let vif_id = vif.virtual_interface_id.clone();
         let vif = &mut self.world.virtual_interfaces[index];
-        vif.bgp_peers[position].bgp_peer_state = Some("deleting".into());
+        let peer = &mut vif.bgp_peers[position];
+        peer.bgp_peer_state = Some("deleting".into());
+        peer.bgp_status = Some("down".into());
         vif.refresh_router_config();
         self.schedule(
             &vif_id,

@@ -98,9 +98,8 @@ pub fn public_asn(asn: Asn, allow_list: &[u64], vif: &str) -> Result<(), ApiErro
     )))
 }
 
-/// The refusal for a resource that is mid-change.
+/// The refusal for a resource that is mid-change, worded as AWS words it
+/// ("Connection dxcon-fh9yptf2 is in a transitioning state.", terraform-provider-aws PR #3212).
 pub fn transitioning(what: &str) -> ApiError {
-    ApiError::client(format!(
-        "{what} is currently in a transitioning state. Try again later."
-    ))
+    ApiError::client(format!("{what} is in a transitioning state."))
 }

@@ -267,7 +267,10 @@ fn delete_peer_lifecycle_and_rules() {
         json!({"virtualInterfaceId": "dxvif-fg1vuj3d", "bgpPeerId": "dxpeer-fg1v4v4e"}),
         2_100,
     ));
-    assert!(m.contains("last BGP peer"), "{m}");
+    assert!(
+        m.contains("The last BGP Peer on a Virtual Interface cannot be deleted"),
+        "{m}"
+    );
     let m = message(delete(
         &mut e,
         json!({"virtualInterfaceId": "dxvif-fg1vuj3d", "bgpPeerId": new_id}),
@@ -278,16 +281,23 @@ fn delete_peer_lifecycle_and_rules() {
     assert_eq!(peer_state(&e, &new_id).as_deref(), Some("deleting"));
     e.advance(3_000);
     assert_eq!(peer_state(&e, &new_id).as_deref(), Some("deleted"));
-    e.advance(4_000);
+    let retention = DEFAULT_DELETED_RETENTION.as_millis() as u64;
+    e.advance(3_000 + retention - 1);
+    assert_eq!(
+        peer_state(&e, &new_id).as_deref(),
+        Some("deleted"),
+        "still listed as deleted"
+    );
+    e.advance(3_000 + retention);
     assert_eq!(
         peer_state(&e, &new_id),
         None,
-        "gone after a second deletion delay"
+        "gone once the retention is over"
     );
     let m = message(delete(
         &mut e,
         json!({"virtualInterfaceId": "dxvif-fg1vuj3d", "bgpPeerId": "dxpeer-nope"}),
-        4_000,
+        3_000 + retention,
     ));
     assert!(m.contains("does not exist"), "{m}");
 }
@@ -400,7 +410,7 @@ fn manual_approval_keeps_public_peers_verifying() {
         .to_string();
     e.advance(1_000_000);
     assert_eq!(peer_state(&e, &id).as_deref(), Some("verifying"));
-    assert_eq!(e.approve(Some(&id)), 1);
+    assert_eq!(e.approve(Some(&id), 2_000), 1);
     assert_eq!(peer_state(&e, &id).as_deref(), Some("available"));
 }
 
@@ -484,9 +494,311 @@ fn describe_by_unknown_id_is_refused_and_interconnects_are_listed() {
         ("DescribeInterconnects", "interconnectId"),
     ] {
         let r = e.handle(op, "us-east-1", &json!({ field: "dx-unknown" }), 0);
-        assert!(
-            message(r.map(|o| o.body)).contains("does not exist"),
+        let what = op.trim_start_matches("Describe").trim_end_matches('s');
+        let m = message(r.map(|o| o.body));
+        assert_eq!(
+            m,
+            format!("Could not find {what} with ID dx-unknown"),
             "{op}"
         );
     }
+}
+
+fn create_at(e: &mut Engine, peer: Value, now: u64) -> Result<Value, ApiError> {
+    e.handle(
+        "CreateBGPPeer",
+        "us-east-1",
+        &json!({"virtualInterfaceId": "dxvif-fg1vuj3d", "newBGPPeer": peer}),
+        now,
+    )
+    .map(|o| o.body)
+}
+
+fn described_peers(e: &mut Engine, now: u64) -> Vec<String> {
+    let body = e
+        .handle("DescribeVirtualInterfaces", "us-east-1", &json!({}), now)
+        .unwrap()
+        .body;
+    body["virtualInterfaces"][0]["bgpPeers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["bgpPeerId"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn describes_lag_writes_by_up_to_the_consistency_window() {
+    let mut e = seed_with(|w| w.sim.consistency_window = Some("2s".into()));
+    let body = create_at(
+        &mut e,
+        json!({"asn": 64600, "addressFamily": "ipv6"}),
+        10_000,
+    )
+    .unwrap();
+    // The create's own answer is fresh.
+    assert_eq!(
+        body["virtualInterface"]["bgpPeers"][1]["bgpPeerState"],
+        "pending"
+    );
+    let new = body["virtualInterface"]["bgpPeers"][1]["bgpPeerId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut missed = 0;
+    for i in 0..200 {
+        // Within the window the new peer is sometimes missing, never anything else.
+        let peers = described_peers(&mut e, 10_000 + (i % 20) * 100);
+        if !peers.contains(&new) {
+            missed += 1;
+        }
+    }
+    assert!(
+        (40..=190).contains(&missed),
+        "a stale view now and then: {missed} of 200"
+    );
+    for now in [12_000, 12_001, 15_000] {
+        for _ in 0..50 {
+            assert!(
+                described_peers(&mut e, now).contains(&new),
+                "never staler than the window"
+            );
+        }
+    }
+    // Per-region override: a region without a window is always fresh.
+    let mut e = seed_with(|w| {
+        w.sim.consistency_window = Some("2s".into());
+        w.sim
+            .consistency_window_by_region
+            .insert("us-east-1".into(), "0s".into());
+    });
+    let body = create_at(
+        &mut e,
+        json!({"asn": 64600, "addressFamily": "ipv6"}),
+        10_000,
+    )
+    .unwrap();
+    let new = body["virtualInterface"]["bgpPeers"][1]["bgpPeerId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for _ in 0..50 {
+        assert!(described_peers(&mut e, 10_001).contains(&new));
+    }
+}
+
+#[test]
+fn a_stale_view_replays_lifecycle_steps_to_its_moment() {
+    let mut e = seed_with(|w| w.sim.consistency_window = Some("500ms".into()));
+    let body = create_at(&mut e, json!({"asn": 64600, "addressFamily": "ipv6"}), 0).unwrap();
+    let new = body["virtualInterface"]["bgpPeers"][1]["bgpPeerId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Long after provisioning (1s) and with no change since, every view shows it available.
+    for _ in 0..30 {
+        let body = e
+            .handle("DescribeVirtualInterfaces", "us-east-1", &json!({}), 60_000)
+            .unwrap()
+            .body;
+        let peer = body["virtualInterfaces"][0]["bgpPeers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["bgpPeerId"] == new.as_str())
+            .cloned()
+            .unwrap();
+        assert_eq!(peer["bgpPeerState"], "available");
+    }
+}
+
+#[test]
+fn peer_changes_wait_while_the_vif_or_another_peer_is_mid_change() {
+    let mut e = redundant_seed();
+    create_at(&mut e, json!({"asn": 65001, "addressFamily": "ipv4"}), 0).unwrap();
+    // Another peer is pending: a second create and a delete of the first peer are refused.
+    let m = message(create_at(
+        &mut e,
+        json!({"asn": 65002, "addressFamily": "ipv4"}),
+        500,
+    ));
+    assert!(m.ends_with("is in a transitioning state."), "{m}");
+    assert!(m.contains("dxvif-fg1vuj3d"), "{m}");
+    let m = message(delete(
+        &mut e,
+        json!({"virtualInterfaceId": "dxvif-fg1vuj3d", "bgpPeerId": "dxpeer-fg1v4v4e"}),
+        500,
+    ));
+    assert!(m.contains("transitioning state"), "{m}");
+    // Once it is available, both go through.
+    e.advance(1_000);
+    create_at(
+        &mut e,
+        json!({"asn": 65002, "addressFamily": "ipv4"}),
+        1_000,
+    )
+    .unwrap();
+    // The rule can be relaxed.
+    let mut e = redundant_seed();
+    e.world.sim.transitioning_rule = Some(crate::sim::world::TransitioningRule::Vif);
+    create_at(&mut e, json!({"asn": 65001, "addressFamily": "ipv4"}), 0).unwrap();
+    create_at(&mut e, json!({"asn": 65002, "addressFamily": "ipv4"}), 1).unwrap();
+    // A pending VIF refuses peer changes under the default and the `vif` rule, not under `off`.
+    for (rule, refused) in [
+        (None, true),
+        (Some(crate::sim::world::TransitioningRule::Vif), true),
+        (Some(crate::sim::world::TransitioningRule::Off), false),
+    ] {
+        let mut e = redundant_seed();
+        e.world.sim.transitioning_rule = rule;
+        e.world.virtual_interfaces[0].virtual_interface_state = Some("pending".into());
+        let r = create_at(&mut e, json!({"asn": 65001, "addressFamily": "ipv4"}), 0);
+        assert_eq!(r.is_err(), refused, "{rule:?}");
+    }
+}
+
+#[test]
+fn bgp_status_goes_up_after_the_delay_unless_held_down() {
+    let mut e = seed_with(|w| w.sim.bgp_up_delay = Some("3s".into()));
+    let body = create_at(&mut e, json!({"asn": 64600, "addressFamily": "ipv6"}), 0).unwrap();
+    let new = body["virtualInterface"]["bgpPeers"][1]["bgpPeerId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let status = |e: &Engine| {
+        e.world.virtual_interfaces[0]
+            .bgp_peers
+            .iter()
+            .find(|p| p.bgp_peer_id.as_deref() == Some(new.as_str()))
+            .and_then(|p| p.bgp_status.clone())
+    };
+    e.advance(1_000);
+    assert_eq!(peer_state(&e, &new).as_deref(), Some("available"));
+    assert_eq!(status(&e).as_deref(), Some("down"));
+    e.advance(4_000);
+    assert_eq!(status(&e).as_deref(), Some("up"));
+
+    let mut e = seed_with(|w| w.sim.faults.bgp_down_rate = 1.0);
+    create_at(&mut e, json!({"asn": 64600, "addressFamily": "ipv6"}), 0).unwrap();
+    e.advance(1_000_000);
+    assert_eq!(
+        e.world.virtual_interfaces[0].bgp_peers[1]
+            .bgp_status
+            .as_deref(),
+        Some("down")
+    );
+}
+
+#[test]
+fn every_fault_kind_is_drawn_and_write_only_faults_spare_reads() {
+    let mut e = seed_with(|w| {
+        let f = &mut w.sim.faults;
+        f.throttle_rate = 0.1;
+        f.server_error_rate = 0.1;
+        f.drop_before_rate = 0.1;
+        f.transitioning_rate = 0.1;
+        f.server_error_after_rate = 0.1;
+        f.drop_rate = 0.1;
+        f.late_write_rate = 0.1;
+    });
+    let writes: Vec<_> = (0..2_000).map(|_| e.roll_fault("CreateBGPPeer")).collect();
+    let reads: Vec<_> = (0..2_000)
+        .map(|_| e.roll_fault("DescribeVirtualInterfaces"))
+        .collect();
+    use RequestFault::*;
+    for fault in [
+        Throttle,
+        ServerErrorBefore,
+        DropBefore,
+        Transitioning,
+        ServerErrorAfter,
+        DropAfter,
+        LateWrite,
+    ] {
+        assert!(writes.contains(&Some(fault)), "{fault:?} on writes");
+    }
+    assert!(!reads.contains(&Some(Transitioning)));
+    assert!(!reads.contains(&Some(LateWrite)));
+    assert!(reads.contains(&Some(DropAfter)));
+}
+
+#[test]
+fn rate_limits_per_operation_and_region() {
+    let mut e = seed_with(|w| {
+        w.sim.rate_limits.insert(
+            "mutating".into(),
+            crate::sim::world::RateLimit {
+                per_second: 2.0,
+                burst: Some(2.0),
+            },
+        );
+        w.sim.rate_limits.insert(
+            "DeleteBGPPeer".into(),
+            crate::sim::world::RateLimit {
+                per_second: 1.0,
+                burst: None,
+            },
+        );
+    });
+    assert!(e.within_rate_limit("CreateBGPPeer", "us-east-1", 0));
+    assert!(e.within_rate_limit("CreateBGPPeer", "us-east-1", 0));
+    assert!(!e.within_rate_limit("CreateBGPPeer", "us-east-1", 0));
+    assert!(e.within_rate_limit("CreateBGPPeer", "eu-west-1", 0));
+    assert!(e.within_rate_limit("DeleteBGPPeer", "us-east-1", 0));
+    assert!(!e.within_rate_limit("DeleteBGPPeer", "us-east-1", 10));
+    assert!(e.within_rate_limit("DescribeVirtualInterfaces", "us-east-1", 0));
+    assert!(e.within_rate_limit("CreateBGPPeer", "us-east-1", 500));
+}
+
+#[test]
+fn describes_page_at_most_100_with_tokens_that_survive_changes() {
+    let mut e = seed_with(|w| {
+        let template = w.virtual_interfaces[0].clone();
+        for i in 0..150 {
+            let mut v = template.clone();
+            v.virtual_interface_id = format!("dxvif-p{i:03}");
+            v.bgp_peers.clear();
+            w.virtual_interfaces.push(v);
+        }
+    });
+    let first = e
+        .handle(
+            "DescribeVirtualInterfaces",
+            "us-east-1",
+            &json!({"maxResults": 1000}),
+            0,
+        )
+        .unwrap()
+        .body;
+    assert_eq!(first["virtualInterfaces"].as_array().unwrap().len(), 100);
+    let token = first["nextToken"].as_str().unwrap().to_string();
+    // A VIF is removed from the first page's range before the second page is read.
+    e.world
+        .virtual_interfaces
+        .retain(|v| v.virtual_interface_id != "dxvif-p010");
+    let second = e
+        .handle(
+            "DescribeVirtualInterfaces",
+            "us-east-1",
+            &json!({"maxResults": 1000, "nextToken": token}),
+            0,
+        )
+        .unwrap()
+        .body;
+    let ids: Vec<&str> = first["virtualInterfaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(second["virtualInterfaces"].as_array().unwrap())
+        .map(|v| v["virtualInterfaceId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 151, "nothing skipped, nothing twice");
+    assert!(second.get("nextToken").is_none());
+    let bad = e.handle(
+        "DescribeConnections",
+        "us-east-1",
+        &json!({"nextToken": token}),
+        0,
+    );
+    assert!(message(bad.map(|o| o.body)).contains("nextToken"));
 }

@@ -143,7 +143,7 @@ impl Engine {
         let mut peer = self.check_new_peer(&vif, &first)?;
         self.world.virtual_interfaces.push(vif.clone());
         let index = self.world.virtual_interfaces.len() - 1;
-        self.fill_in(&mut peer, index);
+        let first_peer = self.fill_in(&mut peer, index);
         peer.bgp_peer_state = vif.virtual_interface_state.clone();
 
         let mut extra = Map::new();
@@ -181,11 +181,13 @@ impl Engine {
         vif.bgp_peers = vec![peer];
         vif.refresh_router_config();
         self.world.virtual_interfaces[index] = vif;
+        let ready = now_ms.saturating_add(millis(self.provision_delay));
+        self.schedule(&id, None, "available", ready);
         self.schedule(
             &id,
-            None,
-            "available",
-            now_ms.saturating_add(millis(self.provision_delay)),
+            Some(&first_peer),
+            super::lifecycle::BGP_UP,
+            ready.saturating_add(millis(self.bgp_up_delay)),
         );
 
         let body = json!(&self.world.virtual_interfaces[index]);
@@ -217,7 +219,7 @@ impl Engine {
         self.world
             .sim
             .pending_transitions
-            .retain(|t| t.virtual_interface_id != id || t.to == "removed");
+            .retain(|t| t.virtual_interface_id != id || t.to == super::lifecycle::REMOVED);
         self.schedule(
             &id,
             None,
