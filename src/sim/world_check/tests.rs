@@ -1,4 +1,4 @@
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::*;
 
@@ -22,6 +22,16 @@ fn vif(fields: &str) -> String {
     format!(r#"{{"virtualInterfaces": [{{"virtualInterfaceId": "dxvif-a", {fields}}}]}}"#)
 }
 
+fn json_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    files
+}
+
 #[test]
 fn example_worlds_pass() {
     for dir in std::fs::read_dir(repo().join("examples")).unwrap() {
@@ -30,6 +40,26 @@ fn example_worlds_pass() {
             let text = std::fs::read_to_string(&world).unwrap();
             assert_eq!(check(&text), Ok(()), "{}", world.display());
         }
+    }
+}
+
+#[test]
+fn invalid_fixtures_snapshots() {
+    let files = json_files(&repo().join("tests/fixtures/worlds/invalid"));
+    assert!(files.len() >= 12, "only {} fixtures", files.len());
+    for file in files {
+        let name = file.file_stem().unwrap().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(&file).unwrap();
+        let rendered = check(&text)
+            .expect_err(&format!("{name} is refused"))
+            .to_string();
+        let parsed = crate::sim::World::parse(&text).expect_err(&name);
+        assert_eq!(
+            format!("{parsed:#}"),
+            rendered,
+            "World::parse reports the same"
+        );
+        insta::assert_snapshot!(name, rendered);
     }
 }
 
