@@ -6,6 +6,7 @@ mod request_log;
 mod server;
 pub mod sigv4;
 pub mod world;
+pub mod world_check;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

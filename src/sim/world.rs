@@ -563,6 +563,7 @@ impl World {
 
     /// Parses a world; errors carry line and column.
     pub fn parse(text: &str) -> anyhow::Result<World> {
+        super::world_check::check(text)?;
         let world: World = serde_json::from_str(text)
             .map_err(|e| anyhow::anyhow!("line {}, column {}: {e}", e.line(), e.column()))?;
         world.sim.check()?;
