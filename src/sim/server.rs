@@ -1,4 +1,5 @@
-//! The simulator's HTTP side: the accept loop (which can drop a connection on purpose), SigV4, faults, and admin routes.
+//! The simulator's HTTP side: the accept loop (which can drop a connection on purpose), the JSON 1.1 and RPC v2 CBOR
+//! routes, SigV4, faults, and admin routes.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -15,9 +16,9 @@ use tokio::sync::{oneshot, Notify};
 use tower::ServiceExt;
 
 use super::engine::RequestFault;
-use super::protocol::{self, ApiError};
+use super::protocol::{self, ApiError, Wire};
 use super::request_log::LogEntry;
-use super::{now_ms, persist, sigv4, Shared};
+use super::{now_ms, persist, rpcv2, sigv4, Shared};
 
 /// Lets a handler close its own connection without answering (the "dropped connection" fault).
 #[derive(Clone)]
@@ -29,10 +30,10 @@ pub async fn serve(
     mut shutdown: oneshot::Receiver<()>,
 ) -> std::io::Result<()> {
     let app = Router::new()
-        .route("/", post(handle))
+        .route("/", post(json11))
         .route("/_sim/world", get(dump_world))
         .route("/_sim/approve", post(approve))
-        .fallback(unknown_route)
+        .fallback(rpcv2_or_unknown)
         .with_state(shared);
     loop {
         tokio::select! {
@@ -71,7 +72,38 @@ async fn serve_connection(stream: tokio::net::TcpStream, app: Router) {
     }
 }
 
+/// `POST /`: AWS JSON 1.1.
+async fn json11(
+    state: State<Arc<Shared>>,
+    kill: Option<Extension<KillSwitch>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    handle(Wire::Json11, state, kill, method, uri, headers, body).await
+}
+
+/// `POST {prefix?}/service/{service}/operation/{operation}`: Smithy RPC v2 CBOR; any other path is unknown.
+async fn rpcv2_or_unknown(
+    state: State<Arc<Shared>>,
+    kill: Option<Extension<KillSwitch>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if rpcv2::route(uri.path()).is_none() {
+        return unknown_route().await;
+    }
+    if method != Method::POST {
+        return (StatusCode::METHOD_NOT_ALLOWED, [("allow", "POST")]).into_response();
+    }
+    handle(Wire::RpcV2Cbor, state, kill, method, uri, headers, body).await
+}
+
 async fn handle(
+    wire: Wire,
     State(shared): State<Arc<Shared>>,
     kill: Option<Extension<KillSwitch>>,
     method: Method,
@@ -80,6 +112,7 @@ async fn handle(
     body: Bytes,
 ) -> Response {
     let mut entry = LogEntry::new(SystemTime::now());
+    entry.protocol = Some(wire.name());
     let latency = shared
         .engine
         .lock()
@@ -91,13 +124,13 @@ async fn handle(
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
-    let result = dispatch(&shared, &method, &uri, &headers, &body, &mut entry);
+    let result = dispatch(&shared, wire, &method, &uri, &headers, &body, &mut entry);
     let dropped = entry.fault.as_deref() == Some("drop");
     let response = match result {
         Ok(resp) => resp,
         Err(err) => {
             entry.error_code = Some(err.code.to_string());
-            err.into_response()
+            wire.error(err)
         }
     };
     entry.status = response.status().as_u16();
@@ -113,13 +146,14 @@ async fn handle(
 
 fn dispatch(
     shared: &Shared,
+    wire: Wire,
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
     body: &[u8],
     entry: &mut LogEntry,
 ) -> Result<Response, ApiError> {
-    let op = protocol::operation(headers)?;
+    let op = wire.operation(uri, headers)?;
     entry.operation = Some(op.clone());
     let region = protocol::region(headers)?;
     entry.region = Some(region.clone());
@@ -134,17 +168,7 @@ fn dispatch(
     if !credentials.is_empty() {
         sigv4::verify(method, uri, headers, body, &credentials)?;
     }
-    let input: serde_json::Value = if body.is_empty() {
-        serde_json::json!({})
-    } else {
-        serde_json::from_slice(body).map_err(|e| {
-            ApiError::other(
-                StatusCode::BAD_REQUEST,
-                "SerializationException",
-                format!("Request body is not valid JSON: {e}"),
-            )
-        })?
-    };
+    let input: serde_json::Value = wire.input(headers, body)?;
     let vif = input
         .get("virtualInterfaceId")
         .and_then(|v| v.as_str())
@@ -190,7 +214,7 @@ fn dispatch(
     if changed {
         persist_or_500(shared)?;
     }
-    Ok(protocol::ok(outcome?.body))
+    Ok(wire.ok(outcome?.body))
 }
 
 fn persist_or_500(shared: &Shared) -> Result<(), ApiError> {
@@ -240,7 +264,8 @@ async fn unknown_route() -> Response {
     ApiError::other(
         StatusCode::NOT_FOUND,
         "UnknownOperationException",
-        "Direct Connect is served at POST / with an X-Amz-Target header",
+        "Direct Connect is served at POST / with an X-Amz-Target header (AWS JSON 1.1), and at \
+         POST /service/OvertureService/operation/<Operation> with smithy-protocol: rpc-v2-cbor",
     )
     .into_response()
 }
