@@ -1,8 +1,10 @@
-//! The Direct Connect simulator: an HTTP server speaking AWS JSON 1.1 on loopback, for tests and sandbox rehearsals.
+//! The Direct Connect simulator: an HTTP server speaking AWS JSON 1.1 and Smithy RPC v2 CBOR on loopback, for tests
+//! and sandbox rehearsals.
 
 mod engine;
 mod protocol;
 mod request_log;
+mod rpcv2;
 mod server;
 pub mod sigv4;
 pub mod world;

@@ -1,8 +1,11 @@
-//! AWS JSON 1.1 on the wire: operation from `X-Amz-Target`, region from the SigV4 scope, and errors as AWS sends them.
+//! AWS JSON 1.1 on the wire: operation from `X-Amz-Target`, region from the SigV4 scope, and errors as AWS sends them;
+//! `Wire` picks it or Smithy RPC v2 CBOR (rpcv2.rs) for each request.
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
+
+use super::rpcv2;
 
 pub const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 pub const TARGET_PREFIX: &str = "OvertureService.";
@@ -43,6 +46,68 @@ impl IntoResponse for ApiError {
         headers.insert("x-amzn-errortype", HeaderValue::from_static(self.code));
         resp
     }
+}
+
+/// The protocol a request came in, and its answer goes out, in. The engine sees the same (operation, region, input)
+/// and returns the same JSON value either way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wire {
+    /// `POST /` with `X-Amz-Target: OvertureService.<Op>`.
+    Json11,
+    /// `POST /service/OvertureService/operation/<Op>` with `smithy-protocol: rpc-v2-cbor`.
+    RpcV2Cbor,
+}
+
+impl Wire {
+    /// The Smithy protocol's name, as the request log records it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Wire::Json11 => "awsJson1_1",
+            Wire::RpcV2Cbor => "rpcv2Cbor",
+        }
+    }
+
+    pub fn operation(self, uri: &Uri, headers: &HeaderMap) -> Result<String, ApiError> {
+        match self {
+            Wire::Json11 => operation(headers),
+            Wire::RpcV2Cbor => rpcv2::operation(uri, headers),
+        }
+    }
+
+    pub fn input(self, headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
+        match self {
+            Wire::Json11 => input(body),
+            Wire::RpcV2Cbor => rpcv2::input(headers, body),
+        }
+    }
+
+    pub fn ok(self, body: Value) -> Response {
+        match self {
+            Wire::Json11 => ok(body),
+            Wire::RpcV2Cbor => rpcv2::ok(&body),
+        }
+    }
+
+    pub fn error(self, err: ApiError) -> Response {
+        match self {
+            Wire::Json11 => err.into_response(),
+            Wire::RpcV2Cbor => rpcv2::error(&err),
+        }
+    }
+}
+
+/// A JSON 1.1 request body: empty is `{}`.
+pub fn input(body: &[u8]) -> Result<Value, ApiError> {
+    if body.is_empty() {
+        return Ok(json!({}));
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::other(
+            StatusCode::BAD_REQUEST,
+            "SerializationException",
+            format!("Request body is not valid JSON: {e}"),
+        )
+    })
 }
 
 /// A successful JSON 1.1 response.

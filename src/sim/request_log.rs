@@ -1,4 +1,5 @@
-//! The JSON-lines request log: one line per API call with time, region, operation, status and error code, never a body.
+//! The JSON-lines request log: one line per API call with time, region, operation, status, error code and protocol,
+//! never a body.
 
 use std::fs::File;
 use std::io::Write;
@@ -24,6 +25,9 @@ pub struct LogEntry {
     /// The fault injected into this request, if any (`drop` means the response was never sent).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fault: Option<String>,
+    /// The wire protocol: `awsJson1_1` or `rpcv2Cbor`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<&'static str>,
 }
 
 impl LogEntry {
@@ -39,6 +43,7 @@ impl LogEntry {
             error_code: None,
             virtual_interface_id: None,
             fault: None,
+            protocol: None,
         }
     }
 }

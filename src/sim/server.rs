@@ -1,4 +1,5 @@
-//! The simulator's HTTP side: the accept loop (which can drop a connection on purpose), SigV4, faults, and admin routes.
+//! The simulator's HTTP side: the accept loop (which can drop a connection on purpose), the JSON 1.1 and RPC v2 CBOR
+//! routes, SigV4, faults, and admin routes.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -15,10 +16,10 @@ use tokio::sync::{oneshot, Notify};
 use tower::ServiceExt;
 
 use super::engine::RequestFault;
-use super::protocol::{self, ApiError};
+use super::protocol::{self, ApiError, Wire};
 use super::request_log::LogEntry;
 use super::world::Faults;
-use super::{now_ms, persist, sigv4, Shared};
+use super::{now_ms, persist, rpcv2, sigv4, Shared};
 
 /// Lets a handler close its own connection without answering (the "dropped connection" fault).
 #[derive(Clone)]
@@ -30,11 +31,11 @@ pub async fn serve(
     mut shutdown: oneshot::Receiver<()>,
 ) -> std::io::Result<()> {
     let app = Router::new()
-        .route("/", post(handle))
+        .route("/", post(json11))
         .route("/_sim/world", get(dump_world))
         .route("/_sim/approve", post(approve))
         .route("/_sim/faults", post(set_faults))
-        .fallback(unknown_route)
+        .fallback(rpcv2_or_unknown)
         .with_state(shared);
     loop {
         tokio::select! {
@@ -73,7 +74,38 @@ async fn serve_connection(stream: tokio::net::TcpStream, app: Router) {
     }
 }
 
+/// `POST /`: AWS JSON 1.1.
+async fn json11(
+    state: State<Arc<Shared>>,
+    kill: Option<Extension<KillSwitch>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    handle(Wire::Json11, state, kill, method, uri, headers, body).await
+}
+
+/// `POST {prefix?}/service/{service}/operation/{operation}`: Smithy RPC v2 CBOR; any other path is unknown.
+async fn rpcv2_or_unknown(
+    state: State<Arc<Shared>>,
+    kill: Option<Extension<KillSwitch>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if rpcv2::route(uri.path()).is_none() {
+        return unknown_route().await;
+    }
+    if method != Method::POST {
+        return (StatusCode::METHOD_NOT_ALLOWED, [("allow", "POST")]).into_response();
+    }
+    handle(Wire::RpcV2Cbor, state, kill, method, uri, headers, body).await
+}
+
 async fn handle(
+    wire: Wire,
     State(shared): State<Arc<Shared>>,
     kill: Option<Extension<KillSwitch>>,
     method: Method,
@@ -82,6 +114,7 @@ async fn handle(
     body: Bytes,
 ) -> Response {
     let mut entry = LogEntry::new(SystemTime::now());
+    entry.protocol = Some(wire.name());
     let latency = shared
         .engine
         .lock()
@@ -93,9 +126,9 @@ async fn handle(
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
-    let call = match read_call(&shared, &method, &uri, &headers, &body, &mut entry) {
+    let call = match read_call(&shared, wire, &method, &uri, &headers, &body, &mut entry) {
         Ok(call) => call,
-        Err(err) => return finish(&shared, entry, Err(err)),
+        Err(err) => return finish(&shared, wire, entry, Err(err)),
     };
     let (fault, advanced, late_by) = {
         let mut engine = shared.engine.lock().expect("sim world poisoned");
@@ -127,9 +160,9 @@ async fn handle(
             tokio::spawn(async move {
                 tokio::time::sleep(late_by).await;
                 let result = execute(&shared, &call, advanced);
-                let _ = tx.send(finish(&shared, entry, result));
+                let _ = tx.send(finish(&shared, wire, entry, result));
             });
-            return rx.await.unwrap_or_else(|_| server_error().into_response());
+            return rx.await.unwrap_or_else(|_| wire.error(server_error()));
         }
         Some(Decision::Fault(RequestFault::ServerErrorAfter)) => {
             let _ = execute(&shared, &call, advanced);
@@ -138,30 +171,30 @@ async fn handle(
         Some(Decision::Fault(RequestFault::DropAfter)) => {
             // Logged with the status it would have had; the caller never sees it.
             let result = execute(&shared, &call, advanced);
-            finish(&shared, entry, result);
-            return hang_up(kill).await;
+            finish(&shared, wire, entry, result);
+            return hang_up(wire, kill).await;
         }
         None => Some(execute(&shared, &call, advanced)),
     };
     match answer {
-        Some(result) => finish(&shared, entry, result),
+        Some(result) => finish(&shared, wire, entry, result),
         None => {
             // Dropped before anything ran: logged with status 0.
             if let Some(log) = &shared.log {
                 log.write(&entry);
             }
-            hang_up(kill).await
+            hang_up(wire, kill).await
         }
     }
 }
 
 /// Closes the connection without answering (the "dropped connection" faults).
-async fn hang_up(kill: Option<Extension<KillSwitch>>) -> Response {
+async fn hang_up(wire: Wire, kill: Option<Extension<KillSwitch>>) -> Response {
     if let Some(Extension(KillSwitch(kill))) = kill {
         kill.notify_one();
         std::future::pending::<()>().await;
     }
-    server_error().into_response()
+    wire.error(server_error())
 }
 
 /// A fault, or the operation's rate limit, decided for one request.
@@ -217,13 +250,14 @@ impl Call {
 
 fn read_call(
     shared: &Shared,
+    wire: Wire,
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
     body: &[u8],
     entry: &mut LogEntry,
 ) -> Result<Call, ApiError> {
-    let operation = protocol::operation(headers)?;
+    let operation = wire.operation(uri, headers)?;
     entry.operation = Some(operation.clone());
     let region = protocol::region(headers)?;
     entry.region = Some(region.clone());
@@ -238,17 +272,7 @@ fn read_call(
     if !credentials.is_empty() {
         sigv4::verify(method, uri, headers, body, &credentials)?;
     }
-    let input: serde_json::Value = if body.is_empty() {
-        serde_json::json!({})
-    } else {
-        serde_json::from_slice(body).map_err(|e| {
-            ApiError::other(
-                StatusCode::BAD_REQUEST,
-                "SerializationException",
-                format!("Request body is not valid JSON: {e}"),
-            )
-        })?
-    };
+    let input = wire.input(headers, body)?;
     entry.virtual_interface_id = input
         .get("virtualInterfaceId")
         .and_then(|v| v.as_str())
@@ -283,14 +307,15 @@ fn execute(
 /// Logs the request and turns its result into the HTTP response.
 fn finish(
     shared: &Shared,
+    wire: Wire,
     mut entry: LogEntry,
     result: Result<serde_json::Value, ApiError>,
 ) -> Response {
     let response = match result {
-        Ok(body) => protocol::ok(body),
+        Ok(body) => wire.ok(body),
         Err(err) => {
             entry.error_code = Some(err.code.to_string());
-            err.into_response()
+            wire.error(err)
         }
     };
     entry.status = response.status().as_u16();
@@ -361,7 +386,8 @@ async fn unknown_route() -> Response {
     ApiError::other(
         StatusCode::NOT_FOUND,
         "UnknownOperationException",
-        "Direct Connect is served at POST / with an X-Amz-Target header",
+        "Direct Connect is served at POST / with an X-Amz-Target header (AWS JSON 1.1), and at \
+         POST /service/OvertureService/operation/<Operation> with smithy-protocol: rpc-v2-cbor",
     )
     .into_response()
 }

@@ -1,5 +1,6 @@
-//! Conformance: clients nobody on the team wrote, boto3 (tests/conformance/test_boto3.py) and the AWS SDK for
-//! JavaScript v3 (tests/conformance/js/check.mjs), against `dxctl sim serve` on purpose-built worlds.
+//! Conformance: clients nobody on the team wrote, boto3 (tests/conformance/test_boto3.py, and over Smithy RPC v2 CBOR
+//! tests/conformance/test_boto3_cbor.py) and the AWS SDK for JavaScript v3 (tests/conformance/js/check.mjs), against
+//! `dxctl sim serve` on purpose-built worlds.
 //!
 //! Each world below is a fixture of the boto3 suite: it names itself in `conformanceFixture`, and the suite runs the
 //! test classes written for it. Worlds that need different `sim` settings get their own simulator process.
@@ -445,6 +446,11 @@ fn sigv4_world() -> Value {
 /// Runs the boto3 suite against `sim` (the classes for the world's fixture) and returns its report.
 /// Fails with the suite's output unless it ran every class in `classes`, all passing, none skipped.
 fn run_boto3(sim: &SimProcess, world: &Path, classes: &[&str]) -> String {
+    run_python_suite("test_boto3", sim, world, classes)
+}
+
+/// Runs the Python unittest module `module` (in tests/conformance) as `run_boto3` describes.
+fn run_python_suite(module: &str, sim: &SimProcess, world: &Path, classes: &[&str]) -> String {
     let probe = Command::new("python3")
         .args(["-c", "import boto3, botocore"])
         .output();
@@ -454,7 +460,7 @@ fn run_boto3(sim: &SimProcess, world: &Path, classes: &[&str]) -> String {
     );
     let mut cmd = Command::new("python3");
     hermetic(&mut cmd)
-        .args(["-m", "unittest", "-v", "test_boto3"])
+        .args(["-m", "unittest", "-v", module])
         .current_dir(conformance_dir())
         .env("DXCTL_SIM_URL", sim.url())
         .env("DXCTL_SIM_WORLD", world)
@@ -463,7 +469,7 @@ fn run_boto3(sim: &SimProcess, world: &Path, classes: &[&str]) -> String {
         .env("no_proxy", "127.0.0.1,localhost");
     let out = run(&mut cmd);
     let report = format!(
-        "boto3 conformance suite (python3 -m unittest -v test_boto3 in tests/conformance, DXCTL_SIM_URL={}, DXCTL_SIM_WORLD={}):\n{}{}",
+        "boto3 conformance suite (python3 -m unittest -v {module} in tests/conformance, DXCTL_SIM_URL={}, DXCTL_SIM_WORLD={}):\n{}{}",
         sim.url(),
         world.display(),
         out.stdout,
@@ -480,7 +486,7 @@ fn run_boto3(sim: &SimProcess, world: &Path, classes: &[&str]) -> String {
     );
     for class in classes {
         assert!(
-            out.stderr.contains(&format!("test_boto3.{class}")),
+            out.stderr.contains(&format!("{module}.{class}")),
             "class {class} did not run:\n{report}"
         );
     }
@@ -648,6 +654,180 @@ fn boto3_faults() {
                     let sim = SimProcess::start(&path, tmp.path(), flags);
                     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                         run_boto3(&sim, &path, &[class]);
+                    }))
+                    .err()
+                    .map(|e| {
+                        let msg = e
+                            .downcast_ref::<String>()
+                            .cloned()
+                            .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                            .unwrap_or_default();
+                        format!("--- {fixture} ---\n{msg}")
+                    })
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .filter_map(|h| h.join().unwrap())
+            .collect()
+    });
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Fixture "cbor": the seed world (its connection with an LOA time in epoch seconds), plus a VIF with a 4-byte ASN on a
+/// connection whose LOA time is RFC 3339 text, and a VIF in eu-west-1.
+fn cbor_world() -> Value {
+    let mut world = seed_fixture("cbor", "200ms", "300ms");
+    world["connections"][0]["loaIssueTime"] = json!(1700000000);
+    let mut cbor_connection = connection("dxcon-cbor0001", "us-east-1", "no");
+    cbor_connection["loaIssueTime"] = json!("2023-11-14T22:13:20.500Z");
+    for c in [
+        cbor_connection,
+        connection("dxcon-cboreu01", "eu-west-1", "no"),
+    ] {
+        world["connections"].as_array_mut().unwrap().push(c);
+    }
+    for v in [
+        vif(
+            "dxvif-cb4b0001",
+            "dxcon-cbor0001",
+            "private",
+            301,
+            "available",
+            vec![p4("dxpeer-cb4b0001", 4200000010, 31, "available")],
+        ),
+        in_region(
+            vif(
+                "dxvif-cbeu0001",
+                "dxcon-cboreu01",
+                "private",
+                302,
+                "available",
+                vec![p4("dxpeer-cbeu0001", 65000, 32, "available")],
+            ),
+            "eu-west-1",
+        ),
+    ] {
+        world["virtualInterfaces"].as_array_mut().unwrap().push(v);
+    }
+    world
+}
+
+/// Runs the boto3-over-CBOR suite (tests/conformance/test_boto3_cbor.py) like `run_boto3`, then checks the
+/// simulator's side of the wire: every request it logged came in as RPC v2 CBOR, except the JSON 1.1 ones in `json11`.
+fn run_boto3_cbor(sim: &SimProcess, world: &Path, classes: &[&str], json11: &[&str]) -> Vec<Value> {
+    run_python_suite("test_boto3_cbor", sim, world, classes);
+    let requests = sim.requests();
+    assert!(!requests.is_empty(), "the simulator logged no request");
+    for r in &requests {
+        let json11_op = json11.iter().any(|op| r["operation"] == *op);
+        match r["protocol"].as_str() {
+            Some("rpcv2Cbor") => {}
+            Some("awsJson1_1") if json11_op => {}
+            _ => panic!("a request that did not come in as rpc-v2-cbor: {r}"),
+        }
+    }
+    requests
+}
+
+/// Fixture "cbor": boto3 over Smithy RPC v2 CBOR: describes, peers, errors, and the protocol's own rules.
+#[test]
+fn boto3_cbor_operations_and_protocol() {
+    let tmp = tempfile::tempdir().unwrap();
+    let world = write_world(tmp.path(), &cbor_world());
+    let sim = SimProcess::start(&world, tmp.path(), &[]);
+    let requests = run_boto3_cbor(
+        &sim,
+        &world,
+        &["CborWire", "CborDescribe", "CborBgpPeers", "CborProtocol"],
+        &["DescribeVirtualInterfaces"],
+    );
+    for op in [
+        "DescribeVirtualInterfaces",
+        "DescribeConnections",
+        "CreateBGPPeer",
+        "DeleteBGPPeer",
+    ] {
+        assert!(
+            requests.iter().any(|r| r["operation"] == op
+                && r["protocol"] == "rpcv2Cbor"
+                && r["status"] == 200),
+            "no successful rpc-v2-cbor {op} in the request log"
+        );
+    }
+    assert!(
+        requests.iter().any(|r| r["region"] == "eu-west-1"),
+        "the region came from the SigV4 scope"
+    );
+    // Both protocols on one simulator: the suite's JSON 1.1 call is logged as such.
+    assert!(requests.iter().any(|r| r["protocol"] == "awsJson1_1"));
+}
+
+/// Fixture "cbor-sigv4": with sim.credentials, CBOR requests are verified like JSON 1.1 ones.
+#[test]
+fn boto3_cbor_sigv4_verification() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut world = sigv4_world();
+    world["conformanceFixture"] = json!("cbor-sigv4");
+    let path = write_world(tmp.path(), &world);
+    let sim = SimProcess::start(&path, tmp.path(), &[]);
+    let requests = run_boto3_cbor(&sim, &path, &["CborSigV4"], &[]);
+    for code in [
+        "InvalidSignatureException",
+        "UnrecognizedClientException",
+        "MissingAuthenticationTokenException",
+    ] {
+        assert!(
+            requests.iter().any(|r| r["errorCode"] == code),
+            "no {code} in the request log"
+        );
+    }
+    let log = std::fs::read_to_string(&sim.log).unwrap();
+    for secret in [SIGV4_SECRET, SIGV4_SECRET_2] {
+        assert!(!log.contains(secret), "request log leaks a secret key");
+    }
+}
+
+/// Faults over CBOR, from the world's `sim.faults` (rate 1): throttling (with latency), server errors, drops.
+#[test]
+fn boto3_cbor_faults() {
+    let cases = [
+        (
+            "cbor-fault-throttle",
+            "CborFaultThrottle",
+            json!({"throttleRate": 1.0, "latency": "150ms"}),
+            "throttle",
+        ),
+        (
+            "cbor-fault-server-error",
+            "CborFaultServerError",
+            json!({"serverErrorRate": 1.0}),
+            "server-error",
+        ),
+        (
+            "cbor-fault-drop",
+            "CborFaultDrop",
+            json!({"dropRate": 1.0}),
+            "drop",
+        ),
+    ];
+    let failures: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = cases
+            .iter()
+            .map(|(fixture, class, faults, fault)| {
+                s.spawn(move || {
+                    let tmp = tempfile::tempdir().unwrap();
+                    let mut world = seed_fixture(fixture, "200ms", "300ms");
+                    world["sim"]["faults"] = faults.clone();
+                    let path = write_world(tmp.path(), &world);
+                    let sim = SimProcess::start(&path, tmp.path(), &[]);
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        let requests = run_boto3_cbor(&sim, &path, &[class], &[]);
+                        assert!(
+                            requests.iter().all(|r| r["fault"] == *fault),
+                            "every request got the {fault} fault: {requests:?}"
+                        );
                     }))
                     .err()
                     .map(|e| {
