@@ -38,6 +38,9 @@ pub struct GlobalArgs {
         default_value = "state/dxctl.state.json"
     )]
     pub state: PathBuf,
+    /// Give up on one AWS API call after this long (a lost answer is then settled by describing, never resent blindly)
+    #[arg(long, global = true, default_value = "20s", value_parser = humantime::parse_duration)]
+    pub call_timeout: Duration,
     /// How long to wait for another dxctl holding the state lock
     #[arg(long, global = true, default_value = "0s", value_parser = humantime::parse_duration)]
     pub lock_timeout: Duration,
@@ -150,6 +153,11 @@ pub struct ApplyArgs {
     /// Time between polling rounds [default: 5s, or 500ms in sandbox mode]
     #[arg(long, value_parser = humantime::parse_duration)]
     pub poll_interval: Option<Duration>,
+    /// After a CreateBGPPeer or DeleteBGPPeer whose answer was lost, how long describes may lag behind its effect
+    /// (AWS's eventual consistency): the call is sent again only once a describe started this long after it ended
+    /// shows it did not happen
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub settle_window: Duration,
     #[command(flatten)]
     pub vars: VarArgs,
 }

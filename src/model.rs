@@ -310,6 +310,9 @@ pub struct Observed {
     pub vifs: Vec<ObservedVif>,
     /// `hasLogicalRedundancy` by connection or LAG id, for the regions where it was needed.
     pub logical_redundancy: BTreeMap<String, String>,
+    /// When each scope's DescribeVirtualInterfaces started, in milliseconds since the Unix epoch: what settles a
+    /// write-ahead intent is a describe that started late enough.
+    pub described_at_ms: BTreeMap<Scope, u64>,
 }
 
 impl Observed {

@@ -21,11 +21,21 @@ pub async fn observe<D: DirectConnect>(
         region: r.region.clone(),
         profile: r.profile.clone(),
     }));
-    let described = try_join_all(scopes.iter().map(|s| dc.describe_virtual_interfaces(s))).await?;
-    let mut observed = Observed {
-        vifs: described.into_iter().flatten().collect(),
-        ..Observed::default()
-    };
+    scopes.extend(owned.intents.iter().map(|i| Scope {
+        region: i.region.clone(),
+        profile: i.profile.clone(),
+    }));
+    let described = try_join_all(scopes.iter().map(|s| async move {
+        let started = crate::clock::now_ms();
+        let vifs = dc.describe_virtual_interfaces(s).await?;
+        anyhow::Ok((s.clone(), started, vifs))
+    }))
+    .await?;
+    let mut observed = Observed::default();
+    for (scope, started, vifs) in described {
+        observed.described_at_ms.insert(scope, started);
+        observed.vifs.extend(vifs);
+    }
     observed
         .vifs
         .sort_by(|a, b| (&a.scope, &a.id).cmp(&(&b.scope, &b.id)));

@@ -2,6 +2,7 @@
 //! every step and waiting for peers in batched polls. One idempotent attempt per step: a lost answer is
 //! resolved by describing again, never by sending a create twice.
 
+mod pace;
 mod poll;
 mod progress;
 pub mod readiness;
@@ -9,6 +10,7 @@ mod record;
 mod steps;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use tokio::sync::{watch, Semaphore};
 
@@ -19,12 +21,18 @@ use crate::aws::DirectConnect;
 use crate::model::{Observed, Scope, VifId};
 use crate::plan::{Change, Plan};
 use crate::state::{State, StateStore};
+use pace::Pacer;
 use record::Recorder;
 
 #[derive(Clone, Copy, Debug)]
 pub struct Options {
     pub parallelism: usize,
     pub wait: WaitOptions,
+    /// How long after a call ends its effect may take to show in describes; a lost call is settled only by a
+    /// describe that starts this long after it.
+    pub settle: Duration,
+    /// The most one API call may take (the SDK gives up after it).
+    pub call_timeout: Duration,
 }
 
 /// What happened to one change.
@@ -69,9 +77,42 @@ pub async fn execute<D: DirectConnect, S: StateStore + Clone + Send + 'static>(
     controls: Controls<'_>,
 ) -> Summary {
     let Controls { progress, cancel } = controls;
+    let settled_intents = plan.settlements.iter().any(|s| s.settles());
     let recorder = Recorder::new(store, state);
+    let mut summary = Summary::default();
+    // Creating anything for an address whose earlier create may yet appear could duplicate it.
+    let unsettled: Vec<(String, String)> = plan
+        .unsettled()
+        .map(|s| {
+            (
+                s.address.0.clone(),
+                format!("create outcome unknown: {}", s.describe()),
+            )
+        })
+        .collect();
+    if !unsettled.is_empty() {
+        summary.failures = unsettled;
+        summary.state = recorder.into_state();
+        return summary;
+    }
+    if settled_intents {
+        // Peers adopted from earlier lost creates, and settled intents, are written before anything else runs.
+        if let Err(e) = recorder.flush().await {
+            summary
+                .failures
+                .push(("(state)".into(), format!("cannot write the state: {e:#}")));
+            summary.state = recorder.into_state();
+            return summary;
+        }
+    }
     let (poller, rx) = poll::channel();
     let semaphore = Semaphore::new(options.parallelism.max(1));
+    let pacer = Pacer::default();
+    let timing = steps::Timing {
+        settle: options.settle,
+        call_timeout: options.call_timeout,
+        deadline: tokio::time::Instant::now() + options.wait.timeout,
+    };
     let mut by_vif: BTreeMap<(Scope, VifId), Vec<&Change>> = BTreeMap::new();
     for c in &plan.changes {
         by_vif
@@ -98,8 +139,10 @@ pub async fn execute<D: DirectConnect, S: StateStore + Clone + Send + 'static>(
                 recorder: &recorder,
                 poller: poller.clone(),
                 semaphore: &semaphore,
+                pacer: &pacer,
                 progress,
                 cancel: cancel.clone(),
+                timing,
             };
             async move { ctx.run_vif(changes, known, public).await }
         }));
@@ -109,10 +152,7 @@ pub async fn execute<D: DirectConnect, S: StateStore + Clone + Send + 'static>(
         vif_runs,
         poll::run(dc, rx, options.wait, progress, cancel.clone())
     );
-    let mut summary = Summary {
-        interrupted: *cancel.borrow(),
-        ..Summary::default()
-    };
+    summary.interrupted = *cancel.borrow();
     for (change, outcome) in results.into_iter().flatten() {
         let address = change.address.to_string();
         match outcome {

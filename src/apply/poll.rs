@@ -1,16 +1,18 @@
 //! The waiting loop: each round makes one DescribeVirtualInterfaces per scope, covering every peer waited on there.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::future::join_all;
 use rand::Rng;
 use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
 
 use super::progress::{Event, Progress};
 use super::readiness::{readiness, Goal, Readiness};
 use crate::aws::DirectConnect;
 use crate::model::{ObservedPeer, PeerState, Scope, VifId};
+use crate::plan::intents::{Created, Deleted};
 
 #[derive(Clone, Copy, Debug)]
 pub struct WaitOptions {
@@ -23,10 +25,15 @@ pub struct WaitOptions {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Waited {
     Ready(Option<ObservedPeer>),
+    /// A lost create's outcome.
+    Created(Created),
+    /// A lost delete's outcome.
+    Deleted(Deleted),
     /// Still `verifying` on a public VIF at the deadline: AWS has to approve it.
     AwaitingApproval,
     Failed(String),
-    TimedOut(PeerState),
+    /// The deadline passed; the last state seen (`None`: not listed, or a lost call still unsettled).
+    TimedOut(Option<PeerState>),
     /// Ctrl-C: stopped waiting; the peer is recorded and the next run resumes.
     Interrupted,
 }
@@ -36,9 +43,8 @@ pub struct Waiter {
     address: String,
     scope: Scope,
     vif: VifId,
-    id: String,
     goal: Goal,
-    last: PeerState,
+    last: Option<PeerState>,
     public: bool,
     since: Instant,
     reported: Instant,
@@ -55,9 +61,9 @@ pub struct Wait<'a> {
     pub address: &'a str,
     pub scope: &'a Scope,
     pub vif: &'a VifId,
-    pub id: &'a str,
     pub goal: Goal,
-    pub state: PeerState,
+    /// The state last seen, if any.
+    pub state: Option<PeerState>,
     pub public: bool,
 }
 
@@ -69,7 +75,6 @@ impl Poller {
             address: w.address.to_string(),
             scope: w.scope.clone(),
             vif: w.vif.clone(),
-            id: w.id.to_string(),
             goal: w.goal,
             last: w.state,
             public: w.public,
@@ -129,12 +134,12 @@ pub async fn run<D: DirectConnect>(
         let now = Instant::now();
         if now >= deadline {
             for w in waiters.drain(..) {
-                let outcome =
-                    if w.public && w.last == PeerState::Verifying && w.goal == Goal::Available {
-                        Waited::AwaitingApproval
-                    } else {
-                        Waited::TimedOut(w.last.clone())
-                    };
+                let verifying = w.last == Some(PeerState::Verifying);
+                let outcome = if w.public && verifying && matches!(w.goal, Goal::Available { .. }) {
+                    Waited::AwaitingApproval
+                } else {
+                    Waited::TimedOut(w.last.clone())
+                };
                 let _ = w.done.send(outcome);
             }
             continue;
@@ -156,12 +161,18 @@ pub async fn run<D: DirectConnect>(
             by_scope.entry(w.scope.clone()).or_default().push(i);
         }
         let scopes: Vec<Scope> = by_scope.keys().cloned().collect();
-        let described = join_all(scopes.iter().map(|s| dc.describe_virtual_interfaces(s))).await;
+        let described = join_all(scopes.iter().map(|s| async move {
+            let started = crate::clock::now_ms();
+            dc.describe_virtual_interfaces(s)
+                .await
+                .map(|vifs| (started, vifs))
+        }))
+        .await;
         let mut failed_round = false;
         let mut finished: Vec<(usize, Waited)> = Vec::new();
         for (scope, result) in scopes.iter().zip(described) {
-            let vifs = match result {
-                Ok(vifs) => vifs,
+            let (started, vifs) = match result {
+                Ok(described) => described,
                 Err(e) => {
                     failed_round = true;
                     progress.event(Event::new(
@@ -174,21 +185,25 @@ pub async fn run<D: DirectConnect>(
             };
             for &i in &by_scope[scope] {
                 let w = &mut waiters[i];
-                let peer = vifs.iter().find(|v| v.id == w.vif).and_then(|v| {
-                    v.peers
-                        .iter()
-                        .find(|p| p.bgp_peer_id.as_deref() == Some(&w.id))
-                });
-                match readiness(w.goal, peer) {
-                    Readiness::Ready => finished.push((i, Waited::Ready(peer.cloned()))),
+                let peers = vifs
+                    .iter()
+                    .find(|v| v.id == w.vif)
+                    .map(|v| v.peers.as_slice());
+                match readiness(&w.goal, peers, started) {
+                    Readiness::Ready(peer) => finished.push((i, Waited::Ready(peer))),
+                    Readiness::Created(c) => finished.push((i, Waited::Created(c))),
+                    Readiness::Deleted(d) => finished.push((i, Waited::Deleted(d))),
                     Readiness::Failed(reason) => finished.push((i, Waited::Failed(reason))),
                     Readiness::Waiting(state) => {
                         if state != w.last || w.reported.elapsed() >= REPORT_EVERY {
-                            progress.event(Event::waiting(
-                                &w.address,
-                                state.as_str(),
-                                w.since.elapsed(),
-                            ));
+                            let shown = match (&state, &w.goal) {
+                                (Some(s), _) => s.as_str().to_string(),
+                                (None, Goal::Created { .. } | Goal::Deleted { .. }) => {
+                                    "outcome not yet known".to_string()
+                                }
+                                (None, _) => "not listed yet".to_string(),
+                            };
+                            progress.event(Event::waiting(&w.address, &shown, w.since.elapsed()));
                             w.reported = Instant::now();
                         }
                         w.last = state;

@@ -1,37 +1,106 @@
-//! Pure readiness predicates: what a described peer's state means for an apply that waits on it.
+//! Pure readiness predicates: what one describe of a VIF means for an apply that waits on one of its peers, or on
+//! the outcome of a call whose answer was lost.
+
+use std::collections::BTreeSet;
 
 use crate::model::{ObservedPeer, PeerState};
+use crate::plan::intents::{settle_create, settle_delete, Created, Deleted};
+use crate::state::Creation;
 
 /// What the apply is waiting for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Goal {
-    /// A created (or adopted) peer becoming `available`.
-    Available,
+    /// A created (or adopted) peer becoming `available`. Until `visible_by_ms` an eventually consistent describe may
+    /// not list it yet; after that, a peer missing from the list has vanished.
+    Available { id: String, visible_by_ms: u64 },
     /// A deleted peer becoming `deleted` or disappearing.
-    Gone,
+    Gone { id: String },
+    /// The outcome of a CreateBGPPeer whose answer was lost.
+    Created {
+        creation: Creation,
+        /// Peer ids other addresses own on the VIF: never taken for this one.
+        owned: BTreeSet<String>,
+        conclusive_after_ms: u64,
+    },
+    /// The outcome of a DeleteBGPPeer whose answer was lost.
+    Deleted {
+        id: String,
+        conclusive_after_ms: u64,
+    },
+}
+
+impl Goal {
+    /// The peer this goal is about, when it has an id already.
+    pub fn peer_id(&self) -> Option<&str> {
+        match self {
+            Goal::Available { id, .. } | Goal::Gone { id } | Goal::Deleted { id, .. } => Some(id),
+            Goal::Created { .. } => None,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Readiness {
-    Ready,
-    /// Not yet (`pending`, `verifying`, `deleting`, or a state we do not know).
-    Waiting(PeerState),
+    /// An `Available` or `Gone` goal is reached (with the peer as described, if listed).
+    Ready(Option<ObservedPeer>),
+    /// A lost create's outcome is known.
+    Created(Created),
+    /// A lost delete's outcome is known.
+    Deleted(Deleted),
+    /// Not yet: the peer's state (`None`: not listed yet), or no describe late enough to tell.
+    Waiting(Option<PeerState>),
     /// It will never get there.
     Failed(String),
 }
 
-/// Readiness of a peer given what the latest describe showed (`None`: no longer on its VIF).
-pub fn readiness(goal: Goal, peer: Option<&ObservedPeer>) -> Readiness {
-    match (goal, peer.map(|p| &p.state)) {
-        (Goal::Available, None) => {
-            Readiness::Failed("the peer vanished from its virtual interface".into())
+/// Readiness given one describe of the VIF (`peers`, or `None` when the VIF is not listed) that started at
+/// `described_at_ms`.
+pub fn readiness(goal: &Goal, peers: Option<&[ObservedPeer]>, described_at_ms: u64) -> Readiness {
+    let find = |id: &str| {
+        peers
+            .unwrap_or_default()
+            .iter()
+            .find(|p| p.bgp_peer_id.as_deref() == Some(id))
+    };
+    match goal {
+        Goal::Available { id, visible_by_ms } => match find(id) {
+            None if described_at_ms < *visible_by_ms => Readiness::Waiting(None),
+            None => Readiness::Failed("the peer vanished from its virtual interface".into()),
+            Some(p) if p.state == PeerState::Available => Readiness::Ready(Some(p.clone())),
+            Some(p) if p.state.is_gone() => {
+                Readiness::Failed(format!("the peer went to {} instead of available", p.state))
+            }
+            Some(p) => Readiness::Waiting(Some(p.state.clone())),
+        },
+        Goal::Gone { id } => match find(id) {
+            None => Readiness::Ready(None),
+            Some(p) if p.state == PeerState::Deleted => Readiness::Ready(Some(p.clone())),
+            Some(p) => Readiness::Waiting(Some(p.state.clone())),
+        },
+        Goal::Created {
+            creation,
+            owned,
+            conclusive_after_ms,
+        } => {
+            let owned: BTreeSet<&str> = owned.iter().map(String::as_str).collect();
+            match settle_create(
+                creation,
+                peers,
+                &owned,
+                described_at_ms,
+                *conclusive_after_ms,
+            ) {
+                Created::Unknown => Readiness::Waiting(None),
+                known => Readiness::Created(known),
+            }
         }
-        (Goal::Available, Some(PeerState::Available)) => Readiness::Ready,
-        (Goal::Available, Some(s @ (PeerState::Deleting | PeerState::Deleted))) => {
-            Readiness::Failed(format!("the peer went to {s} instead of available"))
-        }
-        (Goal::Gone, None | Some(PeerState::Deleted)) => Readiness::Ready,
-        (_, Some(other)) => Readiness::Waiting(other.clone()),
+        Goal::Deleted {
+            id,
+            conclusive_after_ms,
+        } => match settle_delete(id, peers, described_at_ms, *conclusive_after_ms) {
+            Deleted::Unknown => Readiness::Waiting(find(id).map(|p| p.state.clone())),
+            known => Readiness::Deleted(known),
+        },
     }
 }
 
@@ -40,9 +109,9 @@ mod tests {
     use super::*;
     use crate::model::{AddressFamily, Asn};
 
-    fn peer(state: PeerState) -> ObservedPeer {
+    fn peer(id: &str, state: PeerState) -> ObservedPeer {
         ObservedPeer {
-            bgp_peer_id: Some("dxpeer-1".into()),
+            bgp_peer_id: Some(id.into()),
             family: AddressFamily::Ipv6,
             asn: Asn::new(64600).unwrap(),
             auth_key: None,
@@ -52,38 +121,90 @@ mod tests {
         }
     }
 
+    fn available(state: Option<PeerState>, at: u64) -> Readiness {
+        let peers: Vec<ObservedPeer> = state.map(|s| peer("dxpeer-1", s)).into_iter().collect();
+        let goal = Goal::Available {
+            id: "dxpeer-1".into(),
+            visible_by_ms: 1_000,
+        };
+        readiness(&goal, Some(&peers), at)
+    }
+
     #[test]
     fn creation_states() {
-        let r = |s| readiness(Goal::Available, Some(&peer(s)));
-        assert_eq!(r(PeerState::Available), Readiness::Ready);
-        assert_eq!(
-            r(PeerState::Pending),
-            Readiness::Waiting(PeerState::Pending)
-        );
-        assert_eq!(
-            r(PeerState::Verifying),
-            Readiness::Waiting(PeerState::Verifying)
-        );
-        assert!(matches!(r(PeerState::Deleted), Readiness::Failed(_)));
-        assert!(matches!(r(PeerState::Deleting), Readiness::Failed(_)));
         assert!(matches!(
-            readiness(Goal::Available, None),
-            Readiness::Failed(_)
+            available(Some(PeerState::Available), 0),
+            Readiness::Ready(Some(_))
         ));
+        for s in [PeerState::Pending, PeerState::Verifying] {
+            assert_eq!(available(Some(s.clone()), 0), Readiness::Waiting(Some(s)));
+        }
+        for s in [PeerState::Deleted, PeerState::Deleting] {
+            assert!(matches!(available(Some(s), 0), Readiness::Failed(_)));
+        }
+    }
+
+    #[test]
+    fn a_new_peer_may_be_missing_until_the_consistency_window_is_over() {
+        assert_eq!(available(None, 999), Readiness::Waiting(None));
+        assert!(matches!(available(None, 1_000), Readiness::Failed(_)));
     }
 
     #[test]
     fn deletion_states() {
-        let r = |s| readiness(Goal::Gone, Some(&peer(s)));
-        assert_eq!(r(PeerState::Deleted), Readiness::Ready);
-        assert_eq!(readiness(Goal::Gone, None), Readiness::Ready);
+        let gone = |state: Option<PeerState>| {
+            let peers: Vec<ObservedPeer> = state.map(|s| peer("dxpeer-1", s)).into_iter().collect();
+            readiness(
+                &Goal::Gone {
+                    id: "dxpeer-1".into(),
+                },
+                Some(&peers),
+                0,
+            )
+        };
+        assert!(matches!(
+            gone(Some(PeerState::Deleted)),
+            Readiness::Ready(_)
+        ));
+        assert_eq!(gone(None), Readiness::Ready(None));
         assert_eq!(
-            r(PeerState::Deleting),
-            Readiness::Waiting(PeerState::Deleting)
+            gone(Some(PeerState::Deleting)),
+            Readiness::Waiting(Some(PeerState::Deleting))
         );
         assert_eq!(
-            r(PeerState::Available),
-            Readiness::Waiting(PeerState::Available)
+            gone(Some(PeerState::Available)),
+            Readiness::Waiting(Some(PeerState::Available)),
+            "a stale view may still show it"
         );
+    }
+
+    #[test]
+    fn a_lost_create_is_waited_on_until_it_shows_or_a_late_describe_says_it_did_not_happen() {
+        let goal = Goal::Created {
+            creation: Creation {
+                address_family: AddressFamily::Ipv6,
+                asn: Asn::new(64600).unwrap(),
+                amazon_address: None,
+                customer_address: None,
+                known_peer_ids: vec!["dxpeer-old".into()],
+                deposes: None,
+            },
+            owned: BTreeSet::new(),
+            conclusive_after_ms: 5_000,
+        };
+        let old = vec![peer("dxpeer-old", PeerState::Available)];
+        assert_eq!(
+            readiness(&goal, Some(&old), 4_999),
+            Readiness::Waiting(None)
+        );
+        assert_eq!(
+            readiness(&goal, Some(&old), 5_000),
+            Readiness::Created(Created::NotMade)
+        );
+        let both = vec![old[0].clone(), peer("dxpeer-new", PeerState::Pending)];
+        assert!(matches!(
+            readiness(&goal, Some(&both), 0),
+            Readiness::Created(Created::Made(p)) if p.bgp_peer_id.as_deref() == Some("dxpeer-new")
+        ));
     }
 }

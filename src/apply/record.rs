@@ -1,10 +1,11 @@
 //! Writes state after every completed step, so a killed apply leaves a state file that tells the truth.
 //! Steps finishing together share one write (group commit): no step returns before a write that includes it.
 
+use std::collections::BTreeSet;
 use std::sync::Mutex;
 
-use crate::model::PeerAddress;
-use crate::state::{PeerRecord, State, StateStore};
+use crate::model::{PeerAddress, VifId};
+use crate::state::{Intent, PeerRecord, State, StateStore};
 
 pub struct Recorder<S> {
     store: S,
@@ -80,13 +81,49 @@ impl<S: StateStore + Clone + Send + 'static> Recorder<S> {
             }
             record.deposed.sort();
             record.deposed.dedup();
+            // The peer is recorded: the intent that made it is settled.
+            state.clear_intent(&record.address);
             state.upsert(record);
         })
         .await
     }
 
+    /// Records (and writes) that a call is about to be sent, before it is sent.
+    pub async fn intend(&self, intent: Intent) -> anyhow::Result<()> {
+        self.update(|state| state.set_intent(intent)).await
+    }
+
+    /// Drops the intent for `address`: its outcome is settled and nothing else records it.
+    pub async fn settle(&self, address: &PeerAddress) -> anyhow::Result<()> {
+        if self.intent(address).is_none() {
+            return Ok(());
+        }
+        self.update(|state| state.clear_intent(address)).await
+    }
+
+    pub fn intent(&self, address: &PeerAddress) -> Option<Intent> {
+        let guard = self.state.lock().expect("state poisoned");
+        guard.0.intent(address).cloned()
+    }
+
+    /// Peer ids the state records on `vif` for addresses other than `address` (current or deposed).
+    pub fn owned_elsewhere(&self, vif: &VifId, address: &PeerAddress) -> BTreeSet<String> {
+        let guard = self.state.lock().expect("state poisoned");
+        guard
+            .0
+            .peers
+            .iter()
+            .filter(|r| &r.virtual_interface_id == vif && &r.address != address)
+            .flat_map(|r| std::iter::once(r.bgp_peer_id.clone()).chain(r.deposed.iter().cloned()))
+            .collect()
+    }
+
     pub async fn remove(&self, address: &PeerAddress) -> anyhow::Result<()> {
-        self.update(|state| state.remove(address)).await
+        self.update(|state| {
+            state.remove(address);
+            state.clear_intent(address);
+        })
+        .await
     }
 
     pub async fn remove_deposed(&self, address: &PeerAddress, id: &str) -> anyhow::Result<()> {
@@ -95,8 +132,14 @@ impl<S: StateStore + Clone + Send + 'static> Recorder<S> {
                 r.deposed.retain(|d| d != id);
                 state.upsert(r);
             }
+            state.clear_intent(address);
         })
         .await
+    }
+
+    /// Writes the state as it stands (an apply whose only change is settling earlier intents).
+    pub async fn flush(&self) -> anyhow::Result<()> {
+        self.update(|_| {}).await
     }
 
     pub fn into_state(self) -> State {
@@ -110,7 +153,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::model::{AddressFamily, Asn, VifId};
+    use crate::model::{AddressFamily, Asn};
 
     /// A store whose writes are slow, like an fsync, and counted.
     #[derive(Clone, Default)]

@@ -1,34 +1,69 @@
-//! One VIF's changes, one after another: create, delete, replace, adopt, wait and forget, each resolving
-//! throttling, transitioning states and lost answers without ever sending a create twice blindly.
+//! One VIF's changes, one after another: create, delete, replace, adopt, wait and forget. Every CreateBGPPeer and
+//! DeleteBGPPeer is recorded as an intent before it is sent; when its answer is lost (5xx, dropped connection,
+//! timeout) it is never sent again until describes have settled what happened.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
 use tokio::sync::{watch, Semaphore};
+use tokio::time::Instant;
 
+use super::pace::Pacer;
 use super::poll::{Poller, Wait, Waited};
 use super::progress::{Event, Progress};
 use super::readiness::Goal;
 use super::record::Recorder;
 use super::Outcome;
 use crate::aws::{DirectConnect, Failure, FailureKind, NewPeer};
+use crate::clock::{now_ms, rfc3339};
 use crate::model::{ObservedPeer, PeerSpec, PeerState};
-use crate::plan::{matches, Action, Change, Order};
-use crate::state::{PeerRecord, StateStore};
+use crate::plan::intents::{Created, Deleted};
+use crate::plan::{Action, Change, Order};
+use crate::state::{Call, Creation, Intent, PeerRecord, StateStore};
 
-/// Attempts at one call when AWS says "not now" (throttled, transitioning) or the answer is lost.
-const MAX_ATTEMPTS: u32 = 8;
+/// Sends of one call, counting the ones AWS refused for now (throttled, transitioning) and the ones settled as
+/// not having happened. The apply's deadline usually ends a hopeless run sooner.
+const MAX_SENDS: u32 = 60;
+
+const CREATE: &str = "CreateBGPPeer";
+const DELETE: &str = "DeleteBGPPeer";
+
+/// The clocks an apply keeps.
+#[derive(Clone, Copy, Debug)]
+pub struct Timing {
+    /// How long after a call ends its effect may take to show in describes (eventual consistency, late writes).
+    pub settle: Duration,
+    /// The most one call may take; a write-ahead intent is conclusive only after sent + this + `settle`.
+    pub call_timeout: Duration,
+    /// When the whole apply gives up.
+    pub deadline: Instant,
+}
 
 pub struct Ctx<'a, D, S: StateStore> {
     pub dc: &'a D,
     pub recorder: &'a Recorder<S>,
     pub poller: Poller,
     pub semaphore: &'a Semaphore,
+    pub pacer: &'a Pacer,
     pub progress: &'a dyn Progress,
     pub cancel: watch::Receiver<bool>,
+    pub timing: Timing,
 }
 
-type StepResult = Result<Outcome, String>;
+/// Why a step stopped early.
+enum Stop {
+    Failed(String),
+    /// Ctrl-C: nothing was lost; the state says what the next apply resumes from.
+    Interrupted(String),
+}
+
+impl From<anyhow::Error> for Stop {
+    fn from(e: anyhow::Error) -> Stop {
+        Stop::Failed(format!("{e:#}"))
+    }
+}
+
+type Step<T> = Result<T, Stop>;
 
 /// How a step left off: finished, or accepted and now provisioning (waited for at the end of its VIF).
 enum Started {
@@ -38,6 +73,10 @@ enum Started {
 
 fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(250 * 2u64.pow(attempt.min(6))).min(Duration::from_secs(15))
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
@@ -73,10 +112,15 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
             match self.step(c, &mut known, public).await {
                 Ok(Started::Finished(o)) => out.push((c, o)),
                 Ok(Started::Provisioning { id, state }) => waits.push((c, id, state)),
-                Err(cause) => {
+                Err(Stop::Failed(cause)) => {
                     self.say(&address, "failed", format!("failed: {cause}"));
                     blocked = Some(format!("an earlier step on {} failed", c.vif));
                     out.push((c, Outcome::Failed(cause)));
+                }
+                Err(Stop::Interrupted(why)) => {
+                    self.say(&address, "note", why.clone());
+                    blocked = Some("interrupted before it started".into());
+                    out.push((c, Outcome::Skipped(why)));
                 }
             }
         }
@@ -87,25 +131,24 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
         )
         .await;
         for ((c, _, _), result) in waits.into_iter().zip(waited) {
-            let outcome = result.unwrap_or_else(|cause| {
-                self.say(&c.address.0, "failed", format!("failed: {cause}"));
-                Outcome::Failed(cause)
-            });
+            let outcome = match result {
+                Ok(o) => o,
+                Err(Stop::Failed(cause)) => {
+                    self.say(&c.address.0, "failed", format!("failed: {cause}"));
+                    Outcome::Failed(cause)
+                }
+                Err(Stop::Interrupted(why)) => Outcome::Skipped(why),
+            };
             out.push((c, outcome));
         }
         out
     }
 
-    async fn step(
-        &self,
-        c: &Change,
-        known: &mut BTreeSet<String>,
-        public: bool,
-    ) -> Result<Started, String> {
+    async fn step(&self, c: &Change, known: &mut BTreeSet<String>, public: bool) -> Step<Started> {
         let address = c.address.to_string();
         match &c.action {
             Action::Wait(state) => {
-                let peer = c.current.as_ref().expect("wait has a peer");
+                let peer = current(c)?;
                 self.say(
                     &address,
                     "start",
@@ -122,41 +165,23 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
             }
             Action::Create => {
                 self.say(&address, "start", "Creating...");
-                let (id, state) = self.create(c, known, None).await?;
+                let (id, state) = self.create(c, desired(c)?, known, None, public).await?;
                 Ok(Started::Provisioning { id, state })
             }
-            _ => self
-                .step_inner(c, known, public)
-                .await
-                .map(Started::Finished),
-        }
-    }
-
-    async fn step_inner(
-        &self,
-        c: &Change,
-        known: &mut BTreeSet<String>,
-        public: bool,
-    ) -> StepResult {
-        let address = c.address.to_string();
-        match &c.action {
-            Action::NoOp => Ok(Outcome::Done),
+            Action::NoOp => Ok(Started::Finished(Outcome::Done)),
             Action::Forget => {
-                self.recorder
-                    .remove(&c.address)
-                    .await
-                    .map_err(|e| format!("{e:#}"))?;
+                self.recorder.remove(&c.address).await?;
                 self.say(&address, "done", "Forgotten (no longer exists in AWS)");
-                Ok(Outcome::Done)
+                Ok(Started::Finished(Outcome::Done))
             }
             Action::Adopt => {
-                let peer = c.current.as_ref().expect("adopt has a peer");
+                let peer = current(c)?;
                 self.record(c, peer, None).await?;
                 self.say(&address, "done", format!("Adopted [id={}]", id_of(peer)));
-                Ok(Outcome::Done)
+                Ok(Started::Finished(Outcome::Done))
             }
             Action::Delete => {
-                let peer = c.current.as_ref().expect("delete has a peer");
+                let peer = current(c)?;
                 self.say(
                     &address,
                     "start",
@@ -166,56 +191,58 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
                 if c.deposed {
                     self.recorder
                         .remove_deposed(&c.address, id_of(peer))
-                        .await
-                        .map_err(|e| format!("{e:#}"))?;
+                        .await?;
                 } else {
-                    self.recorder
-                        .remove(&c.address)
-                        .await
-                        .map_err(|e| format!("{e:#}"))?;
+                    self.recorder.remove(&c.address).await?;
                 }
                 self.say(&address, "done", "Destruction complete");
+                Ok(Started::Finished(Outcome::Done))
+            }
+            Action::Replace(order) => self
+                .replace(c, *order, known, public)
+                .await
+                .map(Started::Finished),
+        }
+    }
+
+    async fn replace(
+        &self,
+        c: &Change,
+        order: Order,
+        known: &mut BTreeSet<String>,
+        public: bool,
+    ) -> Step<Outcome> {
+        let address = c.address.to_string();
+        let old = current(c)?;
+        let spec = desired(c)?;
+        self.say(
+            &address,
+            "start",
+            format!("Replacing [id={}] ({})...", id_of(old), order_text(order)),
+        );
+        match order {
+            Order::CreateBeforeDestroy => {
+                let (id, state) = self
+                    .create(c, spec, known, Some(id_of(old)), public)
+                    .await?;
+                let outcome = self.wait_available(c, &id, state, public).await?;
+                if outcome != Outcome::Done {
+                    return Ok(outcome);
+                }
+                self.delete(c, old, public).await?;
+                self.recorder.remove_deposed(&c.address, id_of(old)).await?;
+                self.say(&address, "done", format!("Replacement complete [id={id}]"));
                 Ok(Outcome::Done)
             }
-            Action::Create | Action::Wait(_) => unreachable!("handled by step"),
-            Action::Replace(order) => {
-                let old = c.current.as_ref().expect("replace has a peer");
-                self.say(
-                    &address,
-                    "start",
-                    format!("Replacing [id={}] ({})...", id_of(old), order_text(*order)),
-                );
-                match order {
-                    Order::CreateBeforeDestroy => {
-                        let (id, state) = self.create(c, known, Some(id_of(old))).await?;
-                        let outcome = self.wait_available(c, &id, state, public).await?;
-                        if outcome != Outcome::Done {
-                            return Ok(outcome);
-                        }
-                        self.delete(c, old, public).await?;
-                        self.recorder
-                            .remove_deposed(&c.address, id_of(old))
-                            .await
-                            .map_err(|e| format!("{e:#}"))?;
-                        self.say(&address, "done", format!("Replacement complete [id={id}]"));
-                        Ok(Outcome::Done)
-                    }
-                    Order::DestroyBeforeCreate => {
-                        self.delete(c, old, public).await?;
-                        let (id, state) = self.create(c, known, None).await?;
-                        self.wait_available(c, &id, state, public).await
-                    }
-                }
+            Order::DestroyBeforeCreate => {
+                self.delete(c, old, public).await?;
+                let (id, state) = self.create(c, spec, known, None, public).await?;
+                self.wait_available(c, &id, state, public).await
             }
         }
     }
 
-    async fn record(
-        &self,
-        c: &Change,
-        peer: &ObservedPeer,
-        deposes: Option<&str>,
-    ) -> Result<(), String> {
+    async fn record(&self, c: &Change, peer: &ObservedPeer, deposes: Option<&str>) -> Step<()> {
         let record = PeerRecord {
             address: c.address.clone(),
             virtual_interface_id: c.vif.clone(),
@@ -228,21 +255,43 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
             customer_address: peer.customer_address.clone(),
             deposed: vec![],
         };
-        self.recorder
-            .record(record, deposes)
-            .await
-            .map_err(|e| format!("{e:#}"))
+        Ok(self.recorder.record(record, deposes).await?)
     }
 
-    /// CreateBGPPeer once; after a lost answer or a 5xx, describes the VIF and adopts the peer if the create took.
-    /// Records the new peer (deposing `deposes`) before returning its id.
+    fn intent(&self, c: &Change, call: Call) -> Intent {
+        let sent = now_ms();
+        Intent {
+            address: c.address.clone(),
+            virtual_interface_id: c.vif.clone(),
+            region: c.scope.region.clone(),
+            profile: c.scope.profile.clone(),
+            call,
+            sent_at_ms: sent,
+            conclusive_after_ms: sent
+                .saturating_add(millis(self.timing.call_timeout))
+                .saturating_add(millis(self.timing.settle)),
+        }
+    }
+
+    /// Gives up on a call AWS keeps refusing for now, once the apply's deadline has passed.
+    fn check_deadline(&self, call: &str) -> Step<()> {
+        if Instant::now() >= self.timing.deadline {
+            return Err(Stop::Failed(format!(
+                "{call} was still refused (throttled or transitioning) when the apply's --timeout passed"
+            )));
+        }
+        Ok(())
+    }
+
+    /// CreateBGPPeer, with a write-ahead intent. Returns the new peer's id and state once it is recorded.
     async fn create(
         &self,
         c: &Change,
+        spec: &PeerSpec,
         known: &mut BTreeSet<String>,
         deposes: Option<&str>,
-    ) -> Result<(String, PeerState), String> {
-        let spec = c.desired.as_ref().expect("create has a spec");
+        public: bool,
+    ) -> Step<(String, PeerState)> {
         let address = c.address.to_string();
         let new = NewPeer {
             family: spec.family,
@@ -251,149 +300,349 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
             amazon_address: spec.amazon_address.clone(),
             customer_address: spec.customer_address.clone(),
         };
-        for attempt in 0..MAX_ATTEMPTS {
+        for attempt in 0..MAX_SENDS {
+            if self.interrupted() {
+                // Whatever was sent before settled as not having happened (or nothing was sent).
+                self.recorder.settle(&c.address).await?;
+                return Err(Stop::Interrupted(
+                    "interrupted before CreateBGPPeer was sent".into(),
+                ));
+            }
+            if let Err(stop) = self.check_deadline(CREATE) {
+                self.recorder.settle(&c.address).await?;
+                return Err(stop);
+            }
+            self.pacer.slot(&c.scope, CREATE).await;
+            let owned = self.recorder.owned_elsewhere(&c.vif, &c.address);
+            let creation = Creation {
+                address_family: spec.family,
+                asn: spec.asn,
+                amazon_address: spec.amazon_address.clone(),
+                customer_address: spec.customer_address.clone(),
+                known_peer_ids: known
+                    .iter()
+                    .chain(&owned)
+                    .cloned()
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect(),
+                deposes: deposes.map(str::to_string),
+            };
+            self.recorder
+                .intend(self.intent(c, Call::CreateBGPPeer(creation.clone())))
+                .await?;
             let result = {
-                let _permit = self.semaphore.acquire().await.map_err(|e| e.to_string())?;
+                let _permit = self
+                    .semaphore
+                    .acquire()
+                    .await
+                    .map_err(anyhow::Error::from)?;
                 self.dc.create_bgp_peer(&c.scope, &c.vif, &new).await
             };
-            let found = match result {
-                Ok(vif) => fresh(&vif.peers, known, spec)
-                    .ok_or("CreateBGPPeer succeeded but the returned virtual interface shows no new matching peer")?,
-                Err(e) => {
-                    let failure = Failure::of(&e).cloned();
-                    match failure.as_ref().map(|f| f.kind) {
-                        Some(FailureKind::Transitioning | FailureKind::Throttled) => {
-                            self.say(&address, "step", format!("{}; retrying in {:?}", failure.expect("some"), backoff(attempt)));
-                            tokio::time::sleep(backoff(attempt)).await;
-                            continue;
-                        }
-                        Some(FailureKind::Server | FailureKind::Lost) => {
-                            // The create may have taken: look before sending it again.
-                            self.say(&address, "step", format!("CreateBGPPeer's answer was lost ({}); checking whether it took", failure.expect("some")));
-                            tokio::time::sleep(backoff(attempt)).await;
-                            match self.describe_vif_peers(c).await {
-                                Some(peers) => match fresh(&peers, known, spec) {
-                                    Some(p) => {
-                                        self.say(&address, "step", format!("found the peer it created [id={}]", id_of(&p)));
-                                        p
-                                    }
-                                    None => continue,
-                                },
-                                None => continue,
-                            }
-                        }
-                        _ => return Err(format!("CreateBGPPeer failed: {e:#}")),
+            let failure = match result {
+                Ok(vif) => {
+                    self.pacer.succeeded(&c.scope, CREATE);
+                    let made = vif.peers.iter().find(|p| {
+                        creation.made(p)
+                            && !p.bgp_peer_id.as_ref().is_some_and(|id| owned.contains(id))
+                    });
+                    match made {
+                        Some(peer) => return self.created(c, peer, known, deposes).await,
+                        // An answer that does not show the new peer settles nothing: treat it as lost.
+                        None => Failure {
+                            kind: FailureKind::Lost,
+                            code: None,
+                            message: "CreateBGPPeer's answer does not show the new peer".into(),
+                        },
                     }
                 }
+                Err(e) => match Failure::of(&e) {
+                    Some(f) => f.clone(),
+                    None => {
+                        self.recorder.settle(&c.address).await?;
+                        return Err(Stop::Failed(format!("CreateBGPPeer failed: {e:#}")));
+                    }
+                },
             };
-            let id = id_of(&found).to_string();
-            known.insert(id.clone());
-            self.record(c, &found, deposes).await?;
-            self.say(
-                &address,
-                "step",
-                format!("Created [id={id}, state {}]", found.state),
-            );
-            return Ok((id, found.state));
+            if matches!(
+                failure.kind,
+                FailureKind::Throttled | FailureKind::Transitioning
+            ) {
+                // Refused before it ran: nothing to settle, and a kill now must not leave an open intent.
+                self.recorder.settle(&c.address).await?;
+            }
+            match failure.kind {
+                FailureKind::Throttled => {
+                    self.pacer.throttled(&c.scope, CREATE);
+                    let rate = self.pacer.rate(&c.scope, CREATE).unwrap_or(0.0);
+                    self.say(
+                        &address,
+                        "step",
+                        format!("{failure}; pacing {CREATE} in {} at {rate:.1}/s", c.scope),
+                    );
+                }
+                FailureKind::Transitioning => {
+                    self.say(
+                        &address,
+                        "step",
+                        format!("{failure}; retrying in {:?}", backoff(attempt)),
+                    );
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+                FailureKind::Rejected => {
+                    self.recorder.settle(&c.address).await?;
+                    return Err(Stop::Failed(format!("CreateBGPPeer failed: {failure}")));
+                }
+                FailureKind::Server | FailureKind::Lost => {
+                    match self
+                        .settle_create(c, &creation, &owned, &failure, public)
+                        .await?
+                    {
+                        Some(peer) => return self.created(c, &peer, known, deposes).await,
+                        None => continue,
+                    }
+                }
+            }
         }
-        Err(format!(
-            "CreateBGPPeer did not succeed after {MAX_ATTEMPTS} attempts"
-        ))
+        self.recorder.settle(&c.address).await?;
+        Err(Stop::Failed(format!(
+            "CreateBGPPeer did not succeed after {MAX_SENDS} sends"
+        )))
     }
 
-    async fn describe_vif_peers(&self, c: &Change) -> Option<Vec<ObservedPeer>> {
-        let _permit = self.semaphore.acquire().await.ok()?;
-        let vifs = self.dc.describe_virtual_interfaces(&c.scope).await.ok()?;
-        vifs.into_iter().find(|v| v.id == c.vif).map(|v| v.peers)
+    /// Records the peer a create made (settling its intent) and returns its id and state.
+    async fn created(
+        &self,
+        c: &Change,
+        peer: &ObservedPeer,
+        known: &mut BTreeSet<String>,
+        deposes: Option<&str>,
+    ) -> Step<(String, PeerState)> {
+        let id = id_of(peer).to_string();
+        known.insert(id.clone());
+        self.record(c, peer, deposes).await?;
+        self.say(
+            &c.address.0,
+            "step",
+            format!("Created [id={id}, state {}]", peer.state),
+        );
+        Ok((id, peer.state.clone()))
     }
 
-    /// DeleteBGPPeer once it is allowed (the peer available), then waits until it is gone.
-    async fn delete(&self, c: &Change, peer: &ObservedPeer, public: bool) -> Result<(), String> {
+    /// After a create's answer was lost: waits until describes show the peer it made (`Some`), or show it absent
+    /// from a describe that started late enough to be sure (`None`: send it again).
+    async fn settle_create(
+        &self,
+        c: &Change,
+        creation: &Creation,
+        owned: &BTreeSet<String>,
+        failure: &Failure,
+        public: bool,
+    ) -> Step<Option<ObservedPeer>> {
+        let address = c.address.to_string();
+        let conclusive = now_ms().saturating_add(millis(self.timing.settle));
+        self.say(
+            &address,
+            "step",
+            format!(
+                "CreateBGPPeer's answer was lost ({failure}); it may have taken effect, so it is not sent again \
+                 until describes settle it (by {} at the latest)",
+                rfc3339(conclusive)
+            ),
+        );
+        let goal = Goal::Created {
+            creation: creation.clone(),
+            owned: owned.clone(),
+            conclusive_after_ms: conclusive,
+        };
+        match self.wait_for(c, goal, None, public).await {
+            Waited::Created(Created::Made(peer)) => {
+                self.say(&address, "step", format!("found the peer it created [id={}]", id_of(&peer)));
+                Ok(Some(peer))
+            }
+            Waited::Created(Created::MadeThenGone(peer)) => {
+                self.recorder.settle(&c.address).await?;
+                Err(Stop::Failed(format!(
+                    "CreateBGPPeer took effect, but the peer it made ({}) is {}",
+                    id_of(&peer),
+                    peer.state
+                )))
+            }
+            Waited::Created(Created::NotMade | Created::Unknown) => {
+                self.say(&address, "step", "settled: it did not take effect; sending it again");
+                Ok(None)
+            }
+            Waited::Interrupted => Err(Stop::Interrupted(
+                "interrupted while settling a lost CreateBGPPeer; the state records it, and the next apply settles \
+                 it before creating anything"
+                    .into(),
+            )),
+            other => Err(Stop::Failed(format!(
+                "create outcome unknown: CreateBGPPeer's answer was lost and no describe could settle it before \
+                 the apply's deadline ({}); the state records the call, and the next plan adopts the peer if it \
+                 appears or creates it once it is settled absent",
+                waited_text(&other)
+            ))),
+        }
+    }
+
+    /// DeleteBGPPeer once it is allowed (the peer available), with a write-ahead intent; then waits until it is gone.
+    async fn delete(&self, c: &Change, peer: &ObservedPeer, public: bool) -> Step<()> {
         let address = c.address.to_string();
         let id = id_of(peer);
         if peer.state != PeerState::Available {
+            let goal = Goal::Available {
+                id: id.to_string(),
+                visible_by_ms: 0,
+            };
             match self
-                .wait_for(c, id, Goal::Available, peer.state.clone(), public)
+                .wait_for(c, goal, Some(peer.state.clone()), public)
                 .await
             {
                 Waited::Ready(_) => {}
+                Waited::Interrupted => {
+                    return Err(Stop::Interrupted(format!(
+                        "interrupted while waiting for {id} to become available before deleting it"
+                    )))
+                }
                 other => {
-                    return Err(format!(
-                        "could not delete {id}: it never became available ({other:?})"
-                    ))
+                    return Err(Stop::Failed(format!(
+                        "could not delete {id}: it never became available ({})",
+                        waited_text(&other)
+                    )))
                 }
             }
         }
-        let mut attempt = 0;
+        let mut sends = 0;
         loop {
+            sends += 1;
+            if self.interrupted() {
+                self.recorder.settle(&c.address).await?;
+                return Err(Stop::Interrupted(format!(
+                    "interrupted before DeleteBGPPeer {id} was sent"
+                )));
+            }
+            if sends > MAX_SENDS {
+                self.recorder.settle(&c.address).await?;
+                return Err(Stop::Failed(format!(
+                    "DeleteBGPPeer {id} did not succeed after {MAX_SENDS} sends"
+                )));
+            }
+            if let Err(stop) = self.check_deadline(DELETE) {
+                self.recorder.settle(&c.address).await?;
+                return Err(stop);
+            }
+            self.pacer.slot(&c.scope, DELETE).await;
+            let intent = self.intent(
+                c,
+                Call::DeleteBGPPeer {
+                    bgp_peer_id: id.to_string(),
+                },
+            );
+            self.recorder.intend(intent).await?;
             let result = {
-                let _permit = self.semaphore.acquire().await.map_err(|e| e.to_string())?;
+                let _permit = self
+                    .semaphore
+                    .acquire()
+                    .await
+                    .map_err(anyhow::Error::from)?;
                 self.dc.delete_bgp_peer(&c.scope, &c.vif, id).await
             };
-            match result {
-                Ok(_) => break,
-                Err(e) => {
-                    let failure = Failure::of(&e).cloned();
-                    let kind = failure.as_ref().map(|f| f.kind);
-                    attempt += 1;
-                    if attempt >= MAX_ATTEMPTS {
-                        return Err(format!(
-                            "DeleteBGPPeer failed after {MAX_ATTEMPTS} attempts: {e:#}"
-                        ));
+            let failure = match result {
+                Ok(_) => {
+                    self.pacer.succeeded(&c.scope, DELETE);
+                    break;
+                }
+                Err(e) => match Failure::of(&e) {
+                    Some(f) => f.clone(),
+                    None => {
+                        self.recorder.settle(&c.address).await?;
+                        return Err(Stop::Failed(format!("DeleteBGPPeer failed: {e:#}")));
                     }
-                    match kind {
-                        Some(FailureKind::Transitioning | FailureKind::Throttled) => {
-                            self.say(
-                                &address,
-                                "step",
-                                format!(
-                                    "{}; retrying in {:?}",
-                                    failure.expect("some"),
-                                    backoff(attempt)
-                                ),
-                            );
-                            tokio::time::sleep(backoff(attempt)).await;
+                },
+            };
+            if matches!(
+                failure.kind,
+                FailureKind::Throttled | FailureKind::Transitioning
+            ) {
+                self.recorder.settle(&c.address).await?;
+            }
+            match failure.kind {
+                _ if failure.peer_already_gone() => break,
+                FailureKind::Throttled => {
+                    self.pacer.throttled(&c.scope, DELETE);
+                    self.say(
+                        &address,
+                        "step",
+                        format!("{failure}; pacing {DELETE} in {}", c.scope),
+                    );
+                }
+                FailureKind::Transitioning => {
+                    let wait = backoff(sends);
+                    self.say(&address, "step", format!("{failure}; retrying in {wait:?}"));
+                    tokio::time::sleep(wait).await;
+                }
+                FailureKind::Rejected => {
+                    self.recorder.settle(&c.address).await?;
+                    return Err(Stop::Failed(format!("DeleteBGPPeer failed: {failure}")));
+                }
+                FailureKind::Server | FailureKind::Lost => {
+                    let conclusive = now_ms().saturating_add(millis(self.timing.settle));
+                    self.say(
+                        &address,
+                        "step",
+                        format!(
+                            "DeleteBGPPeer's answer was lost ({failure}); not sending it again until describes \
+                             settle it (by {} at the latest)",
+                            rfc3339(conclusive)
+                        ),
+                    );
+                    let goal = Goal::Deleted {
+                        id: id.to_string(),
+                        conclusive_after_ms: conclusive,
+                    };
+                    match self.wait_for(c, goal, None, public).await {
+                        Waited::Deleted(Deleted::Took) => break,
+                        Waited::Deleted(_) => {
+                            self.say(&address, "step", "settled: it did not take effect; sending it again");
                         }
-                        Some(FailureKind::Server | FailureKind::Lost) => {
-                            tokio::time::sleep(backoff(attempt)).await;
-                            let gone = self.describe_vif_peers(c).await.map(|peers| {
-                                peers
-                                    .iter()
-                                    .find(|p| p.bgp_peer_id.as_deref() == Some(id))
-                                    .is_none_or(|p| p.state.is_gone())
-                            });
-                            if gone == Some(true) {
-                                break;
-                            }
+                        Waited::Interrupted => {
+                            return Err(Stop::Interrupted(
+                                "interrupted while settling a lost DeleteBGPPeer; the next apply settles it".into(),
+                            ))
                         }
-                        _ if failure.as_ref().is_some_and(|f| {
-                            f.message.contains("already deleting")
-                                || f.message.contains("already deleted")
-                        }) =>
-                        {
-                            break
+                        other => {
+                            return Err(Stop::Failed(format!(
+                                "delete outcome unknown: DeleteBGPPeer's answer was lost and no describe could \
+                                 settle it before the apply's deadline ({})",
+                                waited_text(&other)
+                            )))
                         }
-                        _ => return Err(format!("DeleteBGPPeer failed: {e:#}")),
                     }
                 }
             }
         }
+        let goal = Goal::Gone { id: id.to_string() };
         match self
-            .wait_for(c, id, Goal::Gone, PeerState::Deleting, public)
+            .wait_for(c, goal, Some(PeerState::Deleting), public)
             .await
         {
             Waited::Ready(_) => Ok(()),
-            Waited::Interrupted => Err("interrupted while waiting for the deletion".into()),
-            other => Err(format!("peer {id} did not go away: {other:?}")),
+            Waited::Interrupted => Err(Stop::Interrupted(format!(
+                "interrupted while waiting for {id} to be deleted; the next apply resumes"
+            ))),
+            other => Err(Stop::Failed(format!(
+                "peer {id} did not go away: {}",
+                waited_text(&other)
+            ))),
         }
     }
 
     async fn wait_for(
         &self,
         c: &Change,
-        id: &str,
         goal: Goal,
-        state: PeerState,
+        state: Option<PeerState>,
         public: bool,
     ) -> Waited {
         self.poller
@@ -401,7 +650,6 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
                 address: &c.address.0,
                 scope: &c.scope,
                 vif: &c.vif,
-                id,
                 goal,
                 state,
                 public,
@@ -415,13 +663,18 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
         id: &str,
         state: PeerState,
         public: bool,
-    ) -> StepResult {
+    ) -> Step<Outcome> {
         let address = c.address.to_string();
         if state == PeerState::Available {
             self.say(&address, "done", format!("Available [id={id}]"));
             return Ok(Outcome::Done);
         }
-        match self.wait_for(c, id, Goal::Available, state, public).await {
+        // An eventually consistent describe may not list a peer this new for up to the settle window.
+        let goal = Goal::Available {
+            id: id.to_string(),
+            visible_by_ms: now_ms().saturating_add(millis(self.timing.settle)),
+        };
+        match self.wait_for(c, goal, Some(state), public).await {
             Waited::Ready(peer) => {
                 let addrs = peer
                     .map(|p| format!(", amazon_address={}, customer_address={}", p.amazon_address.unwrap_or_default(), p.customer_address.unwrap_or_default()))
@@ -433,23 +686,40 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
                 self.say(&address, "approval", format!("Awaiting AWS approval [id={id}, state verifying]"));
                 Ok(Outcome::AwaitingApproval)
             }
-            Waited::Failed(reason) => Err(reason),
-            Waited::TimedOut(last) => Err(format!("timed out waiting for {id} to become available (last state {last})")),
+            Waited::Failed(reason) => Err(Stop::Failed(reason)),
             Waited::Interrupted => Ok(Outcome::Skipped(format!("interrupted while waiting for {id}; it is recorded and the next apply waits for it"))),
+            other => Err(Stop::Failed(format!("timed out waiting for {id} to become available ({})", waited_text(&other)))),
         }
     }
 }
 
-/// A peer on the VIF that was not there before and matches the spec: the one a create made.
-fn fresh(
-    peers: &[ObservedPeer],
-    known: &BTreeSet<String>,
-    spec: &PeerSpec,
-) -> Option<ObservedPeer> {
-    peers
-        .iter()
-        .find(|p| p.bgp_peer_id.as_ref().is_some_and(|id| !known.contains(id)) && matches(spec, p))
-        .cloned()
+/// How a wait that did not reach its goal ended, in words.
+fn waited_text(w: &Waited) -> String {
+    match w {
+        Waited::TimedOut(Some(state)) => format!("last state {state}"),
+        Waited::TimedOut(None) => "nothing conclusive was described".into(),
+        Waited::Failed(reason) => reason.clone(),
+        Waited::AwaitingApproval => "awaiting AWS approval".into(),
+        other => format!("{other:?}"),
+    }
+}
+
+fn current(c: &Change) -> Step<&ObservedPeer> {
+    c.current.as_ref().ok_or_else(|| {
+        Stop::Failed(format!(
+            "internal: the plan's {:?} for {} has no peer",
+            c.action, c.address
+        ))
+    })
+}
+
+fn desired(c: &Change) -> Step<&PeerSpec> {
+    c.desired.as_ref().ok_or_else(|| {
+        Stop::Failed(format!(
+            "internal: the plan's {:?} for {} has no spec",
+            c.action, c.address
+        ))
+    })
 }
 
 fn id_of(peer: &ObservedPeer) -> &str {

@@ -107,9 +107,16 @@ fn scripted(
 }
 
 /// Waits on every scripted peer at once, as concurrent VIF runs would.
+/// What each scripted peer is waited for.
+#[derive(Clone, Copy)]
+enum Until {
+    Available,
+    Gone,
+}
+
 async fn wait_all(
     dc: &Scripted,
-    goal: Goal,
+    until: Until,
     options: WaitOptions,
     cancel: watch::Receiver<bool>,
 ) -> Vec<Waited> {
@@ -123,9 +130,14 @@ async fn wait_all(
                     address: id,
                     scope: &scope,
                     vif,
-                    id,
-                    goal,
-                    state: PeerState::Pending,
+                    goal: match until {
+                        Until::Available => Goal::Available {
+                            id: id.clone(),
+                            visible_by_ms: 0,
+                        },
+                        Until::Gone => Goal::Gone { id: id.clone() },
+                    },
+                    state: Some(PeerState::Pending),
                     public: true,
                 })
                 .await
@@ -151,7 +163,7 @@ fn never_cancelled() -> watch::Receiver<bool> {
 #[tokio::test]
 async fn one_describe_per_scope_per_round_whatever_the_peer_count() {
     let dc = scripted(3, 4, 3, 3, Some(PeerState::Available));
-    let outcomes = wait_all(&dc, Goal::Available, FAST, never_cancelled()).await;
+    let outcomes = wait_all(&dc, Until::Available, FAST, never_cancelled()).await;
     assert_eq!(outcomes.len(), 36);
     assert!(outcomes.iter().all(|o| matches!(o, Waited::Ready(Some(_)))));
     let calls = dc.calls.lock().unwrap().clone();
@@ -169,11 +181,14 @@ async fn deadline_reports_last_state_or_awaiting_approval() {
         interval: Duration::from_millis(5),
         timeout: Duration::from_millis(40),
     };
-    let outcomes = wait_all(&dc, Goal::Available, options, never_cancelled()).await;
-    assert_eq!(outcomes, vec![Waited::TimedOut(PeerState::Pending); 2]);
+    let outcomes = wait_all(&dc, Until::Available, options, never_cancelled()).await;
+    assert_eq!(
+        outcomes,
+        vec![Waited::TimedOut(Some(PeerState::Pending)); 2]
+    );
 
     let dc = scripted(1, 1, 1, 1, Some(PeerState::Verifying));
-    let outcomes = wait_all(&dc, Goal::Available, options, never_cancelled()).await;
+    let outcomes = wait_all(&dc, Until::Available, options, never_cancelled()).await;
     assert_eq!(
         outcomes,
         vec![Waited::AwaitingApproval],
@@ -184,12 +199,12 @@ async fn deadline_reports_last_state_or_awaiting_approval() {
 #[tokio::test]
 async fn peers_ending_deleted_fail_and_deletions_complete_when_gone() {
     let dc = scripted(1, 1, 2, 2, Some(PeerState::Deleted));
-    let outcomes = wait_all(&dc, Goal::Available, FAST, never_cancelled()).await;
+    let outcomes = wait_all(&dc, Until::Available, FAST, never_cancelled()).await;
     assert!(outcomes
         .iter()
         .all(|o| matches!(o, Waited::Failed(reason) if reason.contains("deleted"))));
     let dc = scripted(1, 1, 2, 2, None);
-    let outcomes = wait_all(&dc, Goal::Gone, FAST, never_cancelled()).await;
+    let outcomes = wait_all(&dc, Until::Gone, FAST, never_cancelled()).await;
     assert!(
         outcomes.iter().all(|o| *o == Waited::Ready(None)),
         "{outcomes:?}"
@@ -208,7 +223,7 @@ async fn an_interrupt_releases_every_wait() {
         tokio::time::sleep(Duration::from_millis(30)).await;
         tx.send(true).unwrap();
     };
-    let (outcomes, ()) = tokio::join!(wait_all(&dc, Goal::Available, options, rx), stopper);
+    let (outcomes, ()) = tokio::join!(wait_all(&dc, Until::Available, options, rx), stopper);
     assert_eq!(outcomes, vec![Waited::Interrupted; 8]);
 }
 
@@ -219,7 +234,7 @@ async fn a_dropped_interrupt_sender_is_not_an_interrupt() {
     drop(tx);
     let outcomes = tokio::time::timeout(
         Duration::from_secs(10),
-        wait_all(&dc, Goal::Available, FAST, rx),
+        wait_all(&dc, Until::Available, FAST, rx),
     )
     .await
     .expect("the loop neither spins nor hangs");

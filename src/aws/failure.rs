@@ -80,6 +80,15 @@ impl Failure {
         }
     }
 
+    /// Whether a refused DeleteBGPPeer says the peer is already deleting, deleted or no longer there: the delete's
+    /// goal is met. (The API has one error code for every refusal, so only the message tells.)
+    pub fn peer_already_gone(&self) -> bool {
+        self.kind == FailureKind::Rejected
+            && ["already deleting", "already deleted", "does not exist"]
+                .iter()
+                .any(|m| self.message.contains(m))
+    }
+
     /// The failure behind an error, if it came from a call.
     pub fn of(err: &anyhow::Error) -> Option<&Failure> {
         err.chain().find_map(|e| e.downcast_ref::<Failure>())

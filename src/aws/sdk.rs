@@ -11,6 +11,7 @@ use aws_sdk_directconnect::Client;
 use aws_smithy_http_client::tls;
 
 use aws_sdk_directconnect::config::retry::RetryConfig;
+use aws_sdk_directconnect::config::timeout::TimeoutConfig;
 
 use super::{DirectConnect, Failure, NewPeer};
 use crate::model::{
@@ -26,6 +27,8 @@ pub struct ClientSettings {
     pub profile: Option<String>,
     /// The client's default region; when set, the region chain (and its metadata lookup) is skipped.
     pub region: Option<String>,
+    /// The most one call (one attempt of a describe) may take; `None` leaves the SDK's default (no limit).
+    pub call_timeout: Option<std::time::Duration>,
 }
 
 /// Direct Connect through the SDK: one shared config per AWS profile, one client per (profile, region).
@@ -34,6 +37,7 @@ pub struct SdkDirectConnect {
     bases: HashMap<Option<String>, SdkConfig>,
     /// Static credentials (the sandbox): every scope goes to the same endpoint, profiles are ignored.
     ignore_profiles: bool,
+    call_timeout: Option<std::time::Duration>,
     clients: Mutex<HashMap<Scope, Client>>,
 }
 
@@ -58,6 +62,7 @@ impl SdkDirectConnect {
         SdkDirectConnect {
             bases,
             ignore_profiles,
+            call_timeout: settings.call_timeout,
             clients: Mutex::new(HashMap::new()),
         }
     }
@@ -105,6 +110,13 @@ async fn load(settings: &ClientSettings, profile: Option<&str>) -> SdkConfig {
     if let Some(region) = &settings.region {
         loader = loader.region(Region::new(region.clone()));
     }
+    if let Some(limit) = settings.call_timeout {
+        loader = loader.timeout_config(
+            TimeoutConfig::builder()
+                .operation_attempt_timeout(limit)
+                .build(),
+        );
+    }
     if let Some(profile) = profile {
         loader = loader.profile_name(profile);
     }
@@ -149,27 +161,52 @@ impl DirectConnect for SdkDirectConnect {
         scope: &Scope,
     ) -> anyhow::Result<BTreeMap<String, String>> {
         let client = self.scoped(scope);
-        let (conns, lags) = tokio::join!(
-            client.describe_connections().send(),
-            client.describe_lags().send()
-        );
-        let conns = conns
-            .map_err(|e| anyhow::anyhow!("{}", DisplayErrorContext(e)))
-            .with_context(|| format!("DescribeConnections in {scope} failed"))?;
-        let lags = lags
-            .map_err(|e| anyhow::anyhow!("{}", DisplayErrorContext(e)))
-            .with_context(|| format!("DescribeLags in {scope} failed"))?;
-        let mut out = BTreeMap::new();
-        for c in conns.connections() {
-            if let Some(id) = c.connection_id() {
-                out.insert(id.to_string(), redundancy(c.has_logical_redundancy()));
+        let connections = async {
+            let mut out = BTreeMap::new();
+            let mut token: Option<String> = None;
+            loop {
+                let resp = client
+                    .describe_connections()
+                    .set_next_token(token.take())
+                    .send()
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{}", DisplayErrorContext(e)))
+                    .with_context(|| format!("DescribeConnections in {scope} failed"))?;
+                for c in resp.connections() {
+                    if let Some(id) = c.connection_id() {
+                        out.insert(id.to_string(), redundancy(c.has_logical_redundancy()));
+                    }
+                }
+                match resp.next_token() {
+                    Some(t) if !t.is_empty() => token = Some(t.to_string()),
+                    _ => return anyhow::Ok(out),
+                }
             }
-        }
-        for l in lags.lags() {
-            if let Some(id) = l.lag_id() {
-                out.insert(id.to_string(), redundancy(l.has_logical_redundancy()));
+        };
+        let lags = async {
+            let mut out = BTreeMap::new();
+            let mut token: Option<String> = None;
+            loop {
+                let resp = client
+                    .describe_lags()
+                    .set_next_token(token.take())
+                    .send()
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{}", DisplayErrorContext(e)))
+                    .with_context(|| format!("DescribeLags in {scope} failed"))?;
+                for l in resp.lags() {
+                    if let Some(id) = l.lag_id() {
+                        out.insert(id.to_string(), redundancy(l.has_logical_redundancy()));
+                    }
+                }
+                match resp.next_token() {
+                    Some(t) if !t.is_empty() => token = Some(t.to_string()),
+                    _ => return anyhow::Ok(out),
+                }
             }
-        }
+        };
+        let (mut out, lags) = tokio::try_join!(connections, lags)?;
+        out.extend(lags);
         Ok(out)
     }
 
@@ -185,7 +222,7 @@ impl DirectConnect for SdkDirectConnect {
             .virtual_interface_id(&vif.0)
             .bgp_peer_id(bgp_peer_id)
             .customize()
-            .config_override(single_attempt())
+            .config_override(self.single_attempt())
             .send()
             .await
             .map_err(|e| anyhow::Error::new(Failure::from_sdk(&e)))?;
@@ -222,7 +259,7 @@ impl DirectConnect for SdkDirectConnect {
             .virtual_interface_id(&vif.0)
             .new_bgp_peer(new.build())
             .customize()
-            .config_override(single_attempt())
+            .config_override(self.single_attempt())
             .send()
             .await
             .map_err(|e| anyhow::Error::new(Failure::from_sdk(&e)))?;
@@ -234,8 +271,22 @@ impl DirectConnect for SdkDirectConnect {
 }
 
 /// Mutating calls are made once; the executor decides what a failure means (see `apply::steps`).
-fn single_attempt() -> aws_sdk_directconnect::config::Builder {
-    aws_sdk_directconnect::config::Builder::default().retry_config(RetryConfig::disabled())
+impl SdkDirectConnect {
+    /// Mutating calls are made once, within the call timeout; the executor decides what a failure means
+    /// (see `apply::steps`).
+    fn single_attempt(&self) -> aws_sdk_directconnect::config::Builder {
+        let builder =
+            aws_sdk_directconnect::config::Builder::default().retry_config(RetryConfig::disabled());
+        match self.call_timeout {
+            Some(limit) => builder.timeout_config(
+                TimeoutConfig::builder()
+                    .operation_timeout(limit)
+                    .operation_attempt_timeout(limit)
+                    .build(),
+            ),
+            None => builder,
+        }
+    }
 }
 
 fn redundancy(value: Option<&sdk_types::HasLogicalRedundancy>) -> String {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::{color, load_config, observe_and_plan, refused, Session};
+use super::{color, load_config, observe_and_plan, refused, Planned, Session};
 use crate::apply::{self, Bars, Event, JsonLines, Lines, Options, Progress, Summary, WaitOptions};
 use crate::cli::{ApplyArgs, GlobalArgs};
 use crate::config::Config;
@@ -51,7 +51,7 @@ async fn run(
     saved: Option<&SavedPlan>,
     printer: &Printer,
 ) -> anyhow::Result<ExitCode> {
-    let planned = observe_and_plan(session, config, printer).await?;
+    let planned = settle_earlier_calls(session, config, args, printer).await?;
     if !planned.plan.refusals.is_empty() {
         eprint!("{}", render::refusals(&planned.plan));
         return Err(refused(&planned.plan));
@@ -89,6 +89,8 @@ async fn run(
             }),
             timeout: args.timeout,
         },
+        settle: args.settle_window,
+        call_timeout: global.call_timeout,
     };
     let progress: Box<dyn Progress> = if args.json {
         Box::new(JsonLines)
@@ -125,6 +127,60 @@ async fn run(
     .await;
     interrupts.abort();
     report(&summary, args.json, progress.as_ref(), printer)
+}
+
+/// Plans; while the state holds creates of an earlier apply whose outcome no describe can tell yet, describes again
+/// until each is settled (its peer adopted, or shown absent by a describe that started late enough). Nothing is
+/// created for such an address before that. Gives up at `--timeout`, naming the calls.
+async fn settle_earlier_calls(
+    session: &Session,
+    config: &Config,
+    args: &ApplyArgs,
+    printer: &Printer,
+) -> anyhow::Result<Planned> {
+    let deadline = tokio::time::Instant::now() + args.timeout;
+    let interval = args.poll_interval.unwrap_or(Duration::from_secs(2));
+    let mut said = false;
+    loop {
+        let planned = match observe_and_plan(session, config, printer).await {
+            Ok(p) => p,
+            // While settling, a failed describe is one more reason to look again, not to give up.
+            Err(e) if said && tokio::time::Instant::now() < deadline => {
+                printer.status(&format!("warning: {e:#}; describing again"));
+                tokio::time::sleep(interval).await;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let unsettled: Vec<_> = planned.plan.unsettled().cloned().collect();
+        if unsettled.is_empty() {
+            return Ok(planned);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            let names: Vec<String> = unsettled
+                .iter()
+                .map(|s| format!("  {}: {}: {}", s.address, s.call, s.describe()))
+                .collect();
+            anyhow::bail!(
+                "create outcome unknown: an earlier apply's calls could not be settled before --timeout:\n{}\n\
+                 Nothing was created for these addresses. Run apply again later; it adopts each peer if it \
+                 appears and creates it only once it is settled absent.",
+                names.join("\n")
+            );
+        }
+        if !said {
+            for s in &unsettled {
+                printer.status(&format!(
+                    "Settling {}: {}: {}",
+                    s.address,
+                    s.call,
+                    s.describe()
+                ));
+            }
+            said = true;
+        }
+        tokio::time::sleep(interval).await;
+    }
 }
 
 fn report(

@@ -59,6 +59,7 @@ impl Session {
                     )),
                     region: Some(region.clone()),
                     profile: None,
+                    call_timeout: Some(global.call_timeout),
                 };
                 (settings, Some(running), Some(region))
             }
@@ -66,6 +67,7 @@ impl Session {
                 let settings = ClientSettings {
                     endpoint_url: global.endpoint_url.clone(),
                     region: global.region.clone(),
+                    call_timeout: Some(global.call_timeout),
                     ..ClientSettings::default()
                 };
                 (settings, None, global.region.clone())
@@ -137,6 +139,8 @@ pub async fn observe_and_plan(
         observed.logical_redundancy.len()
     ));
     let plan = crate::plan::plan(&desired, &observed, &state);
+    // Apply starts from the state with the settled intents applied, as the plan was made.
+    let state = crate::plan::intents::resolve(&state, &observed).state;
     Ok(Planned {
         desired,
         observed,

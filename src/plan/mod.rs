@@ -1,5 +1,6 @@
 //! The pure planner: compares Desired with Observed and Owned, and says what to do for each peer, in what order, and why.
 
+pub mod intents;
 mod schedule;
 mod vif;
 
@@ -108,6 +109,8 @@ pub struct Plan {
     pub refusals: Vec<Refusal>,
     /// Scopes whose connection and LAG facts this plan needed but did not have; observe fetches them and plans again.
     pub missing_facts: BTreeSet<Scope>,
+    /// How the state's write-ahead intents (calls of an earlier apply whose answers were lost) were settled.
+    pub settlements: Vec<intents::Settlement>,
 }
 
 /// Terraform's summary counts.
@@ -144,11 +147,26 @@ impl Plan {
     /// Whether applying would call AWS, wait on anything, or change state.
     pub fn has_changes(&self) -> bool {
         self.changes.iter().any(|c| c.action != Action::NoOp)
+            || self.settlements.iter().any(intents::Settlement::settles)
+    }
+
+    /// Creates of an earlier apply whose outcome no describe could tell yet.
+    pub fn unsettled(&self) -> impl Iterator<Item = &intents::Settlement> {
+        self.settlements.iter().filter(|s| !s.settles())
     }
 }
 
-/// Plans every declared peer and every owned one. Pure: no I/O, no clock, no randomness.
+/// Settles the state's intents (see [`intents::resolve`]), then plans every declared peer and every owned one. Pure:
+/// no I/O, no randomness, and the only clock is when the describes started.
 pub fn plan(desired: &Desired, observed: &Observed, owned: &State) -> Plan {
+    let resolution = intents::resolve(owned, observed);
+    let mut plan = plan_settled(desired, observed, &resolution.state);
+    plan.settlements = resolution.settlements;
+    plan
+}
+
+/// Plans against a state whose intents are settled.
+fn plan_settled(desired: &Desired, observed: &Observed, owned: &State) -> Plan {
     let mut plan = Plan::default();
     let declared: BTreeSet<&VifId> = desired.vifs.iter().map(|v| &v.id).collect();
     for spec in &desired.vifs {

@@ -72,6 +72,7 @@ fn observed(peers: Vec<ObservedPeer>, redundancy: Option<&str>) -> Observed {
         logical_redundancy: redundancy
             .map(|r| BTreeMap::from([("dxcon-1".to_string(), r.to_string())]))
             .unwrap_or_default(),
+        ..Observed::default()
     }
 }
 

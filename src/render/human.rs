@@ -200,6 +200,20 @@ pub fn human(plan: &Plan, color: bool) -> String {
         }
         out.push('\n');
     }
+    if !plan.settlements.is_empty() {
+        out.push_str("Calls of an earlier apply whose answers were lost (recorded in the state before they were sent):\n");
+        for st in &plan.settlements {
+            let _ = writeln!(
+                out,
+                "  {} {}: {}: {}",
+                p.paint(AnsiColor::Magenta, "!"),
+                st.address,
+                st.call,
+                st.describe()
+            );
+        }
+        out.push('\n');
+    }
     if !plan.unmanaged.is_empty() {
         out.push_str("Unmanaged peers (neither declared nor owned; dxctl never touches them):\n");
         for u in &plan.unmanaged {
@@ -231,6 +245,12 @@ pub fn human(plan: &Plan, color: bool) -> String {
     let s = plan.summary();
     if !plan.has_changes() {
         out.push_str("No changes. Your infrastructure matches the configuration.\n");
+    } else if s == Default::default() {
+        let _ = writeln!(
+            out,
+            "{}",
+            p.bold("Plan: only the state is updated (settled calls above).")
+        );
     } else {
         let mut line = String::from("Plan: ");
         if s.adopt > 0 {

@@ -75,6 +75,13 @@ pub fn json(plan: &Plan) -> Value {
             "virtual_interface_id": u.vif.0,
             "peer": before(&u.peer),
         })).collect::<Vec<_>>(),
+        "settled_calls": plan.settlements.iter().map(|st| json!({
+            "address": st.address.0,
+            "call": st.call,
+            "settled": st.settles(),
+            "outcome": st.outcome,
+            "description": st.describe(),
+        })).collect::<Vec<_>>(),
         "warnings": plan.warnings,
         "refusals": plan.refusals.iter().map(|r| json!({
             "address": r.address,

@@ -45,6 +45,12 @@ pub fn markdown(plan: &Plan) -> String {
             );
         }
     }
+    if !plan.settlements.is_empty() {
+        out.push_str("\n**Calls of an earlier apply whose answers were lost**\n\n");
+        for st in &plan.settlements {
+            let _ = writeln!(out, "- `{}`: {}: {}", st.address, st.call, st.describe());
+        }
+    }
     if !plan.warnings.is_empty() {
         out.push_str("\n**Warnings**\n\n");
         for w in &plan.warnings {

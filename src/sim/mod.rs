@@ -13,7 +13,7 @@ pub mod world_check;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::Context as _;
 use tokio::sync::oneshot;
@@ -112,12 +112,7 @@ pub async fn start(world: World, options: SimOptions) -> anyhow::Result<RunningS
     })
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
+use crate::clock::now_ms;
 
 fn persist(shared: &Shared, force: bool) -> anyhow::Result<()> {
     let Some(path) = &shared.persist_to else {

@@ -1,10 +1,12 @@
 //! The record of which peers dxctl manages, behind a small `StateStore` trait so a remote backend can follow.
 
+pub mod intent;
 mod local;
 pub mod lock;
 
 use serde::{Deserialize, Serialize};
 
+pub use intent::{Call, Creation, Intent};
 pub use local::{write_atomically, LocalStateFile};
 
 use crate::model::{AddressFamily, Asn, PeerAddress, VifId};
@@ -21,6 +23,9 @@ pub struct State {
     /// Increases by one on every write.
     pub serial: u64,
     pub peers: Vec<PeerRecord>,
+    /// Calls sent (or about to be) whose outcome is not yet settled: at most one per address.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub intents: Vec<Intent>,
 }
 
 /// One peer dxctl manages.
@@ -51,6 +56,7 @@ impl Default for State {
             lineage: String::new(),
             serial: 0,
             peers: Vec::new(),
+            intents: Vec::new(),
         }
     }
 }
@@ -62,6 +68,21 @@ impl State {
 
     pub fn remove(&mut self, address: &PeerAddress) {
         self.peers.retain(|p| &p.address != address);
+    }
+
+    pub fn intent(&self, address: &PeerAddress) -> Option<&Intent> {
+        self.intents.iter().find(|i| &i.address == address)
+    }
+
+    /// Records `intent`, replacing any earlier one for its address.
+    pub fn set_intent(&mut self, intent: Intent) {
+        self.clear_intent(&intent.address.clone());
+        self.intents.push(intent);
+        self.intents.sort_by(|a, b| a.address.cmp(&b.address));
+    }
+
+    pub fn clear_intent(&mut self, address: &PeerAddress) {
+        self.intents.retain(|i| &i.address != address);
     }
 
     /// Records or replaces the peer at `record.address`, keeping the list sorted.

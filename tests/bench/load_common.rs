@@ -180,6 +180,7 @@ pub async fn new_client(endpoint_url: &str, region: &str) -> Client {
         static_credentials: Some(("AKIDLOADTEST".into(), "load-test-secret".into())),
         region: Some(region.to_string()),
         profile: None,
+        ..ClientSettings::default()
     })
     .await;
     let base = dc.client(region);

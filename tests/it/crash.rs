@@ -458,7 +458,8 @@ fn one_seed(seed: u64, root: &Path, world_path: &Path, config: &Path) -> SeedRes
     let state_path: PathBuf = dir.join("state").join("state.json");
     let command = |args: &[&str]| {
         let mut cmd = dxctl(&dir);
-        cmd.arg("--endpoint-url")
+        cmd.args(["--call-timeout", "2s"])
+            .arg("--endpoint-url")
             .arg(sim.url())
             .arg("--state")
             .arg(&state_path)
@@ -473,6 +474,8 @@ fn one_seed(seed: u64, root: &Path, world_path: &Path, config: &Path) -> SeedRes
         "100ms",
         "--timeout",
         "30s",
+        "--settle-window",
+        "3s",
     ];
     let delay = kill_delay(seed);
     let mut problems: Vec<String> = Vec::new();

@@ -22,6 +22,7 @@ async fn seed_sim() -> (sim::RunningSim, SdkDirectConnect) {
         static_credentials: Some(("AKIDTEST".into(), "secret".into())),
         region: Some("us-east-1".into()),
         profile: None,
+        ..ClientSettings::default()
     })
     .await;
     (running, dc)

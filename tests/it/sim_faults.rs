@@ -48,6 +48,7 @@ impl Harness {
             static_credentials: Some((access_key.into(), secret.into())),
             region: Some("us-east-1".into()),
             profile: None,
+            ..ClientSettings::default()
         })
         .await;
         let conf = dc

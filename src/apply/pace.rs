@@ -1,0 +1,193 @@
+//! Client-side pacing: each (region, operation) lane sends as fast as AWS allows and no faster. A throttle sets the
+//! lane's rate a little below the rate that was getting through; every success raises it gently again (additive
+//! increase, multiplicative decrease), so an apply converges on the service's limit instead of retrying into it.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::model::Scope;
+
+/// The slowest a lane ever goes, calls per second.
+const MIN_RATE: f64 = 0.2;
+/// After a throttle: this share of the rate that was getting through.
+const BACK_OFF: f64 = 0.9;
+/// After each success: the rate grows by this factor while well below the rate last throttled at...
+const CLIMB: f64 = 1.05;
+/// ...and by this one near or above it.
+const PROBE: f64 = 1.01;
+/// Successes remembered to measure the rate that gets through.
+const WINDOW: usize = 20;
+
+#[derive(Default)]
+struct Lane {
+    /// Calls per second, or `None` until the first throttle.
+    rate: Option<f64>,
+    /// When the next call may go.
+    next: Option<Instant>,
+    /// When recent calls succeeded.
+    successes: VecDeque<Instant>,
+    /// The last time the rate was lowered; throttles of calls already in flight then do not lower it again.
+    lowered: Option<Instant>,
+    /// The rate at the last throttle: the service's limit is about there.
+    ceiling: Option<f64>,
+}
+
+impl Lane {
+    /// The rate that recent successes show, if there are enough of them.
+    fn measured(&self) -> Option<f64> {
+        let (first, last) = (self.successes.front()?, self.successes.back()?);
+        let span = last.duration_since(*first).as_secs_f64();
+        (self.successes.len() >= 3 && span > 0.0).then(|| (self.successes.len() - 1) as f64 / span)
+    }
+}
+
+/// Pacing lanes for one apply, keyed by scope and operation.
+#[derive(Default)]
+pub struct Pacer {
+    lanes: Mutex<HashMap<(Scope, &'static str), Lane>>,
+}
+
+impl Pacer {
+    /// Waits for this lane's next slot.
+    pub async fn slot(&self, scope: &Scope, operation: &'static str) {
+        let at = {
+            let mut lanes = self.lanes.lock().expect("pacer poisoned");
+            let lane = lanes.entry((scope.clone(), operation)).or_default();
+            let Some(rate) = lane.rate else {
+                return;
+            };
+            let now = Instant::now();
+            let at = lane.next.map_or(now, |n| n.max(now));
+            lane.next = Some(at + Duration::from_secs_f64(1.0 / rate));
+            at
+        };
+        tokio::time::sleep_until(at).await;
+    }
+
+    /// The call went through.
+    pub fn succeeded(&self, scope: &Scope, operation: &'static str) {
+        let mut lanes = self.lanes.lock().expect("pacer poisoned");
+        let lane = lanes.entry((scope.clone(), operation)).or_default();
+        lane.successes.push_back(Instant::now());
+        if lane.successes.len() > WINDOW {
+            lane.successes.pop_front();
+        }
+        let ceiling = lane.ceiling;
+        if let Some(rate) = &mut lane.rate {
+            *rate *= match ceiling {
+                // Nothing known yet: find the limit quickly.
+                None => CLIMB * CLIMB,
+                Some(c) if *rate < BACK_OFF * c => CLIMB,
+                Some(_) => PROBE,
+            };
+        }
+    }
+
+    /// The call was throttled: slow the lane down (once per slot, however many calls in flight were throttled).
+    pub fn throttled(&self, scope: &Scope, operation: &'static str) {
+        let mut lanes = self.lanes.lock().expect("pacer poisoned");
+        let lane = lanes.entry((scope.clone(), operation)).or_default();
+        let now = Instant::now();
+        let slot = Duration::from_secs_f64(1.0 / lane.rate.unwrap_or(1.0));
+        if lane.lowered.is_some_and(|t| now.duration_since(t) < slot) {
+            return;
+        }
+        let through = lane.measured();
+        lane.ceiling = lane.rate.or(through);
+        let lowered = match (lane.rate, through) {
+            (Some(rate), Some(m)) => (BACK_OFF * m).min(rate * BACK_OFF),
+            (Some(rate), None) => rate / 2.0,
+            (None, Some(m)) => BACK_OFF * m,
+            (None, None) => 1.0,
+        };
+        lane.rate = Some(lowered.max(MIN_RATE));
+        lane.lowered = Some(now);
+        lane.next = Some(now + Duration::from_secs_f64(1.0 / lowered.max(MIN_RATE)));
+    }
+
+    /// The lane's current rate, for progress messages and tests.
+    pub fn rate(&self, scope: &Scope, operation: &'static str) -> Option<f64> {
+        let lanes = self.lanes.lock().expect("pacer poisoned");
+        lanes.get(&(scope.clone(), operation)).and_then(|l| l.rate)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A server-side token bucket, as the simulator has.
+    struct Bucket {
+        rate: f64,
+        burst: f64,
+        tokens: f64,
+        at: Instant,
+    }
+
+    impl Bucket {
+        fn take(&mut self) -> bool {
+            let now = Instant::now();
+            self.tokens = (self.tokens + now.duration_since(self.at).as_secs_f64() * self.rate)
+                .min(self.burst);
+            self.at = now;
+            if self.tokens >= 1.0 {
+                self.tokens -= 1.0;
+                true
+            } else {
+                false
+            }
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_unthrottled_lane_is_not_paced() {
+        let p = Pacer::default();
+        let scope = Scope::region("us-east-1");
+        let start = Instant::now();
+        for _ in 0..100 {
+            p.slot(&scope, "CreateBGPPeer").await;
+            p.succeeded(&scope, "CreateBGPPeer");
+        }
+        assert_eq!(Instant::now(), start);
+        assert_eq!(p.rate(&scope, "CreateBGPPeer"), None);
+    }
+
+    /// Against a 5/s limit, 300 calls get through in close to 300 / 5 = 60 s of (paused, simulated) time, and the
+    /// other lanes are untouched.
+    #[tokio::test(start_paused = true)]
+    async fn a_throttled_lane_converges_on_the_service_limit() {
+        let p = Pacer::default();
+        let scope = Scope::region("us-east-1");
+        let mut bucket = Bucket {
+            rate: 5.0,
+            burst: 5.0,
+            tokens: 5.0,
+            at: Instant::now(),
+        };
+        let start = Instant::now();
+        let (mut ok, mut throttled) = (0, 0);
+        while ok < 300 {
+            p.slot(&scope, "CreateBGPPeer").await;
+            if bucket.take() {
+                ok += 1;
+                p.succeeded(&scope, "CreateBGPPeer");
+            } else {
+                throttled += 1;
+                p.throttled(&scope, "CreateBGPPeer");
+            }
+            assert!(ok + throttled < 3_000, "bounded");
+        }
+        let secs = Instant::now().duration_since(start).as_secs_f64();
+        eprintln!("300 calls against 5/s: {secs:.1}s of simulated time, {throttled} throttled");
+        assert!(
+            (59.0..=68.0).contains(&secs),
+            "{secs:.1}s for 300 calls at 5/s"
+        );
+        assert!(throttled < 60, "few calls wasted: {throttled}");
+        assert_eq!(p.rate(&scope, "DeleteBGPPeer"), None);
+        assert_eq!(p.rate(&Scope::region("eu-west-1"), "CreateBGPPeer"), None);
+    }
+}
