@@ -15,6 +15,8 @@ import time
 import unittest
 
 from dxsim import (
+    INVALID_TOKEN,
+    LAST_PEER,
     TRANSITIONING,
     HTTPClientError,
     ReadTimeoutError,
@@ -23,15 +25,20 @@ from dxsim import (
     check_ipv4_block,
     check_ipv6_block,
     client,
+    deleted_retention,
     deletion_delay,
     fixture_name,
+    not_found,
     peer_by_id,
+    peer_transitioning,
     poll,
+    post_faults,
     provision_delay,
     raw,
     raw_api,
     sim_world,
     unsigned_client,
+    vif_transitioning,
     world,
 )
 
@@ -60,7 +67,8 @@ def world_ids(kind, id_field, region):
 
 
 # ==================================================================================================
-# Fixture "main": many small VIFs, provisionDelay 200ms, deletionDelay 500ms, publicAsnAllowList [7224].
+# Fixture "main": many small VIFs, provisionDelay 200ms, deletionDelay 500ms, deletedRetention 1s,
+# publicAsnAllowList [7224]. Default transitioningRule: tests let a VIF settle before changing its peers again.
 # ==================================================================================================
 
 
@@ -142,6 +150,7 @@ class Describe(SimTestCase):
         self.assert_client_error(
             lambda: self.dx.describe_connections(connectionId="dxcon-cfnone00"),
             "DescribeConnections connectionId=dxcon-cfnone00",
+            not_found("Connection", "dxcon-cfnone00"),
         )
 
     def test_describe_lags(self):
@@ -150,7 +159,8 @@ class Describe(SimTestCase):
         one = self.dx.describe_lags(lagId="dxlag-cfye0001")["lags"]
         self.assertEqual([(l["lagId"], l["hasLogicalRedundancy"]) for l in one], [("dxlag-cfye0001", "yes")])
         self.assert_client_error(
-            lambda: self.dx.describe_lags(lagId="dxlag-cfnone00"), "DescribeLags lagId=dxlag-cfnone00"
+            lambda: self.dx.describe_lags(lagId="dxlag-cfnone00"), "DescribeLags lagId=dxlag-cfnone00",
+            not_found("Lag", "dxlag-cfnone00"),
         )
 
     def test_describe_interconnects(self):
@@ -162,6 +172,7 @@ class Describe(SimTestCase):
         self.assert_client_error(
             lambda: self.dx.describe_interconnects(interconnectId="dxcon-cfnone00"),
             "DescribeInterconnects interconnectId=dxcon-cfnone00",
+            not_found("Interconnect", "dxcon-cfnone00"),
         )
 
 
@@ -258,9 +269,10 @@ class AddressFamilyRule(SimTestCase):
         )
         _, peer = self.create_peer("dxvif-cfaf0001", asn=65001, addressFamily="ipv6")
         self.assertEqual(peer["addressFamily"], "ipv6")
+        # refuse_create lets the new peer settle first, so the family rule refuses, not the transitioning rule
+        # (that a pending peer counts as live too shows under transitioningRule off: TransitioningRuleOff).
         self.refuse_create(
-            "dxvif-cfaf0001", "hasLogicalRedundancy=no, an ipv6 peer now exists (pending counts as live)",
-            asn=65002, addressFamily="ipv6",
+            "dxvif-cfaf0001", "hasLogicalRedundancy=no, an ipv6 peer now exists", asn=65002, addressFamily="ipv6",
         )
 
     def test_deleted_peer_does_not_block_its_family(self):
@@ -427,6 +439,7 @@ class DeleteBgpPeer(SimTestCase):
 
     def test_delete_by_asn_and_customer_address(self):
         vif = "dxvif-cfdl0002"
+        self.settle(vif)  # the other test deletes a peer of this VIF too
         resp = self.dx.delete_bgp_peer(virtualInterfaceId=vif, asn=65002, customerAddress="169.254.21.2/30")
         self.assertIn("virtualInterface", resp, "DeleteBGPPeer returns {virtualInterface}")
         self.assertEqual(resp["virtualInterface"]["virtualInterfaceId"], vif)
@@ -435,6 +448,7 @@ class DeleteBgpPeer(SimTestCase):
 
     def test_delete_by_asn_long_and_customer_address(self):
         vif = "dxvif-cfdl0002"
+        self.settle(vif)  # the other test deletes a peer of this VIF too
         resp = self.dx.delete_bgp_peer(virtualInterfaceId=vif, asnLong=4200000020, customerAddress="169.254.22.2/30")
         self.assertEqual(peer_by_id(resp["virtualInterface"], "dxpeer-cfdl0005")["bgpPeerState"], "deleting")
 
@@ -447,10 +461,12 @@ class DeleteBgpPeer(SimTestCase):
         self.refuse_delete(vif, "bgpPeerId of another VIF's peer", bgpPeerId="dxpeer-cfds0001")
 
     def test_last_live_peer_cannot_be_deleted(self):
-        self.refuse_delete("dxvif-cfls0002", "the only peer, by id", bgpPeerId="dxpeer-cfls0003")
-        self.refuse_delete("dxvif-cfls0002", "the only peer, by asn", asn=65000, customerAddress="169.254.113.2/30")
-        _, after = self.refuse_delete("dxvif-cfls0001", "the only live peer beside a deleted one",
-                                      bgpPeerId="dxpeer-cfls0001")
+        self.refuse_delete("dxvif-cfls0002", "the only peer, by id", LAST_PEER, bgpPeerId="dxpeer-cfls0003")
+        self.refuse_delete("dxvif-cfls0002", "the only peer, by asn", LAST_PEER, asn=65000,
+                           customerAddress="169.254.113.2/30")
+        err, after = self.refuse_delete("dxvif-cfls0001", "the only live peer beside a deleted one", LAST_PEER,
+                                        bgpPeerId="dxpeer-cfls0001")
+        self.assertEqual(err["Error"]["Message"], LAST_PEER, "AWS's exact text")
         self.assertEqual(peer_by_id(after, "dxpeer-cfls0001")["bgpPeerState"], "available")
 
     def test_pending_and_verifying_peers_refused_as_transitioning(self):
@@ -618,7 +634,7 @@ class VirtualInterfaces(SimTestCase):
         after = {v["virtualInterfaceId"] for v in self.dx.describe_virtual_interfaces()["virtualInterfaces"]}
         self.assertEqual(after - before, set(), "a refused create made a VIF")
 
-    def test_delete_vif_deleting_then_deleted_and_still_listed(self):
+    def test_delete_vif_deleting_then_deleted_listed_for_the_retention_then_gone(self):
         vif = "dxvif-cfdv0001"
         t0 = time.monotonic()
         resp = self.dx.delete_virtual_interface(virtualInterfaceId=vif)
@@ -628,9 +644,18 @@ class VirtualInterfaces(SimTestCase):
                          5 + 5 * deletion_delay())
         self.assertGreaterEqual(time.monotonic() - t0, deletion_delay() * 0.9, "deleted no sooner than deletionDelay")
         self.assertTrue(all(p["bgpPeerState"] == "deleted" for p in got["bgpPeers"]), got["bgpPeers"])
-        time.sleep(2.5 * deletion_delay())
-        self.assertEqual(self.vif(vif)["virtualInterfaceState"], "deleted", "a deleted VIF stays listed")
         self.refuse_create(vif, "CreateBGPPeer on the VIF just deleted", asn=65001, addressFamily="ipv6")
+        # "Virtual interfaces deleted fewer than 15 minutes before you make the request are also returned": listed
+        # as deleted for sim.deletedRetention (1s in this world), then no longer.
+        _, _, history = poll(lambda: self.vif_or_none(vif), lambda v: v is None,
+                             5 + 5 * (deletion_delay() + deleted_retention()))
+        gone_at = time.monotonic() - t0
+        self.assertGreaterEqual(gone_at, (deletion_delay() + deleted_retention()) * 0.9,
+                                "listed for deletedRetention after it was deleted")
+        self.assertEqual({v["virtualInterfaceState"] for v in history[:-1]}, {"deleted"}, "listed as deleted until gone")
+        self.assertGreater(len(history), 2, "seen lingering as deleted more than once")
+        self.assert_client_error(lambda: self.dx.describe_virtual_interfaces(virtualInterfaceId=vif),
+                                 "DescribeVirtualInterfaces by id of a VIF past its retention")
 
     def test_delete_unknown_vif_refused(self):
         self.assert_client_error(
@@ -640,7 +665,8 @@ class VirtualInterfaces(SimTestCase):
 
 
 class Lifecycles(SimTestCase):
-    """pending -> available, verifying -> available, deleting -> deleted -> gone, with the world's delays."""
+    """pending -> available, verifying -> available, deleting -> deleted -> gone (after deletedRetention), with the
+    world's delays."""
 
     FIXTURE = "main"
 
@@ -673,12 +699,14 @@ class Lifecycles(SimTestCase):
                 marks[s] = time.monotonic() - t0
             return s
 
-        poll(state, lambda s: s == "<gone>", 5 + 10 * deletion_delay(), interval=0.04)
+        poll(state, lambda s: s == "<gone>", 5 + 5 * (deletion_delay() + deleted_retention()), interval=0.04)
         self.assertEqual(seen, ["deleting", "deleted", "<gone>"], "peer states after DeleteBGPPeer")
         self.assertGreaterEqual(marks["deleted"], deletion_delay() * 0.9)
-        self.assertGreaterEqual(marks["<gone>"], 2 * deletion_delay() * 0.9)
+        # Listed as deleted for sim.deletedRetention (1s in this world; the default is 15 minutes, see SeedExample).
+        self.assertGreaterEqual(marks["<gone>"] - marks["deleted"], deleted_retention() * 0.8)
+        self.assertGreaterEqual(marks["<gone>"], (deletion_delay() + deleted_retention()) * 0.9)
         # What is left is the last live peer: it cannot go.
-        self.refuse_delete(vif, "last live peer after the other one left", bgpPeerId="dxpeer-cfdl0001")
+        self.refuse_delete(vif, "last live peer after the other one left", LAST_PEER, bgpPeerId="dxpeer-cfdl0001")
         # The one gone is unknown now.
         self.refuse_delete(vif, "a peer already removed", bgpPeerId="dxpeer-cfdl0002")
 
@@ -787,10 +815,31 @@ class SeedExample(SimTestCase):
         # A second IPv6 peer breaks the address-family rule (hasLogicalRedundancy "no").
         self.refuse_create(vif_id, "second ipv6 peer on the seed VIF", asn=64601, addressFamily="ipv6")
 
-        # And back: delete the new peer; it leaves; the original stays and is the last one.
+        # And back: delete the new peer; it ends deleted; the original stays and is the last live one.
         self.dx.delete_bgp_peer(virtualInterfaceId=vif_id, bgpPeerId=new["bgpPeerId"])
-        poll(lambda: self.peer_ids(vif_id), lambda ids: ids == ["dxpeer-fg1v4v4e"], 5 + 10 * deletion_delay())
-        self.refuse_delete(vif_id, "the seed VIF's last peer", bgpPeerId="dxpeer-fg1v4v4e")
+        poll(lambda: self.peer_state(vif_id, new["bgpPeerId"]), lambda s: s == "deleted", 5 + 5 * deletion_delay())
+        self.refuse_delete(vif_id, "the seed VIF's last live peer", LAST_PEER, bgpPeerId="dxpeer-fg1v4v4e")
+        # With the default deletedRetention (15 minutes, the retention DescribeVirtualInterfaces documents for
+        # VIFs) the deleted peer stays listed as deleted.
+        self.assertEqual(deleted_retention(), 15 * 60, "this world keeps the default retention")
+        time.sleep(max(1.5, 3 * deletion_delay()))
+        got = self.vif(vif_id)
+        self.assertEqual(sorted((p["bgpPeerId"], p["bgpPeerState"]) for p in got["bgpPeers"]),
+                         sorted([("dxpeer-fg1v4v4e", "available"), (new["bgpPeerId"], "deleted")]))
+
+    def test_deleted_vif_stays_listed_with_the_default_retention(self):
+        created = self.dx.create_private_virtual_interface(
+            connectionId="dxcon-fguhmqlc",
+            newPrivateVirtualInterface={"virtualInterfaceName": "seed-second", "vlan": 126, "asn": 65010},
+        )
+        vif_id = created["virtualInterfaceId"]
+        self.settle(vif_id)
+        self.assertEqual(self.dx.delete_virtual_interface(virtualInterfaceId=vif_id)["virtualInterfaceState"],
+                         "deleting")
+        poll(lambda: self.vif(vif_id)["virtualInterfaceState"], lambda s: s == "deleted", 5 + 5 * deletion_delay())
+        time.sleep(max(1.5, 3 * deletion_delay()))
+        self.assertEqual(self.vif(vif_id)["virtualInterfaceState"], "deleted", "still listed (default: 15 minutes)")
+        self.assertIn(vif_id, [v["virtualInterfaceId"] for v in self.dx.describe_virtual_interfaces()["virtualInterfaces"]])
 
 
 # ==================================================================================================
@@ -810,8 +859,13 @@ class PendingPeer(SimTestCase):
         self.refuse_delete(vif_id, "pending peer by asn + customerAddress", TRANSITIONING,
                            asn=64600, customerAddress=peer["customerAddress"])
         self.assertEqual(self.peer_state(vif_id, peer["bgpPeerId"]), "pending")
-        # The pending peer is live: the address-family rule counts it.
-        self.refuse_create(vif_id, "ipv6 beside a pending ipv6 peer", asn=64601, addressFamily="ipv6")
+        # While a peer is pending, the default transitioningRule refuses any other peer change on its VIF, naming
+        # the peer (that the family rule counts a pending peer as live shows under TransitioningRuleOff).
+        self.refuse_create(vif_id, "ipv6 beside a pending ipv6 peer", settle=False,
+                           message=peer_transitioning(vif_id, peer["bgpPeerId"]), asn=64601, addressFamily="ipv6")
+        self.refuse_create(vif_id, "ipv4 beside a pending ipv6 peer", settle=False,
+                           message=peer_transitioning(vif_id, peer["bgpPeerId"]), asn=64601, addressFamily="ipv4",
+                           amazonAddress="169.254.254.1/30", customerAddress="169.254.254.2/30")
 
 
 # ==================================================================================================

@@ -400,6 +400,7 @@ fn main_world() -> Value {
         "sim": {
             "provisionDelay": "200ms",
             "deletionDelay": "500ms",
+            "deletedRetention": "1s",
             "publicAsnAllowList": [7224],
             "seed": 7,
         },
