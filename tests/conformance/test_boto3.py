@@ -9,6 +9,7 @@ the classes written for that fixture. The fixtures (ids, states, sim settings) a
 Each test class works on its own VIFs, so classes and tests do not depend on each other's order.
 """
 
+import base64
 import datetime
 import json
 import time
@@ -22,6 +23,7 @@ from dxsim import (
     ReadTimeoutError,
     SimTestCase,
     approve,
+    bgp_up_delay,
     check_ipv4_block,
     check_ipv6_block,
     client,
@@ -29,6 +31,7 @@ from dxsim import (
     deletion_delay,
     fixture_name,
     not_found,
+    parse_duration,
     peer_by_id,
     peer_transitioning,
     poll,
@@ -1075,14 +1078,598 @@ class FaultEndDeleted(SimTestCase):
         self.assertNotIn("available", history)
 
 
+class FaultServerErrorAfter(SimTestCase):
+    """--fault server-error-after=1: the operation runs, then 500 DirectConnectServerException. The client is told
+    it failed; the change happened anyway (the other side of FaultServerError)."""
+
+    FIXTURE = "fault-server-error-after"
+
+    def test_create_answers_500_but_the_peer_exists(self):
+        err = self.assert_error(
+            lambda: self.dx.create_bgp_peer(virtualInterfaceId=SEED_VIF,
+                                            newBGPPeer={"asn": 64600, "addressFamily": "ipv6"}),
+            "DirectConnectServerException", 500, "CreateBGPPeer under server-error-after=1")
+        self.assertEqual(err["ResponseMetadata"]["RetryAttempts"], 0, "one attempt: the client saw the fault itself")
+        peers = seed_peers_in_sim()
+        self.assertEqual([(p["addressFamily"], p["asn"], p["bgpPeerState"]) for p in peers[1:]],
+                         [("ipv6", 64600, "pending")], "the CreateBGPPeer that answered 500 created the peer")
+        # Reads run too, then answer 500.
+        self.assert_error(lambda: self.dx.describe_virtual_interfaces(), "DirectConnectServerException", 500,
+                          "DescribeVirtualInterfaces under server-error-after=1")
+
+
+class FaultDropBefore(SimTestCase):
+    """sim.faults.dropBeforeRate 1: the connection closes before the operation runs: no response, no change (the
+    other side of FaultDrop)."""
+
+    FIXTURE = "fault-drop-before"
+
+    def test_dropped_create_creates_nothing(self):
+        with self.assertRaises(HTTPClientError, msg="CreateBGPPeer under dropBeforeRate=1 gets no response") as cm:
+            self.dx.create_bgp_peer(virtualInterfaceId=SEED_VIF, newBGPPeer={"asn": 64600, "addressFamily": "ipv6"})
+        self.assertNotIsInstance(cm.exception, ReadTimeoutError, "the connection is closed, not left hanging")
+        self.assertEqual([p["bgpPeerId"] for p in seed_peers_in_sim()], ["dxpeer-fg1v4v4e"],
+                         "the dropped CreateBGPPeer never ran")
+        with self.assertRaises(HTTPClientError, msg="reads are dropped too"):
+            self.dx.describe_virtual_interfaces()
+
+
+class FaultLateWrite(SimTestCase):
+    """--fault late-write=1 --fault late-write-delay=1500ms: a mutating call is held for the delay, then its write
+    lands, even when the client has timed out and hung up. Reads are not held."""
+
+    FIXTURE = "fault-late-write"
+    DELAY = 1.5
+
+    def test_write_lands_after_the_client_timed_out_and_a_patient_client_waits(self):
+        impatient = client(read_timeout=0.5)
+        t0 = time.monotonic()
+        with self.assertRaises(ReadTimeoutError, msg="CreateBGPPeer held past the client's read timeout"):
+            impatient.create_bgp_peer(virtualInterfaceId=SEED_VIF, newBGPPeer={"asn": 64600, "addressFamily": "ipv6"})
+        self.assertLess(time.monotonic() - t0, self.DELAY, "the client gave up before the write landed")
+        # Right after the timeout the peer is not there, and reads answer at once.
+        t_read = time.monotonic()
+        self.assertEqual(self.peer_ids(SEED_VIF), ["dxpeer-fg1v4v4e"], "no peer yet: the write is still held")
+        self.assertLess(time.monotonic() - t_read, self.DELAY / 2, "a read is not held")
+        self.assertEqual(len(seed_peers_in_sim()), 1)
+        # Then it lands, though nobody is waiting for the answer.
+        got, _, _ = poll(lambda: self.vif(SEED_VIF), lambda v: len(v["bgpPeers"]) == 2, 5 + 3 * self.DELAY)
+        landed = time.monotonic() - t0
+        self.assertGreaterEqual(landed, self.DELAY * 0.9, "the write landed after lateWriteDelay")
+        new = [p for p in got["bgpPeers"] if p["bgpPeerId"] != "dxpeer-fg1v4v4e"][0]
+        self.assertEqual((new["addressFamily"], new["asn"]), ("ipv6", 64600))
+
+        # A client that waits long enough gets the answer, after the delay.
+        patient = client(read_timeout=10)
+        t0 = time.monotonic()
+        resp = patient.delete_virtual_interface(virtualInterfaceId=SEED_VIF)
+        self.assertGreaterEqual(time.monotonic() - t0, self.DELAY * 0.9, "the answer waited for the late write")
+        self.assertEqual(resp["virtualInterfaceState"], "deleting")
+        self.assertIn(self.vif(SEED_VIF)["virtualInterfaceState"], ("deleting", "deleted"))
+
+
+class FaultBgpDown(SimTestCase):
+    """--fault bgp-down=1 (bgpUpDelay 200ms): new peers become available but their bgpStatus stays down."""
+
+    FIXTURE = "fault-bgp-down"
+
+    def test_available_peer_stays_bgp_down(self):
+        _, peer = self.create_peer(SEED_VIF, asn=64600, addressFamily="ipv6")
+        self.assertEqual((peer["bgpPeerState"], peer["bgpStatus"]), ("pending", "down"))
+        poll(lambda: self.peer_state(SEED_VIF, peer["bgpPeerId"]), lambda s: s == "available",
+             5 + 5 * provision_delay())
+        time.sleep(max(1.0, 5 * bgp_up_delay()))
+        got = peer_by_id(self.vif(SEED_VIF), peer["bgpPeerId"])
+        self.assertEqual((got["bgpPeerState"], got["bgpStatus"]), ("available", "down"),
+                         "held down well past bgpUpDelay")
+
+
+class FaultSwitch(SimTestCase):
+    """POST /_sim/faults replaces the faults from then on (the world starts with serverErrorRate 1); bad input is
+    a 400 ValidationException and leaves the faults as they were."""
+
+    FIXTURE = "fault-switch"
+
+    def test_faults_replaced_while_running(self):
+        self.assert_error(lambda: self.dx.describe_virtual_interfaces(), "DirectConnectServerException", 500,
+                          "DescribeVirtualInterfaces under the world's serverErrorRate=1")
+        status, body = post_faults({})
+        self.assertEqual((status, body), (200, {"faults": {}}))
+        self.assertEqual(self.peer_ids(SEED_VIF), ["dxpeer-fg1v4v4e"], "no faults: requests go through")
+
+        status, body = post_faults({"dropBeforeRate": 1.0})
+        self.assertEqual((status, body), (200, {"faults": {"dropBeforeRate": 1.0}}))
+        with self.assertRaises(HTTPClientError, msg="dropBeforeRate=1 set through POST /_sim/faults"):
+            self.dx.describe_virtual_interfaces()
+
+        for bad in ({"throttleRate": 2}, {"serverErrorAfterRate": -0.5}, {"lateWriteDelay": "soon"},
+                    {"dropRate": "often"}):
+            with self.subTest(bad=bad):
+                status, body = post_faults(bad)
+                self.assertEqual(status, 400, body)
+                self.assertEqual(body.get("__type"), "ValidationException", body)
+                self.assertTrue(body.get("message"), body)
+        status, _, data = raw("POST", "/_sim/faults", b"[1, 2]", {"Content-Type": "application/json"})
+        self.assertEqual(status, 400, data)
+        with self.assertRaises(HTTPClientError, msg="refused fault settings leave the faults as they were"):
+            self.dx.describe_virtual_interfaces()
+
+        self.assertEqual(post_faults({"serverErrorAfterRate": 1.0})[0], 200)
+        self.assert_error(
+            lambda: self.dx.create_bgp_peer(virtualInterfaceId=SEED_VIF,
+                                            newBGPPeer={"asn": 64600, "addressFamily": "ipv6"}),
+            "DirectConnectServerException", 500, "CreateBGPPeer under serverErrorAfterRate=1 set at run time")
+        self.assertEqual(post_faults({})[0], 200)
+        self.assertEqual(len(self.vif(SEED_VIF)["bgpPeers"]), 2, "the create ran before its 500")
+
+
+# ==================================================================================================
+# Fixture "consistency": consistencyWindow 500ms; eu-west-1 0s and us-west-2 3s (consistencyWindowByRegion).
+# ==================================================================================================
+
+
+class EventualConsistency(SimTestCase):
+    """DescribeVirtualInterfaces may show the world as it was a seeded-random moment up to the region's window ago,
+    never older; a mutation's own response, and the checks mutations make, always see the live world."""
+
+    FIXTURE = "consistency"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        sim = world()["sim"]
+        cls.window = parse_duration(sim["consistencyWindow"], None)
+        cls.by_region = {r: parse_duration(d, None) for r, d in sim["consistencyWindowByRegion"].items()}
+
+    def listed_peers(self, vif_id, dx=None):
+        """The VIF's peers as a describe-all answers (None when the VIF is not listed)."""
+        for v in (dx or self.dx).describe_virtual_interfaces()["virtualInterfaces"]:
+            if v["virtualInterfaceId"] == vif_id:
+                return {p["bgpPeerId"]: p["bgpPeerState"] for p in v["bgpPeers"]}
+        return None
+
+    def create(self, vif_id, dx=None):
+        """CreateBGPPeer without looking first (a describe could be stale); returns (new peer id, monotonic time
+        the response arrived). The response is fresh: it has the new peer."""
+        resp = (dx or self.dx).create_bgp_peer(virtualInterfaceId=vif_id,
+                                               newBGPPeer={"asn": 65010, "addressFamily": "ipv6"})
+        answered = time.monotonic()
+        peers = resp["virtualInterface"]["bgpPeers"]
+        self.assertEqual(len(peers), 2, "the CreateBGPPeer response has the new peer")
+        new = [p for p in peers if p["bgpPeerId"] != "dxpeer-" + vif_id[len("dxvif-"):]][0]
+        self.assertEqual(new["bgpPeerState"], "pending")
+        return new["bgpPeerId"], answered
+
+    def sample(self, vif_id, peer_id, until, dx=None, at_least=5):
+        """Describes until `until` (monotonic; at least `at_least` of them): for each, whether it listed the peer."""
+        seen = []
+        for _ in range(500):
+            if len(seen) >= at_least and time.monotonic() >= until:
+                break
+            peers = self.listed_peers(vif_id, dx)
+            self.assertIsNotNone(peers, "the VIF itself is always listed")
+            if peer_id in peers:
+                self.assertIn(peers[peer_id], ("pending", "available"), "a state the peer really had")
+            seen.append(peer_id in peers)
+        return seen
+
+    def test_stale_within_the_window_fresh_beyond_it(self):
+        vif = "dxvif-cs000001"
+        peer, answered = self.create(vif)
+        # Mutations check the live world: DeleteBGPPeer knows the new peer, and that it is pending.
+        self.assert_client_error(lambda: self.dx.delete_bgp_peer(virtualInterfaceId=vif, bgpPeerId=peer),
+                                 "DeleteBGPPeer of the peer just created", "BGP peer {} {}".format(peer, TRANSITIONING))
+        seen = self.sample(vif, peer, answered + self.window * 0.5)
+        self.assertIn(False, seen, "describes within the window sometimes show the world before the create")
+        time.sleep(max(0.0, answered + self.window + 0.05 - time.monotonic()))
+        seen = self.sample(vif, peer, 0, at_least=30)
+        self.assertEqual(seen, [True] * len(seen), "no describe is staler than the window")
+
+    def test_stale_views_never_reach_back_past_the_window(self):
+        first, answered = self.create("dxvif-cs000002")
+        time.sleep(max(0.0, answered + self.window + 0.05 - time.monotonic()))
+        second, answered = self.create("dxvif-cs000003")
+        missed, older = [], []
+        for _ in range(40):
+            resp = self.dx.describe_virtual_interfaces()["virtualInterfaces"]
+            ids = {p["bgpPeerId"] for v in resp for p in v["bgpPeers"]}
+            missed.append(second not in ids)
+            older.append(first in ids)
+        self.assertIn(True, missed, "some describes right after the second create are stale")
+        self.assertEqual(older, [True] * len(older), "even stale, every describe has the create older than the window")
+
+    def test_region_without_a_window_is_always_fresh(self):
+        self.assertEqual(self.by_region[EU], 0)
+        eu = client(region=EU)
+        peer, _ = self.create("dxvif-cseu0001", dx=eu)
+        seen = [peer in (self.listed_peers("dxvif-cseu0001", eu) or {}) for _ in range(30)]
+        self.assertEqual(seen, [True] * 30, "eu-west-1 (consistencyWindowByRegion 0s) is never stale")
+
+    def test_region_with_a_longer_window_is_stale_beyond_the_default(self):
+        region = "us-west-2"
+        self.assertGreater(self.by_region[region], self.window + 1.0)
+        west = client(region=region)
+        peer, answered = self.create("dxvif-csw20001", dx=west)
+        time.sleep(max(0.0, answered + self.window + 0.1 - time.monotonic()))
+        seen = self.sample("dxvif-csw20001", peer, answered + self.window + 0.5, dx=west, at_least=15)
+        self.assertIn(False, seen, "us-west-2 (3s) is still stale past the default 500ms window")
+
+
+# ==================================================================================================
+# Fixtures "transitioning", "transitioning-vif", "transitioning-off": one world (provisionDelay and deletionDelay
+# 800ms) under each transitioningRule. AWS's exact rule is not public: these pin down the simulator's three.
+# ==================================================================================================
+
+
+class _TransitioningRule(SimTestCase):
+    """Checks shared by the three rules. PEERS_BLOCK: another pending or deleting peer refuses peer changes on its
+    VIF; VIF_BLOCKS: a pending, verifying or confirming VIF refuses them."""
+
+    PEERS_BLOCK = VIF_BLOCKS = None
+
+    def test_second_create_while_the_first_is_pending(self):
+        vif = "dxvif-trcr0001"
+        _, first = self.create_peer(vif, settle=False, asn=65101, addressFamily="ipv4")
+        self.assertEqual(first["bgpPeerState"], "pending")
+        second = {"asn": 65102, "addressFamily": "ipv4"}
+        if self.PEERS_BLOCK:
+            text = peer_transitioning(vif, first["bgpPeerId"])
+            err = self.refuse_create(vif, "second create while the first is pending", settle=False, message=text,
+                                     **second)
+            self.assertEqual(err["Error"]["Message"], text, "AWS's wording, naming the peer mid-change")
+            # Once the first is available, the same request goes through.
+            self.create_peer(vif, **second)
+        else:
+            resp, _ = self.create_peer(vif, settle=False, **second)
+            self.assertEqual(peer_by_id(resp, first["bgpPeerId"])["bgpPeerState"], "pending",
+                             "created while the first peer was still pending")
+
+    def test_delete_while_another_peer_is_deleting(self):
+        vif = "dxvif-trdl0001"
+        resp = self.dx.delete_bgp_peer(virtualInterfaceId=vif, bgpPeerId="dxpeer-trdl0001")
+        self.assertEqual(peer_by_id(resp["virtualInterface"], "dxpeer-trdl0001")["bgpPeerState"], "deleting")
+        if self.PEERS_BLOCK:
+            err, _ = self.refuse_delete(vif, "delete while another peer is deleting",
+                                        peer_transitioning(vif, "dxpeer-trdl0001"), bgpPeerId="dxpeer-trdl0002")
+            self.assertEqual(err["Error"]["Message"], peer_transitioning(vif, "dxpeer-trdl0001"))
+            self.settle(vif)
+        resp = self.dx.delete_bgp_peer(virtualInterfaceId=vif, bgpPeerId="dxpeer-trdl0002")
+        self.assertEqual(peer_by_id(resp["virtualInterface"], "dxpeer-trdl0002")["bgpPeerState"], "deleting")
+        if not self.PEERS_BLOCK:
+            self.assertEqual(peer_by_id(resp["virtualInterface"], "dxpeer-trdl0001")["bgpPeerState"], "deleting",
+                             "deleted while the other peer was still deleting")
+
+    def test_create_while_a_peer_is_deleting_and_delete_while_one_is_pending(self):
+        vif = "dxvif-trmx0001"
+        self.dx.delete_bgp_peer(virtualInterfaceId=vif, bgpPeerId="dxpeer-trmx0001")
+        new = {"asn": 65103, "addressFamily": "ipv4"}
+        if self.PEERS_BLOCK:
+            self.refuse_create(vif, "create while another peer is deleting", settle=False,
+                               message=peer_transitioning(vif, "dxpeer-trmx0001"), **new)
+        # Under the default rule, once the deleting peer is deleted; otherwise at once.
+        _, created = self.create_peer(vif, settle=self.PEERS_BLOCK, **new)
+        self.assertEqual(created["bgpPeerState"], "pending")
+        if self.PEERS_BLOCK:
+            self.refuse_delete(vif, "delete while another peer is pending",
+                               peer_transitioning(vif, created["bgpPeerId"]), bgpPeerId="dxpeer-trmx0002")
+        else:
+            resp = self.dx.delete_bgp_peer(virtualInterfaceId=vif, bgpPeerId="dxpeer-trmx0002")
+            self.assertEqual(peer_by_id(resp["virtualInterface"], created["bgpPeerId"])["bgpPeerState"], "pending")
+
+    def test_pending_and_verifying_vifs(self):
+        creates = [
+            ("pending", lambda: self.dx.create_private_virtual_interface(
+                connectionId="dxcon-tryes001",
+                newPrivateVirtualInterface={"virtualInterfaceName": "tr-pending", "vlan": 201, "asn": 65000})),
+            ("verifying", lambda: self.dx.create_public_virtual_interface(
+                connectionId="dxcon-tryes001",
+                newPublicVirtualInterface={"virtualInterfaceName": "tr-verifying", "vlan": 202, "asn": 65000,
+                                           "amazonAddress": "203.0.113.1/30", "customerAddress": "203.0.113.2/30"})),
+        ]
+        for state, create in creates:
+            vif = create()
+            vif_id = vif["virtualInterfaceId"]
+            self.assertEqual(vif["virtualInterfaceState"], state)
+            new = {"asn": 65001, "addressFamily": "ipv6"}
+            if self.VIF_BLOCKS:
+                err = self.refuse_create(vif_id, "CreateBGPPeer on a {} VIF".format(state), settle=False,
+                                         message=vif_transitioning(vif_id), **new)
+                self.assertEqual(err["Error"]["Message"], vif_transitioning(vif_id))
+                self.create_peer(vif_id, **new)  # once the VIF is available
+            else:
+                self.create_peer(vif_id, settle=False, **new)
+
+    def test_confirming_vif(self):
+        vif = "dxvif-trcf0001"
+        self.assertEqual(self.vif(vif)["virtualInterfaceState"], "confirming")
+        new = {"asn": 65001, "addressFamily": "ipv6"}
+        if self.VIF_BLOCKS:
+            self.refuse_create(vif, "CreateBGPPeer on a confirming VIF", settle=False,
+                               message=vif_transitioning(vif), **new)
+            self.refuse_delete(vif, "DeleteBGPPeer on a confirming VIF", vif_transitioning(vif),
+                               bgpPeerId="dxpeer-trcf0001")
+        else:
+            self.create_peer(vif, settle=False, **new)
+            resp = self.dx.delete_bgp_peer(virtualInterfaceId=vif, bgpPeerId="dxpeer-trcf0001")
+            self.assertEqual(peer_by_id(resp["virtualInterface"], "dxpeer-trcf0001")["bgpPeerState"], "deleting")
+
+    def test_a_pending_peer_itself_cannot_be_deleted(self):
+        # Whatever the rule: a peer still pending refuses its own deletion as transitioning.
+        vif = "dxvif-trfa0001"
+        _, peer = self.create_peer(vif, settle=False, asn=65001, addressFamily="ipv6")
+        self.refuse_delete(vif, "the pending peer itself", TRANSITIONING, bgpPeerId=peer["bgpPeerId"])
+        if not self.PEERS_BLOCK:
+            # Not refused as transitioning: the family rule counts the pending peer as live (no logical redundancy).
+            err = self.refuse_create(vif, "ipv6 beside a pending ipv6 peer", settle=False, asn=65002,
+                                     addressFamily="ipv6")
+            self.assertNotIn(TRANSITIONING, err["Error"]["Message"])
+
+
+class TransitioningRuleDefault(_TransitioningRule):
+    """No transitioningRule in the world: vif-or-peers."""
+
+    FIXTURE = "transitioning"
+    PEERS_BLOCK = VIF_BLOCKS = True
+
+
+class TransitioningRuleVif(_TransitioningRule):
+    """transitioningRule "vif": only the VIF's own state refuses."""
+
+    FIXTURE = "transitioning-vif"
+    PEERS_BLOCK, VIF_BLOCKS = False, True
+
+
+class TransitioningRuleOff(_TransitioningRule):
+    """`sim serve --transitioning-rule off`: never refused for another peer's or the VIF's state."""
+
+    FIXTURE = "transitioning-off"
+    PEERS_BLOCK = VIF_BLOCKS = False
+
+
+# ==================================================================================================
+# Fixture "paging": 160 VIFs on dxcon-pg000001, 5 connections, 3 LAGs, 3 interconnects (us-east-1); deletionDelay
+# 100ms and deletedRetention 200ms, so a deleted VIF leaves the listing while a page chain is under way.
+# ==================================================================================================
+
+
+class Paging(SimTestCase):
+    """maxResults (at most 100 a page; absent: everything) and opaque nextTokens that resume after the last id
+    returned, on DescribeVirtualInterfaces, DescribeConnections, DescribeLags and DescribeInterconnects."""
+
+    FIXTURE = "paging"
+
+    def chain(self, call, key, id_key, max_results, between=None):
+        """Follows nextToken to the end (bounded); returns (ids in order, page sizes)."""
+        ids, sizes, token = [], [], None
+        for i in range(400):
+            kwargs = {"maxResults": max_results}
+            if token:
+                kwargs["nextToken"] = token
+            page = call(**kwargs)
+            sizes.append(len(page[key]))
+            ids.extend(x[id_key] for x in page[key])
+            token = page.get("nextToken")
+            if not token:
+                return ids, sizes
+            self.assertNotIn(ids[-1], token, "the token is opaque")
+            if between:
+                between(i, ids[-1])
+        self.fail("nextToken never ran out")
+
+    def all_vif_ids(self):
+        resp = self.dx.describe_virtual_interfaces()
+        self.assertNotIn("nextToken", resp, "no maxResults: everything in one answer")
+        return [v["virtualInterfaceId"] for v in resp["virtualInterfaces"]]
+
+    def test_1_max_results_above_100_gives_pages_of_100(self):
+        everything = self.all_vif_ids()
+        self.assertGreaterEqual(len(everything), 160)
+        ids, sizes = self.chain(self.dx.describe_virtual_interfaces, "virtualInterfaces", "virtualInterfaceId", 1000)
+        self.assertEqual(sizes[0], 100, "maxResults 1000 is capped at 100")
+        self.assertEqual(sizes, [100] * (len(everything) // 100) + [len(everything) % 100], sizes)
+        self.assertEqual(ids, sorted(everything), "each VIF once, in id order")
+        ids, sizes = self.chain(self.dx.describe_virtual_interfaces, "virtualInterfaces", "virtualInterfaceId", 30)
+        self.assertEqual(set(sizes[:-1]), {30})
+        self.assertEqual(ids, sorted(everything))
+
+    def test_2_connections_lags_and_interconnects_page_too(self):
+        for call, key, id_key, kind in [
+            (self.dx.describe_connections, "connections", "connectionId", "connections"),
+            (self.dx.describe_lags, "lags", "lagId", "lags"),
+            (self.dx.describe_interconnects, "interconnects", "interconnectId", "interconnects"),
+        ]:
+            with self.subTest(key):
+                resp = call()
+                self.assertNotIn("nextToken", resp)
+                everything = sorted(x[id_key] for x in resp[key])
+                self.assertEqual(set(everything), world_ids(kind, id_key, US))
+                ids, sizes = self.chain(call, key, id_key, 2)
+                self.assertEqual(sizes, [2] * (len(everything) // 2) + ([1] if len(everything) % 2 else []))
+                self.assertEqual(ids, everything, "each once, in id order")
+                ids, sizes = self.chain(call, key, id_key, 1000)
+                self.assertEqual((ids, sizes), (everything, [len(everything)]))
+
+    def test_3_bad_tokens_are_refused(self):
+        vif_token = self.dx.describe_virtual_interfaces(maxResults=1)["nextToken"]
+        conn_token = self.dx.describe_connections(maxResults=1)["nextToken"]
+        lag_token = self.dx.describe_lags(maxResults=1)["nextToken"]
+        forged = base64.urlsafe_b64encode(b'{"listing":"elsewhere","after":"dxvif-pg000001"}').decode().rstrip("=")
+        eu = client(region=EU)
+        cases = [
+            ("garbage", lambda: self.dx.describe_virtual_interfaces(maxResults=5, nextToken="not a token!")),
+            ("garbage on DescribeConnections", lambda: self.dx.describe_connections(nextToken="xyz")),
+            ("garbage on DescribeLags", lambda: self.dx.describe_lags(nextToken="xyz")),
+            ("garbage on DescribeInterconnects", lambda: self.dx.describe_interconnects(nextToken="xyz")),
+            ("well-formed but for another listing", lambda: self.dx.describe_virtual_interfaces(nextToken=forged)),
+            ("a DescribeConnections token", lambda: self.dx.describe_virtual_interfaces(nextToken=conn_token)),
+            ("a DescribeVirtualInterfaces token", lambda: self.dx.describe_connections(nextToken=vif_token)),
+            ("a DescribeLags token", lambda: self.dx.describe_interconnects(nextToken=lag_token)),
+            ("a token of the unfiltered listing, with connectionId",
+             lambda: self.dx.describe_virtual_interfaces(connectionId="dxcon-pg000001", nextToken=vif_token)),
+            ("a us-east-1 token in eu-west-1", lambda: eu.describe_virtual_interfaces(nextToken=vif_token)),
+        ]
+        for what, call in cases:
+            with self.subTest(what):
+                err = self.assert_client_error(call, "nextToken: " + what, INVALID_TOKEN)
+                self.assertEqual(err["Error"]["Message"], INVALID_TOKEN)
+        # The good token still works, and resumes after the first VIF.
+        first = self.dx.describe_virtual_interfaces(maxResults=1)["virtualInterfaces"][0]["virtualInterfaceId"]
+        page = self.dx.describe_virtual_interfaces(maxResults=1, nextToken=vif_token)["virtualInterfaces"]
+        self.assertEqual(len(page), 1)
+        self.assertGreater(page[0]["virtualInterfaceId"], first)
+
+    def test_4_page_chain_returns_each_vif_once_while_vifs_come_and_go(self):
+        before = set(self.all_vif_ids())
+        victims = ["dxvif-pg000150", "dxvif-pg000003", "dxvif-pg000120", "dxvif-pg000060", "dxvif-pg000159",
+                   "dxvif-pg000090"]
+        created, deleted = {}, set()
+
+        def churn(i, cursor):
+            new = self.dx.create_private_virtual_interface(
+                connectionId="dxcon-pg000001",
+                newPrivateVirtualInterface={"virtualInterfaceName": "churn-{}".format(i), "vlan": 1000 + i,
+                                            "asn": 65000},
+            )
+            created[new["virtualInterfaceId"]] = cursor
+            if i < len(victims):
+                self.dx.delete_virtual_interface(virtualInterfaceId=victims[i])
+                deleted.add(victims[i])
+            time.sleep(0.1)
+
+        ids, sizes = self.chain(self.dx.describe_virtual_interfaces, "virtualInterfaces", "virtualInterfaceId", 25,
+                                between=churn)
+        self.assertGreater(len(sizes), 6)
+        self.assertEqual(len(ids), len(set(ids)), "no VIF twice")
+        self.assertEqual(ids, sorted(ids), "in id order")
+        stayed = before - deleted
+        self.assertEqual(stayed - set(ids), set(), "VIFs listed throughout are all returned")
+        self.assertEqual(set(ids) - before - set(created), set(), "nothing that never existed")
+        for vif_id, cursor in created.items():
+            # Created between pages: returned exactly when its id sorts after the page it followed.
+            self.assertEqual(vif_id in ids, vif_id > cursor, "{} created after page ending {}".format(vif_id, cursor))
+        poll(lambda: set(self.all_vif_ids()) & deleted, lambda left: not left, 5)
+
+
+# ==================================================================================================
+# Fixture "bgp": provisionDelay 300ms, bgpUpDelay 500ms, deletionDelay 300ms.
+# ==================================================================================================
+
+
+class BgpStatus(SimTestCase):
+    """bgpStatus: down while pending, up bgpUpDelay after the peer becomes available, down once deleting.
+
+    On AWS the session comes up when the customer router establishes it; the simulator's delay stands in for that."""
+
+    FIXTURE = "bgp"
+
+    def watch(self, vif_id, peer_id, t0):
+        """Polls the peer until BGP is up; returns [(seconds since t0, bgpPeerState, bgpStatus)]."""
+        seen = []
+
+        def fetch():
+            peer = peer_by_id(self.vif(vif_id), peer_id)
+            seen.append((time.monotonic() - t0, peer["bgpPeerState"], peer["bgpStatus"]))
+            return peer["bgpStatus"]
+
+        poll(fetch, lambda s: s == "up", 5 + 5 * (provision_delay() + bgp_up_delay()), interval=0.03)
+        return seen
+
+    def check_timeline(self, seen):
+        states = [(state, status) for _, state, status in seen]
+        self.assertTrue(all(status == "down" for state, status in states if state == "pending"), states)
+        self.assertIn(("available", "down"), states, "available before BGP is up")
+        available = next(t for t, state, _ in seen if state == "available")
+        up = next(t for t, _, status in seen if status == "up")
+        self.assertGreaterEqual(up, (provision_delay() + bgp_up_delay()) * 0.9, "up no sooner than both delays")
+        self.assertGreaterEqual(up - available, bgp_up_delay() * 0.6, "up about bgpUpDelay after available")
+
+    def test_new_peer_goes_up_after_bgp_up_delay(self):
+        vif = "dxvif-bg000001"
+        t0 = time.monotonic()
+        _, peer = self.create_peer(vif, settle=False, asn=65001, addressFamily="ipv6")
+        self.assertEqual((peer["bgpPeerState"], peer["bgpStatus"]), ("pending", "down"))
+        self.check_timeline(self.watch(vif, peer["bgpPeerId"], t0))
+
+    def test_new_vif_first_peer_goes_up_after_bgp_up_delay(self):
+        t0 = time.monotonic()
+        vif = self.dx.create_private_virtual_interface(
+            connectionId="dxcon-bgye0001",
+            newPrivateVirtualInterface={"virtualInterfaceName": "bgp-new", "vlan": 201, "asn": 65000},
+        )
+        peer = vif["bgpPeers"][0]
+        self.assertEqual(peer["bgpStatus"], "down")
+        self.check_timeline(self.watch(vif["virtualInterfaceId"], peer["bgpPeerId"], t0))
+
+    def test_deleting_peer_is_down(self):
+        vif = "dxvif-bg000002"
+        self.assertEqual({p["bgpStatus"] for p in self.vif(vif)["bgpPeers"]}, {"up"})
+        resp = self.dx.delete_bgp_peer(virtualInterfaceId=vif, bgpPeerId="dxpeer-bg000003")
+        peer = peer_by_id(resp["virtualInterface"], "dxpeer-bg000003")
+        self.assertEqual((peer["bgpPeerState"], peer["bgpStatus"]), ("deleting", "down"))
+        got, _, _ = poll(lambda: peer_by_id(self.vif(vif), "dxpeer-bg000003"), lambda p: p["bgpPeerState"] == "deleted",
+                         5 + 5 * deletion_delay())
+        self.assertEqual(got["bgpStatus"], "down")
+        self.assertEqual(peer_by_id(self.vif(vif), "dxpeer-bg000002")["bgpStatus"], "up", "the other peer stays up")
+
+
+# ==================================================================================================
+# Fixture "rate-limit": rateLimits CreateBGPPeer 1/s burst 3, "mutating" 0.2/s burst 2; describes unlimited.
+# ==================================================================================================
+
+
+class RateLimits(SimTestCase):
+    """A token bucket per operation and region: the burst, then 400 ThrottlingException "Rate exceeded"."""
+
+    FIXTURE = "rate-limit"
+
+    def throttled(self, call, what):
+        err = self.assert_error(call, "ThrottlingException", 400, what, "Rate exceeded")
+        self.assertEqual(err["Error"]["Message"], "Rate exceeded")
+
+    def test_create_bgp_peer_burst_then_throttled_per_region(self):
+        new = {"asn": 65001, "addressFamily": "ipv6"}
+        for i in (1, 2, 3):
+            self.create_peer("dxvif-rl00000{}".format(i), settle=False, **new)
+        before = self.peer_ids("dxvif-rl000004")
+        self.throttled(lambda: self.dx.create_bgp_peer(virtualInterfaceId="dxvif-rl000004", newBGPPeer=new),
+                       "a fourth CreateBGPPeer within the burst's second")
+        self.assertEqual(self.peer_ids("dxvif-rl000004"), before, "a throttled call changes nothing")
+        # eu-west-1 has its own bucket.
+        self.create_peer("dxvif-rleu0001", dx=client(region=EU), settle=False, **new)
+        # One token a second refills it.
+        time.sleep(1.1)
+        self.create_peer("dxvif-rl000004", settle=False, **new)
+        self.throttled(lambda: self.dx.create_bgp_peer(virtualInterfaceId="dxvif-rl000005", newBGPPeer=new),
+                       "CreateBGPPeer right after the refilled token was used")
+
+    def test_mutating_limit_spares_describes_and_other_operations(self):
+        # The "mutating" class limit, per operation: DeleteBGPPeer has a burst of 2 (refused calls use tokens too).
+        for _ in range(2):
+            self.assert_client_error(
+                lambda: self.dx.delete_bgp_peer(virtualInterfaceId="dxvif-rl000006", bgpPeerId="dxpeer-rl000006"),
+                "DeleteBGPPeer of the last peer", LAST_PEER)
+        self.throttled(
+            lambda: self.dx.delete_bgp_peer(virtualInterfaceId="dxvif-rl000006", bgpPeerId="dxpeer-rl000006"),
+            "a third DeleteBGPPeer")
+        # Another mutating operation has its own bucket.
+        self.assert_client_error(lambda: self.dx.delete_virtual_interface(virtualInterfaceId="dxvif-rlnone00"),
+                                 "DeleteVirtualInterface of an unknown VIF")
+        # Describes have no limit.
+        for _ in range(25):
+            self.assertTrue(self.dx.describe_virtual_interfaces()["virtualInterfaces"])
+            self.dx.describe_connections()
+
+
 def load_tests(loader, standard_tests, pattern):
     """Only the classes written for the world the simulator runs (DXCTL_SIM_WORLD's conformanceFixture)."""
     fixture = fixture_name()
     suite = unittest.TestSuite()
     for case in (Describe, Regions, AddressFamilyRule, AddressRules, AuthKeyAndAsnRules, PublicVifRules,
                  DeleteBgpPeer, VirtualInterfaces, Lifecycles, Protocol, SeedExample, PendingPeer, ManualApproval,
-                 SigV4, FaultThrottle, FaultServerError, FaultTransitioning, FaultDrop, FaultStuckPending,
-                 FaultEndDeleted):
+                 SigV4, FaultThrottle, FaultServerError, FaultServerErrorAfter, FaultTransitioning, FaultDropBefore,
+                 FaultDrop, FaultLateWrite, FaultStuckPending, FaultEndDeleted, FaultBgpDown, FaultSwitch,
+                 EventualConsistency, TransitioningRuleDefault, TransitioningRuleVif, TransitioningRuleOff, Paging,
+                 BgpStatus, RateLimits):
         if case.FIXTURE == fixture:
             suite.addTests(loader.loadTestsFromTestCase(case))
     if suite.countTestCases() == 0:
