@@ -143,11 +143,15 @@ class Describe(SimTestCase):
         self.assertEqual(set(got), world_ids("connections", "connectionId", US))
         self.assertEqual(got["dxcon-cfye0001"]["hasLogicalRedundancy"], "yes")
         self.assertEqual(got["dxcon-cfno0001"]["hasLogicalRedundancy"], "no")
-        # loaIssueTime is epoch seconds on the wire; botocore turns it into a datetime.
-        self.assertEqual(
-            got["dxcon-cfds0001"]["loaIssueTime"],
-            datetime.datetime.fromtimestamp(1700000000, tz=datetime.timezone.utc),
-        )
+        # loaIssueTime is epoch seconds on the wire (dxcon-cfds0001's is pasted from AWS CLI v2 output as
+        # "2023-11-14T22:13:20+00:00", dxcon-cfye0001's written as 1700000000); botocore turns it into a datetime.
+        for conn in ("dxcon-cfds0001", "dxcon-cfye0001"):
+            self.assertEqual(
+                got[conn]["loaIssueTime"],
+                datetime.datetime.fromtimestamp(1700000000, tz=datetime.timezone.utc),
+            )
+        _, _, body = raw_api("DescribeConnections", {"connectionId": "dxcon-cfds0001"})
+        self.assertEqual(json.loads(body)["connections"][0]["loaIssueTime"], 1700000000)
         one = self.dx.describe_connections(connectionId="dxcon-cfye0001")["connections"]
         self.assertEqual([c["connectionId"] for c in one], ["dxcon-cfye0001"])
         self.assert_client_error(

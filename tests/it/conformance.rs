@@ -111,6 +111,13 @@ fn connection(id: &str, region: &str, redundancy: &str) -> Value {
     })
 }
 
+/// A connection as AWS CLI v2 prints it: `loaIssueTime` an ISO 8601 string (the simulator serves epoch seconds).
+fn pasted_connection(id: &str) -> Value {
+    let mut c = connection(id, "us-east-1", "no");
+    c["loaIssueTime"] = json!("2023-11-14T22:13:20+00:00");
+    c
+}
+
 /// Fixture "main": one small VIF per rule, so test classes never see each other's changes.
 /// The ids are the ones tests/conformance/test_boto3.py uses.
 fn main_world() -> Value {
@@ -379,7 +386,7 @@ fn main_world() -> Value {
         "connections": [
             connection(no, "us-east-1", "no"),
             connection(yes, "us-east-1", "yes"),
-            connection(desc, "us-east-1", "no"),
+            pasted_connection(desc),
             connection(eu, "eu-west-1", "no"),
         ],
         "lags": [
