@@ -1,8 +1,9 @@
 //! Conformance: clients nobody on the team wrote, boto3 (tests/conformance/test_boto3.py) and the AWS SDK for
 //! JavaScript v3 (tests/conformance/js/check.mjs), against `dxctl sim serve` on purpose-built worlds.
 //!
-//! Each world below is a fixture of the boto3 suite: it names itself in `conformanceFixture`, and the suite runs the
-//! test classes written for it. Worlds that need different `sim` settings get their own simulator process.
+//! Each world below is a fixture of the boto3 suite (or of check.mjs): it names itself in `conformanceFixture`, and
+//! the suite runs the test classes written for it. Worlds that need different `sim` settings get their own simulator
+//! process; fixtures that differ only in those settings run in parallel, so the whole part stays well under a minute.
 //! The clients are required: their absence is a failure that says how to install them, never a skip.
 
 use std::path::{Path, PathBuf};
