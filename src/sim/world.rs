@@ -564,10 +564,29 @@ impl World {
     /// Parses a world; errors carry line and column.
     pub fn parse(text: &str) -> anyhow::Result<World> {
         super::world_check::check(text)?;
-        let world: World = serde_json::from_str(text)
+        let mut world: World = serde_json::from_str(text)
             .map_err(|e| anyhow::anyhow!("line {}, column {}: {e}", e.line(), e.column()))?;
         world.sim.check()?;
+        world.timestamps_to_epoch_seconds();
         Ok(world)
+    }
+
+    /// Pasted AWS CLI v2 output carries ISO 8601 timestamps; the JSON protocol sends epoch seconds, so the world
+    /// keeps those (the Rust SDK reads a string where it expects an epoch-seconds timestamp as an error).
+    fn timestamps_to_epoch_seconds(&mut self) {
+        use super::world_check::timestamps_to_epoch_seconds as fix;
+        for v in &mut self.virtual_interfaces {
+            fix("virtualInterfaces", &mut v.extra);
+        }
+        for c in &mut self.connections {
+            fix("connections", &mut c.extra);
+        }
+        for l in &mut self.lags {
+            fix("lags", &mut l.extra);
+        }
+        for i in &mut self.interconnects {
+            fix("interconnects", &mut i.extra);
+        }
     }
 
     /// The connection, LAG or interconnect with this id, in any region.

@@ -20,7 +20,8 @@ enum Ty {
     /// The model's `long` (64-bit).
     Long(Limit),
     Bool,
-    /// Epoch seconds, as the JSON protocol sends timestamps.
+    /// Epoch seconds, as the JSON protocol sends timestamps, or an ISO 8601 date-time with an offset, as AWS CLI v2
+    /// prints them (`2023-11-14T22:13:20+00:00`); served as epoch seconds either way.
     Timestamp,
     List(&'static Shape),
     Struct(&'static Shape),
@@ -374,6 +375,7 @@ impl Checker<'_> {
             (_, Value::NullKeyword(_)) => {}
             (Ty::Str, Value::StringLit(_)) | (Ty::Bool, Value::BooleanLit(_)) => {}
             (Ty::Timestamp, Value::NumberLit(_)) => {}
+            (Ty::Timestamp, Value::StringLit(s)) if epoch_seconds(&s.value).is_some() => {}
             (Ty::Enum(allowed), _) => {
                 let expected = format!("one of {}", allowed.join(", "));
                 match value {
@@ -402,7 +404,8 @@ impl Checker<'_> {
                 value,
                 path,
                 Rule::Type,
-                "a timestamp in epoch seconds (a number)",
+                "a timestamp: epoch seconds (a number) or an ISO 8601 date-time with an offset, such as \
+                 2023-11-14T22:13:20+00:00",
             ),
             (Ty::List(_), _) => self.expected(value, path, Rule::Type, "an array"),
             (Ty::Struct(_), _) => self.expected(value, path, Rule::Type, "an object"),
@@ -483,6 +486,53 @@ impl Checker<'_> {
                     None => written.to_string(),
                 }
             }
+        }
+    }
+}
+
+/// Epoch seconds of an ISO 8601 / RFC 3339 date-time with an offset (`2023-11-14T22:13:20+00:00`, `…20.5Z`):
+/// whole seconds as an integer, fractional ones as a float.
+pub fn epoch_seconds(text: &str) -> Option<serde_json::Number> {
+    use time::format_description::well_known::{Iso8601, Rfc3339};
+    let at = time::OffsetDateTime::parse(text, &Rfc3339)
+        .or_else(|_| time::OffsetDateTime::parse(text, &Iso8601::DEFAULT))
+        .ok()?;
+    if at.nanosecond() == 0 {
+        Some(at.unix_timestamp().into())
+    } else {
+        serde_json::Number::from_f64(at.unix_timestamp_nanos() as f64 / 1e9)
+    }
+}
+
+/// Rewrites the ISO 8601 timestamps among the members of one resource of `kind` (`connections`, `lags`, …; nested
+/// structures included) as epoch seconds, so they go out on the wire as the JSON protocol sends timestamps.
+pub fn timestamps_to_epoch_seconds(
+    kind: &str,
+    members: &mut serde_json::Map<String, serde_json::Value>,
+) {
+    if let Some((_, shape, _)) = RESOURCES.iter().find(|(key, ..)| *key == kind) {
+        normalize(members, shape);
+    }
+}
+
+fn normalize(members: &mut serde_json::Map<String, serde_json::Value>, shape: &Shape) {
+    use serde_json::Value as Json;
+    for (name, ty) in shape.members {
+        match (ty, members.get_mut(*name)) {
+            (Ty::Timestamp, Some(value)) => {
+                if let Some(seconds) = value.as_str().and_then(epoch_seconds) {
+                    *value = Json::Number(seconds);
+                }
+            }
+            (Ty::List(inner), Some(Json::Array(items))) => {
+                for item in items {
+                    if let Json::Object(object) = item {
+                        normalize(object, inner);
+                    }
+                }
+            }
+            (Ty::Struct(inner), Some(Json::Object(object))) => normalize(object, inner),
+            _ => {}
         }
     }
 }

@@ -30,7 +30,31 @@ ANY_SECRET = "conformance-secret"
 
 IPV6_POOL_BASE = ipaddress.IPv6Address("2001:db8:1100:2f0:0:1:9cb4:4210")
 LINK_LOCAL_V4 = ipaddress.IPv4Network("169.254.0.0/16")
-TRANSITIONING = "is currently in a transitioning state"
+# AWS's wording of a refusal while a resource is mid-change ("Connection dxcon-fh9yptf2 is in a transitioning
+# state.", terraform-provider-aws PR #3212); the simulator names the VIF, or the peer that is mid-change.
+TRANSITIONING = "is in a transitioning state"
+# DeleteBGPPeer of a VIF's last live peer, as AWS words it (terraform-provider-aws bgp_peer.go matches this text).
+LAST_PEER = "The last BGP Peer on a Virtual Interface cannot be deleted"
+INVALID_TOKEN = "The nextToken is not valid for this request."
+# States in which a VIF, or a peer on it, makes CreateBGPPeer and DeleteBGPPeer refuse (the default rule).
+VIF_TRANSITIONING_STATES = ("pending", "verifying", "confirming")
+PEER_TRANSITIONING_STATES = ("pending", "deleting")
+
+
+def vif_transitioning(vif_id):
+    """The refusal text while the VIF itself is pending, verifying or confirming."""
+    return "Virtual interface {} is in a transitioning state.".format(vif_id)
+
+
+def peer_transitioning(vif_id, peer_id):
+    """The refusal text while another peer of the VIF is pending or deleting (transitioningRule vif-or-peers)."""
+    return "BGP peer {} of virtual interface {} is in a transitioning state.".format(peer_id, vif_id)
+
+
+def not_found(kind, resource_id):
+    """DescribeConnections / DescribeLags / DescribeInterconnects with an unknown id, as AWS words it
+    (terraform-provider-aws connection.go and lag.go match "Could not find Connection with ID" and "... Lag ...")."""
+    return "Could not find {} with ID {}".format(kind, resource_id)
 
 
 def sim_url():
@@ -73,6 +97,15 @@ def provision_delay():
 
 def deletion_delay():
     return parse_duration(world().get("sim", {}).get("deletionDelay"), 1.0)
+
+
+def deleted_retention():
+    """How long deleted peers and VIFs stay listed: sim.deletedRetention, default 15 minutes."""
+    return parse_duration(world().get("sim", {}).get("deletedRetention"), 15 * 60.0)
+
+
+def bgp_up_delay():
+    return parse_duration(world().get("sim", {}).get("bgpUpDelay"), 1.0)
 
 
 def client(region="us-east-1", key=ANY_KEY, secret=ANY_SECRET, **config):
@@ -138,6 +171,12 @@ def approve(peer_id=None):
     body = {} if peer_id is None else {"bgpPeerId": peer_id}
     status, _, data = raw("POST", "/_sim/approve", json.dumps(body).encode(), {"Content-Type": "application/json"})
     return status, data
+
+
+def post_faults(faults):
+    """POST /_sim/faults: replaces the simulator's faults from now on. Returns (status, parsed body)."""
+    status, _, data = raw("POST", "/_sim/faults", json.dumps(faults).encode(), {"Content-Type": "application/json"})
+    return status, json.loads(data) if data else None
 
 
 def poll(fetch, done, timeout, interval=0.05):
@@ -226,11 +265,29 @@ class SimTestCase(unittest.TestCase):
         peer = peer_by_id(self.vif(vif_id), peer_id)
         return "<gone>" if peer is None else peer["bgpPeerState"]
 
+    def settle(self, vif_id, dx=None, timeout=None):
+        """Waits (bounded) until neither the VIF nor any of its peers is mid-change, as a careful client does
+        before changing peers: under the default transitioningRule, a pending or deleting peer (or a pending,
+        verifying or confirming VIF) makes CreateBGPPeer and DeleteBGPPeer refuse as transitioning."""
+
+        def settled(vif):
+            return vif["virtualInterfaceState"] not in VIF_TRANSITIONING_STATES and not any(
+                p.get("bgpPeerState") in PEER_TRANSITIONING_STATES for p in vif.get("bgpPeers", [])
+            )
+
+        if timeout is None:
+            timeout = 5 + 5 * max(provision_delay(), deletion_delay())
+        vif, _, _ = poll(lambda: self.vif(vif_id, dx), settled, timeout)
+        return vif
+
     # -- writing -------------------------------------------------------------------------------
 
-    def create_peer(self, vif_id, dx=None, **new_peer):
-        """CreateBGPPeer; returns (the VIF from the response, the new peer in it)."""
+    def create_peer(self, vif_id, dx=None, settle=True, **new_peer):
+        """CreateBGPPeer (once the VIF has settled, unless settle=False); returns (the VIF from the response, the
+        new peer in it)."""
         dx = dx or self.dx
+        if settle:
+            self.settle(vif_id, dx)
         before = set(self.peer_ids(vif_id, dx))
         resp = dx.create_bgp_peer(virtualInterfaceId=vif_id, newBGPPeer=new_peer)
         self.assertIn("virtualInterface", resp, "CreateBGPPeer returns {virtualInterface}")
@@ -264,15 +321,22 @@ class SimTestCase(unittest.TestCase):
     def assert_client_error(self, call, what, message=None):
         return self.assert_error(call, "DirectConnectClientException", 400, what, message)
 
-    def refuse_create(self, vif_id, what, dx=None, message=None, **new_peer):
-        """CreateBGPPeer must be a DirectConnectClientException and leave the VIF's peers as they were."""
+    def refuse_create(self, vif_id, what, dx=None, message=None, settle=True, **new_peer):
+        """CreateBGPPeer must be a DirectConnectClientException and leave the VIF's peers as they were.
+
+        With settle (the default) the VIF first settles, and a refusal without an expected message must not be a
+        transitioning one: the rule under test refused, not a peer that happened to be mid-change."""
         dx = dx or self.dx
+        if settle:
+            self.settle(vif_id, dx)
         before = self.peer_ids(vif_id, dx)
         err = self.assert_client_error(
             lambda: dx.create_bgp_peer(virtualInterfaceId=vif_id, newBGPPeer=new_peer),
             "CreateBGPPeer {} newBGPPeer={} ({})".format(vif_id, new_peer, what),
             message,
         )
+        if settle and message is None:
+            self.assertNotIn(TRANSITIONING, err["Error"]["Message"], "refused by the rule under test ({})".format(what))
         self.assertEqual(self.peer_ids(vif_id, dx), before, "a refused CreateBGPPeer changes nothing ({})".format(what))
         return err
 
@@ -288,6 +352,8 @@ class SimTestCase(unittest.TestCase):
             "DeleteBGPPeer {} {} ({})".format(vif_id, selector, what),
             message,
         )
+        if message is None:
+            self.assertNotIn(TRANSITIONING, err["Error"]["Message"], "refused by the rule under test ({})".format(what))
         after = self.vif(vif_id)
         self.assertEqual(peers(after), before, "a refused DeleteBGPPeer changes nothing ({})".format(what))
         return err, after

@@ -9,29 +9,39 @@ the classes written for that fixture. The fixtures (ids, states, sim settings) a
 Each test class works on its own VIFs, so classes and tests do not depend on each other's order.
 """
 
+import base64
 import datetime
 import json
 import time
 import unittest
 
 from dxsim import (
+    INVALID_TOKEN,
+    LAST_PEER,
     TRANSITIONING,
     HTTPClientError,
     ReadTimeoutError,
     SimTestCase,
     approve,
+    bgp_up_delay,
     check_ipv4_block,
     check_ipv6_block,
     client,
+    deleted_retention,
     deletion_delay,
     fixture_name,
+    not_found,
+    parse_duration,
     peer_by_id,
+    peer_transitioning,
     poll,
+    post_faults,
     provision_delay,
     raw,
     raw_api,
     sim_world,
     unsigned_client,
+    vif_transitioning,
     world,
 )
 
@@ -60,7 +70,8 @@ def world_ids(kind, id_field, region):
 
 
 # ==================================================================================================
-# Fixture "main": many small VIFs, provisionDelay 200ms, deletionDelay 500ms, publicAsnAllowList [7224].
+# Fixture "main": many small VIFs, provisionDelay 200ms, deletionDelay 500ms, deletedRetention 1s,
+# publicAsnAllowList [7224]. Default transitioningRule: tests let a VIF settle before changing its peers again.
 # ==================================================================================================
 
 
@@ -132,16 +143,21 @@ class Describe(SimTestCase):
         self.assertEqual(set(got), world_ids("connections", "connectionId", US))
         self.assertEqual(got["dxcon-cfye0001"]["hasLogicalRedundancy"], "yes")
         self.assertEqual(got["dxcon-cfno0001"]["hasLogicalRedundancy"], "no")
-        # loaIssueTime is epoch seconds on the wire; botocore turns it into a datetime.
-        self.assertEqual(
-            got["dxcon-cfds0001"]["loaIssueTime"],
-            datetime.datetime.fromtimestamp(1700000000, tz=datetime.timezone.utc),
-        )
+        # loaIssueTime is epoch seconds on the wire (dxcon-cfds0001's is pasted from AWS CLI v2 output as
+        # "2023-11-14T22:13:20+00:00", dxcon-cfye0001's written as 1700000000); botocore turns it into a datetime.
+        for conn in ("dxcon-cfds0001", "dxcon-cfye0001"):
+            self.assertEqual(
+                got[conn]["loaIssueTime"],
+                datetime.datetime.fromtimestamp(1700000000, tz=datetime.timezone.utc),
+            )
+        _, _, body = raw_api("DescribeConnections", {"connectionId": "dxcon-cfds0001"})
+        self.assertEqual(json.loads(body)["connections"][0]["loaIssueTime"], 1700000000)
         one = self.dx.describe_connections(connectionId="dxcon-cfye0001")["connections"]
         self.assertEqual([c["connectionId"] for c in one], ["dxcon-cfye0001"])
         self.assert_client_error(
             lambda: self.dx.describe_connections(connectionId="dxcon-cfnone00"),
             "DescribeConnections connectionId=dxcon-cfnone00",
+            not_found("Connection", "dxcon-cfnone00"),
         )
 
     def test_describe_lags(self):
@@ -150,7 +166,8 @@ class Describe(SimTestCase):
         one = self.dx.describe_lags(lagId="dxlag-cfye0001")["lags"]
         self.assertEqual([(l["lagId"], l["hasLogicalRedundancy"]) for l in one], [("dxlag-cfye0001", "yes")])
         self.assert_client_error(
-            lambda: self.dx.describe_lags(lagId="dxlag-cfnone00"), "DescribeLags lagId=dxlag-cfnone00"
+            lambda: self.dx.describe_lags(lagId="dxlag-cfnone00"), "DescribeLags lagId=dxlag-cfnone00",
+            not_found("Lag", "dxlag-cfnone00"),
         )
 
     def test_describe_interconnects(self):
@@ -162,6 +179,7 @@ class Describe(SimTestCase):
         self.assert_client_error(
             lambda: self.dx.describe_interconnects(interconnectId="dxcon-cfnone00"),
             "DescribeInterconnects interconnectId=dxcon-cfnone00",
+            not_found("Interconnect", "dxcon-cfnone00"),
         )
 
 
@@ -258,9 +276,10 @@ class AddressFamilyRule(SimTestCase):
         )
         _, peer = self.create_peer("dxvif-cfaf0001", asn=65001, addressFamily="ipv6")
         self.assertEqual(peer["addressFamily"], "ipv6")
+        # refuse_create lets the new peer settle first, so the family rule refuses, not the transitioning rule
+        # (that a pending peer counts as live too shows under transitioningRule off: TransitioningRuleOff).
         self.refuse_create(
-            "dxvif-cfaf0001", "hasLogicalRedundancy=no, an ipv6 peer now exists (pending counts as live)",
-            asn=65002, addressFamily="ipv6",
+            "dxvif-cfaf0001", "hasLogicalRedundancy=no, an ipv6 peer now exists", asn=65002, addressFamily="ipv6",
         )
 
     def test_deleted_peer_does_not_block_its_family(self):
@@ -427,6 +446,7 @@ class DeleteBgpPeer(SimTestCase):
 
     def test_delete_by_asn_and_customer_address(self):
         vif = "dxvif-cfdl0002"
+        self.settle(vif)  # the other test deletes a peer of this VIF too
         resp = self.dx.delete_bgp_peer(virtualInterfaceId=vif, asn=65002, customerAddress="169.254.21.2/30")
         self.assertIn("virtualInterface", resp, "DeleteBGPPeer returns {virtualInterface}")
         self.assertEqual(resp["virtualInterface"]["virtualInterfaceId"], vif)
@@ -435,6 +455,7 @@ class DeleteBgpPeer(SimTestCase):
 
     def test_delete_by_asn_long_and_customer_address(self):
         vif = "dxvif-cfdl0002"
+        self.settle(vif)  # the other test deletes a peer of this VIF too
         resp = self.dx.delete_bgp_peer(virtualInterfaceId=vif, asnLong=4200000020, customerAddress="169.254.22.2/30")
         self.assertEqual(peer_by_id(resp["virtualInterface"], "dxpeer-cfdl0005")["bgpPeerState"], "deleting")
 
@@ -447,10 +468,12 @@ class DeleteBgpPeer(SimTestCase):
         self.refuse_delete(vif, "bgpPeerId of another VIF's peer", bgpPeerId="dxpeer-cfds0001")
 
     def test_last_live_peer_cannot_be_deleted(self):
-        self.refuse_delete("dxvif-cfls0002", "the only peer, by id", bgpPeerId="dxpeer-cfls0003")
-        self.refuse_delete("dxvif-cfls0002", "the only peer, by asn", asn=65000, customerAddress="169.254.113.2/30")
-        _, after = self.refuse_delete("dxvif-cfls0001", "the only live peer beside a deleted one",
-                                      bgpPeerId="dxpeer-cfls0001")
+        self.refuse_delete("dxvif-cfls0002", "the only peer, by id", LAST_PEER, bgpPeerId="dxpeer-cfls0003")
+        self.refuse_delete("dxvif-cfls0002", "the only peer, by asn", LAST_PEER, asn=65000,
+                           customerAddress="169.254.113.2/30")
+        err, after = self.refuse_delete("dxvif-cfls0001", "the only live peer beside a deleted one", LAST_PEER,
+                                        bgpPeerId="dxpeer-cfls0001")
+        self.assertEqual(err["Error"]["Message"], LAST_PEER, "AWS's exact text")
         self.assertEqual(peer_by_id(after, "dxpeer-cfls0001")["bgpPeerState"], "available")
 
     def test_pending_and_verifying_peers_refused_as_transitioning(self):
@@ -618,7 +641,7 @@ class VirtualInterfaces(SimTestCase):
         after = {v["virtualInterfaceId"] for v in self.dx.describe_virtual_interfaces()["virtualInterfaces"]}
         self.assertEqual(after - before, set(), "a refused create made a VIF")
 
-    def test_delete_vif_deleting_then_deleted_and_still_listed(self):
+    def test_delete_vif_deleting_then_deleted_listed_for_the_retention_then_gone(self):
         vif = "dxvif-cfdv0001"
         t0 = time.monotonic()
         resp = self.dx.delete_virtual_interface(virtualInterfaceId=vif)
@@ -628,9 +651,18 @@ class VirtualInterfaces(SimTestCase):
                          5 + 5 * deletion_delay())
         self.assertGreaterEqual(time.monotonic() - t0, deletion_delay() * 0.9, "deleted no sooner than deletionDelay")
         self.assertTrue(all(p["bgpPeerState"] == "deleted" for p in got["bgpPeers"]), got["bgpPeers"])
-        time.sleep(2.5 * deletion_delay())
-        self.assertEqual(self.vif(vif)["virtualInterfaceState"], "deleted", "a deleted VIF stays listed")
         self.refuse_create(vif, "CreateBGPPeer on the VIF just deleted", asn=65001, addressFamily="ipv6")
+        # "Virtual interfaces deleted fewer than 15 minutes before you make the request are also returned": listed
+        # as deleted for sim.deletedRetention (1s in this world), then no longer.
+        _, _, history = poll(lambda: self.vif_or_none(vif), lambda v: v is None,
+                             5 + 5 * (deletion_delay() + deleted_retention()))
+        gone_at = time.monotonic() - t0
+        self.assertGreaterEqual(gone_at, (deletion_delay() + deleted_retention()) * 0.9,
+                                "listed for deletedRetention after it was deleted")
+        self.assertEqual({v["virtualInterfaceState"] for v in history[:-1]}, {"deleted"}, "listed as deleted until gone")
+        self.assertGreater(len(history), 2, "seen lingering as deleted more than once")
+        self.assert_client_error(lambda: self.dx.describe_virtual_interfaces(virtualInterfaceId=vif),
+                                 "DescribeVirtualInterfaces by id of a VIF past its retention")
 
     def test_delete_unknown_vif_refused(self):
         self.assert_client_error(
@@ -640,7 +672,8 @@ class VirtualInterfaces(SimTestCase):
 
 
 class Lifecycles(SimTestCase):
-    """pending -> available, verifying -> available, deleting -> deleted -> gone, with the world's delays."""
+    """pending -> available, verifying -> available, deleting -> deleted -> gone (after deletedRetention), with the
+    world's delays."""
 
     FIXTURE = "main"
 
@@ -673,12 +706,14 @@ class Lifecycles(SimTestCase):
                 marks[s] = time.monotonic() - t0
             return s
 
-        poll(state, lambda s: s == "<gone>", 5 + 10 * deletion_delay(), interval=0.04)
+        poll(state, lambda s: s == "<gone>", 5 + 5 * (deletion_delay() + deleted_retention()), interval=0.04)
         self.assertEqual(seen, ["deleting", "deleted", "<gone>"], "peer states after DeleteBGPPeer")
         self.assertGreaterEqual(marks["deleted"], deletion_delay() * 0.9)
-        self.assertGreaterEqual(marks["<gone>"], 2 * deletion_delay() * 0.9)
+        # Listed as deleted for sim.deletedRetention (1s in this world; the default is 15 minutes, see SeedExample).
+        self.assertGreaterEqual(marks["<gone>"] - marks["deleted"], deleted_retention() * 0.8)
+        self.assertGreaterEqual(marks["<gone>"], (deletion_delay() + deleted_retention()) * 0.9)
         # What is left is the last live peer: it cannot go.
-        self.refuse_delete(vif, "last live peer after the other one left", bgpPeerId="dxpeer-cfdl0001")
+        self.refuse_delete(vif, "last live peer after the other one left", LAST_PEER, bgpPeerId="dxpeer-cfdl0001")
         # The one gone is unknown now.
         self.refuse_delete(vif, "a peer already removed", bgpPeerId="dxpeer-cfdl0002")
 
@@ -787,10 +822,31 @@ class SeedExample(SimTestCase):
         # A second IPv6 peer breaks the address-family rule (hasLogicalRedundancy "no").
         self.refuse_create(vif_id, "second ipv6 peer on the seed VIF", asn=64601, addressFamily="ipv6")
 
-        # And back: delete the new peer; it leaves; the original stays and is the last one.
+        # And back: delete the new peer; it ends deleted; the original stays and is the last live one.
         self.dx.delete_bgp_peer(virtualInterfaceId=vif_id, bgpPeerId=new["bgpPeerId"])
-        poll(lambda: self.peer_ids(vif_id), lambda ids: ids == ["dxpeer-fg1v4v4e"], 5 + 10 * deletion_delay())
-        self.refuse_delete(vif_id, "the seed VIF's last peer", bgpPeerId="dxpeer-fg1v4v4e")
+        poll(lambda: self.peer_state(vif_id, new["bgpPeerId"]), lambda s: s == "deleted", 5 + 5 * deletion_delay())
+        self.refuse_delete(vif_id, "the seed VIF's last live peer", LAST_PEER, bgpPeerId="dxpeer-fg1v4v4e")
+        # With the default deletedRetention (15 minutes, the retention DescribeVirtualInterfaces documents for
+        # VIFs) the deleted peer stays listed as deleted.
+        self.assertEqual(deleted_retention(), 15 * 60, "this world keeps the default retention")
+        time.sleep(max(1.5, 3 * deletion_delay()))
+        got = self.vif(vif_id)
+        self.assertEqual(sorted((p["bgpPeerId"], p["bgpPeerState"]) for p in got["bgpPeers"]),
+                         sorted([("dxpeer-fg1v4v4e", "available"), (new["bgpPeerId"], "deleted")]))
+
+    def test_deleted_vif_stays_listed_with_the_default_retention(self):
+        created = self.dx.create_private_virtual_interface(
+            connectionId="dxcon-fguhmqlc",
+            newPrivateVirtualInterface={"virtualInterfaceName": "seed-second", "vlan": 126, "asn": 65010},
+        )
+        vif_id = created["virtualInterfaceId"]
+        self.settle(vif_id)
+        self.assertEqual(self.dx.delete_virtual_interface(virtualInterfaceId=vif_id)["virtualInterfaceState"],
+                         "deleting")
+        poll(lambda: self.vif(vif_id)["virtualInterfaceState"], lambda s: s == "deleted", 5 + 5 * deletion_delay())
+        time.sleep(max(1.5, 3 * deletion_delay()))
+        self.assertEqual(self.vif(vif_id)["virtualInterfaceState"], "deleted", "still listed (default: 15 minutes)")
+        self.assertIn(vif_id, [v["virtualInterfaceId"] for v in self.dx.describe_virtual_interfaces()["virtualInterfaces"]])
 
 
 # ==================================================================================================
@@ -810,8 +866,13 @@ class PendingPeer(SimTestCase):
         self.refuse_delete(vif_id, "pending peer by asn + customerAddress", TRANSITIONING,
                            asn=64600, customerAddress=peer["customerAddress"])
         self.assertEqual(self.peer_state(vif_id, peer["bgpPeerId"]), "pending")
-        # The pending peer is live: the address-family rule counts it.
-        self.refuse_create(vif_id, "ipv6 beside a pending ipv6 peer", asn=64601, addressFamily="ipv6")
+        # While a peer is pending, the default transitioningRule refuses any other peer change on its VIF, naming
+        # the peer (that the family rule counts a pending peer as live shows under TransitioningRuleOff).
+        self.refuse_create(vif_id, "ipv6 beside a pending ipv6 peer", settle=False,
+                           message=peer_transitioning(vif_id, peer["bgpPeerId"]), asn=64601, addressFamily="ipv6")
+        self.refuse_create(vif_id, "ipv4 beside a pending ipv6 peer", settle=False,
+                           message=peer_transitioning(vif_id, peer["bgpPeerId"]), asn=64601, addressFamily="ipv4",
+                           amazonAddress="169.254.254.1/30", customerAddress="169.254.254.2/30")
 
 
 # ==================================================================================================
@@ -1021,14 +1082,598 @@ class FaultEndDeleted(SimTestCase):
         self.assertNotIn("available", history)
 
 
+class FaultServerErrorAfter(SimTestCase):
+    """--fault server-error-after=1: the operation runs, then 500 DirectConnectServerException. The client is told
+    it failed; the change happened anyway (the other side of FaultServerError)."""
+
+    FIXTURE = "fault-server-error-after"
+
+    def test_create_answers_500_but_the_peer_exists(self):
+        err = self.assert_error(
+            lambda: self.dx.create_bgp_peer(virtualInterfaceId=SEED_VIF,
+                                            newBGPPeer={"asn": 64600, "addressFamily": "ipv6"}),
+            "DirectConnectServerException", 500, "CreateBGPPeer under server-error-after=1")
+        self.assertEqual(err["ResponseMetadata"]["RetryAttempts"], 0, "one attempt: the client saw the fault itself")
+        peers = seed_peers_in_sim()
+        self.assertEqual([(p["addressFamily"], p["asn"], p["bgpPeerState"]) for p in peers[1:]],
+                         [("ipv6", 64600, "pending")], "the CreateBGPPeer that answered 500 created the peer")
+        # Reads run too, then answer 500.
+        self.assert_error(lambda: self.dx.describe_virtual_interfaces(), "DirectConnectServerException", 500,
+                          "DescribeVirtualInterfaces under server-error-after=1")
+
+
+class FaultDropBefore(SimTestCase):
+    """sim.faults.dropBeforeRate 1: the connection closes before the operation runs: no response, no change (the
+    other side of FaultDrop)."""
+
+    FIXTURE = "fault-drop-before"
+
+    def test_dropped_create_creates_nothing(self):
+        with self.assertRaises(HTTPClientError, msg="CreateBGPPeer under dropBeforeRate=1 gets no response") as cm:
+            self.dx.create_bgp_peer(virtualInterfaceId=SEED_VIF, newBGPPeer={"asn": 64600, "addressFamily": "ipv6"})
+        self.assertNotIsInstance(cm.exception, ReadTimeoutError, "the connection is closed, not left hanging")
+        self.assertEqual([p["bgpPeerId"] for p in seed_peers_in_sim()], ["dxpeer-fg1v4v4e"],
+                         "the dropped CreateBGPPeer never ran")
+        with self.assertRaises(HTTPClientError, msg="reads are dropped too"):
+            self.dx.describe_virtual_interfaces()
+
+
+class FaultLateWrite(SimTestCase):
+    """--fault late-write=1 --fault late-write-delay=1500ms: a mutating call is held for the delay, then its write
+    lands, even when the client has timed out and hung up. Reads are not held."""
+
+    FIXTURE = "fault-late-write"
+    DELAY = 1.5
+
+    def test_write_lands_after_the_client_timed_out_and_a_patient_client_waits(self):
+        impatient = client(read_timeout=0.5)
+        t0 = time.monotonic()
+        with self.assertRaises(ReadTimeoutError, msg="CreateBGPPeer held past the client's read timeout"):
+            impatient.create_bgp_peer(virtualInterfaceId=SEED_VIF, newBGPPeer={"asn": 64600, "addressFamily": "ipv6"})
+        self.assertLess(time.monotonic() - t0, self.DELAY, "the client gave up before the write landed")
+        # Right after the timeout the peer is not there, and reads answer at once.
+        t_read = time.monotonic()
+        self.assertEqual(self.peer_ids(SEED_VIF), ["dxpeer-fg1v4v4e"], "no peer yet: the write is still held")
+        self.assertLess(time.monotonic() - t_read, self.DELAY / 2, "a read is not held")
+        self.assertEqual(len(seed_peers_in_sim()), 1)
+        # Then it lands, though nobody is waiting for the answer.
+        got, _, _ = poll(lambda: self.vif(SEED_VIF), lambda v: len(v["bgpPeers"]) == 2, 5 + 3 * self.DELAY)
+        landed = time.monotonic() - t0
+        self.assertGreaterEqual(landed, self.DELAY * 0.9, "the write landed after lateWriteDelay")
+        new = [p for p in got["bgpPeers"] if p["bgpPeerId"] != "dxpeer-fg1v4v4e"][0]
+        self.assertEqual((new["addressFamily"], new["asn"]), ("ipv6", 64600))
+
+        # A client that waits long enough gets the answer, after the delay.
+        patient = client(read_timeout=10)
+        t0 = time.monotonic()
+        resp = patient.delete_virtual_interface(virtualInterfaceId=SEED_VIF)
+        self.assertGreaterEqual(time.monotonic() - t0, self.DELAY * 0.9, "the answer waited for the late write")
+        self.assertEqual(resp["virtualInterfaceState"], "deleting")
+        self.assertIn(self.vif(SEED_VIF)["virtualInterfaceState"], ("deleting", "deleted"))
+
+
+class FaultBgpDown(SimTestCase):
+    """--fault bgp-down=1 (bgpUpDelay 200ms): new peers become available but their bgpStatus stays down."""
+
+    FIXTURE = "fault-bgp-down"
+
+    def test_available_peer_stays_bgp_down(self):
+        _, peer = self.create_peer(SEED_VIF, asn=64600, addressFamily="ipv6")
+        self.assertEqual((peer["bgpPeerState"], peer["bgpStatus"]), ("pending", "down"))
+        poll(lambda: self.peer_state(SEED_VIF, peer["bgpPeerId"]), lambda s: s == "available",
+             5 + 5 * provision_delay())
+        time.sleep(max(1.0, 5 * bgp_up_delay()))
+        got = peer_by_id(self.vif(SEED_VIF), peer["bgpPeerId"])
+        self.assertEqual((got["bgpPeerState"], got["bgpStatus"]), ("available", "down"),
+                         "held down well past bgpUpDelay")
+
+
+class FaultSwitch(SimTestCase):
+    """POST /_sim/faults replaces the faults from then on (the world starts with serverErrorRate 1); bad input is
+    a 400 ValidationException and leaves the faults as they were."""
+
+    FIXTURE = "fault-switch"
+
+    def test_faults_replaced_while_running(self):
+        self.assert_error(lambda: self.dx.describe_virtual_interfaces(), "DirectConnectServerException", 500,
+                          "DescribeVirtualInterfaces under the world's serverErrorRate=1")
+        status, body = post_faults({})
+        self.assertEqual((status, body), (200, {"faults": {}}))
+        self.assertEqual(self.peer_ids(SEED_VIF), ["dxpeer-fg1v4v4e"], "no faults: requests go through")
+
+        status, body = post_faults({"dropBeforeRate": 1.0})
+        self.assertEqual((status, body), (200, {"faults": {"dropBeforeRate": 1.0}}))
+        with self.assertRaises(HTTPClientError, msg="dropBeforeRate=1 set through POST /_sim/faults"):
+            self.dx.describe_virtual_interfaces()
+
+        for bad in ({"throttleRate": 2}, {"serverErrorAfterRate": -0.5}, {"lateWriteDelay": "soon"},
+                    {"dropRate": "often"}):
+            with self.subTest(bad=bad):
+                status, body = post_faults(bad)
+                self.assertEqual(status, 400, body)
+                self.assertEqual(body.get("__type"), "ValidationException", body)
+                self.assertTrue(body.get("message"), body)
+        status, _, data = raw("POST", "/_sim/faults", b"[1, 2]", {"Content-Type": "application/json"})
+        self.assertEqual(status, 400, data)
+        with self.assertRaises(HTTPClientError, msg="refused fault settings leave the faults as they were"):
+            self.dx.describe_virtual_interfaces()
+
+        self.assertEqual(post_faults({"serverErrorAfterRate": 1.0})[0], 200)
+        self.assert_error(
+            lambda: self.dx.create_bgp_peer(virtualInterfaceId=SEED_VIF,
+                                            newBGPPeer={"asn": 64600, "addressFamily": "ipv6"}),
+            "DirectConnectServerException", 500, "CreateBGPPeer under serverErrorAfterRate=1 set at run time")
+        self.assertEqual(post_faults({})[0], 200)
+        self.assertEqual(len(self.vif(SEED_VIF)["bgpPeers"]), 2, "the create ran before its 500")
+
+
+# ==================================================================================================
+# Fixture "consistency": consistencyWindow 500ms; eu-west-1 0s and us-west-2 3s (consistencyWindowByRegion).
+# ==================================================================================================
+
+
+class EventualConsistency(SimTestCase):
+    """DescribeVirtualInterfaces may show the world as it was a seeded-random moment up to the region's window ago,
+    never older; a mutation's own response, and the checks mutations make, always see the live world."""
+
+    FIXTURE = "consistency"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        sim = world()["sim"]
+        cls.window = parse_duration(sim["consistencyWindow"], None)
+        cls.by_region = {r: parse_duration(d, None) for r, d in sim["consistencyWindowByRegion"].items()}
+
+    def listed_peers(self, vif_id, dx=None):
+        """The VIF's peers as a describe-all answers (None when the VIF is not listed)."""
+        for v in (dx or self.dx).describe_virtual_interfaces()["virtualInterfaces"]:
+            if v["virtualInterfaceId"] == vif_id:
+                return {p["bgpPeerId"]: p["bgpPeerState"] for p in v["bgpPeers"]}
+        return None
+
+    def create(self, vif_id, dx=None):
+        """CreateBGPPeer without looking first (a describe could be stale); returns (new peer id, monotonic time
+        the response arrived). The response is fresh: it has the new peer."""
+        resp = (dx or self.dx).create_bgp_peer(virtualInterfaceId=vif_id,
+                                               newBGPPeer={"asn": 65010, "addressFamily": "ipv6"})
+        answered = time.monotonic()
+        peers = resp["virtualInterface"]["bgpPeers"]
+        self.assertEqual(len(peers), 2, "the CreateBGPPeer response has the new peer")
+        new = [p for p in peers if p["bgpPeerId"] != "dxpeer-" + vif_id[len("dxvif-"):]][0]
+        self.assertEqual(new["bgpPeerState"], "pending")
+        return new["bgpPeerId"], answered
+
+    def sample(self, vif_id, peer_id, until, dx=None, at_least=5):
+        """Describes until `until` (monotonic; at least `at_least` of them): for each, whether it listed the peer."""
+        seen = []
+        for _ in range(500):
+            if len(seen) >= at_least and time.monotonic() >= until:
+                break
+            peers = self.listed_peers(vif_id, dx)
+            self.assertIsNotNone(peers, "the VIF itself is always listed")
+            if peer_id in peers:
+                self.assertIn(peers[peer_id], ("pending", "available"), "a state the peer really had")
+            seen.append(peer_id in peers)
+        return seen
+
+    def test_stale_within_the_window_fresh_beyond_it(self):
+        vif = "dxvif-cs000001"
+        peer, answered = self.create(vif)
+        # Mutations check the live world: DeleteBGPPeer knows the new peer, and that it is pending.
+        self.assert_client_error(lambda: self.dx.delete_bgp_peer(virtualInterfaceId=vif, bgpPeerId=peer),
+                                 "DeleteBGPPeer of the peer just created", "BGP peer {} {}".format(peer, TRANSITIONING))
+        seen = self.sample(vif, peer, answered + self.window * 0.5)
+        self.assertIn(False, seen, "describes within the window sometimes show the world before the create")
+        time.sleep(max(0.0, answered + self.window + 0.05 - time.monotonic()))
+        seen = self.sample(vif, peer, 0, at_least=30)
+        self.assertEqual(seen, [True] * len(seen), "no describe is staler than the window")
+
+    def test_stale_views_never_reach_back_past_the_window(self):
+        first, answered = self.create("dxvif-cs000002")
+        time.sleep(max(0.0, answered + self.window + 0.05 - time.monotonic()))
+        second, answered = self.create("dxvif-cs000003")
+        missed, older = [], []
+        for _ in range(40):
+            resp = self.dx.describe_virtual_interfaces()["virtualInterfaces"]
+            ids = {p["bgpPeerId"] for v in resp for p in v["bgpPeers"]}
+            missed.append(second not in ids)
+            older.append(first in ids)
+        self.assertIn(True, missed, "some describes right after the second create are stale")
+        self.assertEqual(older, [True] * len(older), "even stale, every describe has the create older than the window")
+
+    def test_region_without_a_window_is_always_fresh(self):
+        self.assertEqual(self.by_region[EU], 0)
+        eu = client(region=EU)
+        peer, _ = self.create("dxvif-cseu0001", dx=eu)
+        seen = [peer in (self.listed_peers("dxvif-cseu0001", eu) or {}) for _ in range(30)]
+        self.assertEqual(seen, [True] * 30, "eu-west-1 (consistencyWindowByRegion 0s) is never stale")
+
+    def test_region_with_a_longer_window_is_stale_beyond_the_default(self):
+        region = "us-west-2"
+        self.assertGreater(self.by_region[region], self.window + 1.0)
+        west = client(region=region)
+        peer, answered = self.create("dxvif-csw20001", dx=west)
+        time.sleep(max(0.0, answered + self.window + 0.1 - time.monotonic()))
+        seen = self.sample("dxvif-csw20001", peer, answered + self.window + 0.5, dx=west, at_least=15)
+        self.assertIn(False, seen, "us-west-2 (3s) is still stale past the default 500ms window")
+
+
+# ==================================================================================================
+# Fixtures "transitioning", "transitioning-vif", "transitioning-off": one world (provisionDelay and deletionDelay
+# 800ms) under each transitioningRule. AWS's exact rule is not public: these pin down the simulator's three.
+# ==================================================================================================
+
+
+class _TransitioningRule(SimTestCase):
+    """Checks shared by the three rules. PEERS_BLOCK: another pending or deleting peer refuses peer changes on its
+    VIF; VIF_BLOCKS: a pending, verifying or confirming VIF refuses them."""
+
+    PEERS_BLOCK = VIF_BLOCKS = None
+
+    def test_second_create_while_the_first_is_pending(self):
+        vif = "dxvif-trcr0001"
+        _, first = self.create_peer(vif, settle=False, asn=65101, addressFamily="ipv4")
+        self.assertEqual(first["bgpPeerState"], "pending")
+        second = {"asn": 65102, "addressFamily": "ipv4"}
+        if self.PEERS_BLOCK:
+            text = peer_transitioning(vif, first["bgpPeerId"])
+            err = self.refuse_create(vif, "second create while the first is pending", settle=False, message=text,
+                                     **second)
+            self.assertEqual(err["Error"]["Message"], text, "AWS's wording, naming the peer mid-change")
+            # Once the first is available, the same request goes through.
+            self.create_peer(vif, **second)
+        else:
+            resp, _ = self.create_peer(vif, settle=False, **second)
+            self.assertEqual(peer_by_id(resp, first["bgpPeerId"])["bgpPeerState"], "pending",
+                             "created while the first peer was still pending")
+
+    def test_delete_while_another_peer_is_deleting(self):
+        vif = "dxvif-trdl0001"
+        resp = self.dx.delete_bgp_peer(virtualInterfaceId=vif, bgpPeerId="dxpeer-trdl0001")
+        self.assertEqual(peer_by_id(resp["virtualInterface"], "dxpeer-trdl0001")["bgpPeerState"], "deleting")
+        if self.PEERS_BLOCK:
+            err, _ = self.refuse_delete(vif, "delete while another peer is deleting",
+                                        peer_transitioning(vif, "dxpeer-trdl0001"), bgpPeerId="dxpeer-trdl0002")
+            self.assertEqual(err["Error"]["Message"], peer_transitioning(vif, "dxpeer-trdl0001"))
+            self.settle(vif)
+        resp = self.dx.delete_bgp_peer(virtualInterfaceId=vif, bgpPeerId="dxpeer-trdl0002")
+        self.assertEqual(peer_by_id(resp["virtualInterface"], "dxpeer-trdl0002")["bgpPeerState"], "deleting")
+        if not self.PEERS_BLOCK:
+            self.assertEqual(peer_by_id(resp["virtualInterface"], "dxpeer-trdl0001")["bgpPeerState"], "deleting",
+                             "deleted while the other peer was still deleting")
+
+    def test_create_while_a_peer_is_deleting_and_delete_while_one_is_pending(self):
+        vif = "dxvif-trmx0001"
+        self.dx.delete_bgp_peer(virtualInterfaceId=vif, bgpPeerId="dxpeer-trmx0001")
+        new = {"asn": 65103, "addressFamily": "ipv4"}
+        if self.PEERS_BLOCK:
+            self.refuse_create(vif, "create while another peer is deleting", settle=False,
+                               message=peer_transitioning(vif, "dxpeer-trmx0001"), **new)
+        # Under the default rule, once the deleting peer is deleted; otherwise at once.
+        _, created = self.create_peer(vif, settle=self.PEERS_BLOCK, **new)
+        self.assertEqual(created["bgpPeerState"], "pending")
+        if self.PEERS_BLOCK:
+            self.refuse_delete(vif, "delete while another peer is pending",
+                               peer_transitioning(vif, created["bgpPeerId"]), bgpPeerId="dxpeer-trmx0002")
+        else:
+            resp = self.dx.delete_bgp_peer(virtualInterfaceId=vif, bgpPeerId="dxpeer-trmx0002")
+            self.assertEqual(peer_by_id(resp["virtualInterface"], created["bgpPeerId"])["bgpPeerState"], "pending")
+
+    def test_pending_and_verifying_vifs(self):
+        creates = [
+            ("pending", lambda: self.dx.create_private_virtual_interface(
+                connectionId="dxcon-tryes001",
+                newPrivateVirtualInterface={"virtualInterfaceName": "tr-pending", "vlan": 201, "asn": 65000})),
+            ("verifying", lambda: self.dx.create_public_virtual_interface(
+                connectionId="dxcon-tryes001",
+                newPublicVirtualInterface={"virtualInterfaceName": "tr-verifying", "vlan": 202, "asn": 65000,
+                                           "amazonAddress": "203.0.113.1/30", "customerAddress": "203.0.113.2/30"})),
+        ]
+        for state, create in creates:
+            vif = create()
+            vif_id = vif["virtualInterfaceId"]
+            self.assertEqual(vif["virtualInterfaceState"], state)
+            new = {"asn": 65001, "addressFamily": "ipv6"}
+            if self.VIF_BLOCKS:
+                err = self.refuse_create(vif_id, "CreateBGPPeer on a {} VIF".format(state), settle=False,
+                                         message=vif_transitioning(vif_id), **new)
+                self.assertEqual(err["Error"]["Message"], vif_transitioning(vif_id))
+                self.create_peer(vif_id, **new)  # once the VIF is available
+            else:
+                self.create_peer(vif_id, settle=False, **new)
+
+    def test_confirming_vif(self):
+        vif = "dxvif-trcf0001"
+        self.assertEqual(self.vif(vif)["virtualInterfaceState"], "confirming")
+        new = {"asn": 65001, "addressFamily": "ipv6"}
+        if self.VIF_BLOCKS:
+            self.refuse_create(vif, "CreateBGPPeer on a confirming VIF", settle=False,
+                               message=vif_transitioning(vif), **new)
+            self.refuse_delete(vif, "DeleteBGPPeer on a confirming VIF", vif_transitioning(vif),
+                               bgpPeerId="dxpeer-trcf0001")
+        else:
+            self.create_peer(vif, settle=False, **new)
+            resp = self.dx.delete_bgp_peer(virtualInterfaceId=vif, bgpPeerId="dxpeer-trcf0001")
+            self.assertEqual(peer_by_id(resp["virtualInterface"], "dxpeer-trcf0001")["bgpPeerState"], "deleting")
+
+    def test_a_pending_peer_itself_cannot_be_deleted(self):
+        # Whatever the rule: a peer still pending refuses its own deletion as transitioning.
+        vif = "dxvif-trfa0001"
+        _, peer = self.create_peer(vif, settle=False, asn=65001, addressFamily="ipv6")
+        self.refuse_delete(vif, "the pending peer itself", TRANSITIONING, bgpPeerId=peer["bgpPeerId"])
+        if not self.PEERS_BLOCK:
+            # Not refused as transitioning: the family rule counts the pending peer as live (no logical redundancy).
+            err = self.refuse_create(vif, "ipv6 beside a pending ipv6 peer", settle=False, asn=65002,
+                                     addressFamily="ipv6")
+            self.assertNotIn(TRANSITIONING, err["Error"]["Message"])
+
+
+class TransitioningRuleDefault(_TransitioningRule):
+    """No transitioningRule in the world: vif-or-peers."""
+
+    FIXTURE = "transitioning"
+    PEERS_BLOCK = VIF_BLOCKS = True
+
+
+class TransitioningRuleVif(_TransitioningRule):
+    """transitioningRule "vif": only the VIF's own state refuses."""
+
+    FIXTURE = "transitioning-vif"
+    PEERS_BLOCK, VIF_BLOCKS = False, True
+
+
+class TransitioningRuleOff(_TransitioningRule):
+    """`sim serve --transitioning-rule off`: never refused for another peer's or the VIF's state."""
+
+    FIXTURE = "transitioning-off"
+    PEERS_BLOCK = VIF_BLOCKS = False
+
+
+# ==================================================================================================
+# Fixture "paging": 160 VIFs on dxcon-pg000001, 5 connections, 3 LAGs, 3 interconnects (us-east-1); deletionDelay
+# 100ms and deletedRetention 200ms, so a deleted VIF leaves the listing while a page chain is under way.
+# ==================================================================================================
+
+
+class Paging(SimTestCase):
+    """maxResults (at most 100 a page; absent: everything) and opaque nextTokens that resume after the last id
+    returned, on DescribeVirtualInterfaces, DescribeConnections, DescribeLags and DescribeInterconnects."""
+
+    FIXTURE = "paging"
+
+    def chain(self, call, key, id_key, max_results, between=None):
+        """Follows nextToken to the end (bounded); returns (ids in order, page sizes)."""
+        ids, sizes, token = [], [], None
+        for i in range(400):
+            kwargs = {"maxResults": max_results}
+            if token:
+                kwargs["nextToken"] = token
+            page = call(**kwargs)
+            sizes.append(len(page[key]))
+            ids.extend(x[id_key] for x in page[key])
+            token = page.get("nextToken")
+            if not token:
+                return ids, sizes
+            self.assertNotIn(ids[-1], token, "the token is opaque")
+            if between:
+                between(i, ids[-1])
+        self.fail("nextToken never ran out")
+
+    def all_vif_ids(self):
+        resp = self.dx.describe_virtual_interfaces()
+        self.assertNotIn("nextToken", resp, "no maxResults: everything in one answer")
+        return [v["virtualInterfaceId"] for v in resp["virtualInterfaces"]]
+
+    def test_1_max_results_above_100_gives_pages_of_100(self):
+        everything = self.all_vif_ids()
+        self.assertGreaterEqual(len(everything), 160)
+        ids, sizes = self.chain(self.dx.describe_virtual_interfaces, "virtualInterfaces", "virtualInterfaceId", 1000)
+        self.assertEqual(sizes[0], 100, "maxResults 1000 is capped at 100")
+        self.assertEqual(sizes, [100] * (len(everything) // 100) + [len(everything) % 100], sizes)
+        self.assertEqual(ids, sorted(everything), "each VIF once, in id order")
+        ids, sizes = self.chain(self.dx.describe_virtual_interfaces, "virtualInterfaces", "virtualInterfaceId", 30)
+        self.assertEqual(set(sizes[:-1]), {30})
+        self.assertEqual(ids, sorted(everything))
+
+    def test_2_connections_lags_and_interconnects_page_too(self):
+        for call, key, id_key, kind in [
+            (self.dx.describe_connections, "connections", "connectionId", "connections"),
+            (self.dx.describe_lags, "lags", "lagId", "lags"),
+            (self.dx.describe_interconnects, "interconnects", "interconnectId", "interconnects"),
+        ]:
+            with self.subTest(key):
+                resp = call()
+                self.assertNotIn("nextToken", resp)
+                everything = sorted(x[id_key] for x in resp[key])
+                self.assertEqual(set(everything), world_ids(kind, id_key, US))
+                ids, sizes = self.chain(call, key, id_key, 2)
+                self.assertEqual(sizes, [2] * (len(everything) // 2) + ([1] if len(everything) % 2 else []))
+                self.assertEqual(ids, everything, "each once, in id order")
+                ids, sizes = self.chain(call, key, id_key, 1000)
+                self.assertEqual((ids, sizes), (everything, [len(everything)]))
+
+    def test_3_bad_tokens_are_refused(self):
+        vif_token = self.dx.describe_virtual_interfaces(maxResults=1)["nextToken"]
+        conn_token = self.dx.describe_connections(maxResults=1)["nextToken"]
+        lag_token = self.dx.describe_lags(maxResults=1)["nextToken"]
+        forged = base64.urlsafe_b64encode(b'{"listing":"elsewhere","after":"dxvif-pg000001"}').decode().rstrip("=")
+        eu = client(region=EU)
+        cases = [
+            ("garbage", lambda: self.dx.describe_virtual_interfaces(maxResults=5, nextToken="not a token!")),
+            ("garbage on DescribeConnections", lambda: self.dx.describe_connections(nextToken="xyz")),
+            ("garbage on DescribeLags", lambda: self.dx.describe_lags(nextToken="xyz")),
+            ("garbage on DescribeInterconnects", lambda: self.dx.describe_interconnects(nextToken="xyz")),
+            ("well-formed but for another listing", lambda: self.dx.describe_virtual_interfaces(nextToken=forged)),
+            ("a DescribeConnections token", lambda: self.dx.describe_virtual_interfaces(nextToken=conn_token)),
+            ("a DescribeVirtualInterfaces token", lambda: self.dx.describe_connections(nextToken=vif_token)),
+            ("a DescribeLags token", lambda: self.dx.describe_interconnects(nextToken=lag_token)),
+            ("a token of the unfiltered listing, with connectionId",
+             lambda: self.dx.describe_virtual_interfaces(connectionId="dxcon-pg000001", nextToken=vif_token)),
+            ("a us-east-1 token in eu-west-1", lambda: eu.describe_virtual_interfaces(nextToken=vif_token)),
+        ]
+        for what, call in cases:
+            with self.subTest(what):
+                err = self.assert_client_error(call, "nextToken: " + what, INVALID_TOKEN)
+                self.assertEqual(err["Error"]["Message"], INVALID_TOKEN)
+        # The good token still works, and resumes after the first VIF.
+        first = self.dx.describe_virtual_interfaces(maxResults=1)["virtualInterfaces"][0]["virtualInterfaceId"]
+        page = self.dx.describe_virtual_interfaces(maxResults=1, nextToken=vif_token)["virtualInterfaces"]
+        self.assertEqual(len(page), 1)
+        self.assertGreater(page[0]["virtualInterfaceId"], first)
+
+    def test_4_page_chain_returns_each_vif_once_while_vifs_come_and_go(self):
+        before = set(self.all_vif_ids())
+        victims = ["dxvif-pg000150", "dxvif-pg000003", "dxvif-pg000120", "dxvif-pg000060", "dxvif-pg000159",
+                   "dxvif-pg000090"]
+        created, deleted = {}, set()
+
+        def churn(i, cursor):
+            new = self.dx.create_private_virtual_interface(
+                connectionId="dxcon-pg000001",
+                newPrivateVirtualInterface={"virtualInterfaceName": "churn-{}".format(i), "vlan": 1000 + i,
+                                            "asn": 65000},
+            )
+            created[new["virtualInterfaceId"]] = cursor
+            if i < len(victims):
+                self.dx.delete_virtual_interface(virtualInterfaceId=victims[i])
+                deleted.add(victims[i])
+            time.sleep(0.1)
+
+        ids, sizes = self.chain(self.dx.describe_virtual_interfaces, "virtualInterfaces", "virtualInterfaceId", 25,
+                                between=churn)
+        self.assertGreater(len(sizes), 6)
+        self.assertEqual(len(ids), len(set(ids)), "no VIF twice")
+        self.assertEqual(ids, sorted(ids), "in id order")
+        stayed = before - deleted
+        self.assertEqual(stayed - set(ids), set(), "VIFs listed throughout are all returned")
+        self.assertEqual(set(ids) - before - set(created), set(), "nothing that never existed")
+        for vif_id, cursor in created.items():
+            # Created between pages: returned exactly when its id sorts after the page it followed.
+            self.assertEqual(vif_id in ids, vif_id > cursor, "{} created after page ending {}".format(vif_id, cursor))
+        poll(lambda: set(self.all_vif_ids()) & deleted, lambda left: not left, 5)
+
+
+# ==================================================================================================
+# Fixture "bgp": provisionDelay 300ms, bgpUpDelay 500ms, deletionDelay 300ms.
+# ==================================================================================================
+
+
+class BgpStatus(SimTestCase):
+    """bgpStatus: down while pending, up bgpUpDelay after the peer becomes available, down once deleting.
+
+    On AWS the session comes up when the customer router establishes it; the simulator's delay stands in for that."""
+
+    FIXTURE = "bgp"
+
+    def watch(self, vif_id, peer_id, t0):
+        """Polls the peer until BGP is up; returns [(seconds since t0, bgpPeerState, bgpStatus)]."""
+        seen = []
+
+        def fetch():
+            peer = peer_by_id(self.vif(vif_id), peer_id)
+            seen.append((time.monotonic() - t0, peer["bgpPeerState"], peer["bgpStatus"]))
+            return peer["bgpStatus"]
+
+        poll(fetch, lambda s: s == "up", 5 + 5 * (provision_delay() + bgp_up_delay()), interval=0.03)
+        return seen
+
+    def check_timeline(self, seen):
+        states = [(state, status) for _, state, status in seen]
+        self.assertTrue(all(status == "down" for state, status in states if state == "pending"), states)
+        self.assertIn(("available", "down"), states, "available before BGP is up")
+        available = next(t for t, state, _ in seen if state == "available")
+        up = next(t for t, _, status in seen if status == "up")
+        self.assertGreaterEqual(up, (provision_delay() + bgp_up_delay()) * 0.9, "up no sooner than both delays")
+        self.assertGreaterEqual(up - available, bgp_up_delay() * 0.6, "up about bgpUpDelay after available")
+
+    def test_new_peer_goes_up_after_bgp_up_delay(self):
+        vif = "dxvif-bg000001"
+        t0 = time.monotonic()
+        _, peer = self.create_peer(vif, settle=False, asn=65001, addressFamily="ipv6")
+        self.assertEqual((peer["bgpPeerState"], peer["bgpStatus"]), ("pending", "down"))
+        self.check_timeline(self.watch(vif, peer["bgpPeerId"], t0))
+
+    def test_new_vif_first_peer_goes_up_after_bgp_up_delay(self):
+        t0 = time.monotonic()
+        vif = self.dx.create_private_virtual_interface(
+            connectionId="dxcon-bgye0001",
+            newPrivateVirtualInterface={"virtualInterfaceName": "bgp-new", "vlan": 201, "asn": 65000},
+        )
+        peer = vif["bgpPeers"][0]
+        self.assertEqual(peer["bgpStatus"], "down")
+        self.check_timeline(self.watch(vif["virtualInterfaceId"], peer["bgpPeerId"], t0))
+
+    def test_deleting_peer_is_down(self):
+        vif = "dxvif-bg000002"
+        self.assertEqual({p["bgpStatus"] for p in self.vif(vif)["bgpPeers"]}, {"up"})
+        resp = self.dx.delete_bgp_peer(virtualInterfaceId=vif, bgpPeerId="dxpeer-bg000003")
+        peer = peer_by_id(resp["virtualInterface"], "dxpeer-bg000003")
+        self.assertEqual((peer["bgpPeerState"], peer["bgpStatus"]), ("deleting", "down"))
+        got, _, _ = poll(lambda: peer_by_id(self.vif(vif), "dxpeer-bg000003"), lambda p: p["bgpPeerState"] == "deleted",
+                         5 + 5 * deletion_delay())
+        self.assertEqual(got["bgpStatus"], "down")
+        self.assertEqual(peer_by_id(self.vif(vif), "dxpeer-bg000002")["bgpStatus"], "up", "the other peer stays up")
+
+
+# ==================================================================================================
+# Fixture "rate-limit": rateLimits CreateBGPPeer 1/s burst 3, "mutating" 0.2/s burst 2; describes unlimited.
+# ==================================================================================================
+
+
+class RateLimits(SimTestCase):
+    """A token bucket per operation and region: the burst, then 400 ThrottlingException "Rate exceeded"."""
+
+    FIXTURE = "rate-limit"
+
+    def throttled(self, call, what):
+        err = self.assert_error(call, "ThrottlingException", 400, what, "Rate exceeded")
+        self.assertEqual(err["Error"]["Message"], "Rate exceeded")
+
+    def test_create_bgp_peer_burst_then_throttled_per_region(self):
+        new = {"asn": 65001, "addressFamily": "ipv6"}
+        for i in (1, 2, 3):
+            self.create_peer("dxvif-rl00000{}".format(i), settle=False, **new)
+        before = self.peer_ids("dxvif-rl000004")
+        self.throttled(lambda: self.dx.create_bgp_peer(virtualInterfaceId="dxvif-rl000004", newBGPPeer=new),
+                       "a fourth CreateBGPPeer within the burst's second")
+        self.assertEqual(self.peer_ids("dxvif-rl000004"), before, "a throttled call changes nothing")
+        # eu-west-1 has its own bucket.
+        self.create_peer("dxvif-rleu0001", dx=client(region=EU), settle=False, **new)
+        # One token a second refills it.
+        time.sleep(1.1)
+        self.create_peer("dxvif-rl000004", settle=False, **new)
+        self.throttled(lambda: self.dx.create_bgp_peer(virtualInterfaceId="dxvif-rl000005", newBGPPeer=new),
+                       "CreateBGPPeer right after the refilled token was used")
+
+    def test_mutating_limit_spares_describes_and_other_operations(self):
+        # The "mutating" class limit, per operation: DeleteBGPPeer has a burst of 2 (refused calls use tokens too).
+        for _ in range(2):
+            self.assert_client_error(
+                lambda: self.dx.delete_bgp_peer(virtualInterfaceId="dxvif-rl000006", bgpPeerId="dxpeer-rl000006"),
+                "DeleteBGPPeer of the last peer", LAST_PEER)
+        self.throttled(
+            lambda: self.dx.delete_bgp_peer(virtualInterfaceId="dxvif-rl000006", bgpPeerId="dxpeer-rl000006"),
+            "a third DeleteBGPPeer")
+        # Another mutating operation has its own bucket.
+        self.assert_client_error(lambda: self.dx.delete_virtual_interface(virtualInterfaceId="dxvif-rlnone00"),
+                                 "DeleteVirtualInterface of an unknown VIF")
+        # Describes have no limit.
+        for _ in range(25):
+            self.assertTrue(self.dx.describe_virtual_interfaces()["virtualInterfaces"])
+            self.dx.describe_connections()
+
+
 def load_tests(loader, standard_tests, pattern):
     """Only the classes written for the world the simulator runs (DXCTL_SIM_WORLD's conformanceFixture)."""
     fixture = fixture_name()
     suite = unittest.TestSuite()
     for case in (Describe, Regions, AddressFamilyRule, AddressRules, AuthKeyAndAsnRules, PublicVifRules,
                  DeleteBgpPeer, VirtualInterfaces, Lifecycles, Protocol, SeedExample, PendingPeer, ManualApproval,
-                 SigV4, FaultThrottle, FaultServerError, FaultTransitioning, FaultDrop, FaultStuckPending,
-                 FaultEndDeleted):
+                 SigV4, FaultThrottle, FaultServerError, FaultServerErrorAfter, FaultTransitioning, FaultDropBefore,
+                 FaultDrop, FaultLateWrite, FaultStuckPending, FaultEndDeleted, FaultBgpDown, FaultSwitch,
+                 EventualConsistency, TransitioningRuleDefault, TransitioningRuleVif, TransitioningRuleOff, Paging,
+                 BgpStatus, RateLimits):
         if case.FIXTURE == fixture:
             suite.addTests(loader.loadTestsFromTestCase(case))
     if suite.countTestCases() == 0:

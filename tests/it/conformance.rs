@@ -2,8 +2,9 @@
 //! tests/conformance/test_boto3_cbor.py) and the AWS SDK for JavaScript v3 (tests/conformance/js/check.mjs), against
 //! `dxctl sim serve` on purpose-built worlds.
 //!
-//! Each world below is a fixture of the boto3 suite: it names itself in `conformanceFixture`, and the suite runs the
-//! test classes written for it. Worlds that need different `sim` settings get their own simulator process.
+//! Each world below is a fixture of the boto3 suite (or of check.mjs): it names itself in `conformanceFixture`, and
+//! the suite runs the test classes written for it. Worlds that need different `sim` settings get their own simulator
+//! process; fixtures that differ only in those settings run in parallel, so the whole part stays well under a minute.
 //! The clients are required: their absence is a failure that says how to install them, never a skip.
 
 use std::path::{Path, PathBuf};
@@ -110,6 +111,13 @@ fn connection(id: &str, region: &str, redundancy: &str) -> Value {
         "loaIssueTime": 1700000000,
         "hasLogicalRedundancy": redundancy,
     })
+}
+
+/// A connection as AWS CLI v2 prints it: `loaIssueTime` an ISO 8601 string (the simulator serves epoch seconds).
+fn pasted_connection(id: &str) -> Value {
+    let mut c = connection(id, "us-east-1", "no");
+    c["loaIssueTime"] = json!("2023-11-14T22:13:20+00:00");
+    c
 }
 
 /// Fixture "main": one small VIF per rule, so test classes never see each other's changes.
@@ -380,7 +388,7 @@ fn main_world() -> Value {
         "connections": [
             connection(no, "us-east-1", "no"),
             connection(yes, "us-east-1", "yes"),
-            connection(desc, "us-east-1", "no"),
+            pasted_connection(desc),
             connection(eu, "eu-west-1", "no"),
         ],
         "lags": [
@@ -401,6 +409,7 @@ fn main_world() -> Value {
         "sim": {
             "provisionDelay": "200ms",
             "deletionDelay": "500ms",
+            "deletedRetention": "1s",
             "publicAsnAllowList": [7224],
             "seed": 7,
         },
@@ -602,77 +611,526 @@ fn boto3_sigv4_verification() {
     );
 }
 
-/// Fault injection as clients see it, one simulator per fault (rate 1, so every draw hits). Throttling and server
-/// errors come from the `--fault` command-line flags, the others from the world's `sim.faults`.
-#[test]
-fn boto3_faults() {
-    let cases: [(&str, &str, &[&str], &str); 6] = [
-        (
-            "fault-throttle",
-            "FaultThrottle",
-            &["--fault", "throttle=1"],
-            "",
-        ),
-        (
-            "fault-server-error",
-            "FaultServerError",
-            &["--fault", "server-error=1"],
-            "",
-        ),
-        (
-            "fault-transitioning",
-            "FaultTransitioning",
-            &[],
-            "transitioningRate",
-        ),
-        ("fault-drop", "FaultDrop", &[], "dropRate"),
-        (
-            "fault-stuck-pending",
-            "FaultStuckPending",
-            &[],
-            "stuckPendingRate",
-        ),
-        (
-            "fault-end-deleted",
-            "FaultEndDeleted",
-            &[],
-            "endDeletedRate",
-        ),
-    ];
-    // Every case runs (in parallel); the failures are reported together.
+/// Runs each job on its own thread (each with its own simulator); the failures are reported together, by name.
+fn in_parallel(jobs: Vec<(String, Box<dyn FnOnce() + Send>)>) {
     let failures: Vec<String> = std::thread::scope(|s| {
-        let handles: Vec<_> = cases
-            .iter()
-            .map(|&(fixture, class, flags, rate)| {
-                s.spawn(move || {
-                    let tmp = tempfile::tempdir().unwrap();
-                    let mut world = seed_fixture(fixture, "200ms", "300ms");
-                    if !rate.is_empty() {
-                        world["sim"]["faults"] = json!({ rate: 1.0 });
-                    }
-                    let path = write_world(tmp.path(), &world);
-                    let sim = SimProcess::start(&path, tmp.path(), flags);
-                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        run_boto3(&sim, &path, &[class]);
-                    }))
-                    .err()
-                    .map(|e| {
-                        let msg = e
-                            .downcast_ref::<String>()
-                            .cloned()
-                            .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-                            .unwrap_or_default();
-                        format!("--- {fixture} ---\n{msg}")
-                    })
-                })
-            })
+        let handles: Vec<_> = jobs
+            .into_iter()
+            .map(|(name, job)| (name, s.spawn(job)))
             .collect();
         handles
             .into_iter()
-            .filter_map(|h| h.join().unwrap())
+            .filter_map(|(name, h)| {
+                h.join().err().map(|e| {
+                    let msg = e
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_default();
+                    format!("--- {name} ---\n{msg}")
+                })
+            })
             .collect()
     });
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// A boto3 fixture as a job for [`in_parallel`]: its own simulator (with `flags`), its classes, then `check` on
+/// the simulator (its request log, its world).
+fn boto3_job(
+    world: Value,
+    flags: &'static [&'static str],
+    classes: &'static [&'static str],
+    check: impl FnOnce(&SimProcess) + Send + 'static,
+) -> (String, Box<dyn FnOnce() + Send>) {
+    let name = world["conformanceFixture"].as_str().unwrap().to_string();
+    let job = move || {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = write_world(tmp.path(), &world);
+        let sim = SimProcess::start(&path, tmp.path(), flags);
+        run_boto3(&sim, &path, classes);
+        check(&sim);
+    };
+    (name, Box::new(job))
+}
+
+/// `(operation, fault, status)` of every request the simulator logged with a fault.
+fn logged_faults(sim: &SimProcess) -> Vec<(String, String, u64)> {
+    sim.requests()
+        .iter()
+        .filter_map(|r| {
+            Some((
+                r["operation"].as_str()?.to_string(),
+                r["fault"].as_str()?.to_string(),
+                r["status"].as_u64()?,
+            ))
+        })
+        .collect()
+}
+
+fn assert_logged(sim: &SimProcess, operation: &str, fault: &str, status: u64) {
+    let logged = logged_faults(sim);
+    assert!(
+        logged
+            .iter()
+            .any(|(o, f, s)| o == operation && f == fault && *s == status),
+        "no {operation} logged with fault {fault:?} and status {status}: {logged:?}"
+    );
+}
+
+/// Fault injection as clients see it, one simulator per fault (rate 1, so every draw hits), on both sides of the
+/// operation's effect. Some faults come from the `--fault` command-line flags, the others from the world's
+/// `sim.faults`; "fault-switch" changes them while running through `POST /_sim/faults`. Each case also checks the
+/// fault's name in the request log.
+#[test]
+fn boto3_faults() {
+    type Case = (
+        &'static str,
+        &'static [&'static str],
+        &'static [&'static str],
+        Value,
+        &'static [(&'static str, &'static str, u64)],
+    );
+    let cases: Vec<Case> = vec![
+        (
+            "fault-throttle",
+            &["FaultThrottle"],
+            &["--fault", "throttle=1"],
+            json!({}),
+            &[("CreateBGPPeer", "throttle", 400)],
+        ),
+        (
+            "fault-server-error",
+            &["FaultServerError"],
+            &["--fault", "server-error=1"],
+            json!({}),
+            &[("CreateBGPPeer", "server-error", 500)],
+        ),
+        (
+            "fault-server-error-after",
+            &["FaultServerErrorAfter"],
+            &["--fault", "server-error-after=1"],
+            json!({}),
+            &[("CreateBGPPeer", "server-error-after", 500)],
+        ),
+        (
+            "fault-transitioning",
+            &["FaultTransitioning"],
+            &[],
+            json!({"transitioningRate": 1.0}),
+            &[("CreateBGPPeer", "transitioning", 400)],
+        ),
+        (
+            "fault-drop-before",
+            &["FaultDropBefore"],
+            &[],
+            json!({"dropBeforeRate": 1.0}),
+            // Nothing ran, nothing answered: logged with status 0.
+            &[("CreateBGPPeer", "drop-before", 0)],
+        ),
+        (
+            "fault-drop",
+            &["FaultDrop"],
+            &[],
+            json!({"dropRate": 1.0}),
+            // Logged with the status it would have had.
+            &[("CreateBGPPeer", "drop", 200)],
+        ),
+        (
+            "fault-late-write",
+            &["FaultLateWrite"],
+            &[
+                "--fault",
+                "late-write=1",
+                "--fault",
+                "late-write-delay=1500ms",
+            ],
+            json!({}),
+            &[
+                ("CreateBGPPeer", "late-write", 200),
+                ("DeleteVirtualInterface", "late-write", 200),
+            ],
+        ),
+        (
+            "fault-stuck-pending",
+            &["FaultStuckPending"],
+            &[],
+            json!({"stuckPendingRate": 1.0}),
+            &[],
+        ),
+        (
+            "fault-end-deleted",
+            &["FaultEndDeleted"],
+            &[],
+            json!({"endDeletedRate": 1.0}),
+            &[],
+        ),
+        (
+            "fault-bgp-down",
+            &["FaultBgpDown"],
+            &["--fault", "bgp-down=1"],
+            json!({}),
+            &[],
+        ),
+        (
+            "fault-switch",
+            &["FaultSwitch"],
+            &[],
+            json!({"serverErrorRate": 1.0}),
+            &[
+                ("DescribeVirtualInterfaces", "server-error", 500),
+                ("DescribeVirtualInterfaces", "drop-before", 0),
+                ("CreateBGPPeer", "server-error-after", 500),
+            ],
+        ),
+    ];
+    let jobs = cases
+        .into_iter()
+        .map(|(fixture, classes, flags, faults, logged)| {
+            let mut world = seed_fixture(fixture, "200ms", "300ms");
+            if faults != json!({}) {
+                world["sim"]["faults"] = faults;
+            }
+            if fixture == "fault-bgp-down" {
+                world["sim"]["bgpUpDelay"] = json!("200ms");
+            }
+            boto3_job(world, flags, classes, move |sim| {
+                for (operation, fault, status) in logged {
+                    assert_logged(sim, operation, fault, *status);
+                }
+            })
+        })
+        .collect();
+    in_parallel(jobs);
+}
+
+fn connections(ids: &[(&str, &str, &str)]) -> Value {
+    Value::Array(
+        ids.iter()
+            .map(|(id, region, redundancy)| connection(id, region, redundancy))
+            .collect(),
+    )
+}
+
+/// A VIF with one available IPv4 peer, ids `dxvif-<suffix>` and `dxpeer-<suffix>`.
+fn vif1(suffix: &str, parent: &str, vlan: u16) -> Value {
+    vif(
+        &format!("dxvif-{suffix}"),
+        parent,
+        "private",
+        vlan,
+        "available",
+        vec![p4(&format!("dxpeer-{suffix}"), 65000, 1, "available")],
+    )
+}
+
+/// Fixture "consistency": a 500ms consistency window, none in eu-west-1 and 3s in us-west-2.
+fn consistency_world() -> Value {
+    let mut vifs: Vec<Value> = (1..=4)
+        .map(|i| vif1(&format!("cs00000{i}"), "dxcon-cscs0001", 100 + i))
+        .collect();
+    vifs.push(in_region(
+        vif1("cseu0001", "dxcon-cseu0001", 101),
+        "eu-west-1",
+    ));
+    vifs.push(in_region(
+        vif1("csw20001", "dxcon-csw20001", 101),
+        "us-west-2",
+    ));
+    json!({
+        "conformanceFixture": "consistency",
+        "virtualInterfaces": vifs,
+        "connections": connections(&[
+            ("dxcon-cscs0001", "us-east-1", "yes"),
+            ("dxcon-cseu0001", "eu-west-1", "yes"),
+            ("dxcon-csw20001", "us-west-2", "yes"),
+        ]),
+        "sim": {
+            "provisionDelay": "300ms",
+            "consistencyWindow": "500ms",
+            "consistencyWindowByRegion": {"eu-west-1": "0s", "us-west-2": "3s"},
+            "seed": 5,
+        },
+    })
+}
+
+/// Eventual consistency: DescribeVirtualInterfaces may answer with the world as it was up to the region's window
+/// ago, never older; mutations and their responses are always fresh.
+#[test]
+fn boto3_eventual_consistency() {
+    let tmp = tempfile::tempdir().unwrap();
+    let world = write_world(tmp.path(), &consistency_world());
+    let sim = SimProcess::start(&world, tmp.path(), &[]);
+    run_boto3(&sim, &world, &["EventualConsistency"]);
+}
+
+/// Fixtures "transitioning", "transitioning-vif" and "transitioning-off": the same VIFs under each
+/// `transitioningRule` (the default, `vif` from the world, `off` from `--transitioning-rule`).
+fn transitioning_world(fixture: &str, rule: Option<&str>) -> Value {
+    let yes = "dxcon-tryes001";
+    let peers = |suffix: &str, n: u8| -> Vec<Value> {
+        (1..=n)
+            .map(|i| {
+                p4(
+                    &format!("dxpeer-{suffix}{i}"),
+                    65000 + u64::from(i),
+                    i,
+                    "available",
+                )
+            })
+            .collect()
+    };
+    let mut confirming = vif(
+        "dxvif-trcf0001",
+        yes,
+        "private",
+        104,
+        "confirming",
+        peers("trcf000", 2),
+    );
+    confirming["ownerAccount"] = json!("210987654321");
+    let mut world = json!({
+        "conformanceFixture": fixture,
+        "virtualInterfaces": [
+            vif("dxvif-trcr0001", yes, "private", 101, "available", peers("trcr000", 1)),
+            vif("dxvif-trdl0001", yes, "private", 102, "available", peers("trdl000", 3)),
+            vif("dxvif-trmx0001", yes, "private", 103, "available", peers("trmx000", 2)),
+            confirming,
+            vif("dxvif-trfa0001", "dxcon-trno0001", "private", 101, "available", peers("trfa000", 1)),
+        ],
+        "connections": connections(&[(yes, "us-east-1", "yes"), ("dxcon-trno0001", "us-east-1", "no")]),
+        "sim": {"provisionDelay": "800ms", "deletionDelay": "800ms", "seed": 3},
+    });
+    if let Some(rule) = rule {
+        world["sim"]["transitioningRule"] = json!(rule);
+    }
+    world
+}
+
+/// State-derived "transitioning" refusals of CreateBGPPeer and DeleteBGPPeer, under each rule.
+#[test]
+fn boto3_state_derived_transitioning() {
+    in_parallel(vec![
+        boto3_job(
+            transitioning_world("transitioning", None),
+            &[],
+            &["TransitioningRuleDefault"],
+            |_| {},
+        ),
+        boto3_job(
+            transitioning_world("transitioning-vif", Some("vif")),
+            &[],
+            &["TransitioningRuleVif"],
+            |_| {},
+        ),
+        boto3_job(
+            transitioning_world("transitioning-off", None),
+            &["--transitioning-rule", "off"],
+            &["TransitioningRuleOff"],
+            |_| {},
+        ),
+    ]);
+}
+
+/// `n` VIFs `dxvif-<prefix>000001`… on `parent`, VLANs 1…n.
+fn many_vifs(prefix: &str, parent: &str, n: u16) -> Vec<Value> {
+    (1..=n)
+        .map(|i| vif1(&format!("{prefix}{i:06}"), parent, i))
+        .collect()
+}
+
+fn lag(id: &str, region: &str) -> Value {
+    json!({"lagId": id, "lagName": format!("conf-{id}"), "lagState": "available", "region": region,
+           "location": "EqDC2", "ownerAccount": "123456789012", "numberOfConnections": 2,
+           "connectionsBandwidth": "10Gbps", "hasLogicalRedundancy": "yes"})
+}
+
+fn interconnect(id: &str, region: &str) -> Value {
+    json!({"interconnectId": id, "interconnectName": format!("conf-{id}"), "interconnectState": "available",
+           "region": region, "location": "EqDC2", "bandwidth": "10Gbps", "hasLogicalRedundancy": "no"})
+}
+
+/// Fixture "paging": 160 VIFs, 5 connections, 3 LAGs and 3 interconnects in us-east-1 (one of each in
+/// eu-west-1); deleted VIFs leave the listing quickly, so pages see VIFs come and go.
+fn paging_world() -> Value {
+    let mut vifs = many_vifs("pg", "dxcon-pg000001", 160);
+    vifs.push(in_region(
+        vif1("pgeu0001", "dxcon-pgeu0001", 1),
+        "eu-west-1",
+    ));
+    let mut conns: Vec<Value> = (1..=5)
+        .map(|i| connection(&format!("dxcon-pg00000{i}"), "us-east-1", "yes"))
+        .collect();
+    conns.push(connection("dxcon-pgeu0001", "eu-west-1", "yes"));
+    let mut lags: Vec<Value> = (1..=3)
+        .map(|i| lag(&format!("dxlag-pg00000{i}"), "us-east-1"))
+        .collect();
+    lags.push(lag("dxlag-pgeu0001", "eu-west-1"));
+    let mut ics: Vec<Value> = (1..=3)
+        .map(|i| interconnect(&format!("dxcon-pgic000{i}"), "us-east-1"))
+        .collect();
+    ics.push(interconnect("dxcon-pgiceu01", "eu-west-1"));
+    json!({
+        "conformanceFixture": "paging",
+        "virtualInterfaces": vifs,
+        "connections": conns,
+        "lags": lags,
+        "interconnects": ics,
+        "sim": {"provisionDelay": "100ms", "deletionDelay": "100ms", "deletedRetention": "200ms", "seed": 9},
+    })
+}
+
+/// Paging of DescribeVirtualInterfaces, DescribeConnections, DescribeLags and DescribeInterconnects.
+#[test]
+fn boto3_paging() {
+    let tmp = tempfile::tempdir().unwrap();
+    let world = write_world(tmp.path(), &paging_world());
+    let sim = SimProcess::start(&world, tmp.path(), &[]);
+    run_boto3(&sim, &world, &["Paging"]);
+}
+
+/// Fixture "bgp": bgpStatus goes up bgpUpDelay after a peer becomes available.
+fn bgp_world() -> Value {
+    let yes = "dxcon-bgye0001";
+    json!({
+        "conformanceFixture": "bgp",
+        "virtualInterfaces": [
+            vif1("bg000001", yes, 101),
+            vif("dxvif-bg000002", yes, "private", 102, "available", vec![
+                p4("dxpeer-bg000002", 65000, 1, "available"),
+                p4("dxpeer-bg000003", 65001, 2, "available"),
+            ]),
+        ],
+        "connections": connections(&[(yes, "us-east-1", "yes")]),
+        "sim": {"provisionDelay": "300ms", "deletionDelay": "300ms", "bgpUpDelay": "500ms", "seed": 13},
+    })
+}
+
+#[test]
+fn boto3_bgp_status() {
+    let tmp = tempfile::tempdir().unwrap();
+    let world = write_world(tmp.path(), &bgp_world());
+    let sim = SimProcess::start(&world, tmp.path(), &[]);
+    run_boto3(&sim, &world, &["BgpStatus"]);
+}
+
+/// Fixture "rate-limit": CreateBGPPeer 1/s with a burst of 3, other mutating operations 0.2/s with a burst of 2,
+/// describes unlimited.
+fn rate_limit_world() -> Value {
+    let yes = "dxcon-rlye0001";
+    let mut vifs: Vec<Value> = (1..=6)
+        .map(|i| vif1(&format!("rl00000{i}"), yes, 100 + i))
+        .collect();
+    vifs.push(in_region(
+        vif1("rleu0001", "dxcon-rleu0001", 101),
+        "eu-west-1",
+    ));
+    json!({
+        "conformanceFixture": "rate-limit",
+        "virtualInterfaces": vifs,
+        "connections": connections(&[(yes, "us-east-1", "yes"), ("dxcon-rleu0001", "eu-west-1", "yes")]),
+        "sim": {
+            "provisionDelay": "100ms",
+            "rateLimits": {
+                "CreateBGPPeer": {"perSecond": 1, "burst": 3},
+                "mutating": {"perSecond": 0.2, "burst": 2},
+            },
+            "seed": 17,
+        },
+    })
+}
+
+#[test]
+fn boto3_rate_limits() {
+    let tmp = tempfile::tempdir().unwrap();
+    let world = write_world(tmp.path(), &rate_limit_world());
+    let sim = SimProcess::start(&world, tmp.path(), &[]);
+    run_boto3(&sim, &world, &["RateLimits"]);
+    assert_logged(&sim, "CreateBGPPeer", "rate-limit", 400);
+    assert_logged(&sim, "DeleteBGPPeer", "rate-limit", 400);
+    for (operation, fault, _) in logged_faults(&sim) {
+        assert!(
+            !operation.starts_with("Describe"),
+            "a describe was limited ({fault}) though only mutating operations have a limit"
+        );
+    }
+}
+
+/// `node tests/conformance/js/check.mjs` against a simulator on `world`; the script picks its checks by the
+/// world's `conformanceFixture`.
+fn run_js(sim: &SimProcess, world: &Path) {
+    let js = conformance_dir().join("js");
+    let probe = Command::new("node").arg("--version").output();
+    assert!(
+        probe.is_ok_and(|o| o.status.success()),
+        "Node.js (20 or later) is required for the conformance tests"
+    );
+    assert!(
+        js.join("node_modules/@aws-sdk/client-direct-connect/package.json")
+            .exists(),
+        "the AWS SDK for JavaScript is required for the conformance tests: npm ci --prefix tests/conformance/js"
+    );
+    let mut cmd = Command::new("node");
+    hermetic(&mut cmd)
+        .arg(js.join("check.mjs"))
+        .current_dir(repo())
+        .env("DXCTL_SIM_URL", sim.url())
+        .env("DXCTL_SIM_WORLD", world)
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .env("no_proxy", "127.0.0.1,localhost");
+    let out = run(&mut cmd);
+    assert_eq!(
+        out.code,
+        0,
+        "node tests/conformance/js/check.mjs (DXCTL_SIM_URL={}, DXCTL_SIM_WORLD={}):\n{}{}",
+        sim.url(),
+        world.display(),
+        out.stdout,
+        out.stderr
+    );
+    assert!(out.stdout.contains("all checks passed"), "{}", out.stdout);
+}
+
+/// The AWS SDK for JavaScript v3 (@aws-sdk/client-direct-connect from npm) on the seed example.
+#[test]
+fn js_sdk_seed_example() {
+    let tmp = tempfile::tempdir().unwrap();
+    let world = write_world(tmp.path(), &seed_fixture("js", "30s", "300ms"));
+    let sim = SimProcess::start(&world, tmp.path(), &[]);
+    run_js(&sim, &world);
+    for op in ["DescribeVirtualInterfaces", "CreateBGPPeer"] {
+        assert!(
+            sim.count(op) > 0,
+            "the JS SDK's {op} never reached the simulator under that name"
+        );
+    }
+}
+
+/// Fixture "js-realism": 150 VIFs, a CreateBGPPeer rate limit, and AWS's error texts, through the JS SDK.
+fn js_realism_world() -> Value {
+    let parent = "dxcon-js000001";
+    json!({
+        "conformanceFixture": "js-realism",
+        "virtualInterfaces": many_vifs("js", parent, 150),
+        "connections": connections(&[(parent, "us-east-1", "no")]),
+        "lags": [lag("dxlag-js000001", "us-east-1")],
+        "interconnects": [interconnect("dxcon-jsic0001", "us-east-1")],
+        "sim": {
+            "provisionDelay": "200ms",
+            "rateLimits": {"CreateBGPPeer": {"perSecond": 0.2, "burst": 2}},
+            "seed": 4,
+        },
+    })
+}
+
+/// The JS SDK on paging (100 per page, bad tokens), rate limits and AWS's error texts.
+#[test]
+fn js_sdk_paging_rate_limits_and_error_texts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let world = write_world(tmp.path(), &js_realism_world());
+    let sim = SimProcess::start(&world, tmp.path(), &[]);
+    run_js(&sim, &world);
+    assert_logged(&sim, "CreateBGPPeer", "rate-limit", 400);
 }
 
 /// Fixture "cbor": the seed world (its connection with an LOA time in epoch seconds), plus a VIF with a 4-byte ASN on a
@@ -847,46 +1305,4 @@ fn boto3_cbor_faults() {
             .collect()
     });
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-}
-
-/// The AWS SDK for JavaScript v3 (@aws-sdk/client-direct-connect from npm) on the seed example.
-#[test]
-fn js_sdk_seed_example() {
-    let js = conformance_dir().join("js");
-    let probe = Command::new("node").arg("--version").output();
-    assert!(
-        probe.is_ok_and(|o| o.status.success()),
-        "Node.js (20 or later) is required for the conformance tests"
-    );
-    assert!(
-        js.join("node_modules/@aws-sdk/client-direct-connect/package.json")
-            .exists(),
-        "the AWS SDK for JavaScript is required for the conformance tests: npm ci --prefix tests/conformance/js"
-    );
-    let tmp = tempfile::tempdir().unwrap();
-    let world = write_world(tmp.path(), &seed_fixture("js", "30s", "300ms"));
-    let sim = SimProcess::start(&world, tmp.path(), &[]);
-    let mut cmd = Command::new("node");
-    hermetic(&mut cmd)
-        .arg(js.join("check.mjs"))
-        .current_dir(repo())
-        .env("DXCTL_SIM_URL", sim.url())
-        .env("NO_PROXY", "127.0.0.1,localhost")
-        .env("no_proxy", "127.0.0.1,localhost");
-    let out = run(&mut cmd);
-    assert_eq!(
-        out.code,
-        0,
-        "node tests/conformance/js/check.mjs (DXCTL_SIM_URL={}):\n{}{}",
-        sim.url(),
-        out.stdout,
-        out.stderr
-    );
-    assert!(out.stdout.contains("all checks passed"), "{}", out.stdout);
-    for op in ["DescribeVirtualInterfaces", "CreateBGPPeer"] {
-        assert!(
-            sim.count(op) > 0,
-            "the JS SDK's {op} never reached the simulator under that name"
-        );
-    }
 }

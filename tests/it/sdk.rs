@@ -96,3 +96,38 @@ async fn service_errors_carry_code_and_message() {
     assert_eq!(facts.get("dxcon-fguhmqlc").map(String::as_str), Some("no"));
     running.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn pasted_cli_v2_timestamps_reach_the_sdk_as_epoch_seconds() {
+    // AWS CLI v2 prints loaIssueTime as ISO 8601; the world keeps it and serves epoch seconds, which is what the
+    // SDK's JSON deserializer accepts for a timestamp (a string there fails DescribeConnections, and dxctl with it).
+    let mut text = std::fs::read_to_string(repo().join("examples/seed/world.json")).unwrap();
+    text = text.replace(
+        r#""connectionState": "available","#,
+        r#""connectionState": "available", "loaIssueTime": "2023-11-14T22:13:20+00:00","#,
+    );
+    let world = World::parse(&text).unwrap();
+    let running = sim::start(world, SimOptions::default()).await.unwrap();
+    let dc = SdkDirectConnect::new(&ClientSettings {
+        endpoint_url: Some(running.endpoint_url()),
+        static_credentials: Some(("AKIDTEST".into(), "secret".into())),
+        region: Some("us-east-1".into()),
+        profile: None,
+        ..ClientSettings::default()
+    })
+    .await;
+    let out = dc
+        .client("us-east-1")
+        .describe_connections()
+        .send()
+        .await
+        .unwrap();
+    let loa = out.connections()[0].loa_issue_time().unwrap();
+    assert_eq!(loa.secs(), 1_700_000_000);
+    let facts = dc
+        .describe_logical_redundancy(&Scope::region("us-east-1"))
+        .await
+        .unwrap();
+    assert_eq!(facts.get("dxcon-fguhmqlc").map(String::as_str), Some("no"));
+    running.stop().await.unwrap();
+}

@@ -243,3 +243,78 @@ fn columns_count_characters_and_long_values_are_shortened() {
         format!(r#"expected one of ipv4, ipv6; got "{}..."#, "x".repeat(39))
     );
 }
+
+#[test]
+fn timestamps_are_epoch_seconds_or_iso_8601_date_times() {
+    let connection = |loa: &str| {
+        format!(r#"{{"connections": [{{"connectionId": "dxcon-a", "loaIssueTime": {loa}}}]}}"#)
+    };
+    // Numbers as the JSON protocol sends them; ISO 8601 as AWS CLI v2 prints them (and RFC 3339 forms).
+    for good in [
+        "1700000000",
+        "1700000000.5",
+        r#""2023-11-14T22:13:20+00:00""#,
+        r#""2023-11-14T22:13:20.123000+00:00""#,
+        r#""2023-11-14T22:13:20Z""#,
+        r#""2023-11-14T23:13:20+01:00""#,
+        r#""20231114T221320Z""#,
+    ] {
+        assert_eq!(check(&connection(good)), Ok(()), "{good}");
+    }
+    for bad in [
+        r#""2023-11-14""#,
+        r#""2023-11-14T22:13:20""#,
+        r#""2023-11-14T25:13:20Z""#,
+        r#""yesterday""#,
+        r#""""#,
+        "true",
+    ] {
+        let e = errors(&connection(bad));
+        assert_eq!(e.len(), 1, "{bad}: {e:?}");
+        assert_eq!(
+            (e[0].path.as_str(), e[0].rule),
+            ("connections[0].loaIssueTime", Rule::Type),
+            "{bad}"
+        );
+        assert!(
+            e[0].message.starts_with(
+                "expected a timestamp: epoch seconds (a number) or an ISO 8601 date-time"
+            ),
+            "{}",
+            e[0].message
+        );
+    }
+    assert_eq!(
+        epoch_seconds("2023-11-14T22:13:20+00:00"),
+        Some(1_700_000_000.into())
+    );
+    assert_eq!(
+        epoch_seconds("2023-11-14T23:13:20+01:00"),
+        Some(1_700_000_000.into())
+    );
+    assert_eq!(
+        epoch_seconds("2023-11-14T22:13:20.5Z").and_then(|n| n.as_f64()),
+        Some(1_700_000_000.5)
+    );
+    assert_eq!(epoch_seconds("2023-11-14"), None);
+}
+
+#[test]
+fn iso_8601_timestamps_load_as_epoch_seconds() {
+    let world = crate::sim::World::parse(
+        r#"{
+          "connections": [{"connectionId": "dxcon-a", "loaIssueTime": "2023-11-14T22:13:20+00:00"}],
+          "lags": [{"lagId": "dxlag-a",
+                    "connections": [{"connectionId": "dxcon-b", "loaIssueTime": "2023-11-14T22:13:20.500000+00:00"}]}],
+          "interconnects": [{"interconnectId": "dxcon-c", "loaIssueTime": 1700000000}]
+        }"#,
+    )
+    .unwrap();
+    let out: serde_json::Value = serde_json::from_str(&world.to_json()).unwrap();
+    assert_eq!(out["connections"][0]["loaIssueTime"], 1_700_000_000);
+    assert_eq!(
+        out["lags"][0]["connections"][0]["loaIssueTime"],
+        1_700_000_000.5
+    );
+    assert_eq!(out["interconnects"][0]["loaIssueTime"], 1_700_000_000);
+}

@@ -1,14 +1,24 @@
 // Conformance of `dxctl sim serve` seen through the AWS SDK for JavaScript v3 (@aws-sdk/client-direct-connect).
 //
 //   npm ci --prefix tests/conformance/js
-//   DXCTL_SIM_URL=http://127.0.0.1:PORT node tests/conformance/js/check.mjs
+//   DXCTL_SIM_URL=http://127.0.0.1:PORT [DXCTL_SIM_WORLD=world.json] node tests/conformance/js/check.mjs
 //
-// The simulator must serve the seed world (examples/seed/world.json) untouched, with a provisionDelay of a few
-// seconds or more (the new peer is checked while pending). Exits non-zero on any mismatch.
+// Which checks run depends on the world's "conformanceFixture" (tests/it/conformance.rs writes the worlds):
+// - none, or "js": the seed world (examples/seed/world.json) untouched, with a provisionDelay of a few seconds or
+//   more (the new peer is checked while pending);
+// - "js-realism": 150 VIFs dxvif-js000001… with one IPv4 peer each, and a CreateBGPPeer rate limit of burst 2:
+//   paging, AWS's error texts and throttling.
+// Exits non-zero on any mismatch.
+
+import { readFileSync } from "node:fs";
 
 import {
   CreateBGPPeerCommand,
   CreatePrivateVirtualInterfaceCommand,
+  DeleteBGPPeerCommand,
+  DescribeConnectionsCommand,
+  DescribeInterconnectsCommand,
+  DescribeLagsCommand,
   DescribeVirtualInterfacesCommand,
   DirectConnectClient,
   DirectConnectClientException,
@@ -59,7 +69,22 @@ async function refused(what, command) {
   }
 }
 
-async function main() {
+// A refusal with exactly this error name, HTTP status and message.
+async function fails(what, command, name, status, message) {
+  try {
+    const out = await dx.send(command);
+    check(false, `${what} is refused`, out);
+  } catch (err) {
+    check(err.name === name, `${what}: err.name is ${name}`, err.name);
+    check(err.$metadata?.httpStatusCode === status, `${what}: HTTP ${status}`, err.$metadata?.httpStatusCode);
+    check(err.message === message, `${what}: message ${JSON.stringify(message)}`, err.message);
+    if (name === "DirectConnectClientException") {
+      check(err instanceof DirectConnectClientException, `${what}: an instance of DirectConnectClientException`);
+    }
+  }
+}
+
+async function seedExample() {
   // DescribeVirtualInterfaces, by id and all.
   const one = await dx.send(new DescribeVirtualInterfacesCommand({ virtualInterfaceId: VIF }));
   check(one.virtualInterfaces?.length === 1, "describe by id returns one VIF", one.virtualInterfaces?.length);
@@ -122,8 +147,105 @@ async function main() {
   check(pvif.vlan === 200 && pvif.virtualInterfaceType === "private", "new VIF's vlan and type", pvif);
 }
 
+async function realism() {
+  // Paging: no maxResults gives everything; maxResults above 100 gives pages of 100 ("If MaxResults is given a
+  // value larger than 100, only 100 results are returned").
+  const all = await dx.send(new DescribeVirtualInterfacesCommand({}));
+  const everything = (all.virtualInterfaces ?? []).map((v) => v.virtualInterfaceId).sort();
+  check(everything.length === 150 && all.nextToken === undefined, "no maxResults: all 150 VIFs, no nextToken", {
+    count: everything.length,
+    nextToken: all.nextToken,
+  });
+  const ids = [];
+  const sizes = [];
+  let token;
+  for (let i = 0; i < 10; i++) {
+    const page = await dx.send(new DescribeVirtualInterfacesCommand({ maxResults: 1000, nextToken: token }));
+    sizes.push(page.virtualInterfaces?.length);
+    ids.push(...(page.virtualInterfaces ?? []).map((v) => v.virtualInterfaceId));
+    token = page.nextToken;
+    if (!token) break;
+    check(!token.includes("dxvif-"), "the nextToken is opaque", token);
+  }
+  check(JSON.stringify(sizes) === "[100,50]", "maxResults 1000: pages of 100 and 50", sizes);
+  check(JSON.stringify(ids) === JSON.stringify(everything), "the pages return each VIF once, in id order");
+  await fails(
+    "a nextToken that is not one",
+    new DescribeVirtualInterfacesCommand({ maxResults: 10, nextToken: "not-a-token" }),
+    "DirectConnectClientException",
+    400,
+    "The nextToken is not valid for this request.",
+  );
+  const vifToken = (await dx.send(new DescribeVirtualInterfacesCommand({ maxResults: 1 }))).nextToken;
+  await fails(
+    "a DescribeVirtualInterfaces nextToken on DescribeConnections",
+    new DescribeConnectionsCommand({ nextToken: vifToken }),
+    "DirectConnectClientException",
+    400,
+    "The nextToken is not valid for this request.",
+  );
+
+  // AWS's error texts (the ones terraform-provider-aws matches).
+  await fails(
+    "DescribeConnections of an unknown id",
+    new DescribeConnectionsCommand({ connectionId: "dxcon-jsnone00" }),
+    "DirectConnectClientException",
+    400,
+    "Could not find Connection with ID dxcon-jsnone00",
+  );
+  await fails(
+    "DescribeLags of an unknown id",
+    new DescribeLagsCommand({ lagId: "dxlag-jsnone00" }),
+    "DirectConnectClientException",
+    400,
+    "Could not find Lag with ID dxlag-jsnone00",
+  );
+  await fails(
+    "DescribeInterconnects of an unknown id",
+    new DescribeInterconnectsCommand({ interconnectId: "dxcon-jsnone01" }),
+    "DirectConnectClientException",
+    400,
+    "Could not find Interconnect with ID dxcon-jsnone01",
+  );
+  await fails(
+    "DeleteBGPPeer of the last peer",
+    new DeleteBGPPeerCommand({ virtualInterfaceId: "dxvif-js000010", bgpPeerId: "dxpeer-js000010" }),
+    "DirectConnectClientException",
+    400,
+    "The last BGP Peer on a Virtual Interface cannot be deleted",
+  );
+
+  // Rate limit (CreateBGPPeer: burst 2, then 0.2 a second): two go through, the third is throttled.
+  for (const n of ["01", "02"]) {
+    const out = await dx.send(
+      new CreateBGPPeerCommand({
+        virtualInterfaceId: `dxvif-js0000${n}`,
+        newBGPPeer: { asn: 64600, addressFamily: "ipv6" },
+      }),
+    );
+    check(out.virtualInterface?.bgpPeers?.length === 2, `CreateBGPPeer within the burst (dxvif-js0000${n})`);
+  }
+  await fails(
+    "a third CreateBGPPeer",
+    new CreateBGPPeerCommand({ virtualInterfaceId: "dxvif-js000003", newBGPPeer: { asn: 64600, addressFamily: "ipv6" } }),
+    "ThrottlingException",
+    400,
+    "Rate exceeded",
+  );
+  const vif3 = await dx.send(new DescribeVirtualInterfacesCommand({ virtualInterfaceId: "dxvif-js000003" }));
+  check(vif3.virtualInterfaces?.[0]?.bgpPeers?.length === 1, "the throttled CreateBGPPeer changed nothing");
+}
+
+const worldFile = process.env.DXCTL_SIM_WORLD;
+const fixture = worldFile ? JSON.parse(readFileSync(worldFile, "utf8")).conformanceFixture : "js";
 try {
-  await main();
+  if (fixture === "js") {
+    await seedExample();
+  } else if (fixture === "js-realism") {
+    await realism();
+  } else {
+    throw new Error(`no JS checks for world fixture ${JSON.stringify(fixture)}`);
+  }
 } catch (err) {
   failures += 1;
   console.log(`FAIL unexpected error: ${err.name}: ${err.message}`);
