@@ -28,9 +28,10 @@ pub struct World {
     pub extra: Map<String, Value>,
 }
 
-/// The `sim` section: behaviour, not AWS data.
+/// The `sim` section: behaviour, not AWS data. Unlike the AWS data, an unknown key here is an error (a misspelt
+/// setting would otherwise be silently ignored).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SimSettings {
     /// How long a new peer or VIF stays pending (or verifying), e.g. "2s" or "150ms".
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -73,13 +74,12 @@ pub struct SimSettings {
     /// Lifecycle steps still to happen, in the order they were scheduled.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pending_transitions: Vec<Transition>,
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
 }
 
-/// Injected faults. Rates are fractions in 0..=1, drawn per request from the seeded generator.
+/// Injected faults. Rates are fractions in 0..=1, drawn per request from the seeded generator. A misspelt key is an
+/// error, never a fault silently left out.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Faults {
     #[serde(default, skip_serializing_if = "is_zero")]
     pub throttle_rate: f64,
@@ -113,16 +113,17 @@ pub struct Faults {
     pub bgp_down_rate: f64,
 }
 
-/// Which states make CreateBGPPeer and DeleteBGPPeer answer "… is currently in a transitioning state".
+/// Which states, beyond the peer's own, make CreateBGPPeer and DeleteBGPPeer answer "… is in a transitioning state."
+/// (A pending or verifying peer's own deletion is refused that way under every rule.) AWS's exact rule is not public.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum TransitioningRule {
-    /// The VIF is pending or verifying, or another of its peers is pending or deleting.
+    /// The VIF is pending, verifying or confirming, or another of its peers is pending or deleting.
     #[default]
     VifOrPeers,
     /// Only the VIF's own state counts.
     Vif,
-    /// Never refused for state (the random `transitioningRate` fault still applies).
+    /// Neither the VIF's state nor other peers' (the random `transitioningRate` fault still applies).
     Off,
 }
 
@@ -652,6 +653,19 @@ mod tests {
             true
         );
         assert_eq!(out["somethingElse"], 1);
+    }
+
+    #[test]
+    fn a_misspelt_sim_setting_or_fault_is_an_error() {
+        for text in [
+            r#"{"sim": {"consistencyWindows": "2s"}}"#,
+            r#"{"sim": {"faults": {"throtleRate": 1}}}"#,
+        ] {
+            let err = World::parse(text).unwrap_err();
+            assert!(format!("{err:#}").contains("unknown field"), "{err:#}");
+        }
+        World::parse(r#"{"sim": {"consistencyWindow": "2s", "faults": {"throttleRate": 1}}}"#)
+            .unwrap();
     }
 
     #[test]

@@ -339,7 +339,7 @@ class CborDescribe(CborTestCase):
         one = self.dx.describe_connections(connectionId="dxcon-cbor0001")["connections"]
         self.assertEqual([(c["connectionId"], c["hasLogicalRedundancy"]) for c in one], [("dxcon-cbor0001", "no")])
         self.assert_client_error(lambda: self.dx.describe_connections(connectionId="dxcon-cbnone00"),
-                                 "DescribeConnections of an unknown connection", "dxcon-cbnone00 does not exist")
+                                 "DescribeConnections of an unknown connection", "Could not find Connection with ID dxcon-cbnone00")
 
 
 class CborBgpPeers(CborTestCase):
@@ -368,10 +368,10 @@ class CborBgpPeers(CborTestCase):
         self.assertTrue(new["authKey"].startswith("0x") and len(new["authKey"]) == 24, new["authKey"])
         self.assertIn("<ipv6_bgp_asn>64600</ipv6_bgp_asn>", vif["customerRouterConfig"])
 
-        # A second IPv6 peer breaks the address-family rule (hasLogicalRedundancy "no").
-        self.refuse_create(SEED_VIF, "second ipv6 peer on the seed VIF", asn=64601, addressFamily="ipv6")
         # A pending peer cannot be deleted yet.
         self.refuse_delete(SEED_VIF, "pending peer", TRANSITIONING, bgpPeerId=new["bgpPeerId"])
+        # Once it has settled, a second IPv6 peer breaks the address-family rule (hasLogicalRedundancy "no").
+        self.refuse_create(SEED_VIF, "second ipv6 peer on the seed VIF", asn=64601, addressFamily="ipv6")
 
         got, _, _ = poll(lambda: self.vif(SEED_VIF),
                          lambda v: all(p["bgpPeerState"] == "available" for p in v["bgpPeers"]),
@@ -383,7 +383,7 @@ class CborBgpPeers(CborTestCase):
                          {"virtualInterfaceId": SEED_VIF, "bgpPeerId": new["bgpPeerId"]})
         self.assertEqual(peer_by_id(resp["virtualInterface"], new["bgpPeerId"])["bgpPeerState"], "deleting")
         poll(lambda: self.peer_ids(SEED_VIF), lambda ids: ids == ["dxpeer-fg1v4v4e"], 5 + 10 * deletion_delay())
-        self.refuse_delete(SEED_VIF, "the seed VIF's last peer", "Cannot delete the last BGP peer",
+        self.refuse_delete(SEED_VIF, "the seed VIF's last peer", "The last BGP Peer on a Virtual Interface cannot be deleted",
                            bgpPeerId="dxpeer-fg1v4v4e")
 
     def test_refusals_carry_messages(self):

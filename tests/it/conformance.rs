@@ -1137,6 +1137,8 @@ fn js_sdk_paging_rate_limits_and_error_texts() {
 /// connection whose LOA time is RFC 3339 text, and a VIF in eu-west-1.
 fn cbor_world() -> Value {
     let mut world = seed_fixture("cbor", "200ms", "300ms");
+    // Deleted peers leave the listing quickly here (the default keeps them 15 minutes).
+    world["sim"]["deletedRetention"] = json!("300ms");
     world["connections"][0]["loaIssueTime"] = json!(1700000000);
     let mut cbor_connection = connection("dxcon-cbor0001", "us-east-1", "no");
     cbor_connection["loaIssueTime"] = json!("2023-11-14T22:13:20.500Z");

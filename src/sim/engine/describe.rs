@@ -116,9 +116,6 @@ impl Engine {
         input: DescribeVifsInput,
         now_ms: u64,
     ) -> Result<Value, ApiError> {
-        if let Some(id) = &input.virtual_interface_id {
-            self.vif_index(region, id)?;
-        }
         let listing = format!(
             "DescribeVirtualInterfaces/{region}/{}/{}",
             input.connection_id.as_deref().unwrap_or(""),
@@ -136,6 +133,12 @@ impl Engine {
             })
             .filter(|v| input.connection_id.is_none() || v.connection_id == input.connection_id)
             .collect();
+        // A VIF asked for by id must be in the view this describe sees (a new one may not be, yet).
+        if let (Some(id), true) = (&input.virtual_interface_id, all.is_empty()) {
+            return Err(ApiError::client(format!(
+                "Virtual interface {id} does not exist in region {region}"
+            )));
+        }
         let (page, next) = page(
             all,
             |v| &v.virtual_interface_id,
