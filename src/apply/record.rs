@@ -188,6 +188,7 @@ mod tests {
             amazon_address: None,
             customer_address: None,
             deposed: vec![],
+            listed_by_ms: None,
         }
     }
 

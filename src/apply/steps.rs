@@ -254,6 +254,7 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
             amazon_address: peer.amazon_address.clone(),
             customer_address: peer.customer_address.clone(),
             deposed: vec![],
+            listed_by_ms: Some(now_ms().saturating_add(millis(self.timing.settle))),
         };
         Ok(self.recorder.record(record, deposes).await?)
     }
@@ -493,7 +494,7 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
         if peer.state != PeerState::Available {
             let goal = Goal::Available {
                 id: id.to_string(),
-                visible_by_ms: 0,
+                visible_by_ms: now_ms().saturating_add(millis(self.timing.settle)),
             };
             match self
                 .wait_for(c, goal, Some(peer.state.clone()), public)

@@ -130,9 +130,7 @@ pub async fn observe_and_plan(
     let state = session.store.load()?;
     let region = session.fallback_region(config)?;
     let desired = config.desired(&region);
-    let observed = crate::observe::observe(&session.dc, &desired, &state)
-        .await
-        .context("cannot read the current Direct Connect configuration")?;
+    let observed = observe_patiently(session, &desired, &state, printer).await?;
     printer.detail(&format!(
         "observed {} virtual interfaces; {} connection/LAG facts",
         observed.vifs.len(),
@@ -147,6 +145,39 @@ pub async fn observe_and_plan(
         state,
         plan,
     })
+}
+
+/// Rounds of describing (each with the SDK's own retries) before a plan gives up on reading AWS.
+const OBSERVE_ROUNDS: u32 = 4;
+
+/// Describes AWS, trying again (after 0.5s, 1s, 2s) when a round fails: describes change nothing, so repeating them
+/// is always safe, and one flaky answer should not stop a plan.
+async fn observe_patiently(
+    session: &Session,
+    desired: &Desired,
+    state: &State,
+    printer: &Printer,
+) -> anyhow::Result<Observed> {
+    let mut pause = std::time::Duration::from_millis(500);
+    let mut round = 1;
+    loop {
+        match crate::observe::observe(&session.dc, desired, state).await {
+            Ok(observed) => return Ok(observed),
+            Err(e) if round >= OBSERVE_ROUNDS => {
+                return Err(e).context(format!(
+                    "cannot read the current Direct Connect configuration (tried {OBSERVE_ROUNDS} times)"
+                ))
+            }
+            Err(e) => {
+                printer.status(&format!(
+                    "warning: reading Direct Connect failed ({e:#}); trying again in {pause:?}"
+                ));
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+                round += 1;
+            }
+        }
+    }
 }
 
 /// Whether to colour output: a terminal, and neither --no-color nor NO_COLOR.

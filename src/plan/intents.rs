@@ -275,6 +275,8 @@ fn adopted_record(
         amazon_address: peer.amazon_address.clone(),
         customer_address: peer.customer_address.clone(),
         deposed,
+        // Every describe lists the peer once the intent is conclusive.
+        listed_by_ms: Some(intent.conclusive_after_ms),
     }
 }
 

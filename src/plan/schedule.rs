@@ -101,10 +101,16 @@ pub(super) fn order(
     changes: Vec<Change>,
     plan: &mut Plan,
 ) {
+    // Owned peers a lagging describe does not list yet are live too.
+    let unlisted = changes
+        .iter()
+        .filter_map(|c| c.current.as_ref())
+        .filter(|p| p.state.as_str() == super::vif::NOT_LISTED_YET);
     let live: Vec<AddressFamily> = seen
         .peers
         .iter()
         .filter(|p| !p.state.is_gone())
+        .chain(unlisted)
         .map(|p| p.family)
         .collect();
     let known = observed.redundancy(seen);

@@ -96,6 +96,7 @@ fn record(label: &str, p: &ObservedPeer) -> PeerRecord {
         amazon_address: p.amazon_address.clone(),
         customer_address: p.customer_address.clone(),
         deposed: vec![],
+        listed_by_ms: None,
     }
 }
 

@@ -101,12 +101,17 @@ pub(super) fn plan_declared(
         let address = PeerAddress::new(&spec.id, &want.label);
         let record = records.iter().find(|r| r.address == address);
         let owned = record.and_then(|r| {
-            seen.peers.iter().enumerate().find(|(_, p)| {
+            let listed = seen.peers.iter().enumerate().find(|(_, p)| {
                 !p.state.is_gone() && p.bgp_peer_id.as_deref() == Some(r.bgp_peer_id.as_str())
-            })
+            });
+            match listed {
+                Some((i, p)) => Some((Some(i), p.clone())),
+                None => not_yet_listed(r, observed, &spec.scope).map(|p| (None, p)),
+            }
         });
         if let Some((i, peer)) = owned {
-            taken.insert(i);
+            let peer = &peer;
+            taken.extend(i);
             let forces = differences(want, peer);
             let (action, reason) = if !forces.is_empty() {
                 (
@@ -187,18 +192,24 @@ pub(super) fn plan_declared(
         .map(|p| PeerAddress::new(&spec.id, &p.label))
         .collect();
     for r in records.iter().filter(|r| !declared.contains(&r.address)) {
-        let found = seen.peers.iter().enumerate().find(|(_, p)| {
-            !p.state.is_gone() && p.bgp_peer_id.as_deref() == Some(r.bgp_peer_id.as_str())
-        });
+        let found = seen
+            .peers
+            .iter()
+            .enumerate()
+            .find(|(_, p)| {
+                !p.state.is_gone() && p.bgp_peer_id.as_deref() == Some(r.bgp_peer_id.as_str())
+            })
+            .map(|(i, p)| (Some(i), p.clone()))
+            .or_else(|| not_yet_listed(r, observed, &spec.scope).map(|p| (None, p)));
         match found {
             Some((i, peer)) => {
-                taken.insert(i);
+                taken.extend(i);
                 changes.push(change(
                     r.address.clone(),
                     Action::Delete,
                     "removed from the configuration".into(),
                     None,
-                    Some(peer),
+                    Some(&peer),
                     vec![],
                 ));
             }
@@ -260,6 +271,26 @@ pub(super) fn plan_declared(
     schedule::order(seen, observed, &spec.location, changes, plan);
 }
 
+/// The state of an owned peer a describe does not list yet.
+pub const NOT_LISTED_YET: &str = "not listed yet";
+
+/// An owned peer missing from a describe that started before the peer is sure to be listed (it was recorded moments
+/// ago and describes are eventually consistent): it is not gone, only not listed yet. Stands in for the peer, from
+/// its record.
+fn not_yet_listed(r: &PeerRecord, observed: &Observed, scope: &Scope) -> Option<ObservedPeer> {
+    let described = observed.described_at_ms.get(scope).copied().unwrap_or(0);
+    let listed_by = r.listed_by_ms?;
+    (described < listed_by).then(|| ObservedPeer {
+        bgp_peer_id: Some(r.bgp_peer_id.clone()),
+        family: r.address_family,
+        asn: r.asn,
+        auth_key: None,
+        amazon_address: r.amazon_address.clone(),
+        customer_address: r.customer_address.clone(),
+        state: PeerState::Other(NOT_LISTED_YET.into()),
+    })
+}
+
 fn deposed_ids<'a>(records: &[&'a PeerRecord]) -> BTreeSet<&'a str> {
     records
         .iter()
@@ -311,9 +342,13 @@ pub(super) fn plan_orphaned(
     let records_for_deposed = records.clone();
     for r in records {
         let peer = seen.and_then(|v| {
-            v.peers.iter().find(|p| {
-                !p.state.is_gone() && p.bgp_peer_id.as_deref() == Some(r.bgp_peer_id.as_str())
-            })
+            v.peers
+                .iter()
+                .find(|p| {
+                    !p.state.is_gone() && p.bgp_peer_id.as_deref() == Some(r.bgp_peer_id.as_str())
+                })
+                .cloned()
+                .or_else(|| not_yet_listed(r, observed, &scope))
         });
         let (action, reason) = match peer {
             Some(_) => (
@@ -332,7 +367,7 @@ pub(super) fn plan_orphaned(
             action,
             reason,
             desired: None,
-            current: peer.cloned(),
+            current: peer,
             forces: vec![],
             step: 0,
             deposed: false,

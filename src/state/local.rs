@@ -115,6 +115,7 @@ mod tests {
             amazon_address: None,
             customer_address: None,
             deposed: vec![],
+            listed_by_ms: None,
         });
         store.save(&mut state).unwrap();
         store.save(&mut state).unwrap();

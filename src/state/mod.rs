@@ -47,6 +47,10 @@ pub struct PeerRecord {
     /// Earlier incarnations of this peer that a replacement still has to delete (kept across a crash).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deposed: Vec<String>,
+    /// For a peer recorded recently: the moment (ms since the epoch) by which every describe lists it. A describe
+    /// that started earlier may lag behind (eventual consistency), so its silence does not mean the peer is gone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listed_by_ms: Option<u64>,
 }
 
 impl Default for State {

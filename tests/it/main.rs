@@ -5,6 +5,7 @@ mod awscli;
 mod config_cli;
 mod conformance;
 mod crash;
+mod fault_matrix;
 mod lifecycle;
 mod sandbox;
 mod sdk;

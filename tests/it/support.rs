@@ -152,6 +152,25 @@ impl SimProcess {
             .count()
     }
 
+    /// Replaces the simulator's faults (`POST /_sim/faults`); `{}` turns them all off.
+    pub fn set_faults(&self, faults: &Value) {
+        use std::io::{Read, Write};
+        let body = faults.to_string();
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        write!(
+            s,
+            "POST /_sim/faults HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut resp = String::new();
+        s.read_to_string(&mut resp).unwrap();
+        assert!(
+            resp.starts_with("HTTP/1.1 200"),
+            "POST /_sim/faults: {resp}"
+        );
+    }
+
     pub fn world(&self) -> Value {
         // A raw HTTP/1.1 GET, so the harness needs no HTTP client crate.
         use std::io::{Read, Write};

@@ -69,6 +69,7 @@ fn record(label: &str, id: &str, asn: u64) -> PeerRecord {
         amazon_address: None,
         customer_address: None,
         deposed: vec![],
+        listed_by_ms: None,
     }
 }
 
