@@ -15,6 +15,9 @@ pub enum Goal {
     Available { id: String, visible_by_ms: u64 },
     /// A deleted peer becoming `deleted` or disappearing.
     Gone { id: String },
+    /// A peer about to be deleted settling: `available` (it can be deleted), or already deleting, deleted or gone
+    /// (nothing left to delete).
+    Deletable { id: String, visible_by_ms: u64 },
     /// The outcome of a CreateBGPPeer whose answer was lost.
     Created {
         creation: Creation,
@@ -33,7 +36,10 @@ impl Goal {
     /// The peer this goal is about, when it has an id already.
     pub fn peer_id(&self) -> Option<&str> {
         match self {
-            Goal::Available { id, .. } | Goal::Gone { id } | Goal::Deleted { id, .. } => Some(id),
+            Goal::Available { id, .. }
+            | Goal::Gone { id }
+            | Goal::Deletable { id, .. }
+            | Goal::Deleted { id, .. } => Some(id),
             Goal::Created { .. } => None,
         }
     }
@@ -70,6 +76,13 @@ pub fn readiness(goal: &Goal, peers: Option<&[ObservedPeer]>, described_at_ms: u
             Some(p) if p.state.is_gone() => {
                 Readiness::Failed(format!("the peer went to {} instead of available", p.state))
             }
+            Some(p) => Readiness::Waiting(Some(p.state.clone())),
+        },
+        Goal::Deletable { id, visible_by_ms } => match find(id) {
+            None if described_at_ms < *visible_by_ms => Readiness::Waiting(None),
+            None => Readiness::Ready(None),
+            Some(p) if p.state.is_gone() => Readiness::Ready(None),
+            Some(p) if p.state == PeerState::Available => Readiness::Ready(Some(p.clone())),
             Some(p) => Readiness::Waiting(Some(p.state.clone())),
         },
         Goal::Gone { id } => match find(id) {
@@ -148,6 +161,31 @@ mod tests {
     fn a_new_peer_may_be_missing_until_the_consistency_window_is_over() {
         assert_eq!(available(None, 999), Readiness::Waiting(None));
         assert!(matches!(available(None, 1_000), Readiness::Failed(_)));
+    }
+
+    #[test]
+    fn a_peer_to_delete_is_deletable_when_available_and_needs_nothing_when_already_going() {
+        let deletable = |state: Option<PeerState>, at: u64| {
+            let peers: Vec<ObservedPeer> = state.map(|s| peer("dxpeer-1", s)).into_iter().collect();
+            let goal = Goal::Deletable {
+                id: "dxpeer-1".into(),
+                visible_by_ms: 1_000,
+            };
+            readiness(&goal, Some(&peers), at)
+        };
+        assert!(matches!(
+            deletable(Some(PeerState::Available), 0),
+            Readiness::Ready(Some(_))
+        ));
+        for s in [PeerState::Deleting, PeerState::Deleted] {
+            assert_eq!(deletable(Some(s), 0), Readiness::Ready(None));
+        }
+        assert_eq!(deletable(None, 999), Readiness::Waiting(None));
+        assert_eq!(deletable(None, 1_000), Readiness::Ready(None));
+        assert_eq!(
+            deletable(Some(PeerState::Pending), 0),
+            Readiness::Waiting(Some(PeerState::Pending))
+        );
     }
 
     #[test]

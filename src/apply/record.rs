@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::sync::Mutex;
 
 use crate::model::{PeerAddress, VifId};
-use crate::state::{Intent, PeerRecord, State, StateStore};
+use crate::state::{Call, Intent, PeerRecord, State, StateStore};
 
 pub struct Recorder<S> {
     store: S,
@@ -132,7 +132,13 @@ impl<S: StateStore + Clone + Send + 'static> Recorder<S> {
                 r.deposed.retain(|d| d != id);
                 state.upsert(r);
             }
-            state.clear_intent(address);
+            // The delete of this deposed peer is settled.
+            let deleting_it = state.intent(address).is_some_and(
+                |i| matches!(&i.call, Call::DeleteBGPPeer { bgp_peer_id } if bgp_peer_id == id),
+            );
+            if deleting_it {
+                state.clear_intent(address);
+            }
         })
         .await
     }

@@ -169,6 +169,22 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
                 Ok(Started::Provisioning { id, state })
             }
             Action::NoOp => Ok(Started::Finished(Outcome::Done)),
+            Action::Forget if c.deposed => {
+                let peer = current(c)?;
+                self.recorder
+                    .remove_deposed(&c.address, id_of(peer))
+                    .await?;
+                self.say(
+                    &address,
+                    "done",
+                    format!(
+                        "Forgotten deposed peer {} (already {})",
+                        id_of(peer),
+                        peer.state
+                    ),
+                );
+                Ok(Started::Finished(Outcome::Done))
+            }
             Action::Forget => {
                 self.recorder.remove(&c.address).await?;
                 self.say(&address, "done", "Forgotten (no longer exists in AWS)");
@@ -491,8 +507,9 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
     async fn delete(&self, c: &Change, peer: &ObservedPeer, public: bool) -> Step<()> {
         let address = c.address.to_string();
         let id = id_of(peer);
+        let mut already_going = false;
         if peer.state != PeerState::Available {
-            let goal = Goal::Available {
+            let goal = Goal::Deletable {
                 id: id.to_string(),
                 visible_by_ms: now_ms().saturating_add(millis(self.timing.settle)),
             };
@@ -500,7 +517,16 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
                 .wait_for(c, goal, Some(peer.state.clone()), public)
                 .await
             {
-                Waited::Ready(_) => {}
+                Waited::Ready(Some(_)) => {}
+                Waited::Ready(None) => {
+                    // An earlier apply's delete (or someone else's) got there first.
+                    self.say(
+                        &address,
+                        "step",
+                        format!("{id} is already deleting or gone"),
+                    );
+                    already_going = true;
+                }
                 Waited::Interrupted => {
                     return Err(Stop::Interrupted(format!(
                         "interrupted while waiting for {id} to become available before deleting it"
@@ -515,7 +541,7 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
             }
         }
         let mut sends = 0;
-        loop {
+        while !already_going {
             sends += 1;
             if self.interrupted() {
                 self.recorder.settle(&c.address).await?;

@@ -501,3 +501,61 @@ proptest! {
         }
     }
 }
+
+/// Eventual consistency: a peer recorded moments ago that a lagging describe does not list is waited for, never
+/// created again; once a describe late enough still does not list it, it is gone.
+#[test]
+fn an_owned_peer_missing_from_a_lagging_describe_is_waited_for_not_recreated() {
+    let v6 = peer("dxpeer-v6", Ipv6, 64600, PeerState::Available);
+    let mut state = owned(&[("v6", &v6)]);
+    state.peers[0].listed_by_ms = Some(10_000);
+    let lagging = {
+        let mut o = observed(vec![], Some("no"));
+        o.described_at_ms.insert(Scope::region("us-east-1"), 9_999);
+        o
+    };
+    let p = plan(&desired(vec![spec("v6", Ipv6, 64600)]), &lagging, &state);
+    assert!(
+        matches!(&actions(&p)[..], [(label, Action::Wait(s))] if label == "v6" && s.as_str() == "not listed yet"),
+        "{:?}",
+        actions(&p)
+    );
+    // Dropped from the config meanwhile: it is deleted, not forgotten (another peer keeps the VIF up)...
+    let other = peer("dxpeer-v4", Ipv4, 65000, PeerState::Available);
+    let mut with_other = observed(vec![other], Some("no"));
+    with_other.described_at_ms = lagging.described_at_ms.clone();
+    let p = plan(&desired(vec![]), &with_other, &state);
+    assert_eq!(actions(&p), vec![("v6".to_string(), Action::Delete)]);
+    // ...and, as the VIF's only peer, it still counts: deleting it is refused as the last peer.
+    let p = plan(&desired(vec![]), &lagging, &state);
+    assert_eq!(rules(&p), vec!["last-peer"]);
+    let late = {
+        let mut o = observed(vec![], Some("no"));
+        o.described_at_ms.insert(Scope::region("us-east-1"), 10_000);
+        o
+    };
+    let p = plan(&desired(vec![spec("v6", Ipv6, 64600)]), &late, &state);
+    assert_eq!(actions(&p), vec![("v6".to_string(), Action::Create)]);
+}
+
+/// A replacement killed after it deleted the old peer but before it said so: the deposed entry is forgotten.
+#[test]
+fn a_deposed_peer_that_is_already_deleted_is_forgotten() {
+    let new = peer("dxpeer-new", Ipv4, 65000, PeerState::Available);
+    let old = peer("dxpeer-old", Ipv4, 65000, PeerState::Deleted);
+    let mut state = owned(&[("v4", &new)]);
+    state.peers[0].deposed = vec!["dxpeer-old".into()];
+    let o = observed(vec![new.clone(), old], Some("yes"));
+    let p = plan(&desired(vec![spec("v4", Ipv4, 65000)]), &o, &state);
+    let forget = p
+        .changes
+        .iter()
+        .find(|c| c.action == Action::Forget)
+        .expect("a forget");
+    assert!(forget.deposed);
+    assert_eq!(
+        forget.current.as_ref().unwrap().bgp_peer_id.as_deref(),
+        Some("dxpeer-old")
+    );
+    assert!(p.has_changes());
+}

@@ -237,6 +237,14 @@ pub(super) fn plan_declared(
         c.deposed = true;
         changes.push(c);
     }
+    changes.extend(
+        deposed_gone(seen, observed, &records)
+            .into_iter()
+            .map(|mut c| {
+                c.scope = spec.scope.clone();
+                c
+            }),
+    );
 
     for (i, peer) in seen.peers.iter().enumerate() {
         let owned = peer
@@ -296,6 +304,61 @@ fn deposed_ids<'a>(records: &[&'a PeerRecord]) -> BTreeSet<&'a str> {
         .iter()
         .flat_map(|r| r.deposed.iter().map(String::as_str))
         .collect()
+}
+
+/// Forgets deposed peers that are already deleted (or no longer listed by a describe late enough to list
+/// them): an interrupted replacement deleted them but was killed before it could say so in the state.
+fn deposed_gone(seen: &ObservedVif, observed: &Observed, records: &[&PeerRecord]) -> Vec<Change> {
+    let described = observed
+        .described_at_ms
+        .get(&seen.scope)
+        .copied()
+        .unwrap_or(0);
+    let mut out = Vec::new();
+    for r in records {
+        for id in &r.deposed {
+            let listed = seen
+                .peers
+                .iter()
+                .find(|p| p.bgp_peer_id.as_deref() == Some(id));
+            let gone = match listed {
+                Some(p) => p.state.is_gone(),
+                None => r.listed_by_ms.is_none_or(|by| described >= by),
+            };
+            if !gone {
+                continue;
+            }
+            let peer = listed.cloned().unwrap_or_else(|| ObservedPeer {
+                bgp_peer_id: Some(id.clone()),
+                family: r.address_family,
+                asn: r.asn,
+                auth_key: None,
+                amazon_address: None,
+                customer_address: None,
+                state: PeerState::Deleted,
+            });
+            out.push(Change {
+                address: r.address.clone(),
+                vif: r.virtual_interface_id.clone(),
+                scope: seen.scope.clone(),
+                action: Action::Forget,
+                reason: format!(
+                    "deposed peer {id} is already {}",
+                    if listed.is_some() {
+                        peer.state.as_str()
+                    } else {
+                        "gone"
+                    }
+                ),
+                desired: None,
+                current: Some(peer),
+                forces: vec![],
+                step: 0,
+                deposed: true,
+            });
+        }
+    }
+    out
 }
 
 /// Live peers that records list as deposed, with the record.
@@ -374,6 +437,7 @@ pub(super) fn plan_orphaned(
         });
     }
     if let Some(seen) = seen {
+        changes.extend(deposed_gone(seen, observed, &records_for_deposed));
         for (_, peer, record) in deposed_peers(seen, &records_for_deposed) {
             changes.push(Change {
                 address: record.address.clone(),

@@ -1,6 +1,9 @@
 //! Crash safety: `kill -9` an apply at a pseudo-random moment, then apply again. After every kill the state file
 //! parses, the second apply converges, the world holds exactly one live peer per declared `bgp_peer`, the state
 //! names every declared peer, and a third `plan --detailed-exitcode` finds nothing to do.
+//!
+//! Two phases, each against a simulator whose describes lag by up to 2s (eventual consistency): creating 14 peers
+//! from nothing, and changing them: five replaced create-before-destroy, one destroy-before-create, three deleted.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -11,14 +14,15 @@ use serde_json::{json, Value};
 
 use super::support::*;
 
-/// How many kills.
-const SEEDS: u64 = 20;
-/// The kill delays (from spawning the apply) spread over `0..SPAN_MS`: a little more than one uninterrupted apply
-/// of this world (1.0 to 1.4s: process start, describes, 15 creates at 20ms latency, 300ms of provisioning).
-const SPAN_MS: u64 = 1500;
+/// How many kills per phase.
+const SEEDS: u64 = 16;
+/// Seeds run at once (each has its own simulator; they mostly wait).
+const WORKERS: usize = 4;
 /// The longest any one dxctl run may take before the test gives up on it.
-const RUN_LIMIT: Duration = Duration::from_secs(60);
+const RUN_LIMIT: Duration = Duration::from_secs(90);
 const VIFS: usize = 6;
+/// The simulator's consistency window.
+const WINDOW_MS: u64 = 2_000;
 
 /// One `bgp_peer` block of the test configuration.
 struct Declared {
@@ -56,12 +60,24 @@ fn vif_id(i: usize) -> String {
     format!("dxvif-crash{i:03}")
 }
 
-/// 15 peers on 6 VIFs: an IPv4 peer with explicit addresses and an IPv6 peer on each (one with a 4-byte ASN),
-/// and an IPv4 peer without addresses on every other VIF.
+/// 14 peers on 6 VIFs: an IPv4 peer with explicit addresses and an IPv6 peer on each (one with a 4-byte ASN),
+/// and an IPv4 peer without addresses on every other VIF; the last VIF, on a connection without logical redundancy
+/// next to its unmanaged IPv4 peer, has only the IPv6 one.
 fn declared() -> Vec<Declared> {
     let mut peers = Vec::new();
     for i in 0..VIFS {
         let n = i as u64;
+        if i == VIFS - 1 {
+            peers.push(Declared {
+                vif: vif_id(i),
+                label: "v6",
+                family: "ipv6",
+                asn: 4_200_000_000 + n,
+                amazon: None,
+                customer: None,
+            });
+            continue;
+        }
         peers.push(Declared {
             vif: vif_id(i),
             label: "v4_static",
@@ -84,11 +100,7 @@ fn declared() -> Vec<Declared> {
             vif: vif_id(i),
             label: "v6",
             family: "ipv6",
-            asn: if i == VIFS - 1 {
-                4_200_000_000 + n
-            } else {
-                64600 + n
-            },
+            asn: 64600 + n,
             amazon: None,
             customer: None,
         });
@@ -96,9 +108,33 @@ fn declared() -> Vec<Declared> {
     peers
 }
 
+/// The change: every explicit-address IPv4 peer gets a new ASN (replaced create-before-destroy), the last VIF's
+/// IPv6 peer too (destroy-before-create: no logical redundancy, and the unmanaged peer keeps the VIF up), and the
+/// address-less IPv4 peers are dropped (deleted).
+fn changed() -> Vec<Declared> {
+    declared()
+        .into_iter()
+        .filter(|d| d.label != "v4_auto")
+        .map(|d| match d.label {
+            "v4_static" => Declared {
+                asn: d.asn + 200,
+                ..d
+            },
+            "v6" if d.vif == vif_id(VIFS - 1) => Declared {
+                asn: d.asn + 1,
+                ..d
+            },
+            _ => d,
+        })
+        .collect()
+}
+
 fn config_hcl(peers: &[Declared]) -> String {
     let mut hcl = String::from("provider \"aws\" {\n  region = \"us-east-1\"\n}\n");
     for i in 0..VIFS {
+        if !peers.iter().any(|p| p.vif == vif_id(i)) {
+            continue;
+        }
         write!(hcl, "\nvirtual_interface \"{}\" {{\n", vif_id(i)).unwrap();
         for p in peers.iter().filter(|p| p.vif == vif_id(i)) {
             write!(
@@ -121,8 +157,9 @@ fn config_hcl(peers: &[Declared]) -> String {
     hcl
 }
 
-/// Six private VIFs, each with one unmanaged IPv4 peer (ASN 65000), on three connections and two LAGs that all
-/// have logical redundancy; peers take 300ms to provision and every response is 20ms late.
+/// Six private VIFs, each with one unmanaged IPv4 peer (ASN 65000), on three connections and two LAGs that have
+/// logical redundancy and one connection that has not; peers take 300ms to provision, every response is 20ms late,
+/// and describes may show the world up to 2s ago.
 fn world() -> Value {
     let parents = [
         "dxcon-crash1",
@@ -130,7 +167,7 @@ fn world() -> Value {
         "dxcon-crash3",
         "dxlag-crash1",
         "dxlag-crash2",
-        "dxlag-crash1",
+        "dxcon-crash4",
     ];
     let vifs: Vec<Value> = (0..VIFS)
         .map(|i| {
@@ -164,7 +201,7 @@ fn world() -> Value {
             })
         })
         .collect();
-    let connections: Vec<Value> = (1..=3)
+    let connections: Vec<Value> = (1..=4)
         .map(|i| {
             json!({
                 "connectionId": format!("dxcon-crash{i}"),
@@ -174,7 +211,7 @@ fn world() -> Value {
                 "region": "us-east-1",
                 "location": "EqDC2",
                 "bandwidth": "10Gbps",
-                "hasLogicalRedundancy": "yes"
+                "hasLogicalRedundancy": if i == 4 { "no" } else { "yes" }
             })
         })
         .collect();
@@ -197,7 +234,10 @@ fn world() -> Value {
         "virtualInterfaces": vifs,
         "connections": connections,
         "lags": lags,
-        "sim": {"provisionDelay": "300ms", "seed": 7, "faults": {"latency": "20ms"}}
+        "sim": {
+            "provisionDelay": "300ms", "deletionDelay": "300ms", "seed": 7,
+            "consistencyWindow": format!("{WINDOW_MS}ms"), "faults": {"latency": "20ms"}
+        }
     })
 }
 
@@ -217,10 +257,10 @@ fn is_live(peer: &Value) -> bool {
     !matches!(peer_state(peer), "deleting" | "deleted")
 }
 
-/// The kill delay for a seed: seed `s` lands in the `s`-th of `SEEDS` equal slices of `0..SPAN_MS`, at an offset
+/// The kill delay for a seed: seed `s` lands in the `s`-th of `SEEDS` equal slices of `0..span_ms`, at an offset
 /// drawn from splitmix64, so the kills are reproducible and still cover the whole apply.
-fn kill_delay(seed: u64) -> Duration {
-    let slice = SPAN_MS / SEEDS;
+fn kill_delay(seed: u64, span_ms: u64) -> Duration {
+    let slice = (span_ms / SEEDS).max(1);
     let mut x = seed.wrapping_add(1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
@@ -450,13 +490,62 @@ struct SeedResult {
     failure: Option<String>,
 }
 
-fn one_seed(seed: u64, root: &Path, world_path: &Path, config: &Path) -> SeedResult {
-    let peers = declared();
-    let dir = root.join(format!("seed{seed:02}"));
+#[derive(Clone, Copy, Debug)]
+enum Phase {
+    /// Creating every declared peer from nothing.
+    Create,
+    /// From every declared peer in place, to the changed config: replacements in both orders and deletions.
+    Change,
+}
+
+impl Phase {
+    /// The peers before (already applied) and after.
+    fn configs(self) -> (Option<Vec<Declared>>, Vec<Declared>) {
+        match self {
+            Phase::Create => (None, declared()),
+            Phase::Change => (Some(declared()), changed()),
+        }
+    }
+
+    /// CreateBGPPeer calls AWS should accept in the phase: one per new peer, one per replacement.
+    fn creates(self) -> usize {
+        match self {
+            Phase::Create => declared().len(),
+            Phase::Change => changed()
+                .iter()
+                .filter(|d| {
+                    !declared()
+                        .iter()
+                        .any(|b| b.address() == d.address() && b.asn == d.asn)
+                })
+                .count(),
+        }
+    }
+}
+
+struct Setup {
+    root: PathBuf,
+    world: PathBuf,
+    before: PathBuf,
+    after: PathBuf,
+}
+
+/// One seed: the phase's starting point, an apply killed after `delay` (or run to the end with `None`), a second
+/// apply and a plan; returns what happened, and how long the killed apply would have taken when it was not killed.
+fn one_seed(
+    phase: Phase,
+    seed: u64,
+    delay: Option<Duration>,
+    setup: &Setup,
+) -> (SeedResult, Duration) {
+    let (before, peers) = phase.configs();
+    let dir = setup
+        .root
+        .join(format!("{phase:?}-{seed:02}-{}", delay.is_some()));
     std::fs::create_dir_all(&dir).unwrap();
-    let sim = SimProcess::start(world_path, &dir, &[]);
+    let sim = SimProcess::start(&setup.world, &dir, &[]);
     let state_path: PathBuf = dir.join("state").join("state.json");
-    let command = |args: &[&str]| {
+    let command = |args: &[&str], config: &Path| {
         let mut cmd = dxctl(&dir);
         cmd.args(["--call-timeout", "2s"])
             .arg("--endpoint-url")
@@ -473,24 +562,49 @@ fn one_seed(seed: u64, root: &Path, world_path: &Path, config: &Path) -> SeedRes
         "--poll-interval",
         "100ms",
         "--timeout",
-        "30s",
+        "60s",
         "--settle-window",
         "3s",
     ];
-    let delay = kill_delay(seed);
     let mut problems: Vec<String> = Vec::new();
+    if before.is_some() {
+        let setup_run = run_bounded(command(&apply_args, &setup.before), &dir, "setup");
+        if setup_run.code != Some(0) {
+            problems.push(format!(
+                "the setup apply failed: {}",
+                output_summary(&setup_run)
+            ));
+        }
+    }
+    let accepted_before = landing(&sim).0;
+    let creates_before = sim.count("CreateBGPPeer");
 
-    // The first apply, killed with SIGKILL after `delay`.
-    let mut first = command(&apply_args);
+    // The apply, killed with SIGKILL after `delay`.
+    let mut first = command(&apply_args, &setup.after);
     first.stdout(Stdio::null()).stderr(Stdio::null());
+    let started = Instant::now();
     let mut child = first.spawn().expect("spawn dxctl apply");
-    std::thread::sleep(delay);
-    let finished_first = child.try_wait().unwrap().is_some();
-    let _ = child.kill();
-    let _ = child.wait();
+    let finished_first = match delay {
+        Some(delay) => {
+            std::thread::sleep(delay);
+            let finished = child.try_wait().unwrap().is_some();
+            let _ = child.kill();
+            let _ = child.wait();
+            finished
+        }
+        None => {
+            let status = child.wait().unwrap();
+            if !status.success() {
+                problems.push(format!("the uninterrupted apply exited {status}"));
+            }
+            true
+        }
+    };
+    let uninterrupted = started.elapsed();
     // A request already inside the simulator (sleeping out its latency) still runs and is logged.
     std::thread::sleep(Duration::from_millis(60));
-    let (accepted, polling) = landing(&sim);
+    let (accepted_total, polling) = landing(&sim);
+    let accepted = accepted_total - accepted_before;
     let stage = if finished_first {
         "after it finished".to_string()
     } else if polling {
@@ -500,9 +614,10 @@ fn one_seed(seed: u64, root: &Path, world_path: &Path, config: &Path) -> SeedRes
     } else {
         format!("between creates ({accepted} created)")
     };
-    let mut line = format!("seed {seed:2}: kill at {:4}ms {stage}", delay.as_millis());
+    let delay_ms = delay.map_or(0, |d| d.as_millis());
+    let mut line = format!("{phase:?} seed {seed:2}: kill at {delay_ms:4}ms {stage}");
 
-    // The state file, if the kill left one, parses, and names only peers AWS accepted.
+    // The state file, if the kill left one, parses, and names only peers AWS has (or had).
     let world_after_kill = sim.world();
     let killed_state = read_state(&state_path).unwrap_or_else(|e| {
         problems.push(format!("after the kill: {e}"));
@@ -529,12 +644,12 @@ fn one_seed(seed: u64, root: &Path, world_path: &Path, config: &Path) -> SeedRes
             }
         }
     }
-    let creates_before = sim.count("CreateBGPPeer");
+    let creates_mid = sim.count("CreateBGPPeer");
 
     // The second apply converges.
     let second_started = Instant::now();
-    let second = run_bounded(command(&apply_args), &dir, "second");
-    let creates = sim.count("CreateBGPPeer") - creates_before;
+    let second = run_bounded(command(&apply_args, &setup.after), &dir, "second");
+    let creates = sim.count("CreateBGPPeer") - creates_mid;
     write!(
         line,
         "; second run: {creates} creates in {:.1}s",
@@ -543,25 +658,27 @@ fn one_seed(seed: u64, root: &Path, world_path: &Path, config: &Path) -> SeedRes
     .unwrap();
     match second.code {
         Some(0) if second.stdout.contains("Apply complete!") => {}
-        None => problems.push("the second apply did not finish within 60s".into()),
+        None => problems.push("the second apply did not finish in time".into()),
         Some(code) => problems.push(format!("the second apply exited {code}")),
     }
     let (total, _) = landing(&sim);
-    if total != peers.len() {
+    let phase_accepted = total - accepted_before;
+    if phase_accepted != phase.creates() {
         problems.push(format!(
-            "{total} CreateBGPPeer calls accepted in all ({accepted} before the kill) for {} declared peers",
-            peers.len()
+            "{phase_accepted} CreateBGPPeer calls accepted in the phase ({accepted} before the kill; {} sent) where {} are needed",
+            sim.count("CreateBGPPeer") - creates_before,
+            phase.creates()
         ));
     }
 
-    // Exactly one live, available peer per declared peer, and no duplicates.
+    // Exactly one live, available peer per declared peer, no duplicates, nothing dropped from the config left.
     let world = sim.world();
     let ids = check_world(&world, &peers).unwrap_or_else(|e| {
         problems.push(e);
         Vec::new()
     });
 
-    // The state parses and records every declared peer, with the id of the peer that is live.
+    // The state parses and records every declared peer (with the id of the peer that is live), and nothing else.
     let state = read_state(&state_path).unwrap_or_else(|e| {
         problems.push(format!("after the second apply: {e}"));
         None
@@ -590,11 +707,36 @@ fn one_seed(seed: u64, root: &Path, world_path: &Path, config: &Path) -> SeedRes
                     (Some(_), _) => {}
                 }
             }
+            for r in records {
+                let address = r["address"].as_str().unwrap_or("?");
+                if !peers.iter().any(|d| d.address() == address) {
+                    problems.push(format!(
+                        "the state still records {address}, which the config dropped"
+                    ));
+                }
+                if r["deposed"].as_array().is_some_and(|d| !d.is_empty()) {
+                    problems.push(format!(
+                        "{address} still has deposed peers: {}",
+                        r["deposed"]
+                    ));
+                }
+            }
+            if state["intents"].as_array().is_some_and(|i| !i.is_empty()) {
+                problems.push(format!(
+                    "intents left after convergence: {}",
+                    state["intents"]
+                ));
+            }
         }
     }
 
-    // Nothing left to do.
-    let third = run_bounded(command(&["plan", "--detailed-exitcode"]), &dir, "plan");
+    // Nothing left to do, once a describe can no longer lag behind the apply.
+    std::thread::sleep(Duration::from_millis(WINDOW_MS));
+    let third = run_bounded(
+        command(&["plan", "--detailed-exitcode"], &setup.after),
+        &dir,
+        "plan",
+    );
     if third.code != Some(0) {
         problems.push(format!(
             "plan --detailed-exitcode after the second apply: {}",
@@ -604,10 +746,13 @@ fn one_seed(seed: u64, root: &Path, world_path: &Path, config: &Path) -> SeedRes
 
     if problems.is_empty() {
         line.push_str("; converged");
-        return SeedResult {
-            line,
-            failure: None,
-        };
+        return (
+            SeedResult {
+                line,
+                failure: None,
+            },
+            uninterrupted,
+        );
     }
     let failure = format!(
         "{line}\n{}\nworld after the kill:{}\nstate after the kill:{}\nworld after the second apply:{}\nstate after the second apply:{}\nsecond apply: {}",
@@ -618,24 +763,55 @@ fn one_seed(seed: u64, root: &Path, world_path: &Path, config: &Path) -> SeedRes
         state_summary(state.as_ref()),
         output_summary(&second),
     );
-    SeedResult {
-        line,
-        failure: Some(failure),
-    }
+    (
+        SeedResult {
+            line,
+            failure: Some(failure),
+        },
+        uninterrupted,
+    )
 }
 
-#[test]
-fn apply_killed_at_random_moments_recovers_without_duplicates() {
+/// Kills over the whole length of the phase's apply: first one run to the end measures it, then `SEEDS` kills
+/// spread over a little more than that.
+fn kill_phase(phase: Phase) {
     let started = Instant::now();
     let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path();
-    let world_path = root.join("world.json");
-    std::fs::write(&world_path, serde_json::to_string_pretty(&world()).unwrap()).unwrap();
-    let config = config_dir(root, "cfg", &config_hcl(&declared()));
-
+    let root = tmp.path().to_path_buf();
+    let world_file = root.join("world.json");
+    std::fs::write(&world_file, serde_json::to_string_pretty(&world()).unwrap()).unwrap();
+    let (before, after) = phase.configs();
+    let setup = Setup {
+        before: config_dir(&root, "before", &config_hcl(&before.unwrap_or_default())),
+        after: config_dir(&root, "after", &config_hcl(&after)),
+        world: world_file,
+        root,
+    };
+    let (calibration, took) = one_seed(phase, 0, None, &setup);
+    assert!(
+        calibration.failure.is_none(),
+        "the uninterrupted {phase:?} run failed:\n{}",
+        calibration.failure.unwrap_or_default()
+    );
+    let span_ms = (took.as_millis() as u64) * 6 / 5;
+    let next = std::sync::atomic::AtomicU64::new(0);
+    let results = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..WORKERS {
+            scope.spawn(|| loop {
+                let seed = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                if seed >= SEEDS {
+                    break;
+                }
+                let (result, _) = one_seed(phase, seed, Some(kill_delay(seed, span_ms)), &setup);
+                results.lock().unwrap().push((seed, result));
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap();
+    results.sort_by_key(|(seed, _)| *seed);
     let mut failures = Vec::new();
-    for seed in 0..SEEDS {
-        let result = one_seed(seed, root, &world_path, &config);
+    for (_, result) in results {
         let mark = if result.failure.is_some() {
             "FAIL"
         } else {
@@ -645,7 +821,8 @@ fn apply_killed_at_random_moments_recovers_without_duplicates() {
         failures.extend(result.failure);
     }
     eprintln!(
-        "{SEEDS} kills in {:.1}s, {} failed",
+        "{phase:?}: {SEEDS} kills over {span_ms}ms (an uninterrupted apply took {}ms) in {:.1}s, {} failed",
+        took.as_millis(),
         started.elapsed().as_secs_f64(),
         failures.len()
     );
@@ -655,4 +832,14 @@ fn apply_killed_at_random_moments_recovers_without_duplicates() {
         failures.len(),
         failures.join("\n\n")
     );
+}
+
+#[test]
+fn apply_killed_at_random_moments_recovers_without_duplicates() {
+    kill_phase(Phase::Create);
+}
+
+#[test]
+fn replacements_and_deletes_killed_at_random_moments_recover() {
+    kill_phase(Phase::Change);
 }
