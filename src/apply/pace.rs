@@ -18,8 +18,8 @@ const BACK_OFF: f64 = 0.9;
 const CLIMB: f64 = 1.05;
 /// ...and by this one near or above it.
 const PROBE: f64 = 1.01;
-/// Successes remembered to measure the rate that gets through.
-const WINDOW: usize = 20;
+/// How far back successes count when measuring the rate that gets through.
+const WINDOW: Duration = Duration::from_secs(2);
 
 #[derive(Default)]
 struct Lane {
@@ -31,16 +31,26 @@ struct Lane {
     successes: VecDeque<Instant>,
     /// The last time the rate was lowered; throttles of calls already in flight then do not lower it again.
     lowered: Option<Instant>,
-    /// The rate at the last throttle: the service's limit is about there.
+    /// The paced rate that was last throttled: the service's limit is about there.
     ceiling: Option<f64>,
 }
 
 impl Lane {
-    /// The rate that recent successes show, if there are enough of them.
-    fn measured(&self) -> Option<f64> {
-        let (first, last) = (self.successes.front()?, self.successes.back()?);
-        let span = last.duration_since(*first).as_secs_f64();
-        (self.successes.len() >= 3 && span > 0.0).then(|| (self.successes.len() - 1) as f64 / span)
+    /// Forgets successes older than `WINDOW`.
+    fn forget_old(&mut self, now: Instant) {
+        while self
+            .successes
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > WINDOW)
+        {
+            self.successes.pop_front();
+        }
+    }
+
+    /// The rate that got through over the last `WINDOW` (a burst the service allowed counts as spread over it).
+    fn measured(&mut self, now: Instant) -> Option<f64> {
+        self.forget_old(now);
+        (self.successes.len() >= 2).then(|| self.successes.len() as f64 / WINDOW.as_secs_f64())
     }
 }
 
@@ -51,30 +61,36 @@ pub struct Pacer {
 }
 
 impl Pacer {
-    /// Waits for this lane's next slot.
+    /// Waits for this lane's next slot. Slots are taken one at a time when they come, never booked ahead, so a
+    /// rate that rises meanwhile shortens every wait still to come.
     pub async fn slot(&self, scope: &Scope, operation: &'static str) {
-        let at = {
-            let mut lanes = self.lanes.lock().expect("pacer poisoned");
-            let lane = lanes.entry((scope.clone(), operation)).or_default();
-            let Some(rate) = lane.rate else {
-                return;
+        loop {
+            let busy_until = {
+                let mut lanes = self.lanes.lock().expect("pacer poisoned");
+                let lane = lanes.entry((scope.clone(), operation)).or_default();
+                let Some(rate) = lane.rate else {
+                    return;
+                };
+                let now = Instant::now();
+                match lane.next {
+                    Some(next) if next > now => next,
+                    _ => {
+                        lane.next = Some(now + Duration::from_secs_f64(1.0 / rate));
+                        return;
+                    }
+                }
             };
-            let now = Instant::now();
-            let at = lane.next.map_or(now, |n| n.max(now));
-            lane.next = Some(at + Duration::from_secs_f64(1.0 / rate));
-            at
-        };
-        tokio::time::sleep_until(at).await;
+            tokio::time::sleep_until(busy_until).await;
+        }
     }
 
     /// The call went through.
     pub fn succeeded(&self, scope: &Scope, operation: &'static str) {
         let mut lanes = self.lanes.lock().expect("pacer poisoned");
         let lane = lanes.entry((scope.clone(), operation)).or_default();
-        lane.successes.push_back(Instant::now());
-        if lane.successes.len() > WINDOW {
-            lane.successes.pop_front();
-        }
+        let now = Instant::now();
+        lane.successes.push_back(now);
+        lane.forget_old(now);
         let ceiling = lane.ceiling;
         if let Some(rate) = &mut lane.rate {
             *rate *= match ceiling {
@@ -95,10 +111,11 @@ impl Pacer {
         if lane.lowered.is_some_and(|t| now.duration_since(t) < slot) {
             return;
         }
-        let through = lane.measured();
-        lane.ceiling = lane.rate.or(through);
+        let through = lane.measured(now);
+        // Only a paced rate that was throttled says where the limit is (a burst the service allowed does not).
+        lane.ceiling = lane.rate;
         let lowered = match (lane.rate, through) {
-            (Some(rate), Some(m)) => (BACK_OFF * m).min(rate * BACK_OFF),
+            (Some(rate), Some(m)) => BACK_OFF * m.min(rate),
             (Some(rate), None) => rate / 2.0,
             (None, Some(m)) => BACK_OFF * m,
             (None, None) => 1.0,

@@ -329,6 +329,12 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
                 self.recorder.settle(&c.address).await?;
                 return Err(stop);
             }
+            // One permit from pacing through the call, so the intent's time is the time of sending.
+            let permit = self
+                .semaphore
+                .acquire()
+                .await
+                .map_err(anyhow::Error::from)?;
             self.pacer.slot(&c.scope, CREATE).await;
             let owned = self.recorder.owned_elsewhere(&c.vif, &c.address);
             let creation = Creation {
@@ -348,14 +354,8 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
             self.recorder
                 .intend(self.intent(c, Call::CreateBGPPeer(creation.clone())))
                 .await?;
-            let result = {
-                let _permit = self
-                    .semaphore
-                    .acquire()
-                    .await
-                    .map_err(anyhow::Error::from)?;
-                self.dc.create_bgp_peer(&c.scope, &c.vif, &new).await
-            };
+            let result = self.dc.create_bgp_peer(&c.scope, &c.vif, &new).await;
+            drop(permit);
             let failure = match result {
                 Ok(vif) => {
                     self.pacer.succeeded(&c.scope, CREATE);
@@ -541,81 +541,82 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
             }
         }
         let mut sends = 0;
-        while !already_going {
-            sends += 1;
-            if self.interrupted() {
-                self.recorder.settle(&c.address).await?;
-                return Err(Stop::Interrupted(format!(
-                    "interrupted before DeleteBGPPeer {id} was sent"
-                )));
-            }
-            if sends > MAX_SENDS {
-                self.recorder.settle(&c.address).await?;
-                return Err(Stop::Failed(format!(
-                    "DeleteBGPPeer {id} did not succeed after {MAX_SENDS} sends"
-                )));
-            }
-            if let Err(stop) = self.check_deadline(DELETE) {
-                self.recorder.settle(&c.address).await?;
-                return Err(stop);
-            }
-            self.pacer.slot(&c.scope, DELETE).await;
-            let intent = self.intent(
-                c,
-                Call::DeleteBGPPeer {
-                    bgp_peer_id: id.to_string(),
-                },
-            );
-            self.recorder.intend(intent).await?;
-            let result = {
-                let _permit = self
+        // Nothing to send when an earlier delete got there first.
+        if !already_going {
+            loop {
+                sends += 1;
+                if self.interrupted() {
+                    self.recorder.settle(&c.address).await?;
+                    return Err(Stop::Interrupted(format!(
+                        "interrupted before DeleteBGPPeer {id} was sent"
+                    )));
+                }
+                if sends > MAX_SENDS {
+                    self.recorder.settle(&c.address).await?;
+                    return Err(Stop::Failed(format!(
+                        "DeleteBGPPeer {id} did not succeed after {MAX_SENDS} sends"
+                    )));
+                }
+                if let Err(stop) = self.check_deadline(DELETE) {
+                    self.recorder.settle(&c.address).await?;
+                    return Err(stop);
+                }
+                let permit = self
                     .semaphore
                     .acquire()
                     .await
                     .map_err(anyhow::Error::from)?;
-                self.dc.delete_bgp_peer(&c.scope, &c.vif, id).await
-            };
-            let failure = match result {
-                Ok(_) => {
-                    self.pacer.succeeded(&c.scope, DELETE);
-                    break;
-                }
-                Err(e) => match Failure::of(&e) {
-                    Some(f) => f.clone(),
-                    None => {
-                        self.recorder.settle(&c.address).await?;
-                        return Err(Stop::Failed(format!("DeleteBGPPeer failed: {e:#}")));
+                self.pacer.slot(&c.scope, DELETE).await;
+                let intent = self.intent(
+                    c,
+                    Call::DeleteBGPPeer {
+                        bgp_peer_id: id.to_string(),
+                    },
+                );
+                self.recorder.intend(intent).await?;
+                let result = self.dc.delete_bgp_peer(&c.scope, &c.vif, id).await;
+                drop(permit);
+                let failure = match result {
+                    Ok(_) => {
+                        self.pacer.succeeded(&c.scope, DELETE);
+                        break;
                     }
-                },
-            };
-            if matches!(
-                failure.kind,
-                FailureKind::Throttled | FailureKind::Transitioning
-            ) {
-                self.recorder.settle(&c.address).await?;
-            }
-            match failure.kind {
-                _ if failure.peer_already_gone() => break,
-                FailureKind::Throttled => {
-                    self.pacer.throttled(&c.scope, DELETE);
-                    self.say(
-                        &address,
-                        "step",
-                        format!("{failure}; pacing {DELETE} in {}", c.scope),
-                    );
-                }
-                FailureKind::Transitioning => {
-                    let wait = backoff(sends);
-                    self.say(&address, "step", format!("{failure}; retrying in {wait:?}"));
-                    tokio::time::sleep(wait).await;
-                }
-                FailureKind::Rejected => {
+                    Err(e) => match Failure::of(&e) {
+                        Some(f) => f.clone(),
+                        None => {
+                            self.recorder.settle(&c.address).await?;
+                            return Err(Stop::Failed(format!("DeleteBGPPeer failed: {e:#}")));
+                        }
+                    },
+                };
+                if matches!(
+                    failure.kind,
+                    FailureKind::Throttled | FailureKind::Transitioning
+                ) {
                     self.recorder.settle(&c.address).await?;
-                    return Err(Stop::Failed(format!("DeleteBGPPeer failed: {failure}")));
                 }
-                FailureKind::Server | FailureKind::Lost => {
-                    let conclusive = now_ms().saturating_add(millis(self.timing.settle));
-                    self.say(
+                match failure.kind {
+                    _ if failure.peer_already_gone() => break,
+                    FailureKind::Throttled => {
+                        self.pacer.throttled(&c.scope, DELETE);
+                        self.say(
+                            &address,
+                            "step",
+                            format!("{failure}; pacing {DELETE} in {}", c.scope),
+                        );
+                    }
+                    FailureKind::Transitioning => {
+                        let wait = backoff(sends);
+                        self.say(&address, "step", format!("{failure}; retrying in {wait:?}"));
+                        tokio::time::sleep(wait).await;
+                    }
+                    FailureKind::Rejected => {
+                        self.recorder.settle(&c.address).await?;
+                        return Err(Stop::Failed(format!("DeleteBGPPeer failed: {failure}")));
+                    }
+                    FailureKind::Server | FailureKind::Lost => {
+                        let conclusive = now_ms().saturating_add(millis(self.timing.settle));
+                        self.say(
                         &address,
                         "step",
                         format!(
@@ -624,11 +625,11 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
                             rfc3339(conclusive)
                         ),
                     );
-                    let goal = Goal::Deleted {
-                        id: id.to_string(),
-                        conclusive_after_ms: conclusive,
-                    };
-                    match self.wait_for(c, goal, None, public).await {
+                        let goal = Goal::Deleted {
+                            id: id.to_string(),
+                            conclusive_after_ms: conclusive,
+                        };
+                        match self.wait_for(c, goal, None, public).await {
                         Waited::Deleted(Deleted::Took) => break,
                         Waited::Deleted(_) => {
                             self.say(&address, "step", "settled: it did not take effect; sending it again");
@@ -645,6 +646,7 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
                                 waited_text(&other)
                             )))
                         }
+                    }
                     }
                 }
             }

@@ -244,3 +244,257 @@ async fn a_dropped_interrupt_sender_is_not_an_interrupt() {
     );
     assert_eq!(dc.calls.lock().unwrap()["region-0"], 2);
 }
+
+mod ambiguous {
+    //! The executor against a scripted Direct Connect whose CreateBGPPeer answers are lost: it settles each lost
+    //! call by describing, never sends a create again while the outcome may be pending, and leaves the intent in the
+    //! state when it cannot tell.
+
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use tokio::sync::watch;
+
+    use crate::apply::{execute, Controls, Options, WaitOptions};
+    use crate::aws::{DirectConnect, Failure, FailureKind, NewPeer};
+    use crate::model::{
+        AddressFamily, Asn, Location, Observed, ObservedPeer, ObservedVif, PeerAddress, PeerSpec,
+        PeerState, Scope, VifId,
+    };
+    use crate::plan::{Action, Change, Plan};
+    use crate::state::{Call, State, StateStore};
+
+    const VIF: &str = "dxvif-amb";
+
+    /// What the scripted service does with each CreateBGPPeer.
+    #[derive(Clone, Copy)]
+    enum Create {
+        /// Makes the peer, then the answer is lost.
+        TakesEffectThenLost,
+        /// The answer is lost and nothing happened; the next create succeeds.
+        LostWithoutEffectThenOk,
+    }
+
+    struct Service {
+        create: Create,
+        /// Describes fail (the settling describes are lost too).
+        describes_fail: bool,
+        creates: AtomicUsize,
+        peers: Mutex<Vec<ObservedPeer>>,
+    }
+
+    impl Service {
+        fn new(create: Create, describes_fail: bool) -> Service {
+            Service {
+                create,
+                describes_fail,
+                creates: AtomicUsize::new(0),
+                peers: Mutex::new(vec![peer("dxpeer-old", AddressFamily::Ipv4, 65000)]),
+            }
+        }
+
+        fn vif(&self) -> ObservedVif {
+            ObservedVif {
+                id: VifId(VIF.into()),
+                scope: Scope::region("us-east-1"),
+                state: "available".into(),
+                vif_type: "private".into(),
+                connection_id: Some("dxcon-amb".into()),
+                peers: self.peers.lock().unwrap().clone(),
+            }
+        }
+    }
+
+    fn peer(id: &str, family: AddressFamily, asn: u64) -> ObservedPeer {
+        ObservedPeer {
+            bgp_peer_id: Some(id.into()),
+            family,
+            asn: Asn::new(asn).unwrap(),
+            auth_key: None,
+            amazon_address: Some("2001:db8::1/125".into()),
+            customer_address: Some("2001:db8::6/125".into()),
+            state: PeerState::Available,
+        }
+    }
+
+    fn lost() -> anyhow::Error {
+        anyhow::Error::new(Failure {
+            kind: FailureKind::Lost,
+            code: None,
+            message: "no response: connection closed".into(),
+        })
+    }
+
+    impl DirectConnect for Service {
+        async fn describe_virtual_interfaces(&self, _: &Scope) -> anyhow::Result<Vec<ObservedVif>> {
+            if self.describes_fail {
+                anyhow::bail!("DescribeVirtualInterfaces failed: connection closed");
+            }
+            Ok(vec![self.vif()])
+        }
+
+        async fn describe_logical_redundancy(
+            &self,
+            _: &Scope,
+        ) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
+            anyhow::bail!("not used")
+        }
+
+        async fn delete_bgp_peer(
+            &self,
+            _: &Scope,
+            _: &VifId,
+            _: &str,
+        ) -> anyhow::Result<ObservedVif> {
+            anyhow::bail!("not used")
+        }
+
+        async fn create_bgp_peer(
+            &self,
+            _: &Scope,
+            _: &VifId,
+            new: &NewPeer,
+        ) -> anyhow::Result<ObservedVif> {
+            let n = self.creates.fetch_add(1, Ordering::SeqCst) + 1;
+            let made = peer(
+                &format!("dxpeer-new{n}"),
+                new.family,
+                u64::from(new.asn.get()),
+            );
+            match (self.create, n) {
+                (Create::TakesEffectThenLost, _) => {
+                    self.peers.lock().unwrap().push(made);
+                    Err(lost())
+                }
+                (Create::LostWithoutEffectThenOk, 1) => Err(lost()),
+                (Create::LostWithoutEffectThenOk, _) => {
+                    self.peers.lock().unwrap().push(made);
+                    Ok(self.vif())
+                }
+            }
+        }
+    }
+
+    #[derive(Clone, Default)]
+    struct Memory(Arc<Mutex<State>>);
+
+    impl StateStore for Memory {
+        fn load(&self) -> anyhow::Result<State> {
+            Ok(self.0.lock().unwrap().clone())
+        }
+        fn save(&self, state: &mut State) -> anyhow::Result<()> {
+            state.serial += 1;
+            *self.0.lock().unwrap() = state.clone();
+            Ok(())
+        }
+    }
+
+    fn create_plan() -> Plan {
+        let vif = VifId(VIF.into());
+        Plan {
+            changes: vec![Change {
+                address: PeerAddress::new(&vif, "v6"),
+                vif,
+                scope: Scope::region("us-east-1"),
+                action: Action::Create,
+                reason: "test".into(),
+                desired: Some(PeerSpec {
+                    label: "v6".into(),
+                    family: AddressFamily::Ipv6,
+                    asn: Asn::new(64600).unwrap(),
+                    auth_key: None,
+                    amazon_address: None,
+                    customer_address: None,
+                    location: Location::default(),
+                    sensitive: Default::default(),
+                }),
+                current: None,
+                forces: vec![],
+                step: 0,
+                deposed: false,
+            }],
+            ..Plan::default()
+        }
+    }
+
+    async fn run(service: &Service, store: &Memory) -> crate::apply::Summary {
+        let plan = create_plan();
+        let observed = Observed {
+            vifs: vec![service.vif()],
+            ..Observed::default()
+        };
+        let (_tx, cancel) = watch::channel(false);
+        let progress = super::Lines { quiet: true };
+        execute(
+            service,
+            &plan,
+            &observed,
+            store.clone(),
+            State::default(),
+            Options {
+                parallelism: 4,
+                wait: WaitOptions {
+                    interval: Duration::from_millis(5),
+                    timeout: Duration::from_millis(600),
+                },
+                settle: Duration::from_millis(60),
+                call_timeout: Duration::from_millis(10),
+            },
+            Controls {
+                progress: &progress,
+                cancel,
+            },
+        )
+        .await
+    }
+
+    #[tokio::test]
+    async fn a_lost_create_that_took_effect_is_found_and_recorded_never_sent_twice() {
+        let service = Service::new(Create::TakesEffectThenLost, false);
+        let store = Memory::default();
+        let summary = run(&service, &store).await;
+        assert!(summary.failures.is_empty(), "{:?}", summary.failures);
+        assert_eq!(summary.added, 1);
+        assert_eq!(service.creates.load(Ordering::SeqCst), 1, "sent once");
+        let state = store.load().unwrap();
+        assert_eq!(state.peers[0].bgp_peer_id, "dxpeer-new1");
+        assert!(state.intents.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_lost_create_that_did_not_happen_is_sent_again_only_once_settled_absent() {
+        let service = Service::new(Create::LostWithoutEffectThenOk, false);
+        let store = Memory::default();
+        let summary = run(&service, &store).await;
+        assert!(summary.failures.is_empty(), "{:?}", summary.failures);
+        assert_eq!(service.creates.load(Ordering::SeqCst), 2);
+        assert_eq!(store.load().unwrap().peers[0].bgp_peer_id, "dxpeer-new2");
+        assert_eq!(
+            service.peers.lock().unwrap().len(),
+            2,
+            "one new peer, no duplicate"
+        );
+    }
+
+    #[tokio::test]
+    async fn when_no_describe_can_settle_it_the_outcome_is_unknown_and_the_intent_stays() {
+        let service = Service::new(Create::TakesEffectThenLost, true);
+        let store = Memory::default();
+        let summary = run(&service, &store).await;
+        assert_eq!(
+            service.creates.load(Ordering::SeqCst),
+            1,
+            "never sent again"
+        );
+        let (address, cause) = &summary.failures[0];
+        assert_eq!(address, "virtual_interface.dxvif-amb.bgp_peer.v6");
+        assert!(cause.contains("create outcome unknown"), "{cause}");
+        let state = store.load().unwrap();
+        assert!(state.peers.is_empty());
+        assert!(matches!(
+            &state.intents[..],
+            [i] if matches!(&i.call, Call::CreateBGPPeer(c) if c.known_peer_ids == vec!["dxpeer-old".to_string()])
+        ));
+    }
+}

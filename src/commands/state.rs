@@ -24,7 +24,7 @@ pub fn state(
     Ok(ExitCode::SUCCESS)
 }
 
-/// One line per managed peer: address, id, family, ASN, region.
+/// One line per managed peer (address, id, family, ASN, region), then one per unsettled call (intent).
 pub fn list(state: &State, printer: &Printer) -> anyhow::Result<()> {
     let mut out = String::new();
     for p in &state.peers {
@@ -40,6 +40,15 @@ pub fn list(state: &State, printer: &Printer) -> anyhow::Result<()> {
             } else {
                 format!("\tdeposed: {}", p.deposed.join(","))
             }
+        ));
+    }
+    for i in &state.intents {
+        out.push_str(&format!(
+            "{}	intent: {}, sent {}, settled by a describe from {}\n",
+            i.address,
+            i.describe(),
+            crate::clock::rfc3339(i.sent_at_ms),
+            crate::clock::rfc3339(i.conclusive_after_ms)
         ));
     }
     printer.data(&out)?;

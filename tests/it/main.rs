@@ -7,6 +7,7 @@ mod conformance;
 mod crash;
 mod fault_matrix;
 mod lifecycle;
+mod pacing;
 mod sandbox;
 mod sdk;
 mod sim_concurrency;
