@@ -155,9 +155,9 @@ pub struct ApplyArgs {
     pub poll_interval: Option<Duration>,
     /// After a CreateBGPPeer or DeleteBGPPeer whose answer was lost, how long describes may lag behind its effect
     /// (AWS's eventual consistency): the call is sent again only once a describe started this long after it ended
-    /// shows it did not happen
-    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
-    pub settle_window: Duration,
+    /// shows it did not happen [default: 30s; in sandbox mode, the sandbox world's consistency window]
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub settle_window: Option<Duration>,
     #[command(flatten)]
     pub vars: VarArgs,
 }

@@ -17,6 +17,8 @@ use crate::state::lock;
 
 /// Exit status when everything applied but AWS still has to approve peers on public VIFs.
 pub const EXIT_AWAITING_APPROVAL: u8 = 3;
+/// How long a lost call's effect may take to show in describes, unless `--settle-window` or the sandbox says.
+const DEFAULT_SETTLE_WINDOW: Duration = Duration::from_secs(30);
 /// Exit status after Ctrl-C.
 pub const EXIT_INTERRUPTED: u8 = 130;
 
@@ -89,7 +91,11 @@ async fn run(
             }),
             timeout: args.timeout,
         },
-        settle: args.settle_window,
+        settle: args.settle_window.unwrap_or_else(|| {
+            session
+                .known_consistency_window()
+                .unwrap_or(DEFAULT_SETTLE_WINDOW)
+        }),
         call_timeout: global.call_timeout,
     };
     let progress: Box<dyn Progress> = if args.json {

@@ -99,6 +99,13 @@ impl Session {
         }
     }
 
+    /// How far describes may lag behind writes, when dxctl knows it: in sandbox mode, the simulator's window.
+    pub fn known_consistency_window(&self) -> Option<std::time::Duration> {
+        self.sandbox
+            .as_ref()
+            .map(RunningSim::max_consistency_window)
+    }
+
     /// Stops the sandbox, saving its world.
     pub async fn close(self) -> anyhow::Result<()> {
         if let Some(running) = self.sandbox {

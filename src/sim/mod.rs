@@ -63,6 +63,12 @@ impl RunningSim {
         engine.world.clone()
     }
 
+    /// The longest any region's describes may lag behind writes (`sim.consistencyWindow`).
+    pub fn max_consistency_window(&self) -> Duration {
+        let engine = self.shared.engine.lock().expect("sim world poisoned");
+        engine.world.sim.max_consistency_window()
+    }
+
     /// Stops serving and, when persisting, writes the final world.
     pub async fn stop(mut self) -> anyhow::Result<()> {
         if let Some(tx) = self.shutdown.take() {

@@ -419,8 +419,14 @@ fn fault_flags_on_sim_serve_reach_dxctl_as_errors() {
     assert!(out.stderr.contains("ThrottlingException"), "{}", out.stderr);
     assert_eq!(
         sim.count("DescribeVirtualInterfaces"),
-        2,
-        "AWS_MAX_ATTEMPTS bounds the SDK's retries"
+        2 * 4,
+        "AWS_MAX_ATTEMPTS bounds the SDK's retries in each of the plan's 4 rounds of describing"
+    );
+    assert_eq!(
+        out.stderr.matches("trying again").count(),
+        3,
+        "each failed round is reported: {}",
+        out.stderr
     );
 
     let bad = run(std::process::Command::new(bin())
