@@ -65,6 +65,16 @@ impl From<anyhow::Error> for Stop {
 
 type Step<T> = Result<T, Stop>;
 
+/// What one send of a mutating call came to.
+enum Sent<T> {
+    /// AWS answered: the call took effect.
+    Answered(T),
+    /// Refused before it ran (throttled, transitioning): send it again.
+    RefusedForNow,
+    /// Failed: lost (it may have taken effect) or rejected for good.
+    Failed(Failure),
+}
+
 /// How a step left off: finished, or accepted and now provisioning (waited for at the end of its VIF).
 enum Started {
     Finished(Outcome),
@@ -309,7 +319,6 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
         deposes: Option<&str>,
         public: bool,
     ) -> Step<(String, PeerState)> {
-        let address = c.address.to_string();
         let new = NewPeer {
             family: spec.family,
             asn: spec.asn,
@@ -318,24 +327,6 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
             customer_address: spec.customer_address.clone(),
         };
         for attempt in 0..MAX_SENDS {
-            if self.interrupted() {
-                // Whatever was sent before settled as not having happened (or nothing was sent).
-                self.recorder.settle(&c.address).await?;
-                return Err(Stop::Interrupted(
-                    "interrupted before CreateBGPPeer was sent".into(),
-                ));
-            }
-            if let Err(stop) = self.check_deadline(CREATE) {
-                self.recorder.settle(&c.address).await?;
-                return Err(stop);
-            }
-            // One permit from pacing through the call, so the intent's time is the time of sending.
-            let permit = self
-                .semaphore
-                .acquire()
-                .await
-                .map_err(anyhow::Error::from)?;
-            self.pacer.slot(&c.scope, CREATE).await;
             let owned = self.recorder.owned_elsewhere(&c.vif, &c.address);
             let creation = Creation {
                 address_family: spec.family,
@@ -351,14 +342,15 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
                     .collect(),
                 deposes: deposes.map(str::to_string),
             };
-            self.recorder
-                .intend(self.intent(c, Call::CreateBGPPeer(creation.clone())))
+            let call = Call::CreateBGPPeer(creation.clone());
+            let sent = self
+                .send(c, CREATE, attempt, call, || {
+                    self.dc.create_bgp_peer(&c.scope, &c.vif, &new)
+                })
                 .await?;
-            let result = self.dc.create_bgp_peer(&c.scope, &c.vif, &new).await;
-            drop(permit);
-            let failure = match result {
-                Ok(vif) => {
-                    self.pacer.succeeded(&c.scope, CREATE);
+            let failure = match sent {
+                Sent::RefusedForNow => continue,
+                Sent::Answered(vif) => {
                     let made = vif.peers.iter().find(|p| {
                         creation.made(p)
                             && !p.bgp_peer_id.as_ref().is_some_and(|id| owned.contains(id))
@@ -373,43 +365,9 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
                         },
                     }
                 }
-                Err(e) => match Failure::of(&e) {
-                    Some(f) => f.clone(),
-                    None => {
-                        self.recorder.settle(&c.address).await?;
-                        return Err(Stop::Failed(format!("CreateBGPPeer failed: {e:#}")));
-                    }
-                },
+                Sent::Failed(failure) => failure,
             };
-            if matches!(
-                failure.kind,
-                FailureKind::Throttled | FailureKind::Transitioning
-            ) {
-                // Refused before it ran: nothing to settle, and a kill now must not leave an open intent.
-                self.recorder.settle(&c.address).await?;
-            }
             match failure.kind {
-                FailureKind::Throttled => {
-                    self.pacer.throttled(&c.scope, CREATE);
-                    let rate = self.pacer.rate(&c.scope, CREATE).unwrap_or(0.0);
-                    self.say(
-                        &address,
-                        "step",
-                        format!("{failure}; pacing {CREATE} in {} at {rate:.1}/s", c.scope),
-                    );
-                }
-                FailureKind::Transitioning => {
-                    self.say(
-                        &address,
-                        "step",
-                        format!("{failure}; retrying in {:?}", backoff(attempt)),
-                    );
-                    tokio::time::sleep(backoff(attempt)).await;
-                }
-                FailureKind::Rejected => {
-                    self.recorder.settle(&c.address).await?;
-                    return Err(Stop::Failed(format!("CreateBGPPeer failed: {failure}")));
-                }
                 FailureKind::Server | FailureKind::Lost => {
                     match self
                         .settle_create(c, &creation, &owned, &failure, public)
@@ -418,6 +376,10 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
                         Some(peer) => return self.created(c, &peer, known, deposes).await,
                         None => continue,
                     }
+                }
+                _ => {
+                    self.recorder.settle(&c.address).await?;
+                    return Err(Stop::Failed(format!("CreateBGPPeer failed: {failure}")));
                 }
             }
         }
@@ -540,116 +502,9 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
                 }
             }
         }
-        let mut sends = 0;
         // Nothing to send when an earlier delete got there first.
         if !already_going {
-            loop {
-                sends += 1;
-                if self.interrupted() {
-                    self.recorder.settle(&c.address).await?;
-                    return Err(Stop::Interrupted(format!(
-                        "interrupted before DeleteBGPPeer {id} was sent"
-                    )));
-                }
-                if sends > MAX_SENDS {
-                    self.recorder.settle(&c.address).await?;
-                    return Err(Stop::Failed(format!(
-                        "DeleteBGPPeer {id} did not succeed after {MAX_SENDS} sends"
-                    )));
-                }
-                if let Err(stop) = self.check_deadline(DELETE) {
-                    self.recorder.settle(&c.address).await?;
-                    return Err(stop);
-                }
-                let permit = self
-                    .semaphore
-                    .acquire()
-                    .await
-                    .map_err(anyhow::Error::from)?;
-                self.pacer.slot(&c.scope, DELETE).await;
-                let intent = self.intent(
-                    c,
-                    Call::DeleteBGPPeer {
-                        bgp_peer_id: id.to_string(),
-                    },
-                );
-                self.recorder.intend(intent).await?;
-                let result = self.dc.delete_bgp_peer(&c.scope, &c.vif, id).await;
-                drop(permit);
-                let failure = match result {
-                    Ok(_) => {
-                        self.pacer.succeeded(&c.scope, DELETE);
-                        break;
-                    }
-                    Err(e) => match Failure::of(&e) {
-                        Some(f) => f.clone(),
-                        None => {
-                            self.recorder.settle(&c.address).await?;
-                            return Err(Stop::Failed(format!("DeleteBGPPeer failed: {e:#}")));
-                        }
-                    },
-                };
-                if matches!(
-                    failure.kind,
-                    FailureKind::Throttled | FailureKind::Transitioning
-                ) {
-                    self.recorder.settle(&c.address).await?;
-                }
-                match failure.kind {
-                    _ if failure.peer_already_gone() => break,
-                    FailureKind::Throttled => {
-                        self.pacer.throttled(&c.scope, DELETE);
-                        self.say(
-                            &address,
-                            "step",
-                            format!("{failure}; pacing {DELETE} in {}", c.scope),
-                        );
-                    }
-                    FailureKind::Transitioning => {
-                        let wait = backoff(sends);
-                        self.say(&address, "step", format!("{failure}; retrying in {wait:?}"));
-                        tokio::time::sleep(wait).await;
-                    }
-                    FailureKind::Rejected => {
-                        self.recorder.settle(&c.address).await?;
-                        return Err(Stop::Failed(format!("DeleteBGPPeer failed: {failure}")));
-                    }
-                    FailureKind::Server | FailureKind::Lost => {
-                        let conclusive = now_ms().saturating_add(millis(self.timing.settle));
-                        self.say(
-                        &address,
-                        "step",
-                        format!(
-                            "DeleteBGPPeer's answer was lost ({failure}); not sending it again until describes \
-                             settle it (by {} at the latest)",
-                            rfc3339(conclusive)
-                        ),
-                    );
-                        let goal = Goal::Deleted {
-                            id: id.to_string(),
-                            conclusive_after_ms: conclusive,
-                        };
-                        match self.wait_for(c, goal, None, public).await {
-                        Waited::Deleted(Deleted::Took) => break,
-                        Waited::Deleted(_) => {
-                            self.say(&address, "step", "settled: it did not take effect; sending it again");
-                        }
-                        Waited::Interrupted => {
-                            return Err(Stop::Interrupted(
-                                "interrupted while settling a lost DeleteBGPPeer; the next apply settles it".into(),
-                            ))
-                        }
-                        other => {
-                            return Err(Stop::Failed(format!(
-                                "delete outcome unknown: DeleteBGPPeer's answer was lost and no describe could \
-                                 settle it before the apply's deadline ({})",
-                                waited_text(&other)
-                            )))
-                        }
-                    }
-                    }
-                }
-            }
+            self.delete_call(c, id, public).await?;
         }
         let goal = Goal::Gone { id: id.to_string() };
         match self
@@ -664,6 +519,142 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
                 "peer {id} did not go away: {}",
                 waited_text(&other)
             ))),
+        }
+    }
+
+    /// DeleteBGPPeer until AWS accepts it (or says the peer is already going), settling lost answers first.
+    async fn delete_call(&self, c: &Change, id: &str, public: bool) -> Step<()> {
+        let address = c.address.to_string();
+        for attempt in 0..MAX_SENDS {
+            let call = Call::DeleteBGPPeer {
+                bgp_peer_id: id.to_string(),
+            };
+            let sent = self
+                .send(c, DELETE, attempt, call, || {
+                    self.dc.delete_bgp_peer(&c.scope, &c.vif, id)
+                })
+                .await?;
+            let failure = match sent {
+                Sent::Answered(_) => return Ok(()),
+                Sent::RefusedForNow => continue,
+                Sent::Failed(f) if f.peer_already_gone() => return Ok(()),
+                Sent::Failed(f) => f,
+            };
+            if !matches!(failure.kind, FailureKind::Server | FailureKind::Lost) {
+                self.recorder.settle(&c.address).await?;
+                return Err(Stop::Failed(format!("DeleteBGPPeer failed: {failure}")));
+            }
+            let conclusive = now_ms().saturating_add(millis(self.timing.settle));
+            self.say(
+                &address,
+                "step",
+                format!(
+                    "DeleteBGPPeer's answer was lost ({failure}); not sending it again until describes settle it \
+                     (by {} at the latest)",
+                    rfc3339(conclusive)
+                ),
+            );
+            let goal = Goal::Deleted {
+                id: id.to_string(),
+                conclusive_after_ms: conclusive,
+            };
+            match self.wait_for(c, goal, None, public).await {
+                Waited::Deleted(Deleted::Took) => return Ok(()),
+                Waited::Deleted(_) => {
+                    self.say(&address, "step", "settled: it did not take effect; sending it again");
+                }
+                Waited::Interrupted => {
+                    return Err(Stop::Interrupted(
+                        "interrupted while settling a lost DeleteBGPPeer; the next apply settles it".into(),
+                    ))
+                }
+                other => {
+                    return Err(Stop::Failed(format!(
+                        "delete outcome unknown: DeleteBGPPeer's answer was lost and no describe could settle it \
+                         before the apply's deadline ({})",
+                        waited_text(&other)
+                    )))
+                }
+            }
+        }
+        self.recorder.settle(&c.address).await?;
+        Err(Stop::Failed(format!(
+            "DeleteBGPPeer {id} did not succeed after {MAX_SENDS} sends"
+        )))
+    }
+
+    /// One send of a call that has no idempotency token. First it stops when interrupted or past the deadline
+    /// (settling the intent an earlier send left: that send was refused or settled as not having happened). Then it
+    /// takes a permit and the lane's pacing slot, writes the intent, and sends, so the intent's time is the time of
+    /// sending. A refusal for now (throttled, transitioning) nothing came of: the intent is settled, the lane slowed
+    /// or the step backed off, and it comes back as `RefusedForNow`. Anything else is the caller's to settle.
+    async fn send<T, Fut>(
+        &self,
+        c: &Change,
+        operation: &'static str,
+        attempt: u32,
+        call: Call,
+        send: impl FnOnce() -> Fut,
+    ) -> Step<Sent<T>>
+    where
+        Fut: std::future::Future<Output = anyhow::Result<T>>,
+    {
+        if self.interrupted() {
+            self.recorder.settle(&c.address).await?;
+            return Err(Stop::Interrupted(format!(
+                "interrupted before {operation} was sent"
+            )));
+        }
+        if let Err(stop) = self.check_deadline(operation) {
+            self.recorder.settle(&c.address).await?;
+            return Err(stop);
+        }
+        let permit = self
+            .semaphore
+            .acquire()
+            .await
+            .map_err(anyhow::Error::from)?;
+        self.pacer.slot(&c.scope, operation).await;
+        self.recorder.intend(self.intent(c, call)).await?;
+        let result = send().await;
+        drop(permit);
+        let failure = match result {
+            Ok(answer) => {
+                self.pacer.succeeded(&c.scope, operation);
+                return Ok(Sent::Answered(answer));
+            }
+            Err(e) => match Failure::of(&e) {
+                Some(f) => f.clone(),
+                None => {
+                    self.recorder.settle(&c.address).await?;
+                    return Err(Stop::Failed(format!("{operation} failed: {e:#}")));
+                }
+            },
+        };
+        let address = c.address.to_string();
+        match failure.kind {
+            FailureKind::Throttled => {
+                self.recorder.settle(&c.address).await?;
+                self.pacer.throttled(&c.scope, operation);
+                let rate = self.pacer.rate(&c.scope, operation).unwrap_or(0.0);
+                self.say(
+                    &address,
+                    "step",
+                    format!(
+                        "{failure}; pacing {operation} in {} at {rate:.1}/s",
+                        c.scope
+                    ),
+                );
+                Ok(Sent::RefusedForNow)
+            }
+            FailureKind::Transitioning => {
+                self.recorder.settle(&c.address).await?;
+                let wait = backoff(attempt);
+                self.say(&address, "step", format!("{failure}; retrying in {wait:?}"));
+                tokio::time::sleep(wait).await;
+                Ok(Sent::RefusedForNow)
+            }
+            _ => Ok(Sent::Failed(failure)),
         }
     }
 

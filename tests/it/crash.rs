@@ -7,7 +7,7 @@
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -266,38 +266,6 @@ fn kill_delay(seed: u64, span_ms: u64) -> Duration {
     x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     x ^= x >> 31;
     Duration::from_millis(seed * slice + x % slice)
-}
-
-struct Finished {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs `cmd` to completion with its output in files under `dir`; kills it and says so after `RUN_LIMIT`.
-fn run_bounded(mut cmd: Command, dir: &Path, name: &str) -> Finished {
-    let out = dir.join(format!("{name}.stdout"));
-    let err = dir.join(format!("{name}.stderr"));
-    cmd.stdout(std::fs::File::create(&out).unwrap())
-        .stderr(std::fs::File::create(&err).unwrap());
-    let mut child = cmd.spawn().expect("spawn dxctl");
-    let deadline = Instant::now() + RUN_LIMIT;
-    let code = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status.code().unwrap_or(-1));
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Finished {
-        code,
-        stdout: std::fs::read_to_string(&out).unwrap_or_default(),
-        stderr: std::fs::read_to_string(&err).unwrap_or_default(),
-    }
 }
 
 /// Checks the state file, if there is one, parses with its four top-level fields; returns it.
@@ -568,7 +536,12 @@ fn one_seed(
     ];
     let mut problems: Vec<String> = Vec::new();
     if before.is_some() {
-        let setup_run = run_bounded(command(&apply_args, &setup.before), &dir, "setup");
+        let setup_run = run_bounded(
+            command(&apply_args, &setup.before),
+            &dir,
+            "setup",
+            RUN_LIMIT,
+        );
         if setup_run.code != Some(0) {
             problems.push(format!(
                 "the setup apply failed: {}",
@@ -648,7 +621,12 @@ fn one_seed(
 
     // The second apply converges.
     let second_started = Instant::now();
-    let second = run_bounded(command(&apply_args, &setup.after), &dir, "second");
+    let second = run_bounded(
+        command(&apply_args, &setup.after),
+        &dir,
+        "second",
+        RUN_LIMIT,
+    );
     let creates = sim.count("CreateBGPPeer") - creates_mid;
     write!(
         line,
@@ -736,6 +714,7 @@ fn one_seed(
         command(&["plan", "--detailed-exitcode"], &setup.after),
         &dir,
         "plan",
+        RUN_LIMIT,
     );
     if third.code != Some(0) {
         problems.push(format!(

@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -162,40 +162,6 @@ fn applier() -> (PathBuf, bool) {
     }
 }
 
-struct Ran {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-fn run_limited(mut cmd: Command, dir: &Path, name: &str) -> Ran {
-    let (out, err) = (
-        dir.join(format!("{name}.out")),
-        dir.join(format!("{name}.err")),
-    );
-    cmd.stdout(std::fs::File::create(&out).unwrap())
-        .stderr(std::fs::File::create(&err).unwrap())
-        .stdin(Stdio::null());
-    let mut child = cmd.spawn().expect("spawn dxctl");
-    let deadline = Instant::now() + RUN_LIMIT;
-    let code = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status.code().unwrap_or(-1));
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    };
-    Ran {
-        code,
-        stdout: std::fs::read_to_string(&out).unwrap_or_default(),
-        stderr: std::fs::read_to_string(&err).unwrap_or_default(),
-    }
-}
-
 fn asn_of(peer: &Value) -> u64 {
     peer["asnLong"]
         .as_u64()
@@ -324,7 +290,7 @@ fn one_run(shape: Shape, fault: Fault, seed: u64, root: &Path, tally: &Mutex<Tal
     ];
     let mut problems = Vec::new();
 
-    let first = run_limited(command(&apply), &dir, "first");
+    let first = run_bounded(command(&apply), &dir, "first", RUN_LIMIT);
     let first_exit = match first.code {
         Some(c) => c.to_string(),
         None => "hung".to_string(),
@@ -336,7 +302,7 @@ fn one_run(shape: Shape, fault: Fault, seed: u64, root: &Path, tally: &Mutex<Tal
 
     // The faults stop; a clean apply must finish the job, and then there is nothing left to do.
     sim.set_faults(&json!({}));
-    let second = run_limited(command(&apply), &dir, "second");
+    let second = run_bounded(command(&apply), &dir, "second", RUN_LIMIT);
     if second.code != Some(0) {
         problems.push(format!(
             "the clean apply exited {:?}:\n{}{}",
@@ -345,7 +311,12 @@ fn one_run(shape: Shape, fault: Fault, seed: u64, root: &Path, tally: &Mutex<Tal
     }
     // A describe may show the world up to the window ago: once that has passed, nothing is left to do.
     std::thread::sleep(Duration::from_millis(2_500));
-    let plan = run_limited(command(&["plan", "--detailed-exitcode"]), &dir, "plan");
+    let plan = run_bounded(
+        command(&["plan", "--detailed-exitcode"]),
+        &dir,
+        "plan",
+        RUN_LIMIT,
+    );
     let converged = plan.code == Some(0);
     if !converged {
         problems.push(format!(

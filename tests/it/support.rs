@@ -193,3 +193,37 @@ impl Drop for SimProcess {
         let _ = self.child.wait();
     }
 }
+
+/// How a bounded run ended: its exit code (`None`: killed at the limit) and its output.
+pub struct Finished {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `cmd` to completion with its output in files `<name>.stdout`/`.stderr` under `dir`; kills it after `limit`.
+pub fn run_bounded(mut cmd: Command, dir: &Path, name: &str, limit: Duration) -> Finished {
+    let out = dir.join(format!("{name}.stdout"));
+    let err = dir.join(format!("{name}.stderr"));
+    cmd.stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .stdin(Stdio::null());
+    let mut child = cmd.spawn().expect("spawn dxctl");
+    let deadline = Instant::now() + limit;
+    let code = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status.code().unwrap_or(-1));
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Finished {
+        code,
+        stdout: std::fs::read_to_string(&out).unwrap_or_default(),
+        stderr: std::fs::read_to_string(&err).unwrap_or_default(),
+    }
+}
