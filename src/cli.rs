@@ -209,7 +209,8 @@ pub struct SimServeArgs {
     #[arg(long)]
     pub seed: Option<u64>,
     /// Inject a fault, overriding sim.faults: throttle, server-error (before the effect), server-error-after,
-    /// drop-before, drop (after the effect), late-write, transitioning, stuck-pending, end-deleted or bgp-down
+    /// bad-gateway-after, drop-before, drop (after the effect), late-write, transitioning, stuck-pending,
+    /// end-deleted or bgp-down
     /// =RATE (0 to 1); latency=DURATION; late-write-delay=DURATION
     #[arg(long, value_name = "KEY=VALUE")]
     pub fault: Vec<String>,

@@ -1,13 +1,24 @@
 //! Wall-clock time as milliseconds since the Unix epoch: what intents, describes and the simulator's lifecycles are
 //! compared by, across processes and restarts.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::OnceLock;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+/// The wall clock read once per process, and the monotonic clock at that moment.
+static ANCHOR: OnceLock<(u64, Instant)> = OnceLock::new();
+
+/// Milliseconds since the Unix epoch: the wall clock at the first call, advanced by the monotonic clock since.
+/// Within one process it never jumps (an NTP step or a resumed VM cannot make a lost call look settled early);
+/// across processes and hosts it is as good as their wall clocks, so `--settle-window` must cover their skew.
 pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
+    let (wall, at) = ANCHOR.get_or_init(|| {
+        let wall = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+            .unwrap_or(0);
+        (wall, Instant::now())
+    });
+    wall.saturating_add(u64::try_from(at.elapsed().as_millis()).unwrap_or(u64::MAX))
 }
 
 /// `ms` as an RFC 3339 UTC time, for people.

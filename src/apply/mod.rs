@@ -112,6 +112,7 @@ pub async fn execute<D: DirectConnect, S: StateStore + Clone + Send + 'static>(
         settle: options.settle,
         call_timeout: options.call_timeout,
         deadline: tokio::time::Instant::now() + options.wait.timeout,
+        poll: options.wait.interval,
     };
     let mut by_vif: BTreeMap<(Scope, VifId), Vec<&Change>> = BTreeMap::new();
     for c in &plan.changes {

@@ -54,6 +54,9 @@ impl Lane {
     }
 }
 
+/// A slot given at this moment.
+pub struct Ticket(Instant);
+
 /// Pacing lanes for one apply, keyed by scope and operation.
 #[derive(Default)]
 pub struct Pacer {
@@ -63,25 +66,35 @@ pub struct Pacer {
 impl Pacer {
     /// Waits for this lane's next slot. Slots are taken one at a time when they come, never booked ahead, so a
     /// rate that rises meanwhile shortens every wait still to come.
-    pub async fn slot(&self, scope: &Scope, operation: &'static str) {
+    pub async fn slot(&self, scope: &Scope, operation: &'static str) -> Ticket {
         loop {
             let busy_until = {
                 let mut lanes = self.lanes.lock().expect("pacer poisoned");
                 let lane = lanes.entry((scope.clone(), operation)).or_default();
-                let Some(rate) = lane.rate else {
-                    return;
-                };
                 let now = Instant::now();
+                let Some(rate) = lane.rate else {
+                    return Ticket(now);
+                };
                 match lane.next {
                     Some(next) if next > now => next,
                     _ => {
                         lane.next = Some(now + Duration::from_secs_f64(1.0 / rate));
-                        return;
+                        return Ticket(now);
                     }
                 }
             };
             tokio::time::sleep_until(busy_until).await;
         }
+    }
+
+    /// Whether a slot is still good: the lane was not slowed down since it was given (a call that waited for a
+    /// permit meanwhile must take a new, paced slot).
+    pub fn still_good(&self, scope: &Scope, operation: &'static str, ticket: &Ticket) -> bool {
+        let lanes = self.lanes.lock().expect("pacer poisoned");
+        lanes
+            .get(&(scope.clone(), operation))
+            .and_then(|l| l.lowered)
+            .is_none_or(|lowered| lowered <= ticket.0)
     }
 
     /// The call went through.

@@ -18,6 +18,8 @@ pub enum Goal {
     /// A peer about to be deleted settling: `available` (it can be deleted), or already deleting, deleted or gone
     /// (nothing left to delete).
     Deletable { id: String, visible_by_ms: u64 },
+    /// The VIF having no peer mid-change (`pending` or `deleting`): what a call refused as "transitioning" waits for.
+    Quiet,
     /// The outcome of a CreateBGPPeer whose answer was lost.
     Created {
         creation: Creation,
@@ -30,19 +32,6 @@ pub enum Goal {
         id: String,
         conclusive_after_ms: u64,
     },
-}
-
-impl Goal {
-    /// The peer this goal is about, when it has an id already.
-    pub fn peer_id(&self) -> Option<&str> {
-        match self {
-            Goal::Available { id, .. }
-            | Goal::Gone { id }
-            | Goal::Deletable { id, .. }
-            | Goal::Deleted { id, .. } => Some(id),
-            Goal::Created { .. } => None,
-        }
-    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -84,6 +73,14 @@ pub fn readiness(goal: &Goal, peers: Option<&[ObservedPeer]>, described_at_ms: u
             Some(p) if p.state.is_gone() => Readiness::Ready(None),
             Some(p) if p.state == PeerState::Available => Readiness::Ready(Some(p.clone())),
             Some(p) => Readiness::Waiting(Some(p.state.clone())),
+        },
+        Goal::Quiet => match peers
+            .unwrap_or_default()
+            .iter()
+            .find(|p| matches!(p.state, PeerState::Pending | PeerState::Deleting))
+        {
+            Some(busy) => Readiness::Waiting(Some(busy.state.clone())),
+            None => Readiness::Ready(None),
         },
         Goal::Gone { id } => match find(id) {
             None => Readiness::Ready(None),
@@ -185,6 +182,27 @@ mod tests {
         assert_eq!(
             deletable(Some(PeerState::Pending), 0),
             Readiness::Waiting(Some(PeerState::Pending))
+        );
+    }
+
+    #[test]
+    fn a_vif_is_quiet_when_no_peer_is_pending_or_deleting() {
+        let quiet = |states: &[PeerState]| {
+            let peers: Vec<ObservedPeer> =
+                states.iter().map(|s| peer("dxpeer-1", s.clone())).collect();
+            readiness(&Goal::Quiet, Some(&peers), 0)
+        };
+        assert_eq!(
+            quiet(&[PeerState::Available, PeerState::Deleted]),
+            Readiness::Ready(None)
+        );
+        assert_eq!(
+            quiet(&[PeerState::Available, PeerState::Pending]),
+            Readiness::Waiting(Some(PeerState::Pending))
+        );
+        assert_eq!(
+            quiet(&[PeerState::Deleting]),
+            Readiness::Waiting(Some(PeerState::Deleting))
         );
     }
 

@@ -37,6 +37,9 @@ pub struct Timing {
     pub call_timeout: Duration,
     /// When the whole apply gives up.
     pub deadline: Instant,
+    /// The polling interval: a call refused as "transitioning" is tried again at least this often, since what it
+    /// waits for (another peer provisioning) is what the polls watch.
+    pub poll: Duration,
 }
 
 pub struct Ctx<'a, D, S: StateStore> {
@@ -351,17 +354,24 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
             let failure = match sent {
                 Sent::RefusedForNow => continue,
                 Sent::Answered(vif) => {
-                    let made = vif.peers.iter().find(|p| {
-                        creation.made(p)
+                    // The answer settles it only when exactly one live peer can be the one this call made.
+                    let mut made = vif.peers.iter().filter(|p| {
+                        !p.state.is_gone()
+                            && creation.made(p)
                             && !p.bgp_peer_id.as_ref().is_some_and(|id| owned.contains(id))
                     });
+                    let made = match (made.next(), made.next()) {
+                        (Some(one), None) => Some(one),
+                        _ => None,
+                    };
                     match made {
                         Some(peer) => return self.created(c, peer, known, deposes).await,
-                        // An answer that does not show the new peer settles nothing: treat it as lost.
+                        // An answer that does not single out the new peer settles nothing: treat it as lost.
                         None => Failure {
                             kind: FailureKind::Lost,
                             code: None,
-                            message: "CreateBGPPeer's answer does not show the new peer".into(),
+                            message: "CreateBGPPeer's answer does not single out the new peer"
+                                .into(),
                         },
                     }
                 }
@@ -447,10 +457,16 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
                     peer.state
                 )))
             }
-            Waited::Created(Created::NotMade | Created::Unknown) => {
+            Waited::Created(Created::NotMade) => {
                 self.say(&address, "step", "settled: it did not take effect; sending it again");
                 Ok(None)
             }
+            Waited::Created(Created::Ambiguous(candidates)) => Err(Stop::Failed(format!(
+                "create outcome ambiguous: CreateBGPPeer's answer was lost, and more than one new peer could be the \
+                 one it made ({}); dxctl does not guess. The state keeps the call; delete the peer that is not \
+                 wanted and the next apply adopts the one left",
+                candidates.join(", ")
+            ))),
             Waited::Interrupted => Err(Stop::Interrupted(
                 "interrupted while settling a lost CreateBGPPeer; the state records it, and the next apply settles \
                  it before creating anything"
@@ -609,27 +625,47 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
             self.recorder.settle(&c.address).await?;
             return Err(stop);
         }
-        let permit = self
-            .semaphore
-            .acquire()
-            .await
-            .map_err(anyhow::Error::from)?;
-        self.pacer.slot(&c.scope, operation).await;
+        // The lane's slot first (no permit is held while a slow lane waits), then a permit; a slot the lane was
+        // slowed down after is taken again.
+        let permit = loop {
+            let ticket = self.pacer.slot(&c.scope, operation).await;
+            let permit = self
+                .semaphore
+                .acquire()
+                .await
+                .map_err(anyhow::Error::from)?;
+            if self.pacer.still_good(&c.scope, operation, &ticket) {
+                break permit;
+            }
+        };
+        // The intent promises the call ends within --call-timeout of its time: hold the call to that, however long
+        // writing the intent took.
+        let deadline = Instant::now() + self.timing.call_timeout;
         self.recorder.intend(self.intent(c, call)).await?;
-        let result = send().await;
+        let result = match tokio::time::timeout_at(deadline, send()).await {
+            Ok(result) => result,
+            Err(_) => Err(anyhow::Error::new(Failure {
+                kind: FailureKind::Lost,
+                code: None,
+                message: format!(
+                    "no answer within --call-timeout ({:?})",
+                    self.timing.call_timeout
+                ),
+            })),
+        };
         drop(permit);
         let failure = match result {
             Ok(answer) => {
                 self.pacer.succeeded(&c.scope, operation);
                 return Ok(Sent::Answered(answer));
             }
-            Err(e) => match Failure::of(&e) {
-                Some(f) => f.clone(),
-                None => {
-                    self.recorder.settle(&c.address).await?;
-                    return Err(Stop::Failed(format!("{operation} failed: {e:#}")));
-                }
-            },
+            // Anything but a classified failure came after the request was sent (an answer that could not be
+            // read, say): the call may have taken effect.
+            Err(e) => Failure::of(&e).cloned().unwrap_or_else(|| Failure {
+                kind: FailureKind::Lost,
+                code: None,
+                message: format!("{e:#}"),
+            }),
         };
         let address = c.address.to_string();
         match failure.kind {
@@ -649,9 +685,22 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
             }
             FailureKind::Transitioning => {
                 self.recorder.settle(&c.address).await?;
-                let wait = backoff(attempt);
-                self.say(&address, "step", format!("{failure}; retrying in {wait:?}"));
-                tokio::time::sleep(wait).await;
+                // Usually another peer of the VIF is still provisioning or deleting: wait for the polls to see
+                // the VIF quiet (no call of our own), then a short pause in case the refusal had another cause.
+                self.say(
+                    &address,
+                    "step",
+                    format!(
+                        "{failure}; waiting until no peer of {} is mid-change",
+                        c.vif
+                    ),
+                );
+                if let Waited::Interrupted = self.wait_for(c, Goal::Quiet, None, false).await {
+                    return Err(Stop::Interrupted(format!(
+                        "interrupted before {operation} was sent"
+                    )));
+                }
+                tokio::time::sleep(backoff(attempt).min(self.timing.poll)).await;
                 Ok(Sent::RefusedForNow)
             }
             _ => Ok(Sent::Failed(failure)),

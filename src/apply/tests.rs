@@ -274,6 +274,8 @@ mod ambiguous {
         TakesEffectThenLost,
         /// The answer is lost and nothing happened; the next create succeeds.
         LostWithoutEffectThenOk,
+        /// Makes the peer and answers, but the answer cannot be read (not a classified failure).
+        TakesEffectAnswerUnreadable,
     }
 
     struct Service {
@@ -371,6 +373,10 @@ mod ambiguous {
                 (Create::LostWithoutEffectThenOk, _) => {
                     self.peers.lock().unwrap().push(made);
                     Ok(self.vif())
+                }
+                (Create::TakesEffectAnswerUnreadable, _) => {
+                    self.peers.lock().unwrap().push(made);
+                    anyhow::bail!("CreateBGPPeer returned no virtualInterface")
                 }
             }
         }
@@ -475,6 +481,17 @@ mod ambiguous {
             2,
             "one new peer, no duplicate"
         );
+    }
+
+    /// An answer that came but could not be read is no proof that nothing happened: it is settled like a lost one.
+    #[tokio::test]
+    async fn an_unreadable_answer_is_settled_by_describing_never_taken_as_a_failure() {
+        let service = Service::new(Create::TakesEffectAnswerUnreadable, false);
+        let store = Memory::default();
+        let summary = run(&service, &store).await;
+        assert!(summary.failures.is_empty(), "{:?}", summary.failures);
+        assert_eq!(service.creates.load(Ordering::SeqCst), 1, "sent once");
+        assert_eq!(store.load().unwrap().peers[0].bgp_peer_id, "dxpeer-new1");
     }
 
     #[tokio::test]

@@ -3,6 +3,7 @@
 use std::fmt;
 
 use aws_sdk_directconnect::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FailureKind {
@@ -38,45 +39,74 @@ impl fmt::Display for Failure {
 impl std::error::Error for Failure {}
 
 impl Failure {
-    /// Classifies an SDK error.
-    pub fn from_sdk<E, R>(err: &SdkError<E, R>) -> Failure
+    /// Classifies an SDK error. Only an answer that positively says nothing happened (a 4xx refusal, a throttle)
+    /// is a refusal; a 5xx is a server failure whatever its code (or none: a load balancer's HTML page); no answer,
+    /// and anything unexpected, is lost. The last two may have taken effect.
+    pub fn from_sdk<E>(err: &SdkError<E, HttpResponse>) -> Failure
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: fmt::Debug,
     {
-        match err {
-            SdkError::DispatchFailure(_)
-            | SdkError::TimeoutError(_)
-            | SdkError::ResponseError(_) => Failure {
-                kind: FailureKind::Lost,
-                code: None,
-                message: format!(
-                    "no response: {}",
-                    aws_sdk_directconnect::error::DisplayErrorContext(err)
-                ),
-            },
-            _ => {
-                let code = err.code().map(str::to_string);
-                let message = err.message().unwrap_or("(no message)").to_string();
-                let kind = match code.as_deref() {
-                    Some(
-                        "ThrottlingException"
-                        | "Throttling"
-                        | "TooManyRequestsException"
-                        | "RequestLimitExceeded",
-                    ) => FailureKind::Throttled,
-                    Some(
-                        "DirectConnectServerException" | "InternalFailure" | "ServiceUnavailable",
-                    ) => FailureKind::Server,
-                    _ if message.contains("transitioning state") => FailureKind::Transitioning,
-                    _ => FailureKind::Rejected,
+        let lost = |what: &str| Failure {
+            kind: FailureKind::Lost,
+            code: None,
+            message: format!(
+                "{what}: {}",
+                aws_sdk_directconnect::error::DisplayErrorContext(err)
+            ),
+        };
+        let status = match err {
+            SdkError::ConstructionFailure(_) => {
+                // Never sent.
+                return Failure {
+                    kind: FailureKind::Rejected,
+                    code: None,
+                    message: format!(
+                        "the request could not be built: {}",
+                        aws_sdk_directconnect::error::DisplayErrorContext(err)
+                    ),
                 };
-                Failure {
-                    kind,
-                    code,
-                    message,
-                }
             }
+            SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => return lost("no response"),
+            SdkError::ResponseError(_) => return lost("an answer that could not be read"),
+            _ => match err.raw_response() {
+                Some(raw) => raw.status().as_u16(),
+                None => return lost("an answer without a status"),
+            },
+        };
+        let code = err.code().map(str::to_string);
+        let message = err.message().unwrap_or("(no message)").to_string();
+        let throttling = matches!(
+            code.as_deref(),
+            Some(
+                "ThrottlingException"
+                    | "Throttling"
+                    | "ThrottledException"
+                    | "RequestThrottledException"
+                    | "TooManyRequestsException"
+                    | "RequestLimitExceeded"
+                    | "SlowDown"
+            )
+        ) || status == 429;
+        let kind = if throttling {
+            FailureKind::Throttled
+        } else if status >= 500 {
+            FailureKind::Server
+        } else if (400..500).contains(&status) && message.contains("transitioning state") {
+            FailureKind::Transitioning
+        } else if (400..500).contains(&status) {
+            FailureKind::Rejected
+        } else {
+            return lost(&format!("an unexpected HTTP {status}"));
+        };
+        let message = if kind == FailureKind::Server && code.is_none() {
+            format!("HTTP {status} without an error code")
+        } else {
+            message
+        };
+        Failure {
+            kind,
+            code,
+            message,
         }
     }
 

@@ -135,25 +135,24 @@ async fn load(settings: &ClientSettings, profile: Option<&str>) -> SdkConfig {
 impl DirectConnect for SdkDirectConnect {
     async fn describe_virtual_interfaces(&self, scope: &Scope) -> anyhow::Result<Vec<ObservedVif>> {
         let client = self.scoped(scope);
-        let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let resp = client
-                .describe_virtual_interfaces()
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| anyhow::anyhow!("{}", DisplayErrorContext(e)))
-                .with_context(|| format!("DescribeVirtualInterfaces in {scope} failed"))?;
-            for vif in resp.virtual_interfaces() {
-                out.push(convert_vif(vif, scope)?);
+        let what = format!("DescribeVirtualInterfaces in {scope}");
+        all_pages(&what, |token| {
+            let request = client.describe_virtual_interfaces().set_next_token(token);
+            async {
+                let resp = request
+                    .send()
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{}", DisplayErrorContext(e)))
+                    .with_context(|| format!("{what} failed"))?;
+                let vifs = resp
+                    .virtual_interfaces()
+                    .iter()
+                    .map(|v| convert_vif(v, scope))
+                    .collect::<anyhow::Result<Vec<_>>>()?;
+                Ok((vifs, resp.next_token().map(str::to_string)))
             }
-            match resp.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                _ => break,
-            }
-        }
-        Ok(out)
+        })
+        .await
     }
 
     async fn describe_logical_redundancy(
@@ -161,53 +160,54 @@ impl DirectConnect for SdkDirectConnect {
         scope: &Scope,
     ) -> anyhow::Result<BTreeMap<String, String>> {
         let client = self.scoped(scope);
-        let connections = async {
-            let mut out = BTreeMap::new();
-            let mut token: Option<String> = None;
-            loop {
-                let resp = client
-                    .describe_connections()
-                    .set_next_token(token.take())
+        let (conns_what, lags_what) = (
+            format!("DescribeConnections in {scope}"),
+            format!("DescribeLags in {scope}"),
+        );
+        let connections = all_pages(&conns_what, |token| {
+            let request = client.describe_connections().set_next_token(token);
+            async {
+                let resp = request
                     .send()
                     .await
                     .map_err(|e| anyhow::anyhow!("{}", DisplayErrorContext(e)))
-                    .with_context(|| format!("DescribeConnections in {scope} failed"))?;
-                for c in resp.connections() {
-                    if let Some(id) = c.connection_id() {
-                        out.insert(id.to_string(), redundancy(c.has_logical_redundancy()));
-                    }
-                }
-                match resp.next_token() {
-                    Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                    _ => return anyhow::Ok(out),
-                }
+                    .with_context(|| format!("{conns_what} failed"))?;
+                let facts = resp
+                    .connections()
+                    .iter()
+                    .filter_map(|c| {
+                        Some((
+                            c.connection_id()?.to_string(),
+                            redundancy(c.has_logical_redundancy()),
+                        ))
+                    })
+                    .collect();
+                Ok((facts, resp.next_token().map(str::to_string)))
             }
-        };
-        let lags = async {
-            let mut out = BTreeMap::new();
-            let mut token: Option<String> = None;
-            loop {
-                let resp = client
-                    .describe_lags()
-                    .set_next_token(token.take())
+        });
+        let lags = all_pages(&lags_what, |token| {
+            let request = client.describe_lags().set_next_token(token);
+            async {
+                let resp = request
                     .send()
                     .await
                     .map_err(|e| anyhow::anyhow!("{}", DisplayErrorContext(e)))
-                    .with_context(|| format!("DescribeLags in {scope} failed"))?;
-                for l in resp.lags() {
-                    if let Some(id) = l.lag_id() {
-                        out.insert(id.to_string(), redundancy(l.has_logical_redundancy()));
-                    }
-                }
-                match resp.next_token() {
-                    Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                    _ => return anyhow::Ok(out),
-                }
+                    .with_context(|| format!("{lags_what} failed"))?;
+                let facts = resp
+                    .lags()
+                    .iter()
+                    .filter_map(|l| {
+                        Some((
+                            l.lag_id()?.to_string(),
+                            redundancy(l.has_logical_redundancy()),
+                        ))
+                    })
+                    .collect();
+                Ok((facts, resp.next_token().map(str::to_string)))
             }
-        };
-        let (mut out, lags) = tokio::try_join!(connections, lags)?;
-        out.extend(lags);
-        Ok(out)
+        });
+        let (connections, lags) = tokio::try_join!(connections, lags)?;
+        Ok(connections.into_iter().chain(lags).collect())
     }
 
     async fn delete_bgp_peer(
@@ -271,6 +271,31 @@ impl DirectConnect for SdkDirectConnect {
 }
 
 /// Mutating calls are made once; the executor decides what a failure means (see `apply::steps`).
+/// Every page of a listing: `page(token)` fetches one page's items and the next token. A token the service gives
+/// twice would loop forever, so it is an error.
+async fn all_pages<T, Fut>(
+    what: &str,
+    mut page: impl FnMut(Option<String>) -> Fut,
+) -> anyhow::Result<Vec<T>>
+where
+    Fut: std::future::Future<Output = anyhow::Result<(Vec<T>, Option<String>)>>,
+{
+    let mut out = Vec::new();
+    let mut seen = BTreeSet::new();
+    let mut token = None;
+    loop {
+        let (items, next) = page(token.take()).await?;
+        out.extend(items);
+        match next.filter(|t| !t.is_empty()) {
+            Some(t) if !seen.insert(t.clone()) => {
+                anyhow::bail!("{what}: the service gave the same nextToken twice; stopping")
+            }
+            Some(t) => token = Some(t),
+            None => return Ok(out),
+        }
+    }
+}
+
 impl SdkDirectConnect {
     /// Mutating calls are made once, within the call timeout; the executor decides what a failure means
     /// (see `apply::steps`).

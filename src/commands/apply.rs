@@ -159,7 +159,8 @@ async fn settle_earlier_calls(
             Err(e) => return Err(e),
         };
         let unsettled: Vec<_> = planned.plan.unsettled().cloned().collect();
-        if unsettled.is_empty() {
+        // Refusals (an ambiguous intent among them) do not go away by waiting; the caller reports them.
+        if unsettled.is_empty() || !planned.plan.refusals.is_empty() {
             return Ok(planned);
         }
         if tokio::time::Instant::now() >= deadline {
@@ -169,7 +170,7 @@ async fn settle_earlier_calls(
                 .collect();
             anyhow::bail!(
                 "create outcome unknown: an earlier apply's calls could not be settled before --timeout:\n{}\n\
-                 Nothing was created for these addresses. Run apply again later; it adopts each peer if it \
+                 Nothing more was created for these addresses. Run apply again later; it adopts each peer if it \
                  appears and creates it only once it is settled absent.",
                 names.join("\n")
             );

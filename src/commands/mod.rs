@@ -99,11 +99,9 @@ impl Session {
         }
     }
 
-    /// How far describes may lag behind writes, when dxctl knows it: in sandbox mode, the simulator's window.
+    /// How far describes may lag behind writes, when dxctl knows it: in sandbox mode, from the simulator's settings.
     pub fn known_consistency_window(&self) -> Option<std::time::Duration> {
-        self.sandbox
-            .as_ref()
-            .map(RunningSim::max_consistency_window)
+        self.sandbox.as_ref().map(RunningSim::settle_needed)
     }
 
     /// Stops the sandbox, saving its world.

@@ -19,6 +19,9 @@ pub enum Created {
     NotMade,
     /// Not yet known.
     Unknown,
+    /// More than one live peer could be the one it made (same family and ASN, none there before): dxctl does not
+    /// guess.
+    Ambiguous(Vec<String>),
 }
 
 /// What the describes say about one DeleteBGPPeer.
@@ -40,7 +43,7 @@ pub fn settle_create(
     described_at_ms: u64,
     conclusive_after_ms: u64,
 ) -> Created {
-    let mut made: Vec<&ObservedPeer> = peers
+    let made: Vec<&ObservedPeer> = peers
         .unwrap_or_default()
         .iter()
         .filter(|p| creation.made(p))
@@ -50,13 +53,18 @@ pub fn settle_create(
                 .is_none_or(|id| !owned.contains(id))
         })
         .collect();
-    // A live one first, then by id, so the choice is the same every time.
-    made.sort_by_key(|p| (p.state.is_gone(), p.bgp_peer_id.clone()));
-    match made.first() {
-        Some(p) if !p.state.is_gone() => Created::Made((*p).clone()),
-        Some(p) => Created::MadeThenGone((*p).clone()),
-        None if described_at_ms >= conclusive_after_ms => Created::NotMade,
-        None => Created::Unknown,
+    let (live, gone): (Vec<&ObservedPeer>, Vec<&ObservedPeer>) =
+        made.into_iter().partition(|p| !p.state.is_gone());
+    match (live.as_slice(), gone.first()) {
+        ([one], _) => Created::Made((*one).clone()),
+        ([], Some(dead)) => Created::MadeThenGone((*dead).clone()),
+        ([], None) if described_at_ms >= conclusive_after_ms => Created::NotMade,
+        ([], None) => Created::Unknown,
+        (many, _) => {
+            let mut ids: Vec<String> = many.iter().filter_map(|p| p.bgp_peer_id.clone()).collect();
+            ids.sort();
+            Created::Ambiguous(ids)
+        }
     }
 }
 
@@ -91,7 +99,10 @@ pub struct Settlement {
 impl Settlement {
     /// Whether the intent is settled (and applying drops it from the state).
     pub fn settles(&self) -> bool {
-        !matches!(self.outcome, Outcome::Unknown { .. })
+        !matches!(
+            self.outcome,
+            Outcome::Unknown { .. } | Outcome::Ambiguous { .. }
+        )
     }
 
     /// What was found, in words.
@@ -109,6 +120,12 @@ impl Settlement {
             Outcome::DeleteUnknown => {
                 "its effect is not visible yet; deleting again is harmless".into()
             }
+            Outcome::Ambiguous { candidates } => format!(
+                "it may have made any of {}: each is new and has the family and ASN asked for, and dxctl does not \
+                 guess; delete the peer that is not the one wanted (or give customer_address), and the next plan \
+                 adopts the one left",
+                candidates.join(", ")
+            ),
             Outcome::Unknown {
                 conclusive_after_ms,
             } => format!(
@@ -136,6 +153,8 @@ pub enum Outcome {
     DeleteUnknown,
     /// A create whose outcome no describe can tell yet; nothing is created for this address until it is settled.
     Unknown { conclusive_after_ms: u64 },
+    /// A create that may have made any of these live peers; the plan refuses until only one is left.
+    Ambiguous { candidates: Vec<String> },
 }
 
 /// State with every settled intent applied, and how each intent was settled.
@@ -143,20 +162,6 @@ pub enum Outcome {
 pub struct Resolution {
     pub state: State,
     pub settlements: Vec<Settlement>,
-}
-
-impl Resolution {
-    /// Creates whose outcome is still unknown.
-    pub fn unknown(&self) -> impl Iterator<Item = &Settlement> {
-        self.settlements
-            .iter()
-            .filter(|s| matches!(s.outcome, Outcome::Unknown { .. }))
-    }
-
-    /// Whether applying would change the state (adopted peers are recorded, settled intents dropped).
-    pub fn changes_state(&self) -> bool {
-        self.settlements.iter().any(Settlement::settles)
-    }
 }
 
 /// Settles every intent of `state` against `observed`. Pure: the clock is the describes' start times.
@@ -200,6 +205,7 @@ pub fn resolve(state: &State, observed: &Observed) -> Resolution {
                     Created::Unknown => Outcome::Unknown {
                         conclusive_after_ms: intent.conclusive_after_ms,
                     },
+                    Created::Ambiguous(candidates) => Outcome::Ambiguous { candidates },
                 }
             }
             Call::DeleteBGPPeer { bgp_peer_id } => {
@@ -210,7 +216,8 @@ pub fn resolve(state: &State, observed: &Observed) -> Resolution {
                 }
             }
         };
-        if !matches!(outcome, Outcome::Unknown { .. }) {
+        let settled = !matches!(outcome, Outcome::Unknown { .. } | Outcome::Ambiguous { .. });
+        if settled {
             out.clear_intent(&intent.address);
         }
         settlements.push(Settlement {

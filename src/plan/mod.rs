@@ -161,6 +161,33 @@ impl Plan {
 pub fn plan(desired: &Desired, observed: &Observed, owned: &State) -> Plan {
     let resolution = intents::resolve(owned, observed);
     let mut plan = plan_settled(desired, observed, &resolution.state);
+    for s in &resolution.settlements {
+        if let intents::Outcome::Ambiguous { .. } = s.outcome {
+            let location = desired
+                .vifs
+                .iter()
+                .flat_map(|v| {
+                    v.peers
+                        .iter()
+                        .map(move |p| (PeerAddress::new(&v.id, &p.label), p))
+                })
+                .find(|(a, _)| *a == s.address)
+                .map_or_else(
+                    || Location {
+                        file: "(state)".into(),
+                        line: 0,
+                        column: 0,
+                    },
+                    |(_, p)| p.location.clone(),
+                );
+            plan.refusals.push(Refusal {
+                location,
+                address: s.address.0.clone(),
+                rule: "ambiguous-intent",
+                message: format!("an earlier {}: {}", s.call, s.describe()),
+            });
+        }
+    }
     plan.settlements = resolution.settlements;
     plan
 }

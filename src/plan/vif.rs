@@ -106,7 +106,7 @@ pub(super) fn plan_declared(
             });
             match listed {
                 Some((i, p)) => Some((Some(i), p.clone())),
-                None => not_yet_listed(r, observed, &spec.scope).map(|p| (None, p)),
+                None => not_yet_listed(r, seen, observed, &spec.scope).map(|p| (None, p)),
             }
         });
         if let Some((i, peer)) = owned {
@@ -200,7 +200,7 @@ pub(super) fn plan_declared(
                 !p.state.is_gone() && p.bgp_peer_id.as_deref() == Some(r.bgp_peer_id.as_str())
             })
             .map(|(i, p)| (Some(i), p.clone()))
-            .or_else(|| not_yet_listed(r, observed, &spec.scope).map(|p| (None, p)));
+            .or_else(|| not_yet_listed(r, seen, observed, &spec.scope).map(|p| (None, p)));
         match found {
             Some((i, peer)) => {
                 taken.extend(i);
@@ -285,7 +285,20 @@ pub const NOT_LISTED_YET: &str = "not listed yet";
 /// An owned peer missing from a describe that started before the peer is sure to be listed (it was recorded moments
 /// ago and describes are eventually consistent): it is not gone, only not listed yet. Stands in for the peer, from
 /// its record.
-fn not_yet_listed(r: &PeerRecord, observed: &Observed, scope: &Scope) -> Option<ObservedPeer> {
+fn not_yet_listed(
+    r: &PeerRecord,
+    seen: &ObservedVif,
+    observed: &Observed,
+    scope: &Scope,
+) -> Option<ObservedPeer> {
+    if seen
+        .peers
+        .iter()
+        .any(|p| p.bgp_peer_id.as_deref() == Some(r.bgp_peer_id.as_str()))
+    {
+        // Listed, in whatever state (a deleting or deleted one is gone, not unlisted).
+        return None;
+    }
     let described = observed.described_at_ms.get(scope).copied().unwrap_or(0);
     let listed_by = r.listed_by_ms?;
     (described < listed_by).then(|| ObservedPeer {
@@ -411,7 +424,7 @@ pub(super) fn plan_orphaned(
                     !p.state.is_gone() && p.bgp_peer_id.as_deref() == Some(r.bgp_peer_id.as_str())
                 })
                 .cloned()
-                .or_else(|| not_yet_listed(r, observed, &scope))
+                .or_else(|| not_yet_listed(r, v, observed, &scope))
         });
         let (action, reason) = match peer {
             Some(_) => (

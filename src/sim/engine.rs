@@ -49,6 +49,8 @@ pub enum RequestFault {
     Transitioning,
     /// The operation runs, then a 500.
     ServerErrorAfter,
+    /// The operation runs, then a 502 with an HTML body and no error code.
+    BadGatewayAfter,
     /// The operation runs, then the connection closes without answering.
     DropAfter,
     /// The operation is held for the late-write delay, then runs (mutating calls only).
@@ -64,6 +66,7 @@ impl RequestFault {
             RequestFault::DropBefore => "drop-before",
             RequestFault::Transitioning => "transitioning",
             RequestFault::ServerErrorAfter => "server-error-after",
+            RequestFault::BadGatewayAfter => "bad-gateway-after",
             RequestFault::DropAfter => "drop",
             RequestFault::LateWrite => "late-write",
         }
@@ -158,10 +161,11 @@ impl Engine {
                 if mutating { f.transitioning_rate } else { 0.0 },
             ),
             (ServerErrorAfter, f.server_error_after_rate),
+            (BadGatewayAfter, f.bad_gateway_after_rate),
             (DropAfter, f.drop_rate),
             (LateWrite, if mutating { f.late_write_rate } else { 0.0 }),
         ];
-        let draws: [f64; 7] = std::array::from_fn(|_| self.faults.random());
+        let draws: [f64; 8] = std::array::from_fn(|_| self.faults.random());
         rates
             .iter()
             .zip(draws)

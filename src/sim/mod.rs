@@ -63,10 +63,17 @@ impl RunningSim {
         engine.world.clone()
     }
 
-    /// The longest any region's describes may lag behind writes (`sim.consistencyWindow`).
-    pub fn max_consistency_window(&self) -> Duration {
+    /// How long after a call ends its effect may take to show in this simulator's describes: the widest
+    /// consistency window, plus the late-write delay and the latency when those faults are on.
+    pub fn settle_needed(&self) -> Duration {
         let engine = self.shared.engine.lock().expect("sim world poisoned");
-        engine.world.sim.max_consistency_window()
+        let sim = &engine.world.sim;
+        let late = if sim.faults.late_write_rate > 0.0 {
+            sim.faults.late_write_delay()
+        } else {
+            Duration::ZERO
+        };
+        sim.max_consistency_window() + late + sim.faults.latency()
     }
 
     /// Stops serving and, when persisting, writes the final world.

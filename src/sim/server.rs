@@ -168,6 +168,14 @@ async fn handle(
             let _ = execute(&shared, &call, advanced);
             refused(server_error())
         }
+        Some(Decision::Fault(RequestFault::BadGatewayAfter)) => {
+            let _ = execute(&shared, &call, advanced);
+            entry.status = 502;
+            if let Some(log) = &shared.log {
+                log.write(&entry);
+            }
+            return bad_gateway();
+        }
         Some(Decision::Fault(RequestFault::DropAfter)) => {
             // Logged with the status it would have had; the caller never sees it.
             let result = execute(&shared, &call, advanced);
@@ -219,6 +227,16 @@ fn throttled() -> ApiError {
         "ThrottlingException",
         "Rate exceeded",
     )
+}
+
+/// What a load balancer answers when the service behind it fails: an HTML page, no AWS error code.
+fn bad_gateway() -> Response {
+    (
+        StatusCode::BAD_GATEWAY,
+        [("content-type", "text/html")],
+        "<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>\n",
+    )
+        .into_response()
 }
 
 fn server_error() -> ApiError {

@@ -89,6 +89,10 @@ pub struct Faults {
     /// The operation runs, then a 500: the change took effect but the caller is told it failed.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub server_error_after_rate: f64,
+    /// The operation runs, then a 502 with an HTML body and no error code, as a load balancer in front of a
+    /// service answers: the change took effect.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub bad_gateway_after_rate: f64,
     /// The connection closes before the operation runs: nothing changed.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub drop_before_rate: f64,
@@ -216,6 +220,7 @@ impl Faults {
             "throttle" => &mut self.throttle_rate,
             "server-error" | "server-error-before" => &mut self.server_error_rate,
             "server-error-after" => &mut self.server_error_after_rate,
+            "bad-gateway-after" => &mut self.bad_gateway_after_rate,
             "drop-before" => &mut self.drop_before_rate,
             "drop" | "drop-after" => &mut self.drop_rate,
             "late-write" => &mut self.late_write_rate,
@@ -233,10 +238,11 @@ impl Faults {
     }
 
     /// The `--fault` keys, for help and error messages.
-    pub const KEYS: [&'static str; 12] = [
+    pub const KEYS: [&'static str; 13] = [
         "throttle",
         "server-error",
         "server-error-after",
+        "bad-gateway-after",
         "drop-before",
         "drop",
         "late-write",
@@ -259,6 +265,7 @@ impl Faults {
             ("throttleRate", self.throttle_rate),
             ("serverErrorRate", self.server_error_rate),
             ("serverErrorAfterRate", self.server_error_after_rate),
+            ("badGatewayAfterRate", self.bad_gateway_after_rate),
             ("dropBeforeRate", self.drop_before_rate),
             ("dropRate", self.drop_rate),
             ("lateWriteRate", self.late_write_rate),

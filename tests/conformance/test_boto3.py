@@ -1102,6 +1102,27 @@ class FaultServerErrorAfter(SimTestCase):
                           "DescribeVirtualInterfaces under server-error-after=1")
 
 
+class FaultBadGatewayAfter(SimTestCase):
+    """--fault bad-gateway-after=1: the operation runs, then 502 with an HTML page and no error code, as a load
+    balancer in front of a service answers. The client cannot tell what happened; the change happened."""
+
+    FIXTURE = "fault-bad-gateway-after"
+
+    def test_create_answers_an_uncoded_502_but_the_peer_exists(self):
+        with self.assertRaises(ClientError, msg="CreateBGPPeer under bad-gateway-after=1") as cm:
+            self.dx.create_bgp_peer(virtualInterfaceId=SEED_VIF, newBGPPeer={"asn": 64600, "addressFamily": "ipv6"})
+        err = cm.exception.response
+        self.assertEqual(err["ResponseMetadata"]["HTTPStatusCode"], 502)
+        self.assertEqual(err["ResponseMetadata"]["RetryAttempts"], 0, "one attempt: the client saw the fault itself")
+        self.assertNotIn("x-amzn-errortype", err["ResponseMetadata"]["HTTPHeaders"], "no AWS error code")
+        self.assertEqual(err["ResponseMetadata"]["HTTPHeaders"].get("content-type"), "text/html")
+        # botocore makes a code up from the status; it is not an AWS error code.
+        self.assertEqual(err["Error"]["Code"], "502")
+        peers = seed_peers_in_sim()
+        self.assertEqual([(p["addressFamily"], p["asn"], p["bgpPeerState"]) for p in peers[1:]],
+                         [("ipv6", 64600, "pending")], "the CreateBGPPeer that answered 502 created the peer")
+
+
 class FaultDropBefore(SimTestCase):
     """sim.faults.dropBeforeRate 1: the connection closes before the operation runs: no response, no change (the
     other side of FaultDrop)."""

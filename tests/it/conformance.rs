@@ -714,6 +714,13 @@ fn boto3_faults() {
             &[("CreateBGPPeer", "server-error-after", 500)],
         ),
         (
+            "fault-bad-gateway-after",
+            &["FaultBadGatewayAfter"],
+            &["--fault", "bad-gateway-after=1"],
+            json!({}),
+            &[("CreateBGPPeer", "bad-gateway-after", 502)],
+        ),
+        (
             "fault-transitioning",
             &["FaultTransitioning"],
             &[],

@@ -1,8 +1,9 @@
 //! The fault matrix: "never a duplicate peer" against a simulator that is awkward in every way that makes it hard.
 //!
 //! Each run is one seed of one (shape, fault): a fresh simulator whose describes lag by up to 2.5s (eventual
-//! consistency), where a fault hits 60% of requests: on the far side of the effect (a 500 after the write took, a
-//! connection dropped after it took, or a write held past the client's timeout that lands later), or on the near side
+//! consistency), where a fault hits 60% of requests: on the far side of the effect (a 500 after the write took, an
+//! uncoded 502 after it took, a connection dropped after it took, or a write held past the client's timeout that
+//! lands later), or on the near side
 //! (a 500 or a dropped connection before anything ran). dxctl applies a new peer on each of three VIFs; then the
 //! faults are switched off and a clean apply runs; then `plan --detailed-exitcode`.
 //! Across all runs: no duplicate peer ever (checked after each apply), no peer dxctl created left unmanaged, every
@@ -23,8 +24,8 @@ use serde_json::{json, Value};
 
 use super::support::*;
 
-/// Seeds per (shape, fault): 3 shapes x 4 faults x 5 seeds = 60 runs.
-const SEEDS: u64 = 5;
+/// Seeds per (shape, fault): 3 shapes x 5 faults x 4 seeds = 60 runs.
+const SEEDS: u64 = 4;
 /// Runs at once (they mostly wait).
 const WORKERS: usize = 6;
 /// The longest one dxctl command may take before the run counts as hung.
@@ -49,6 +50,8 @@ enum Shape {
 enum Fault {
     /// A 500 after the write took effect.
     ServerErrorAfter,
+    /// A 502 without an AWS error code (a load balancer's page) after the write took effect.
+    BadGatewayAfter,
     /// The connection closed after the write took effect.
     DropAfter,
     /// The write held past the client's timeout, landing after it gave up.
@@ -64,6 +67,7 @@ impl Fault {
         let f = |s: &str| vec!["--fault".to_string(), s.to_string()];
         match self {
             Fault::ServerErrorAfter => f("server-error-after=0.6"),
+            Fault::BadGatewayAfter => f("bad-gateway-after=0.6"),
             Fault::DropAfter => f("drop=0.6"),
             Fault::LateWrite => [f("late-write=0.6"), f("late-write-delay=1300ms")].concat(),
             Fault::Before => [f("server-error=0.3"), f("drop-before=0.3")].concat(),
@@ -76,8 +80,9 @@ const SHAPES: [Shape; 3] = [
     Shape::Ipv4Assigned,
     Shape::Ipv6Redundant,
 ];
-const FAULTS: [Fault; 4] = [
+const FAULTS: [Fault; 5] = [
     Fault::ServerErrorAfter,
+    Fault::BadGatewayAfter,
     Fault::DropAfter,
     Fault::LateWrite,
     Fault::Before,
@@ -449,6 +454,7 @@ fn no_duplicate_peer_under_ambiguous_failures_and_eventual_consistency() {
     // The suite must actually have been hard: ambiguous faults on both sides, at scale.
     for f in [
         "server-error-after",
+        "bad-gateway-after",
         "drop",
         "late-write",
         "server-error",

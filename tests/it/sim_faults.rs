@@ -469,6 +469,28 @@ async fn server_error_after_the_effect_is_a_500_for_a_peer_that_exists() {
     assert_eq!(h.log(), vec![(500, "server-error-after".to_string()); 3]);
 }
 
+/// A 502 with an HTML page and no error code after the create took effect: the SDK reports no code at all, and
+/// dxctl's classification calls it a server failure (it may have taken effect), never a refusal.
+#[tokio::test]
+async fn an_uncoded_502_after_the_effect_is_a_server_failure_not_a_refusal() {
+    let h = Harness::start(|w| w.sim.faults.bad_gateway_after_rate = 1.0).await;
+    let err = h
+        .one_attempt_client(None)
+        .await
+        .create_bgp_peer()
+        .virtual_interface_id("dxvif-fg1vuj3d")
+        .new_bgp_peer(ipv6_peer())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), None, "{}", DisplayErrorContext(&err));
+    assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(502));
+    let failure = dxctl::aws::Failure::from_sdk(&err);
+    assert_eq!(failure.kind, dxctl::aws::FailureKind::Server, "{failure}");
+    assert_eq!(h.ipv6_peers(), ["pending"], "the 502 came after the create");
+    assert_eq!(h.log(), [(502, "bad-gateway-after".to_string())]);
+}
+
 #[tokio::test]
 async fn drop_before_changes_nothing_drop_after_does() {
     for (before, rate) in [(true, "drop-before"), (false, "drop")] {

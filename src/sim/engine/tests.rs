@@ -698,6 +698,7 @@ fn every_fault_kind_is_drawn_and_write_only_faults_spare_reads() {
         f.drop_before_rate = 0.1;
         f.transitioning_rate = 0.1;
         f.server_error_after_rate = 0.1;
+        f.bad_gateway_after_rate = 0.1;
         f.drop_rate = 0.1;
         f.late_write_rate = 0.1;
     });
@@ -712,6 +713,7 @@ fn every_fault_kind_is_drawn_and_write_only_faults_spare_reads() {
         DropBefore,
         Transitioning,
         ServerErrorAfter,
+        BadGatewayAfter,
         DropAfter,
         LateWrite,
     ] {
