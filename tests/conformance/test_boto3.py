@@ -19,6 +19,7 @@ from dxsim import (
     INVALID_TOKEN,
     LAST_PEER,
     TRANSITIONING,
+    ClientError,
     HTTPClientError,
     ReadTimeoutError,
     SimTestCase,
@@ -1691,8 +1692,8 @@ def load_tests(loader, standard_tests, pattern):
     suite = unittest.TestSuite()
     for case in (Describe, Regions, AddressFamilyRule, AddressRules, AuthKeyAndAsnRules, PublicVifRules,
                  DeleteBgpPeer, VirtualInterfaces, Lifecycles, Protocol, SeedExample, PendingPeer, ManualApproval,
-                 SigV4, FaultThrottle, FaultServerError, FaultServerErrorAfter, FaultTransitioning, FaultDropBefore,
-                 FaultDrop, FaultLateWrite, FaultStuckPending, FaultEndDeleted, FaultBgpDown, FaultSwitch,
+                 SigV4, FaultThrottle, FaultServerError, FaultServerErrorAfter, FaultBadGatewayAfter,
+                 FaultTransitioning, FaultDropBefore, FaultDrop, FaultLateWrite, FaultStuckPending, FaultEndDeleted, FaultBgpDown, FaultSwitch,
                  EventualConsistency, TransitioningRuleDefault, TransitioningRuleVif, TransitioningRuleOff, Paging,
                  BgpStatus, RateLimits):
         if case.FIXTURE == fixture:
