@@ -14,6 +14,7 @@
 #   BASELINE_MAX_POLLS=600 describes per peer before the baseline gives up
 #   WORK_DIR=(mktemp)      where the world, config, logs and outputs go (kept; the path is printed)
 #   SKIP_BUILD=1           use the existing target/release/dxctl (CARGO_TARGET_DIR is honoured)
+#   SIM_ARGS=""            more `dxctl sim serve` flags for both simulators, e.g. "--transitioning-rule off"
 # All traffic goes to the simulator on 127.0.0.1; every wait is bounded; the simulator is stopped on exit.
 set -euo pipefail
 
@@ -31,6 +32,7 @@ APPLY_TIMEOUT="${APPLY_TIMEOUT:-10m}"
 BASELINE_PEERS="${BASELINE_PEERS:-$PEERS}"
 BASELINE_MAX_POLLS="${BASELINE_MAX_POLLS:-600}"
 WORK_DIR="${WORK_DIR:-$(mktemp -d /tmp/dxctl-bench-apply.XXXXXX)}"
+read -r -a SIM_EXTRA <<<"${SIM_ARGS:-}"
 PYTHON="${PYTHON:-python3}"
 
 if (( BASELINE_PEERS > PEERS )); then BASELINE_PEERS="$PEERS"; fi
@@ -90,7 +92,7 @@ start_sim() { # $1: name (log and port file prefix)
   local name="$1" port_file="$WORK_DIR/$1.port" i
   rm -f "$port_file" "$WORK_DIR/$name.requests.jsonl"
   "$BIN" sim serve --world "$WORLD" --listen 127.0.0.1:0 --port-file "$port_file" \
-    --request-log "$WORK_DIR/$name.requests.jsonl" </dev/null >"$WORK_DIR/$name.sim.out" 2>"$WORK_DIR/$name.sim.err" &
+    --request-log "$WORK_DIR/$name.requests.jsonl" ${SIM_EXTRA[@]+"${SIM_EXTRA[@]}"} </dev/null >"$WORK_DIR/$name.sim.out" 2>"$WORK_DIR/$name.sim.err" &
   SIM_PID=$!
   for ((i = 0; i < 300; i++)); do # at most 15 s
     if [[ -s "$port_file" ]]; then PORT="$(tr -d '[:space:]' <"$port_file")"; fi
