@@ -67,7 +67,14 @@ impl Failure {
                 };
             }
             SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => return lost("no response"),
-            SdkError::ResponseError(_) => return lost("an answer that could not be read"),
+            SdkError::ResponseError(_) => {
+                // Not its text: an unreadable answer's error can quote the body, which holds auth keys.
+                return Failure {
+                    kind: FailureKind::Lost,
+                    code: None,
+                    message: "an answer that could not be read".into(),
+                };
+            }
             _ => match err.raw_response() {
                 Some(raw) => raw.status().as_u16(),
                 None => return lost("an answer without a status"),
