@@ -10,6 +10,7 @@ pub mod model;
 pub mod observe;
 pub mod plan;
 pub mod printer;
+pub mod redact;
 pub mod render;
 pub mod sandbox;
 pub mod saved_plan;
@@ -26,6 +27,7 @@ use printer::{Printer, Verbosity};
 
 /// Parses arguments, runs the command and turns every error into exit code 1, in one place.
 pub fn main() -> ExitCode {
+    redact::install_panic_hook();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -52,7 +54,7 @@ pub fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("Error: cannot start the async runtime: {e}");
+            redact::stderr(&format!("Error: cannot start the async runtime: {e}\n"));
             return ExitCode::from(1);
         }
     };
@@ -64,8 +66,8 @@ pub fn main() -> ExitCode {
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             match e.downcast_ref::<config::Diagnostics>() {
-                Some(diags) => eprintln!("{}", diags.render(color)),
-                None => eprintln!("Error: {e:#}"),
+                Some(diags) => redact::stderr(&format!("{}\n", diags.render(color))),
+                None => redact::stderr(&format!("Error: {e:#}\n")),
             }
             ExitCode::from(1)
         }

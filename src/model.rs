@@ -130,8 +130,11 @@ impl fmt::Display for Asn {
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps a secret value, and registers it with the redaction point so no output ever shows it.
     pub fn new(value: impl Into<String>) -> Secret {
-        Secret(value.into())
+        let value = value.into();
+        crate::redact::register(&value);
+        Secret(value)
     }
     /// The clear value, for sending to AWS or comparing in memory. Never print it.
     pub fn expose(&self) -> &str {

@@ -1,6 +1,5 @@
-//! Where output goes: data (plans, summaries) to stdout, status and progress to stderr, so pipes get only data.
-
-use std::io::Write;
+//! Where output goes: data (plans, summaries) to stdout, status and progress to stderr, so pipes get only data;
+//! all of it through the redaction point (`redact`).
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verbosity {
@@ -21,22 +20,25 @@ impl Printer {
 
     /// Data for stdout. A closed pipe is not an error worth a message; the caller decides.
     pub fn data(&self, text: &str) -> std::io::Result<()> {
-        let mut out = std::io::stdout().lock();
-        out.write_all(text.as_bytes())?;
-        out.flush()
+        crate::redact::stdout(text)
     }
 
     /// A status line for stderr, unless quiet.
     pub fn status(&self, line: &str) {
         if self.verbosity != Verbosity::Quiet {
-            let _ = writeln!(std::io::stderr().lock(), "{line}");
+            crate::redact::stderr(&format!("{line}\n"));
         }
+    }
+
+    /// An error report for stderr, shown even when quiet.
+    pub fn error(&self, text: &str) {
+        crate::redact::stderr(text);
     }
 
     /// A detail line shown only with `-v`.
     pub fn detail(&self, line: &str) {
         if self.verbosity == Verbosity::Verbose {
-            let _ = writeln!(std::io::stderr().lock(), "{line}");
+            crate::redact::stderr(&format!("{line}\n"));
         }
     }
 }

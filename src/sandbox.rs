@@ -22,11 +22,14 @@ pub fn copy_path(world: &Path, state: &Path) -> PathBuf {
     dir.join("sandbox").join(name)
 }
 
-/// Starts the sandbox. The seed world file is only read, never written.
+/// Starts the sandbox. The seed world file is only read, never written. With `persist` the evolving copy is
+/// written after every change (apply); without, it is only read (plan), so a plan never rewrites the world under an
+/// apply running meanwhile.
 pub async fn start(
     world: &Path,
     state: &Path,
     reset: bool,
+    persist: bool,
 ) -> anyhow::Result<(RunningSim, PathBuf)> {
     let copy = copy_path(world, state);
     if reset || !copy.exists() {
@@ -40,7 +43,7 @@ pub async fn start(
     let running = sim::start(
         current,
         SimOptions {
-            persist_to: Some(copy.clone()),
+            persist_to: persist.then(|| copy.clone()),
             ..SimOptions::default()
         },
     )

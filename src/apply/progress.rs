@@ -1,7 +1,6 @@
 //! Live progress of an apply: timestamped lines when not on a terminal, bars on one, JSON events with `--json`.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -69,7 +68,7 @@ impl Progress for Lines {
         } else {
             format!("{stamp} {}: {}", e.address, e.message)
         };
-        let _ = writeln!(std::io::stderr().lock(), "{line}");
+        crate::redact::stderr(&format!("{line}\n"));
     }
 }
 
@@ -78,12 +77,9 @@ pub struct JsonLines;
 
 impl Progress for JsonLines {
     fn event(&self, e: Event) {
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(
-            out,
-            "{}",
-            serde_json::to_string(&e).expect("event serializes")
-        );
+        if let Ok(line) = serde_json::to_string(&e) {
+            let _ = crate::redact::stdout(&format!("{line}\n"));
+        }
     }
 }
 
@@ -126,14 +122,16 @@ impl Default for Bars {
 
 impl Progress for Bars {
     fn event(&self, e: Event) {
+        // The bars draw on the terminal themselves: what they show is scrubbed first.
+        let message = crate::redact::scrub(&e.message).into_owned();
         if e.address.is_empty() {
-            let _ = self.multi.println(&e.message);
+            let _ = self.multi.println(&message);
             return;
         }
         let bar = self.bar(&e.address);
         match e.kind {
-            "done" | "failed" | "approval" => bar.finish_with_message(e.message),
-            _ => bar.set_message(e.message),
+            "done" | "failed" | "approval" => bar.finish_with_message(message),
+            _ => bar.set_message(message),
         }
     }
 }

@@ -142,7 +142,7 @@ impl DirectConnect for SdkDirectConnect {
                 let resp = request
                     .send()
                     .await
-                    .map_err(|e| anyhow::anyhow!("{}", DisplayErrorContext(e)))
+                    .map_err(|e| anyhow::anyhow!("{}", read_error(&e)))
                     .with_context(|| format!("{what} failed"))?;
                 let vifs = resp
                     .virtual_interfaces()
@@ -170,7 +170,7 @@ impl DirectConnect for SdkDirectConnect {
                 let resp = request
                     .send()
                     .await
-                    .map_err(|e| anyhow::anyhow!("{}", DisplayErrorContext(e)))
+                    .map_err(|e| anyhow::anyhow!("{}", read_error(&e)))
                     .with_context(|| format!("{conns_what} failed"))?;
                 let facts = resp
                     .connections()
@@ -191,7 +191,7 @@ impl DirectConnect for SdkDirectConnect {
                 let resp = request
                     .send()
                     .await
-                    .map_err(|e| anyhow::anyhow!("{}", DisplayErrorContext(e)))
+                    .map_err(|e| anyhow::anyhow!("{}", read_error(&e)))
                     .with_context(|| format!("{lags_what} failed"))?;
                 let facts = resp
                     .lags()
@@ -271,6 +271,25 @@ impl DirectConnect for SdkDirectConnect {
 }
 
 /// Mutating calls are made once; the executor decides what a failure means (see `apply::steps`).
+/// A describe's error in words. An answer that could not be read is not quoted: its body holds every auth key of
+/// the region.
+fn read_error<E>(
+    e: &aws_sdk_directconnect::error::SdkError<
+        E,
+        aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+    >,
+) -> String
+where
+    E: std::error::Error + 'static,
+{
+    match e {
+        aws_sdk_directconnect::error::SdkError::ResponseError(_) => {
+            "an answer that could not be read (not shown: it may hold auth keys)".to_string()
+        }
+        other => DisplayErrorContext(other).to_string(),
+    }
+}
+
 /// Every page of a listing: `page(token)` fetches one page's items and the next token. A token the service gives
 /// twice would loop forever, so it is an error.
 async fn all_pages<T, Fut>(

@@ -37,7 +37,7 @@ pub async fn apply(
         .map_or_else(|| args.dir.clone(), |s| s.config_dir.clone());
     let config = load_config(&dir, &args.vars)?;
     let _lock = lock::acquire(&global.state, "apply", global.lock_timeout)?;
-    let session = Session::open(global, &config, printer).await?;
+    let session = Session::open(global, &config, printer, true).await?;
     let result = run(&session, global, args, &config, saved.as_ref(), printer).await;
     let closed = session.close().await;
     let code = result?;
@@ -55,7 +55,7 @@ async fn run(
 ) -> anyhow::Result<ExitCode> {
     let planned = settle_earlier_calls(session, config, args, printer).await?;
     if !planned.plan.refusals.is_empty() {
-        eprint!("{}", render::refusals(&planned.plan));
+        printer.error(&render::refusals(&planned.plan));
         return Err(refused(&planned.plan));
     }
     if let Some(saved) = saved {
@@ -111,9 +111,11 @@ async fn run(
     let interrupts = tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             let _ = cancel_tx.send(true);
-            eprintln!("Interrupt received: no new changes start; in-flight calls finish and are recorded. Press Ctrl-C again to abort.");
+            crate::redact::stderr("Interrupt received: no new changes start; in-flight calls finish and are recorded. Press Ctrl-C again to abort.\n");
             if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("Aborted. Run `dxctl apply` again: it resumes from the state file.");
+                crate::redact::stderr(
+                    "Aborted. Run `dxctl apply` again: it resumes from the state file.\n",
+                );
                 std::process::exit(i32::from(EXIT_INTERRUPTED));
             }
         }
@@ -261,7 +263,7 @@ fn confirm() -> anyhow::Result<bool> {
             "apply needs --auto-approve when stdin is not a terminal; nothing was changed"
         );
     }
-    eprint!("\nDo you want to perform these actions?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ");
+    crate::redact::stderr("\nDo you want to perform these actions?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ");
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer)?;
     Ok(answer.trim() == "yes")

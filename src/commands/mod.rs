@@ -31,16 +31,19 @@ pub struct Session {
 }
 
 impl Session {
+    /// Opens the session. `writes` says whether the command changes the world: only then is the sandbox's
+    /// evolving world written back.
     pub async fn open(
         global: &GlobalArgs,
         config: &Config,
         printer: &Printer,
+        writes: bool,
     ) -> anyhow::Result<Session> {
         let store = LocalStateFile::new(&global.state);
         let (settings, sandbox, region) = match &global.sandbox {
             Some(world) => {
                 let (running, copy) =
-                    sandbox::start(world, &global.state, global.sandbox_reset).await?;
+                    sandbox::start(world, &global.state, global.sandbox_reset, writes).await?;
                 printer.status(&format!(
                     "Sandbox: simulator on {} (world {}, evolving copy {})",
                     running.endpoint_url(),

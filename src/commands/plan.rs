@@ -14,7 +14,17 @@ pub async fn plan(
     printer: &Printer,
 ) -> anyhow::Result<ExitCode> {
     let config = load_config(&args.dir, &args.vars)?;
-    let session = Session::open(global, &config, printer).await?;
+    // Starting a sandbox over rewrites its world: not while an apply holds the state.
+    let _lock = if global.sandbox.is_some() && global.sandbox_reset {
+        Some(crate::state::lock::acquire(
+            &global.state,
+            "plan --sandbox-reset",
+            global.lock_timeout,
+        )?)
+    } else {
+        None
+    };
+    let session = Session::open(global, &config, printer, false).await?;
     let result = observe_and_plan(&session, &config, printer).await;
     session.close().await?;
     let planned = result?;
@@ -23,7 +33,7 @@ pub async fn plan(
         if format == Format::Json {
             printer.data(&format!("{:#}\n", render::json(&planned.plan)))?;
         }
-        eprint!("{}", render::refusals(&planned.plan));
+        printer.error(&render::refusals(&planned.plan));
         return Err(refused(&planned.plan));
     }
     match format {

@@ -50,6 +50,17 @@ impl Diagnostic {
         }
     }
 
+    /// A parse error of a file whose text is never shown (a `--var-file`: its lines are values, often secret).
+    pub fn syntax_unquoted(src: &SourceFile, e: &hcl_edit::parser::Error) -> Self {
+        let loc = e.location();
+        Diagnostic::new(
+            src.at(loc.line(), loc.column()),
+            "syntax",
+            format!("invalid HCL: {}", e.message()),
+        )
+        .with_hint("the line is not shown: a variable file holds values that may be secret")
+    }
+
     /// A parse error from hcl-edit, located at its offset, with the offending line as the hint.
     pub fn syntax(src: &SourceFile, e: &hcl_edit::parser::Error) -> Self {
         let loc = e.location();
@@ -102,10 +113,14 @@ impl Diagnostics {
     /// Colour and box-drawing characters only when `color`; plain ASCII otherwise.
     pub fn render(&self, color: bool) -> String {
         let mut files = SimpleFiles::new();
+        // Snippets show the sources with every known secret starred out (offsets unchanged).
         let ids: Vec<(&str, usize)> = self
             .sources
             .iter()
-            .map(|(path, text)| (path.as_str(), files.add(path.clone(), text.clone())))
+            .map(|(path, text)| {
+                let shown = crate::redact::mask_in_place(text);
+                (path.as_str(), files.add(path.clone(), shown))
+            })
             .collect();
         let config = if color {
             term::Config::default()
@@ -148,7 +163,7 @@ impl Diagnostics {
             "{n} configuration error{}; nothing was sent to AWS",
             if n == 1 { "" } else { "s" }
         );
-        String::from_utf8_lossy(out.as_slice()).into_owned()
+        crate::redact::scrub(&String::from_utf8_lossy(out.as_slice())).into_owned()
     }
 }
 

@@ -80,6 +80,7 @@ impl<'a> Evaluator<'a> {
             secret: false,
             error: None,
             poisoned: false,
+            substituted: Vec::new(),
         };
         pass.visit_expr_mut(&mut expr);
         if pass.poisoned {
@@ -94,7 +95,24 @@ impl<'a> Evaluator<'a> {
         let expr: hcl::Expression = expr.into();
         expr.evaluate(&ctx)
             .map(|value| Evaluated { value, secret })
-            .map_err(|e| e.kind().to_string())
+            .map_err(|e| {
+                // hcl-rs quotes the values it could not use: never one from env(), file() or a sensitive variable.
+                let mut hidden = pass.substituted;
+                hidden.extend(self.sensitive_values());
+                crate::redact::mask_values(&e.kind().to_string(), &hidden)
+            })
+    }
+
+    /// The values of sensitive variables, as text.
+    fn sensitive_values(&self) -> Vec<String> {
+        self.sensitive
+            .iter()
+            .filter_map(|name| self.vars.get(name))
+            .map(|v| match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+            .collect()
     }
 
     /// The attribute's value, or a located diagnostic.
@@ -154,6 +172,8 @@ struct Resolver<'e, 'a> {
     secret: bool,
     error: Option<String>,
     poisoned: bool,
+    /// The values `env()` and `file()` gave, which an error message must not quote.
+    substituted: Vec<String>,
 }
 
 impl VisitMut for Resolver<'_, '_> {
@@ -183,6 +203,7 @@ impl VisitMut for Resolver<'_, '_> {
                 match result {
                     Ok(value) => {
                         self.secret = true;
+                        self.substituted.push(value.clone());
                         *expr = Expression::String(Decorated::new(value));
                     }
                     Err(e) => self.error = Some(e),
@@ -217,14 +238,45 @@ fn env(environment: &BTreeMap<String, String>, args: &[String]) -> Result<String
     }
 }
 
-/// `file("path")`, relative to the config file, with one trailing newline trimmed.
+/// The most `file()` reads: auth keys are at most 80 characters, and nothing a config reads is large.
+pub const FILE_LIMIT: u64 = 64 * 1024;
+
+/// `file("path")`, relative to the config file, with one trailing newline trimmed. Only a regular file (after
+/// following links) of at most [`FILE_LIMIT`] bytes: a FIFO, a device or a directory is refused before it is
+/// opened (so nothing hangs or fills memory).
 fn file(base: &Path, args: &[String]) -> Result<String, String> {
+    use std::io::Read as _;
     let [path] = args else {
         return Err("file() takes one path".into());
     };
     let full = base.join(path);
-    let mut text = std::fs::read_to_string(&full)
+    let meta = std::fs::metadata(&full)
         .map_err(|e| format!("file({path:?}): cannot read {}: {e}", full.display()))?;
+    if !meta.is_file() {
+        return Err(format!(
+            "file({path:?}): {} is not a regular file (file() refuses directories, FIFOs and devices)",
+            full.display()
+        ));
+    }
+    if meta.len() > FILE_LIMIT {
+        return Err(format!(
+            "file({path:?}): {} is {} bytes; file() reads at most {FILE_LIMIT}",
+            full.display(),
+            meta.len()
+        ));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(&full)
+        .and_then(|f| f.take(FILE_LIMIT + 1).read_to_end(&mut bytes))
+        .map_err(|e| format!("file({path:?}): cannot read {}: {e}", full.display()))?;
+    if bytes.len() as u64 > FILE_LIMIT {
+        return Err(format!(
+            "file({path:?}): {} holds more than {FILE_LIMIT} bytes; file() reads at most that",
+            full.display()
+        ));
+    }
+    let mut text = String::from_utf8(bytes)
+        .map_err(|_| format!("file({path:?}): {} is not UTF-8 text", full.display()))?;
     if text.ends_with('\n') {
         text.pop();
         if text.ends_with('\r') {

@@ -3,6 +3,7 @@
 mod diagnostic;
 mod eval;
 pub mod fmt;
+mod secrets;
 mod source;
 mod validate;
 mod variables;
@@ -81,14 +82,32 @@ impl Config {
     }
 }
 
-/// The `*.hcl` files directly in `dir`, sorted.
+/// The `*.hcl` files directly in `dir`, sorted. A `*.hcl` entry that is a dangling link, a directory or anything
+/// but a regular file is an error, never silently absent (its peers would be planned for destruction).
 pub fn config_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let entries = std::fs::read_dir(dir)
         .map_err(|e| anyhow::anyhow!("cannot read config directory {}: {e}", dir.display()))?;
-    let mut paths: Vec<_> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "hcl") && p.is_file())
-        .collect();
+    let mut paths = Vec::new();
+    for entry in entries {
+        let path = entry
+            .map_err(|e| anyhow::anyhow!("cannot read config directory {}: {e}", dir.display()))?
+            .path();
+        if path.extension().is_none_or(|x| x != "hcl") {
+            continue;
+        }
+        match std::fs::metadata(&path) {
+            Ok(meta) if meta.is_file() => paths.push(path),
+            Ok(_) => anyhow::bail!(
+                "{} is not a regular file; config files must be",
+                path.display()
+            ),
+            Err(e) if std::fs::symlink_metadata(&path).is_ok() => anyhow::bail!(
+                "{} is a link to nothing readable ({e}); fix or remove it: a config file that cannot be read is never taken as absent",
+                path.display()
+            ),
+            Err(e) => anyhow::bail!("cannot read {}: {e}", path.display()),
+        }
+    }
     paths.sort();
     if paths.is_empty() {
         anyhow::bail!("no *.hcl files in {}", dir.display());
@@ -124,6 +143,12 @@ pub fn load_dir(dir: &Path, inputs: &Inputs) -> anyhow::Result<Config> {
 
 /// Loads already-read sources. Pure apart from `file()` reads: the environment comes from `inputs`.
 pub fn load_sources(files: &[SourceFile], inputs: &Inputs) -> Result<Config, Diagnostics> {
+    // Secret literals are known to the redaction point before any diagnostic could quote them.
+    for src in files {
+        for secret in secrets::literals(&src.text) {
+            crate::redact::register(&secret);
+        }
+    }
     let mut diags = Vec::new();
     let mut bodies = Vec::new();
     for src in files {

@@ -200,6 +200,11 @@ pub fn resolve(
                 ),
             )),
             Some(value) => {
+                if d.sensitive {
+                    if let Value::String(s) = value {
+                        crate::redact::register(s);
+                    }
+                }
                 out.insert(d.name.clone(), (value.clone(), d.sensitive));
             }
         }
@@ -233,7 +238,7 @@ fn var_file(
     let body = match hcl_edit::parser::parse_body(&src.text) {
         Ok(b) => b,
         Err(e) => {
-            diags.push(Diagnostic::syntax(&src, &e));
+            diags.push(Diagnostic::syntax_unquoted(&src, &e));
             return vec![];
         }
     };
@@ -241,15 +246,22 @@ fn var_file(
     let mut out = Vec::new();
     for s in body.iter() {
         match s {
-            Structure::Attribute(a) => {
-                if let Some(v) = ev.attribute(&src, a, diags) {
-                    out.push((
-                        a.key.as_str().to_string(),
-                        v.value,
-                        src.span_location(a.span()),
-                    ));
-                }
-            }
+            Structure::Attribute(a) => match ev.eval(&src.dir(), &a.value) {
+                Ok(v) => out.push((
+                    a.key.as_str().to_string(),
+                    v.value,
+                    src.span_location(a.span()),
+                )),
+                // hcl-rs would quote the value, and a variable file's values are often secret.
+                Err(_) => diags.push(Diagnostic::new(
+                    src.span_location(a.span()),
+                    "var-file",
+                    format!(
+                        "cannot evaluate `{}` (the value is not shown: it may be secret)",
+                        a.key.as_str()
+                    ),
+                )),
+            },
             Structure::Block(b) => diags.push(Diagnostic::at(
                 &src,
                 b.span(),

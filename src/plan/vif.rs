@@ -226,6 +226,29 @@ pub(super) fn plan_declared(
 
     for (i, peer, record) in deposed_peers(seen, &records) {
         taken.insert(i);
+        // A deposed peer is an earlier incarnation of its own address; one that is what another declared peer
+        // (one that owns nothing yet) asks for means the state is not to be trusted here.
+        let other = spec.peers.iter().find(|want| {
+            let address = PeerAddress::new(&spec.id, &want.label);
+            address != record.address
+                && !records.iter().any(|r| r.address == address)
+                && matches(want, peer)
+        });
+        if let Some(want) = other {
+            plan.refusals.push(Refusal {
+                location: want.location.clone(),
+                address: record.address.0.clone(),
+                rule: "state-conflict",
+                message: format!(
+                    "the state lists peer {} as deposed by {} (to delete), but it is what {} declares; dxctl will \
+                     not delete it. Check the state file (its previous version is kept as .backup)",
+                    peer.bgp_peer_id.as_deref().unwrap_or("?"),
+                    record.address,
+                    PeerAddress::new(&spec.id, &want.label)
+                ),
+            });
+            continue;
+        }
         let mut c = change(
             record.address.clone(),
             Action::Delete,

@@ -35,7 +35,15 @@ impl StateStore for LocalStateFile {
         };
         let state: State = serde_json::from_str(&text).with_context(|| {
             format!(
-                "state file {} is not valid dxctl state",
+                "state file {} is not valid dxctl state (the previous version is kept as {}.backup)",
+                self.path.display(),
+                self.path.display()
+            )
+        })?;
+        state.check().map_err(|problem| {
+            anyhow::anyhow!(
+                "state file {} is inconsistent: {problem}. Nothing was changed; the previous version is kept as {}.backup",
+                self.path.display(),
                 self.path.display()
             )
         })?;
@@ -54,7 +62,13 @@ impl StateStore for LocalStateFile {
             let bytes: [u8; 16] = rand::rng().random();
             state.lineage = bytes.iter().map(|b| format!("{b:02x}")).collect();
         }
-        state.serial += 1;
+        state.serial = state.serial.checked_add(1).ok_or_else(|| {
+            anyhow::anyhow!(
+                "state file {} has serial {}, which cannot grow further",
+                self.path.display(),
+                state.serial
+            )
+        })?;
         let dir = match self.path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
@@ -68,8 +82,39 @@ impl StateStore for LocalStateFile {
     }
 }
 
-/// Replaces `path` with `bytes` so that a reader sees the old or the new file, never a torn one.
+/// Where writing `path` must land: through any symlinks, to the file they point at (bounded, so a loop is an error).
+fn write_target(path: &Path) -> std::io::Result<PathBuf> {
+    let mut current = path.to_path_buf();
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&current) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let link = std::fs::read_link(&current)?;
+                current = match current.parent() {
+                    Some(dir) if link.is_relative() => dir.join(link),
+                    _ => link,
+                };
+            }
+            Ok(meta) if !meta.is_file() => {
+                return Err(std::io::Error::other(format!(
+                    "{} is not a regular file; refusing to replace it",
+                    current.display()
+                )))
+            }
+            _ => return Ok(current),
+        }
+    }
+    Err(std::io::Error::other(format!(
+        "{}: too many levels of symbolic links",
+        path.display()
+    )))
+}
+
+/// Replaces `path` with `bytes` so that a reader sees the old or the new file, never a torn one. A symlink is
+/// followed and its target replaced (the link stays a link); anything but a regular file (a device, a FIFO, a
+/// directory) is refused, never replaced.
 pub fn write_atomically(path: &Path, bytes: &[u8], keep_backup: bool) -> std::io::Result<()> {
+    let target = write_target(path)?;
+    let path = target.as_path();
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),

@@ -66,6 +66,43 @@ impl Default for State {
 }
 
 impl State {
+    /// What a loaded state must hold to be acted on: every address once, every peer id once (whether current or
+    /// deposed), a deposed id never also a record's current one, at most one intent per address, records on the
+    /// VIF their address names. A state that breaks these could make apply delete a peer it should keep.
+    pub fn check(&self) -> Result<(), String> {
+        let mut addresses = std::collections::BTreeSet::new();
+        let mut ids: std::collections::BTreeMap<&str, &PeerAddress> =
+            std::collections::BTreeMap::new();
+        for r in &self.peers {
+            if !addresses.insert(&r.address) {
+                return Err(format!("{} is recorded twice", r.address));
+            }
+            let prefix = format!("virtual_interface.{}.bgp_peer.", r.virtual_interface_id);
+            if !r.address.0.starts_with(&prefix) {
+                return Err(format!(
+                    "{} is recorded on virtual interface {}",
+                    r.address, r.virtual_interface_id
+                ));
+            }
+            for id in std::iter::once(&r.bgp_peer_id).chain(&r.deposed) {
+                if let Some(other) = ids.insert(id, &r.address) {
+                    return Err(format!(
+                        "peer {id} appears twice (under {other} and under {}); a peer is owned once, current or \
+                         deposed",
+                        r.address
+                    ));
+                }
+            }
+        }
+        let mut intents = std::collections::BTreeSet::new();
+        for i in &self.intents {
+            if !intents.insert(&i.address) {
+                return Err(format!("{} has two intents", i.address));
+            }
+        }
+        Ok(())
+    }
+
     pub fn peer(&self, address: &PeerAddress) -> Option<&PeerRecord> {
         self.peers.iter().find(|p| &p.address == address)
     }
