@@ -94,6 +94,12 @@ impl State {
                 }
             }
         }
+        if self.serial == u64::MAX {
+            return Err(format!(
+                "its serial is {}, which cannot grow further",
+                self.serial
+            ));
+        }
         let mut intents = std::collections::BTreeSet::new();
         for i in &self.intents {
             if !intents.insert(&i.address) {
