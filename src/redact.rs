@@ -4,6 +4,7 @@
 //! so a new message or diagnostic cannot bypass it.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::io::Write;
 use std::sync::{Mutex, OnceLock};
 
@@ -19,6 +20,8 @@ pub const MIN_LEN: usize = 6;
 #[derive(Default)]
 struct Registry {
     secrets: Vec<String>,
+    /// The same, for fast membership (every describe registers every key it sees).
+    known: HashSet<String>,
     /// Built on first use after a change.
     matcher: Option<AhoCorasick>,
 }
@@ -49,9 +52,12 @@ pub fn register(value: &str) {
         return;
     }
     let mut r = registry().lock().unwrap_or_else(|p| p.into_inner());
+    if r.known.contains(value) {
+        return;
+    }
     let mut changed = false;
     for form in forms(value) {
-        if !r.secrets.contains(&form) {
+        if r.known.insert(form.clone()) {
             r.secrets.push(form);
             changed = true;
         }
