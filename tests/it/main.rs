@@ -10,6 +10,7 @@ mod lifecycle;
 mod pacing;
 mod sandbox;
 mod sdk;
+mod secrets;
 mod sim_concurrency;
 mod sim_faults;
 mod sim_server;
