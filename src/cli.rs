@@ -89,7 +89,8 @@ pub struct VarArgs {
 fn parse_var(text: &str) -> Result<(String, String), String> {
     match text.split_once('=') {
         Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
-        _ => Err(format!("expected NAME=VALUE, got {text:?}")),
+        // Not the text itself: it may be a secret.
+        _ => Err("expected NAME=VALUE".to_string()),
     }
 }
 

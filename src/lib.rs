@@ -31,11 +31,21 @@ pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let _ = e.print();
             // Usage errors exit 1 (2 is reserved for `plan --detailed-exitcode`); --help and --version exit 0.
+            let styled = |terminal: bool| {
+                if terminal && std::env::var_os("NO_COLOR").is_none() {
+                    e.render().ansi().to_string()
+                } else {
+                    e.render().to_string()
+                }
+            };
             return if e.use_stderr() {
+                // The parser quotes the argument it refused: a `--var` one may be a secret (`--var key:s3cret`).
+                let text = styled(std::io::stderr().is_terminal());
+                redact::stderr(&redact::mask_values(&text, &var_arguments()));
                 ExitCode::from(1)
             } else {
+                let _ = redact::stdout(&styled(std::io::stdout().is_terminal()));
                 ExitCode::SUCCESS
             };
         }
@@ -84,6 +94,31 @@ async fn run(cli: &Cli, printer: &Printer) -> anyhow::Result<ExitCode> {
         Command::Fmt(args) => commands::fmt::fmt(args, printer),
         Command::Sim(SimCommand::Serve(args)) => commands::sim::serve(args, printer).await,
     }
+}
+
+/// The text given to every `--var` on the command line, whole and after its first `=`, for masking.
+fn var_arguments() -> Vec<String> {
+    let args: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let mut out = Vec::new();
+    for (i, arg) in args.iter().enumerate() {
+        let value = match arg.strip_prefix("--var=") {
+            Some(v) => v,
+            None if arg == "--var" => match args.get(i + 1) {
+                Some(v) => v,
+                None => continue,
+            },
+            None => continue,
+        };
+        out.push(value.to_string());
+        if let Some((_, v)) = value.split_once('=') {
+            out.push(v.to_string());
+        }
+    }
+    // As elsewhere in free text, shorter values are left alone (they would garble the message).
+    out.retain(|v| v.chars().count() >= redact::MIN_LEN);
+    out
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {

@@ -95,12 +95,27 @@ pub fn scrub(text: &str) -> Cow<'_, str> {
     }
 }
 
-/// `text` with every registered secret replaced by as many `*`, so byte offsets stay put (for source snippets).
+/// `text` with every registered secret replaced by as many `*`, so byte offsets and line breaks stay put (for
+/// source snippets). Longest first: a secret that starts with a shorter one is starred whole.
 pub fn mask_in_place(text: &str) -> String {
-    let r = registry().lock().unwrap_or_else(|p| p.into_inner());
+    let mut secrets = registry()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .secrets
+        .clone();
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
     let mut out = text.to_string();
-    for s in &r.secrets {
-        let stars = "*".repeat(s.len());
+    for s in &secrets {
+        let stars: String = s
+            .bytes()
+            .map(|b| {
+                if b == b'\n' || b == b'\r' {
+                    b as char
+                } else {
+                    '*'
+                }
+            })
+            .collect();
         out = out.replace(s.as_str(), &stars);
     }
     out
@@ -166,6 +181,21 @@ mod tests {
         let masked = mask_in_place("a = \"k3y-\\\"quoted\\\"-r3d4ct\"");
         assert_eq!(masked.len(), "a = \"k3y-\\\"quoted\\\"-r3d4ct\"".len());
         assert!(!masked.contains("r3d4ct"));
+    }
+
+    #[test]
+    fn snippets_star_the_longest_secret_first_and_keep_line_breaks() {
+        register("ovl4p-head");
+        register("ovl4p-head-and-tail");
+        assert_eq!(
+            mask_in_place("k = \"ovl4p-head-and-tail\""),
+            format!("k = \"{}\"", "*".repeat(19))
+        );
+        register("h3redoc-line\n");
+        assert_eq!(
+            mask_in_place("<<EOT\nh3redoc-line\nEOT"),
+            "<<EOT\n************\nEOT"
+        );
     }
 
     #[test]

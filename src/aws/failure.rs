@@ -103,7 +103,15 @@ impl Failure {
         } else if (400..500).contains(&status) {
             FailureKind::Rejected
         } else {
-            return lost(&format!("an unexpected HTTP {status}"));
+            // Not the SDK's error context: it carries the answer's body, which holds auth keys (a 200 whose body
+            // does not deserialize ends up here).
+            return Failure {
+                kind: FailureKind::Lost,
+                code: None,
+                message: format!(
+                    "an unexpected HTTP {status} (the answer is not shown: it may hold auth keys)"
+                ),
+            };
         };
         let message = if kind == FailureKind::Server && code.is_none() {
             format!("HTTP {status} without an error code")

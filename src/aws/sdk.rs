@@ -273,6 +273,8 @@ impl DirectConnect for SdkDirectConnect {
 /// Mutating calls are made once; the executor decides what a failure means (see `apply::steps`).
 /// A describe's error in words. An answer that could not be read is not quoted: its body holds every auth key of
 /// the region.
+/// Nor is any answer's raw text: the SDK's error context carries the body, and a 200 whose body does not
+/// deserialize is a "service error" without a code. A coded error is its code and message.
 fn read_error<E>(
     e: &aws_sdk_directconnect::error::SdkError<
         E,
@@ -280,11 +282,21 @@ fn read_error<E>(
     >,
 ) -> String
 where
-    E: std::error::Error + 'static,
+    E: aws_sdk_directconnect::error::ProvideErrorMetadata + std::error::Error + 'static,
 {
+    use aws_sdk_directconnect::error::{ProvideErrorMetadata as _, SdkError};
+    const UNREAD: &str = "an answer that could not be read (not shown: it may hold auth keys)";
     match e {
-        aws_sdk_directconnect::error::SdkError::ResponseError(_) => {
-            "an answer that could not be read (not shown: it may hold auth keys)".to_string()
+        SdkError::ResponseError(_) => UNREAD.to_string(),
+        SdkError::ServiceError(se) => {
+            let status = se.raw().status().as_u16();
+            match e.code() {
+                Some(code) => format!(
+                    "{code}: {} (HTTP {status})",
+                    e.message().unwrap_or("(no message)")
+                ),
+                None => format!("HTTP {status}: {UNREAD}"),
+            }
         }
         other => DisplayErrorContext(other).to_string(),
     }

@@ -11,9 +11,20 @@ use crate::printer::Printer;
 pub fn fmt(args: &FmtArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     let mut changed = Vec::new();
     let mut errors = Diagnostics::default();
+    let mut files = Vec::new();
     for path in config::config_files(&args.dir)? {
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("cannot read {}", path.display()))?;
+        files.push((path, text));
+    }
+    // A syntax error's snippet and hint show the file's lines: its keys are masked there too.
+    config::register_secret_literals(
+        &files
+            .iter()
+            .map(|(p, t)| SourceFile::new(p.display().to_string(), t.clone()))
+            .collect::<Vec<_>>(),
+    );
+    for (path, text) in files {
         let display = path.display().to_string();
         let formatted = match config::fmt::format(&text) {
             Ok(f) => f,

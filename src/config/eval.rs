@@ -87,7 +87,10 @@ impl<'a> Evaluator<'a> {
             return Err(String::new());
         }
         if let Some(e) = pass.error {
-            return Err(e);
+            // env() and file() errors quote their arguments, which may be secret (`file(env("KEY_PATH"))`).
+            let mut hidden = pass.substituted;
+            hidden.extend(self.sensitive_values());
+            return Err(crate::redact::mask_values(&e, &hidden));
         }
         let secret = pass.secret;
         let mut ctx = Context::new();
@@ -188,18 +191,36 @@ impl VisitMut for Resolver<'_, '_> {
                 if name != "env" && name != "file" {
                     return;
                 }
-                let args: Result<Vec<String>, String> = call
-                    .args
-                    .iter()
-                    .map(|a| match self.eval.eval(self.base, a)?.value {
-                        Value::String(s) => Ok(s),
-                        other => Err(format!("{name}() takes strings, not {}", type_name(&other))),
-                    })
-                    .collect();
-                let result = args.and_then(|args| match name.as_str() {
+                let mut args = Vec::new();
+                for a in call.args.iter() {
+                    match self.eval.eval(self.base, a) {
+                        Ok(Evaluated {
+                            value: Value::String(s),
+                            secret,
+                        }) => {
+                            if secret {
+                                self.secret = true;
+                                self.substituted.push(s.clone());
+                            }
+                            args.push(s);
+                        }
+                        Ok(other) => {
+                            self.error = Some(format!(
+                                "{name}() takes strings, not {}",
+                                type_name(&other.value)
+                            ));
+                            return;
+                        }
+                        Err(e) => {
+                            self.error = Some(e);
+                            return;
+                        }
+                    }
+                }
+                let result = match name.as_str() {
                     "env" => env(&self.eval.inputs.env, &args),
                     _ => file(self.base, &args),
-                });
+                };
                 match result {
                     Ok(value) => {
                         self.secret = true;

@@ -141,14 +141,23 @@ pub fn load_dir(dir: &Path, inputs: &Inputs) -> anyhow::Result<Config> {
     Ok(load_sources(&files, inputs)?)
 }
 
-/// Loads already-read sources. Pure apart from `file()` reads: the environment comes from `inputs`.
-pub fn load_sources(files: &[SourceFile], inputs: &Inputs) -> Result<Config, Diagnostics> {
-    // Secret literals are known to the redaction point before any diagnostic could quote them.
+/// Makes the secret literals the files hold (see `secrets`) known to the redaction point, before any diagnostic
+/// could quote them.
+pub fn register_secret_literals(files: &[SourceFile]) {
+    let sensitive: BTreeSet<String> = files
+        .iter()
+        .flat_map(|f| secrets::sensitive_variables(&f.text))
+        .collect();
     for src in files {
-        for secret in secrets::literals(&src.text) {
+        for secret in secrets::literals(&src.text, &sensitive) {
             crate::redact::register(&secret);
         }
     }
+}
+
+/// Loads already-read sources. Pure apart from `file()` reads: the environment comes from `inputs`.
+pub fn load_sources(files: &[SourceFile], inputs: &Inputs) -> Result<Config, Diagnostics> {
+    register_secret_literals(files);
     let mut diags = Vec::new();
     let mut bodies = Vec::new();
     for src in files {

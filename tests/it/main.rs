@@ -12,6 +12,7 @@ mod output_discipline;
 mod pacing;
 mod sandbox;
 mod sdk;
+mod secrets;
 mod sim_concurrency;
 mod sim_faults;
 mod sim_server;
