@@ -13,6 +13,7 @@ const FORBIDDEN: &[&str] = &[
     "print!(",
     "eprint!(",
     "dbg!(",
+    ".print()",
     "stdout().lock()",
     "stderr().lock()",
     "io::stdout().write",
