@@ -148,9 +148,26 @@ pub fn stderr(text: &str) {
     let _ = std::io::stderr().lock().write_all(scrub(text).as_bytes());
 }
 
+thread_local! {
+    /// Set while running code whose panics are caught and reported as errors (see [`contained`]).
+    static CONTAINED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f`, turning a panic inside it into `Err` without printing it: for a dependency that panics on input it
+/// was not built to refuse (hcl-rs arithmetic dividing by zero, say).
+pub fn contained<T>(f: impl FnOnce() -> T) -> Result<T, ()> {
+    CONTAINED.with(|c| c.set(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|_| ());
+    CONTAINED.with(|c| c.set(false));
+    result
+}
+
 /// Panic messages go through the scrubber too.
 pub fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
+        if CONTAINED.with(|c| c.get()) {
+            return;
+        }
         let payload = info
             .payload()
             .downcast_ref::<&str>()

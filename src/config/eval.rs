@@ -96,7 +96,12 @@ impl<'a> Evaluator<'a> {
         let mut ctx = Context::new();
         ctx.declare_var("var", Value::Object(self.vars.clone()));
         let expr: hcl::Expression = expr.into();
-        expr.evaluate(&ctx)
+        // hcl-rs's number arithmetic panics on some input (`x % 0`, overflow): contain it as an error.
+        let evaluated = crate::redact::contained(|| expr.evaluate(&ctx)).map_err(|()| {
+            "the arithmetic cannot be evaluated (division by zero or a number out of range)"
+                .to_string()
+        })?;
+        evaluated
             .map(|value| Evaluated { value, secret })
             .map_err(|e| {
                 // hcl-rs quotes the values it could not use: never one from env(), file() or a sensitive variable.

@@ -326,3 +326,25 @@ fn a_bad_secret_is_never_echoed() {
     assert!(shown.contains("error[address-cidr]"), "{shown}");
     assert!(!shown.contains("SECRET"), "{shown}");
 }
+
+/// hcl-rs's arithmetic panics on `x % 0` and (with overflow checks) on overflow: each is a located error instead.
+#[test]
+fn arithmetic_that_would_panic_is_an_evaluation_error() {
+    for expr in [
+        "65 % 0",
+        "-9223372036854775808 % -1",
+        "1 - 9223372036854775808",
+        "4294967296 * 4294967296",
+        "64 / 0",
+    ] {
+        let text = format!(
+            "virtual_interface \"dxvif-abc123\" {{\n  bgp_peer \"p\" {{\n    address_family = \"ipv6\"\n    asn = {expr}\n  }}\n}}\n"
+        );
+        let errs = errors(&text);
+        assert!(
+            errs.iter()
+                .any(|(rule, line)| matches!(*rule, "evaluation" | "asn") && *line == 4),
+            "{expr}: {errs:?}"
+        );
+    }
+}
