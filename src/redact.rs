@@ -153,11 +153,15 @@ thread_local! {
     static CONTAINED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
+/// A panic [`contained`] caught.
+#[derive(Debug)]
+pub struct Panicked;
+
 /// Runs `f`, turning a panic inside it into `Err` without printing it: for a dependency that panics on input it
 /// was not built to refuse (hcl-rs arithmetic dividing by zero, say).
-pub fn contained<T>(f: impl FnOnce() -> T) -> Result<T, ()> {
+pub fn contained<T>(f: impl FnOnce() -> T) -> Result<T, Panicked> {
     CONTAINED.with(|c| c.set(true));
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|_| ());
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|_| Panicked);
     CONTAINED.with(|c| c.set(false));
     result
 }

@@ -97,7 +97,7 @@ impl<'a> Evaluator<'a> {
         ctx.declare_var("var", Value::Object(self.vars.clone()));
         let expr: hcl::Expression = expr.into();
         // hcl-rs's number arithmetic panics on some input (`x % 0`, overflow): contain it as an error.
-        let evaluated = crate::redact::contained(|| expr.evaluate(&ctx)).map_err(|()| {
+        let evaluated = crate::redact::contained(|| expr.evaluate(&ctx)).map_err(|_| {
             "the arithmetic cannot be evaluated (division by zero or a number out of range)"
                 .to_string()
         })?;
