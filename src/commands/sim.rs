@@ -6,7 +6,7 @@ use anyhow::Context as _;
 
 use crate::cli::SimServeArgs;
 use crate::printer::Printer;
-use crate::sim::{self, SimOptions, World};
+use crate::sim::{self, ServerLimits, SimOptions, World};
 
 pub async fn serve(args: &SimServeArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     let mut world = World::load(&args.world)?;
@@ -54,6 +54,14 @@ pub async fn serve(args: &SimServeArgs, printer: &Printer) -> anyhow::Result<Exi
         sim.faults.set(spec)?;
     }
     sim.manual_approval |= args.manual_approval;
+    let mut limits = ServerLimits {
+        header_timeout: args.header_timeout,
+        idle_timeout: args.idle_timeout,
+        max_connections: args.max_connections,
+    };
+    if let Some(warning) = limits.fit_to_fd_limit() {
+        eprintln!("{warning}");
+    }
     let running = sim::start(
         world,
         SimOptions {
@@ -61,6 +69,7 @@ pub async fn serve(args: &SimServeArgs, printer: &Printer) -> anyhow::Result<Exi
             provision_delay: args.provision_delay,
             request_log: args.request_log.clone(),
             persist_to: None,
+            limits,
         },
     )
     .await?;
@@ -95,3 +104,4 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let _ = tokio::signal::ctrl_c().await;
 }
+

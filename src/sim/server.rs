@@ -15,6 +15,7 @@ use hyper_util::rt::TokioIo;
 use tokio::sync::{oneshot, Notify};
 use tower::ServiceExt;
 
+use super::connections::{Conn, Connections, ServerLimits, TrackedBody, TrackedIo};
 use super::engine::RequestFault;
 use super::protocol::{self, ApiError, Wire};
 use super::request_log::LogEntry;
@@ -25,9 +26,13 @@ use super::{now_ms, persist, rpcv2, sigv4, Shared};
 #[derive(Clone)]
 struct KillSwitch(Arc<Notify>);
 
+/// The most a request body may be (axum's default for the `Bytes` extractor, which the handlers use).
+const BODY_LIMIT: usize = 2 * 1024 * 1024;
+
 pub async fn serve(
     listener: tokio::net::TcpListener,
     shared: Arc<Shared>,
+    limits: ServerLimits,
     mut shutdown: oneshot::Receiver<()>,
 ) -> std::io::Result<()> {
     let app = Router::new()
@@ -37,40 +42,111 @@ pub async fn serve(
         .route("/_sim/faults", post(set_faults))
         .fallback(rpcv2_or_unknown)
         .with_state(shared);
+    let connections = Arc::new(Connections::new(limits.max_connections));
     loop {
-        tokio::select! {
+        let stream = tokio::select! {
             _ = &mut shutdown => return Ok(()),
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
-                    tokio::spawn(serve_connection(stream, app.clone()));
-                }
+                Ok((stream, _)) => stream,
                 // Out of file descriptors and the like: keep serving the connections we have.
-                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
+                Err(_) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                    continue;
+                }
             },
+        };
+        // At the cap this closes the connection idle longest, or waits for a request in flight to end.
+        let conn = tokio::select! {
+            _ = &mut shutdown => return Ok(()),
+            conn = connections.admit() => conn,
+        };
+        tokio::spawn(serve_connection(
+            stream,
+            app.clone(),
+            conn,
+            connections.clone(),
+            limits,
+        ));
+    }
+}
+
+/// Takes the connection off the registry however its task ends.
+struct Registered(Arc<Conn>, Arc<Connections>);
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.1.remove(&self.0);
+    }
+}
+
+async fn serve_connection(
+    stream: tokio::net::TcpStream,
+    app: Router,
+    conn: Arc<Conn>,
+    connections: Arc<Connections>,
+    limits: ServerLimits,
+) {
+    let _registered = Registered(conn.clone(), connections);
+    let io = TokioIo::new(TrackedIo {
+        inner: stream,
+        conn: conn.clone(),
+    });
+    let service = {
+        let conn = conn.clone();
+        hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+            conn.request_started();
+            let (app, conn) = (app.clone(), conn.clone());
+            async move {
+                let response = match read_body(req, limits.header_timeout).await {
+                    Ok(mut req) => {
+                        req.extensions_mut().insert(KillSwitch(conn.kill.clone()));
+                        app.oneshot(req).await.unwrap_or_else(|e| match e {})
+                    }
+                    Err(refusal) => refusal,
+                };
+                Ok::<_, Infallible>(response.map(|body| TrackedBody::wrap(body, conn)))
+            }
+        })
+    };
+    let http = hyper::server::conn::http1::Builder::new().serve_connection(io, service);
+    tokio::pin!(http);
+    loop {
+        let deadline = conn.deadline(&limits);
+        tokio::select! {
+            _ = &mut http => return,
+            _ = conn.kill.notified() => return,
+            _ = conn.changed() => {}
+            _ = tokio::time::sleep_until(deadline.unwrap_or_else(tokio::time::Instant::now)),
+                if deadline.is_some() => {
+                // Header or idle timeout, unless the connection moved on meanwhile.
+                if conn.deadline(&limits).is_some_and(|d| d <= tokio::time::Instant::now()) {
+                    return;
+                }
+            }
         }
     }
 }
 
-async fn serve_connection(stream: tokio::net::TcpStream, app: Router) {
-    let kill = Arc::new(Notify::new());
-    let switch = KillSwitch(kill.clone());
-    let service =
-        hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-            req.extensions_mut().insert(switch.clone());
-            let app = app.clone();
-            async move {
-                Ok::<_, Infallible>(
-                    app.oneshot(req.map(Body::new))
-                        .await
-                        .unwrap_or_else(|e| match e {}),
-                )
-            }
-        });
-    let conn =
-        hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
-    tokio::select! {
-        _ = conn => {}
-        _ = kill.notified() => {}
+/// Reads the whole request body, allowing `timeout` for it (a body trickled in slowly holds a connection as a
+/// trickled head would); a body too slow or too large gets its HTTP refusal, and the connection then closes.
+async fn read_body(
+    req: hyper::Request<hyper::body::Incoming>,
+    timeout: std::time::Duration,
+) -> Result<hyper::Request<Body>, Response> {
+    let (parts, body) = req.into_parts();
+    let refuse = |status: StatusCode, text: &'static str| {
+        (status, [("connection", "close")], text).into_response()
+    };
+    match tokio::time::timeout(timeout, axum::body::to_bytes(Body::new(body), BODY_LIMIT)).await {
+        Ok(Ok(bytes)) => Ok(hyper::Request::from_parts(parts, Body::from(bytes))),
+        Ok(Err(_)) => Err(refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request body too large or unreadable\n",
+        )),
+        Err(_) => Err(refuse(
+            StatusCode::REQUEST_TIMEOUT,
+            "request body not received in time\n",
+        )),
     }
 }
 
