@@ -429,17 +429,51 @@ fn persist_or_500(shared: &Shared) -> Result<(), ApiError> {
     })
 }
 
+/// With `sim.credentials` set, an admin route needs a SigV4 signature from one of those keys (any region and service
+/// name in its scope, within the clock-skew window), and is refused with the API's errors otherwise; without them,
+/// admin routes are open, like the API.
+fn admin_auth(
+    shared: &Shared,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(), ApiError> {
+    let credentials = shared
+        .engine
+        .lock()
+        .expect("sim world poisoned")
+        .world
+        .sim
+        .credentials
+        .clone();
+    if credentials.is_empty() {
+        return Ok(());
+    }
+    sigv4::verify(method, uri, headers, body, &credentials)
+}
+
+fn invalid(message: impl Into<String>) -> Response {
+    ApiError::other(StatusCode::BAD_REQUEST, "ValidationException", message).into_response()
+}
+
 /// `POST /_sim/faults` with a `sim.faults` object: replaces the faults from now on (tests turn them off this way).
-async fn set_faults(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+async fn set_faults(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(refused) = admin_auth(&shared, &method, &uri, &headers, &body) {
+        return refused.into_response();
+    }
     let faults: Faults = match serde_json::from_slice(&body)
         .map_err(|e| e.to_string())
         .and_then(|f: Faults| f.checked().map(|()| f).map_err(|e| format!("{e:#}")))
     {
         Ok(f) => f,
-        Err(e) => {
-            return ApiError::other(StatusCode::BAD_REQUEST, "ValidationException", e)
-                .into_response()
-        }
+        Err(e) => return invalid(e),
     };
     shared
         .engine
@@ -451,7 +485,16 @@ async fn set_faults(State(shared): State<Arc<Shared>>, body: Bytes) -> Response 
     protocol::ok(serde_json::json!({ "faults": faults }))
 }
 
-async fn dump_world(State(shared): State<Arc<Shared>>) -> Response {
+async fn dump_world(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(refused) = admin_auth(&shared, &method, &uri, &headers, &body) {
+        return refused.into_response();
+    }
     let text = {
         let mut engine = shared.engine.lock().expect("sim world poisoned");
         engine.advance(now_ms());
@@ -460,20 +503,54 @@ async fn dump_world(State(shared): State<Arc<Shared>>) -> Response {
     ([("content-type", "application/json")], text).into_response()
 }
 
-/// `POST /_sim/approve` `{"bgpPeerId": "..."}` (or `{}` for all): AWS's manual approval of public-VIF peers.
-async fn approve(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
-    let input: serde_json::Value = serde_json::from_slice(&body).unwrap_or(serde_json::json!({}));
-    let peer = input.get("bgpPeerId").and_then(|p| p.as_str());
+/// `POST /_sim/approve` `{"bgpPeerId": "..."}`, or the empty object `{}` for every peer awaiting approval: AWS's
+/// manual approval of public-VIF peers. Anything else (not JSON, not an object, another field, a `bgpPeerId` that is
+/// not a non-empty string) is a 400 `ValidationException` and approves nothing.
+async fn approve(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(refused) = admin_auth(&shared, &method, &uri, &headers, &body) {
+        return refused.into_response();
+    }
+    let peer = match approve_input(&body) {
+        Ok(peer) => peer,
+        Err(message) => return invalid(message),
+    };
     let approved = {
         let mut engine = shared.engine.lock().expect("sim world poisoned");
         let now = now_ms();
         engine.advance(now);
-        engine.approve(peer, now)
+        engine.approve(peer.as_deref(), now)
     };
     if let Err(e) = persist_or_500(&shared) {
         return e.into_response();
     }
     protocol::ok(serde_json::json!({ "approved": approved }))
+}
+
+/// The peer `POST /_sim/approve` names, or `None` for all (only for the empty object).
+fn approve_input(body: &[u8]) -> Result<Option<String>, String> {
+    const EXPECTED: &str =
+        r#"expected {"bgpPeerId": "dxpeer-..."}, or {} to approve every peer awaiting approval"#;
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| format!("the body is not JSON ({e}); {EXPECTED}"))?;
+    let serde_json::Value::Object(fields) = value else {
+        return Err(format!("the body must be a JSON object; {EXPECTED}"));
+    };
+    if let Some(unknown) = fields.keys().find(|k| *k != "bgpPeerId") {
+        return Err(format!("unknown field {unknown:?}; {EXPECTED}"));
+    }
+    match fields.get("bgpPeerId") {
+        None => Ok(None),
+        Some(serde_json::Value::String(id)) if !id.is_empty() => Ok(Some(id.clone())),
+        Some(other) => Err(format!(
+            "bgpPeerId must be a non-empty string, got {other}; {EXPECTED}"
+        )),
+    }
 }
 
 async fn unknown_route() -> Response {
@@ -484,4 +561,45 @@ async fn unknown_route() -> Response {
          POST /service/OvertureService/operation/<Operation> with smithy-protocol: rpc-v2-cbor",
     )
     .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::approve_input;
+
+    #[test]
+    fn approve_takes_one_peer_or_the_empty_object() {
+        assert_eq!(approve_input(b"{}"), Ok(None));
+        assert_eq!(approve_input(b" { } "), Ok(None));
+        assert_eq!(
+            approve_input(br#"{"bgpPeerId": "dxpeer-abc"}"#),
+            Ok(Some("dxpeer-abc".to_string()))
+        );
+        for (body, expected) in [
+            (&b""[..], "not JSON"),
+            (b"{", "not JSON"),
+            (b"not json", "not JSON"),
+            (b"null", "must be a JSON object"),
+            (b"[]", "must be a JSON object"),
+            (br#""dxpeer-abc""#, "must be a JSON object"),
+            (
+                br#"{"bgpPeerID": "dxpeer-abc"}"#,
+                r#"unknown field "bgpPeerID""#,
+            ),
+            (
+                br#"{"bgpPeerId": "dxpeer-abc", "all": true}"#,
+                r#"unknown field "all""#,
+            ),
+            (br#"{"bgpPeerId": null}"#, "non-empty string, got null"),
+            (br#"{"bgpPeerId": 7}"#, "non-empty string, got 7"),
+            (br#"{"bgpPeerId": ""}"#, "non-empty string"),
+        ] {
+            let err = approve_input(body).expect_err(&String::from_utf8_lossy(body));
+            assert!(
+                err.contains(expected),
+                "{}: {err}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
 }
