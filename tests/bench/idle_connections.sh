@@ -93,7 +93,10 @@ def sdk_describe():
 before = sim_files()
 idle, refused = [], 0
 start = time.monotonic()
+failing = 0
 for i in range(conns):
+    if failing >= 10 or time.monotonic() - start > 180:
+        break  # the listen backlog is full and stays full, or the phase is over its time
     s = socket.socket()
     s.settimeout(2)
     try:
@@ -101,14 +104,17 @@ for i in range(conns):
         if i % 2:
             s.send(b"GET /_sim/wor")
         idle.append(s)
+        failing = 0
     except OSError:
         refused += 1
+        failing += 1
         s.close()
 opened = time.monotonic() - start
 time.sleep(1)
 during = sim_files()
 results = [timed("raw GET /_sim/world", raw_world), timed("boto3 DescribeVirtualInterfaces", sdk_describe)]
 def is_closed(s):
+    s.setblocking(False)
     try:
         return s.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
     except BlockingIOError:
@@ -119,7 +125,8 @@ def is_closed(s):
 closed = sum(1 for s in idle if is_closed(s))
 for s in idle:
     s.close()
-print("== {}: {} idle connections opened in {:.1f}s ({} failed to connect) ==".format(label, len(idle), opened, refused))
+print("== {}: {} idle connections opened in {:.1f}s ({} failed to connect{}) ==".format(
+    label, len(idle), opened, refused, "; gave up" if len(idle) + refused < conns else ""))
 print("  simulator open files: {} before, {} during the flood".format(before, during))
 for line in results:
     print("  " + line)

@@ -349,6 +349,25 @@ fn a_request_head_sent_slowly_is_cut_off_at_the_header_timeout() {
         "trickled head lasted {cut:?}"
     );
 
+    // A complete head whose body never comes in full: 408 once the body's time (as long again) is up, then closed.
+    let mut s = connect(sim.port);
+    let start = Instant::now();
+    write!(
+        s,
+        "POST /_sim/faults HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: 20\r\n\r\n{{}}",
+        sim.port
+    )
+    .unwrap();
+    let (closed, got) = wait_closed(&mut s, Duration::from_secs(4));
+    let got = String::from_utf8_lossy(&got);
+    assert!(got.starts_with("HTTP/1.1 408"), "{got}");
+    closed.expect("closed after the 408");
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_millis(400) && took < Duration::from_millis(3000),
+        "408 after {took:?}"
+    );
+
     // The simulator still serves.
     assert_eq!(
         sim.world()["virtualInterfaces"][0]["virtualInterfaceId"],
