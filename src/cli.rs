@@ -218,6 +218,17 @@ pub struct SimServeArgs {
     /// Keep peers on public VIFs in `verifying` until approved with POST /_sim/approve
     #[arg(long)]
     pub manual_approval: bool,
+    /// Close a connection whose request head is not complete this long after its first byte (the body then gets
+    /// as long again)
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "10s")]
+    pub header_timeout: Duration,
+    /// Close a connection with no request in progress (never used, or kept alive after a response) after this
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "60s")]
+    pub idle_timeout: Duration,
+    /// Open connections at most; at the cap a new connection closes the one idle longest (never-used ones first)
+    #[arg(long, value_name = "N", default_value_t = crate::sim::DEFAULT_MAX_CONNECTIONS,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub max_connections: usize,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

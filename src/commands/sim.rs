@@ -1,12 +1,13 @@
 //! `dxctl sim serve`: run the Direct Connect simulator until interrupted.
 
+use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 
 use crate::cli::SimServeArgs;
 use crate::printer::Printer;
-use crate::sim::{self, SimOptions, World};
+use crate::sim::{self, ServerLimits, SimOptions, World};
 
 pub async fn serve(args: &SimServeArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     let mut world = World::load(&args.world)?;
@@ -54,6 +55,17 @@ pub async fn serve(args: &SimServeArgs, printer: &Printer) -> anyhow::Result<Exi
         sim.faults.set(spec)?;
     }
     sim.manual_approval |= args.manual_approval;
+    let mut limits = ServerLimits {
+        header_timeout: args.header_timeout,
+        idle_timeout: args.idle_timeout,
+        max_connections: args.max_connections,
+    };
+    if let Some(warning) = limits.fit_to_fd_limit() {
+        eprintln!("{warning}");
+    }
+    if let Some(warning) = exposure_warning(args.listen, !sim.credentials.is_empty()) {
+        eprintln!("{warning}");
+    }
     let running = sim::start(
         world,
         SimOptions {
@@ -61,6 +73,7 @@ pub async fn serve(args: &SimServeArgs, printer: &Printer) -> anyhow::Result<Exi
             provision_delay: args.provision_delay,
             request_log: args.request_log.clone(),
             persist_to: None,
+            limits,
         },
     )
     .await?;
@@ -82,6 +95,22 @@ pub async fn serve(args: &SimServeArgs, printer: &Printer) -> anyhow::Result<Exi
     Ok(ExitCode::SUCCESS)
 }
 
+/// What to say, on stderr and even with `--quiet`, when the simulator listens beyond loopback (127.0.0.0/8, ::1).
+fn exposure_warning(listen: SocketAddr, credentials: bool) -> Option<String> {
+    if listen.ip().to_canonical().is_loopback() {
+        return None;
+    }
+    let open = if credentials {
+        "admin routes need a SigV4 signature from sim.credentials"
+    } else {
+        "without sim.credentials in the world, anyone who can reach it can read and change it, admin routes included"
+    };
+    Some(format!(
+        "warning: the simulator is listening on {listen}, beyond loopback. Its world (GET /_sim/world) holds every \
+         BGP auth key, and it speaks plain HTTP with no TLS; {open}. It is a test tool: prefer 127.0.0.1."
+    ))
+}
+
 async fn shutdown_signal() {
     #[cfg(unix)]
     {
@@ -94,4 +123,36 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = tokio::signal::ctrl_c().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::exposure_warning;
+
+    #[test]
+    fn only_loopback_listens_without_a_warning() {
+        for quiet in [
+            "127.0.0.1:0",
+            "127.9.8.7:80",
+            "[::1]:0",
+            "[::ffff:127.0.0.1]:0",
+        ] {
+            assert_eq!(
+                exposure_warning(quiet.parse().unwrap(), false),
+                None,
+                "{quiet}"
+            );
+        }
+        for loud in ["0.0.0.0:0", "[::]:0", "192.0.2.10:8080", "[2001:db8::1]:0"] {
+            let warning = exposure_warning(loud.parse().unwrap(), true).expect(loud);
+            assert!(
+                warning.contains("beyond loopback") && warning.contains("no TLS"),
+                "{warning}"
+            );
+            assert!(warning.contains("auth key"), "{warning}");
+        }
+        assert!(exposure_warning("0.0.0.0:0".parse().unwrap(), false)
+            .unwrap()
+            .contains("without sim.credentials"));
+    }
 }

@@ -1,6 +1,7 @@
 //! The Direct Connect simulator: an HTTP server speaking AWS JSON 1.1 and Smithy RPC v2 CBOR on loopback, for tests
 //! and sandbox rehearsals.
 
+mod connections;
 mod engine;
 mod protocol;
 mod request_log;
@@ -18,6 +19,9 @@ use std::time::Duration;
 use anyhow::Context as _;
 use tokio::sync::oneshot;
 
+pub use connections::{
+    ServerLimits, DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
+};
 pub use engine::{Engine, RequestFault, DEFAULT_DELETION_DELAY, DEFAULT_PROVISION_DELAY};
 pub use protocol::ApiError;
 pub use world::World;
@@ -33,6 +37,8 @@ pub struct SimOptions {
     pub request_log: Option<PathBuf>,
     /// Write the world here (atomically) after every change: the sandbox's evolving copy.
     pub persist_to: Option<PathBuf>,
+    /// Header and idle timeouts, and the connection cap.
+    pub limits: ServerLimits,
 }
 
 struct Shared {
@@ -116,7 +122,7 @@ pub async fn start(world: World, options: SimOptions) -> anyhow::Result<RunningS
     });
     persist(&shared, true)?;
     let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(server::serve(listener, shared.clone(), rx));
+    let task = tokio::spawn(server::serve(listener, shared.clone(), options.limits, rx));
     Ok(RunningSim {
         addr,
         shared,

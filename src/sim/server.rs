@@ -15,6 +15,7 @@ use hyper_util::rt::TokioIo;
 use tokio::sync::{oneshot, Notify};
 use tower::ServiceExt;
 
+use super::connections::{Conn, Connections, ServerLimits, TrackedBody, TrackedIo};
 use super::engine::RequestFault;
 use super::protocol::{self, ApiError, Wire};
 use super::request_log::LogEntry;
@@ -25,9 +26,13 @@ use super::{now_ms, persist, rpcv2, sigv4, Shared};
 #[derive(Clone)]
 struct KillSwitch(Arc<Notify>);
 
+/// The most a request body may be (axum's default for the `Bytes` extractor, which the handlers use).
+const BODY_LIMIT: usize = 2 * 1024 * 1024;
+
 pub async fn serve(
     listener: tokio::net::TcpListener,
     shared: Arc<Shared>,
+    limits: ServerLimits,
     mut shutdown: oneshot::Receiver<()>,
 ) -> std::io::Result<()> {
     let app = Router::new()
@@ -37,40 +42,111 @@ pub async fn serve(
         .route("/_sim/faults", post(set_faults))
         .fallback(rpcv2_or_unknown)
         .with_state(shared);
+    let connections = Arc::new(Connections::new(limits.max_connections));
     loop {
-        tokio::select! {
+        let stream = tokio::select! {
             _ = &mut shutdown => return Ok(()),
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
-                    tokio::spawn(serve_connection(stream, app.clone()));
-                }
+                Ok((stream, _)) => stream,
                 // Out of file descriptors and the like: keep serving the connections we have.
-                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
+                Err(_) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                    continue;
+                }
             },
+        };
+        // At the cap this closes the connection idle longest, or waits for a request in flight to end.
+        let conn = tokio::select! {
+            _ = &mut shutdown => return Ok(()),
+            conn = connections.admit() => conn,
+        };
+        tokio::spawn(serve_connection(
+            stream,
+            app.clone(),
+            conn,
+            connections.clone(),
+            limits,
+        ));
+    }
+}
+
+/// Takes the connection off the registry however its task ends.
+struct Registered(Arc<Conn>, Arc<Connections>);
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.1.remove(&self.0);
+    }
+}
+
+async fn serve_connection(
+    stream: tokio::net::TcpStream,
+    app: Router,
+    conn: Arc<Conn>,
+    connections: Arc<Connections>,
+    limits: ServerLimits,
+) {
+    let _registered = Registered(conn.clone(), connections);
+    let io = TokioIo::new(TrackedIo {
+        inner: stream,
+        conn: conn.clone(),
+    });
+    let service = {
+        let conn = conn.clone();
+        hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+            conn.request_started();
+            let (app, conn) = (app.clone(), conn.clone());
+            async move {
+                let response = match read_body(req, limits.header_timeout).await {
+                    Ok(mut req) => {
+                        req.extensions_mut().insert(KillSwitch(conn.kill.clone()));
+                        app.oneshot(req).await.unwrap_or_else(|e| match e {})
+                    }
+                    Err(refusal) => refusal,
+                };
+                Ok::<_, Infallible>(response.map(|body| TrackedBody::wrap(body, conn)))
+            }
+        })
+    };
+    let http = hyper::server::conn::http1::Builder::new().serve_connection(io, service);
+    tokio::pin!(http);
+    loop {
+        let deadline = conn.deadline(&limits);
+        tokio::select! {
+            _ = &mut http => return,
+            _ = conn.kill.notified() => return,
+            _ = conn.changed() => {}
+            _ = tokio::time::sleep_until(deadline.unwrap_or_else(tokio::time::Instant::now)),
+                if deadline.is_some() => {
+                // Header or idle timeout, unless the connection moved on meanwhile.
+                if conn.deadline(&limits).is_some_and(|d| d <= tokio::time::Instant::now()) {
+                    return;
+                }
+            }
         }
     }
 }
 
-async fn serve_connection(stream: tokio::net::TcpStream, app: Router) {
-    let kill = Arc::new(Notify::new());
-    let switch = KillSwitch(kill.clone());
-    let service =
-        hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-            req.extensions_mut().insert(switch.clone());
-            let app = app.clone();
-            async move {
-                Ok::<_, Infallible>(
-                    app.oneshot(req.map(Body::new))
-                        .await
-                        .unwrap_or_else(|e| match e {}),
-                )
-            }
-        });
-    let conn =
-        hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
-    tokio::select! {
-        _ = conn => {}
-        _ = kill.notified() => {}
+/// Reads the whole request body, allowing `timeout` for it (a body trickled in slowly holds a connection as a
+/// trickled head would); a body too slow or too large gets its HTTP refusal, and the connection then closes.
+async fn read_body(
+    req: hyper::Request<hyper::body::Incoming>,
+    timeout: std::time::Duration,
+) -> Result<hyper::Request<Body>, Response> {
+    let (parts, body) = req.into_parts();
+    let refuse = |status: StatusCode, text: &'static str| {
+        (status, [("connection", "close")], text).into_response()
+    };
+    match tokio::time::timeout(timeout, axum::body::to_bytes(Body::new(body), BODY_LIMIT)).await {
+        Ok(Ok(bytes)) => Ok(hyper::Request::from_parts(parts, Body::from(bytes))),
+        Ok(Err(_)) => Err(refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request body too large or unreadable\n",
+        )),
+        Err(_) => Err(refuse(
+            StatusCode::REQUEST_TIMEOUT,
+            "request body not received in time\n",
+        )),
     }
 }
 
@@ -353,17 +429,51 @@ fn persist_or_500(shared: &Shared) -> Result<(), ApiError> {
     })
 }
 
+/// With `sim.credentials` set, an admin route needs a SigV4 signature from one of those keys (any region and service
+/// name in its scope, within the clock-skew window), and is refused with the API's errors otherwise; without them,
+/// admin routes are open, like the API.
+fn admin_auth(
+    shared: &Shared,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(), ApiError> {
+    let credentials = shared
+        .engine
+        .lock()
+        .expect("sim world poisoned")
+        .world
+        .sim
+        .credentials
+        .clone();
+    if credentials.is_empty() {
+        return Ok(());
+    }
+    sigv4::verify(method, uri, headers, body, &credentials)
+}
+
+fn invalid(message: impl Into<String>) -> Response {
+    ApiError::other(StatusCode::BAD_REQUEST, "ValidationException", message).into_response()
+}
+
 /// `POST /_sim/faults` with a `sim.faults` object: replaces the faults from now on (tests turn them off this way).
-async fn set_faults(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+async fn set_faults(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(refused) = admin_auth(&shared, &method, &uri, &headers, &body) {
+        return refused.into_response();
+    }
     let faults: Faults = match serde_json::from_slice(&body)
         .map_err(|e| e.to_string())
         .and_then(|f: Faults| f.checked().map(|()| f).map_err(|e| format!("{e:#}")))
     {
         Ok(f) => f,
-        Err(e) => {
-            return ApiError::other(StatusCode::BAD_REQUEST, "ValidationException", e)
-                .into_response()
-        }
+        Err(e) => return invalid(e),
     };
     shared
         .engine
@@ -375,7 +485,16 @@ async fn set_faults(State(shared): State<Arc<Shared>>, body: Bytes) -> Response 
     protocol::ok(serde_json::json!({ "faults": faults }))
 }
 
-async fn dump_world(State(shared): State<Arc<Shared>>) -> Response {
+async fn dump_world(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(refused) = admin_auth(&shared, &method, &uri, &headers, &body) {
+        return refused.into_response();
+    }
     let text = {
         let mut engine = shared.engine.lock().expect("sim world poisoned");
         engine.advance(now_ms());
@@ -384,20 +503,54 @@ async fn dump_world(State(shared): State<Arc<Shared>>) -> Response {
     ([("content-type", "application/json")], text).into_response()
 }
 
-/// `POST /_sim/approve` `{"bgpPeerId": "..."}` (or `{}` for all): AWS's manual approval of public-VIF peers.
-async fn approve(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
-    let input: serde_json::Value = serde_json::from_slice(&body).unwrap_or(serde_json::json!({}));
-    let peer = input.get("bgpPeerId").and_then(|p| p.as_str());
+/// `POST /_sim/approve` `{"bgpPeerId": "..."}`, or the empty object `{}` for every peer awaiting approval: AWS's
+/// manual approval of public-VIF peers. Anything else (not JSON, not an object, another field, a `bgpPeerId` that is
+/// not a non-empty string) is a 400 `ValidationException` and approves nothing.
+async fn approve(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(refused) = admin_auth(&shared, &method, &uri, &headers, &body) {
+        return refused.into_response();
+    }
+    let peer = match approve_input(&body) {
+        Ok(peer) => peer,
+        Err(message) => return invalid(message),
+    };
     let approved = {
         let mut engine = shared.engine.lock().expect("sim world poisoned");
         let now = now_ms();
         engine.advance(now);
-        engine.approve(peer, now)
+        engine.approve(peer.as_deref(), now)
     };
     if let Err(e) = persist_or_500(&shared) {
         return e.into_response();
     }
     protocol::ok(serde_json::json!({ "approved": approved }))
+}
+
+/// The peer `POST /_sim/approve` names, or `None` for all (only for the empty object).
+fn approve_input(body: &[u8]) -> Result<Option<String>, String> {
+    const EXPECTED: &str =
+        r#"expected {"bgpPeerId": "dxpeer-..."}, or {} to approve every peer awaiting approval"#;
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| format!("the body is not JSON ({e}); {EXPECTED}"))?;
+    let serde_json::Value::Object(fields) = value else {
+        return Err(format!("the body must be a JSON object; {EXPECTED}"));
+    };
+    if let Some(unknown) = fields.keys().find(|k| *k != "bgpPeerId") {
+        return Err(format!("unknown field {unknown:?}; {EXPECTED}"));
+    }
+    match fields.get("bgpPeerId") {
+        None => Ok(None),
+        Some(serde_json::Value::String(id)) if !id.is_empty() => Ok(Some(id.clone())),
+        Some(other) => Err(format!(
+            "bgpPeerId must be a non-empty string, got {other}; {EXPECTED}"
+        )),
+    }
 }
 
 async fn unknown_route() -> Response {
@@ -408,4 +561,45 @@ async fn unknown_route() -> Response {
          POST /service/OvertureService/operation/<Operation> with smithy-protocol: rpc-v2-cbor",
     )
     .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::approve_input;
+
+    #[test]
+    fn approve_takes_one_peer_or_the_empty_object() {
+        assert_eq!(approve_input(b"{}"), Ok(None));
+        assert_eq!(approve_input(b" { } "), Ok(None));
+        assert_eq!(
+            approve_input(br#"{"bgpPeerId": "dxpeer-abc"}"#),
+            Ok(Some("dxpeer-abc".to_string()))
+        );
+        for (body, expected) in [
+            (&b""[..], "not JSON"),
+            (b"{", "not JSON"),
+            (b"not json", "not JSON"),
+            (b"null", "must be a JSON object"),
+            (b"[]", "must be a JSON object"),
+            (br#""dxpeer-abc""#, "must be a JSON object"),
+            (
+                br#"{"bgpPeerID": "dxpeer-abc"}"#,
+                r#"unknown field "bgpPeerID""#,
+            ),
+            (
+                br#"{"bgpPeerId": "dxpeer-abc", "all": true}"#,
+                r#"unknown field "all""#,
+            ),
+            (br#"{"bgpPeerId": null}"#, "non-empty string, got null"),
+            (br#"{"bgpPeerId": 7}"#, "non-empty string, got 7"),
+            (br#"{"bgpPeerId": ""}"#, "non-empty string"),
+        ] {
+            let err = approve_input(body).expect_err(&String::from_utf8_lossy(body));
+            assert!(
+                err.contains(expected),
+                "{}: {err}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
 }

@@ -21,6 +21,13 @@ const INJECTED_HEADERS: [&str; 2] = ["host", "x-amz-date"];
 /// Stands in for the scheme and authority when the request has no Host header (it is then not signed, so never used).
 const PLACEHOLDER_ORIGIN: &str = "http://localhost";
 const MISMATCH: &str = "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.";
+/// How far a request's `X-Amz-Date` (or `Date`) may be from the simulator's clock, either way. AWS answers JSON-protocol
+/// requests outside its window with 400 `InvalidSignatureException` "Signature expired: <date> is now earlier than
+/// <now - window> (<now> - 15 min.)" (aws/aws-sdk-js#254, and ECR in upmc-enterprises/registry-creds#24) or
+/// "Signature not yet current: <date> is still later than <now + window> (<now> + 5 min.)" (Kinesis in
+/// aws/aws-sdk-go#2194). The window is 15 minutes for some services and 5 for others (Kinesis, Lambda, ECS), and
+/// Direct Connect's is not published; the wider one never refuses what AWS would accept.
+pub const MAX_CLOCK_SKEW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 /// An access key the simulator accepts (the world file's `sim.credentials`).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -47,13 +54,25 @@ struct Timestamp {
     header: &'static str,
 }
 
-/// Verifies the request's SigV4 signature against `credentials`.
+/// Verifies the request's SigV4 signature against `credentials`, and its date against the simulator's clock.
 pub fn verify(
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
     body: &[u8],
     credentials: &[Credential],
+) -> Result<(), ApiError> {
+    verify_at(method, uri, headers, body, credentials, SystemTime::now())
+}
+
+/// [`verify`] with the simulator's clock reading `now`.
+fn verify_at(
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+    credentials: &[Credential],
+    now: SystemTime,
 ) -> Result<(), ApiError> {
     let header = headers
         .get(http::header::AUTHORIZATION)
@@ -67,6 +86,7 @@ pub fn verify(
         .iter()
         .find(|c| c.access_key_id == auth.access_key_id)
         .ok_or_else(unrecognized_client)?;
+    check_skew(&timestamp, OffsetDateTime::from(now))?;
     check_scope_date(&auth, &timestamp)?;
     let expected = expected_signature(method, uri, headers, body, &auth, credential, &timestamp)?;
     if constant_time_eq(expected.as_bytes(), auth.signature.as_bytes()) {
@@ -74,6 +94,52 @@ pub fn verify(
     } else {
         Err(mismatch())
     }
+}
+
+/// Signs a request as the AWS SDKs do, at `time`: the headers to add (`authorization`, `x-amz-date`). For callers of
+/// the admin routes (which need a signature when the world has `sim.credentials`) and for tests of the clock check.
+/// `url` is absolute; the request must then carry a `Host` header equal to its authority, as it is signed.
+#[allow(clippy::too_many_arguments)]
+pub fn sign_request(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    credential: &Credential,
+    region: &str,
+    service: &str,
+    time: SystemTime,
+) -> Result<Vec<(String, String)>, String> {
+    let request = SignableRequest::new(
+        method,
+        url,
+        headers.iter().copied(),
+        SignableBody::Bytes(body),
+    )
+    .map_err(|e| format!("cannot sign {method} {url}: {e}"))?;
+    let identity: Identity = Credentials::new(
+        &credential.access_key_id,
+        &credential.secret_access_key,
+        None,
+        None,
+        "dxctl-sim",
+    )
+    .into();
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region(region)
+        .name(service)
+        .time(time)
+        .settings(SigningSettings::default())
+        .build()
+        .map_err(|e| format!("cannot sign {method} {url}: {e}"))?
+        .into();
+    let output = sign(request, &params).map_err(|e| format!("cannot sign {method} {url}: {e}"))?;
+    let (instructions, _) = output.into_parts();
+    Ok(instructions
+        .headers()
+        .map(|(name, value)| (name.to_string(), value.to_string()))
+        .collect())
 }
 
 fn parse_authorization(header: &str) -> Result<Authorization<'_>, ApiError> {
@@ -189,6 +255,37 @@ fn bad_date(value: &str) -> ApiError {
     incomplete(format!(
         "Date must be in ISO-8601 'basic format'. Got '{value}'. See http://en.wikipedia.org/wiki/ISO_8601"
     ))
+}
+
+/// The request's time must be within [`MAX_CLOCK_SKEW`] of `now`, in AWS's words when it is not.
+fn check_skew(timestamp: &Timestamp, now: OffsetDateTime) -> Result<(), ApiError> {
+    let window = time::Duration::try_from(MAX_CLOCK_SKEW).unwrap_or(time::Duration::MAX);
+    let minutes = MAX_CLOCK_SKEW.as_secs() / 60;
+    let stamp = |t: OffsetDateTime| format_basic_iso8601(t.to_offset(time::UtcOffset::UTC));
+    let (request, now_text) = (stamp(timestamp.time), stamp(now));
+    let message = if timestamp.time < now - window {
+        format!(
+            "Signature expired: {request} is now earlier than {} ({now_text} - {minutes} min.)",
+            stamp(now - window)
+        )
+    } else if timestamp.time > now + window {
+        format!(
+            "Signature not yet current: {request} is still later than {} ({now_text} + {minutes} min.)",
+            stamp(now + window)
+        )
+    } else {
+        return Ok(());
+    };
+    Err(ApiError::other(
+        StatusCode::BAD_REQUEST,
+        "InvalidSignatureException",
+        message,
+    ))
+}
+
+fn format_basic_iso8601(time: OffsetDateTime) -> String {
+    let format = format_description!("[year][month][day]T[hour][minute][second]Z");
+    time.format(format).unwrap_or_default()
 }
 
 /// The scope's date must be the timestamp's day (aws-sigv4 derives the scope from the time alone).
@@ -372,6 +469,23 @@ mod tests {
                 &credentials(),
             )
         }
+
+        /// Verified by a simulator whose clock reads `now`.
+        fn verify_at(&self, now: SystemTime) -> Result<(), ApiError> {
+            verify_at(
+                &self.method,
+                &self.uri,
+                &self.headers,
+                &self.body,
+                &credentials(),
+                now,
+            )
+        }
+    }
+
+    /// A time written as AWS's basic ISO 8601 (`20261126T123456Z`).
+    fn at(basic: &str) -> SystemTime {
+        SystemTime::from(parse_basic_iso8601(basic).unwrap())
     }
 
     /// Signs like the AWS Rust SDK does for Direct Connect: aws-sigv4's default settings over all headers.
@@ -597,7 +711,7 @@ mod tests {
         request
             .headers
             .insert("x-amz-date", HeaderValue::from_static("20200101T000000Z"));
-        let err = request.verify().unwrap_err();
+        let err = request.verify_at(at("20200101T000100Z")).unwrap_err();
         assert_eq!(err.status, StatusCode::BAD_REQUEST);
         assert_eq!(err.code, "InvalidSignatureException");
         assert!(
@@ -650,12 +764,14 @@ mod tests {
         body: &[u8],
         secret: &str,
     ) -> Result<(), ApiError> {
-        verify(
+        // Checked at the moment botocore signed them, so the clock check passes.
+        verify_at(
             &Method::POST,
             &Uri::from_static("/"),
             &header_map(headers),
             body,
             &botocore_keys(secret),
+            at("20261126T123456Z"),
         )
     }
 
@@ -738,6 +854,136 @@ mod tests {
                 "{listed}"
             );
         }
+    }
+
+    /// Signed with [`sign_request`] (the admin routes' signer) at `time`.
+    fn signed_at(time: SystemTime) -> Received {
+        let headers = [
+            ("content-type", "application/x-amz-json-1.1"),
+            ("x-amz-target", TARGET),
+            ("host", HOST),
+        ];
+        let key = &credentials()[1];
+        let url = format!("http://{HOST}/");
+        let added = sign_request(
+            "POST",
+            &url,
+            &headers,
+            b"{}",
+            key,
+            "us-east-1",
+            "directconnect",
+            time,
+        )
+        .unwrap();
+        let mut map = HeaderMap::new();
+        for (name, value) in headers
+            .iter()
+            .map(|&(n, v)| (n.to_string(), v.to_string()))
+            .chain(added)
+        {
+            map.insert(
+                http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_str(&value).unwrap(),
+            );
+        }
+        Received {
+            method: Method::POST,
+            uri: Uri::from_static("/"),
+            headers: map,
+            body: b"{}".to_vec(),
+        }
+    }
+
+    #[test]
+    fn a_request_within_the_skew_window_is_accepted() {
+        let now = at("20261126T123456Z");
+        for offset in [0, 5 * 60, 15 * 60] {
+            let offset = std::time::Duration::from_secs(offset);
+            assert_eq!(
+                signed_at(now - offset).verify_at(now),
+                Ok(()),
+                "{offset:?} early"
+            );
+            assert_eq!(
+                signed_at(now + offset).verify_at(now),
+                Ok(()),
+                "{offset:?} late"
+            );
+        }
+        assert_eq!(signed_at(SystemTime::now()).verify(), Ok(()));
+    }
+
+    #[test]
+    fn an_expired_signature_is_refused_in_aws_words() {
+        let now = at("20261126T123456Z");
+        let err = signed_at(now - std::time::Duration::from_secs(20 * 60))
+            .verify_at(now)
+            .unwrap_err();
+        assert_eq!(err.status, StatusCode::BAD_REQUEST);
+        assert_eq!(err.code, "InvalidSignatureException");
+        assert_eq!(
+            err.message,
+            "Signature expired: 20261126T121456Z is now earlier than 20261126T121956Z (20261126T123456Z - 15 min.)"
+        );
+        let err = signed_at(now - std::time::Duration::from_secs(15 * 60 + 1))
+            .verify_at(now)
+            .unwrap_err();
+        assert!(
+            err.message.starts_with("Signature expired: "),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn a_signature_from_the_future_is_refused_in_aws_words() {
+        let now = at("20261126T123456Z");
+        let err = signed_at(now + std::time::Duration::from_secs(20 * 60))
+            .verify_at(now)
+            .unwrap_err();
+        assert_eq!(err.status, StatusCode::BAD_REQUEST);
+        assert_eq!(err.code, "InvalidSignatureException");
+        assert_eq!(
+            err.message,
+            "Signature not yet current: 20261126T125456Z is still later than 20261126T124956Z (20261126T123456Z + 15 min.)"
+        );
+    }
+
+    #[test]
+    fn far_off_dates_are_refused_before_the_signature_is_checked() {
+        let now = SystemTime::now();
+        for (date, expected) in [
+            ("20010101T000000Z", "Signature expired: 20010101T000000Z"),
+            (
+                "99991231T235959Z",
+                "Signature not yet current: 99991231T235959Z",
+            ),
+        ] {
+            let mut request = sdk_signed(KEY_ID, SECRET, "/", b"{}");
+            request
+                .headers
+                .insert("x-amz-date", HeaderValue::from_str(date).unwrap());
+            let err = request.verify_at(now).unwrap_err();
+            assert_eq!(err.code, "InvalidSignatureException", "{date}");
+            assert!(err.message.starts_with(expected), "{date}: {}", err.message);
+        }
+        // A request dated by `Date` alone is held to the same window.
+        let mut headers: Vec<(&'static str, &str)> = BOTOCORE_DATE_HEADERS.to_vec();
+        headers.retain(|(name, _)| *name != "x-amz-date");
+        let err = verify_at(
+            &Method::POST,
+            &Uri::from_static("/"),
+            &header_map(&headers),
+            b"{}",
+            &botocore_keys(BOTOCORE_SECRET),
+            at("20261126T130000Z"),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.message,
+            "Signature expired: 20261126T123456Z is now earlier than 20261126T124500Z (20261126T130000Z - 15 min.)"
+        );
     }
 
     #[test]

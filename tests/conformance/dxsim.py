@@ -158,24 +158,68 @@ def raw_api(operation, body, region="us-east-1", target_prefix="OvertureService.
     return raw("POST", "/", body, headers)
 
 
+def admin_key():
+    """The world's first sim.credentials key ({accessKeyId, secretAccessKey}), or None: with credentials configured,
+    the simulator's admin routes (/_sim/...) need a SigV4 signature from one of them."""
+    keys = world().get("sim", {}).get("credentials") or []
+    return keys[0] if keys else None
+
+
+def signed_headers(method, path, body=b"", headers=None, key=None, secret=None):
+    """`headers` plus botocore's SigV4 headers (X-Amz-Date, Authorization) for a request to the simulator, signed
+    for directconnect in us-east-1 at botocore's current time (tests freeze it with freeze_signing_clock)."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    request = AWSRequest(method=method, url=sim_url() + path, data=body, headers=dict(headers or {}))
+    SigV4Auth(Credentials(key, secret), "directconnect", "us-east-1").add_auth(request)
+    return dict(request.headers.items())
+
+
+def admin(method, path, body=b"", headers=None):
+    """One request to an admin route, signed with admin_key() when the world has credentials: (status, lower-cased
+    headers, body bytes)."""
+    key = admin_key()
+    if key is not None:
+        headers = signed_headers(method, path, body, headers, key["accessKeyId"], key["secretAccessKey"])
+    return raw(method, path, body, headers)
+
+
+def freeze_signing_clock(offset_seconds):
+    """A context manager under which botocore signs as if its clock were `offset_seconds` off (botocore.auth reads
+    the time through get_current_datetime, which this patches)."""
+    import datetime
+    from unittest import mock
+
+    import botocore.auth
+
+    real = botocore.auth.get_current_datetime
+    return mock.patch.object(
+        botocore.auth, "get_current_datetime", lambda *a, **kw: real(*a, **kw) + datetime.timedelta(seconds=offset_seconds)
+    )
+
+
 def sim_world():
     """GET /_sim/world: the simulator's current world (an admin route, not an AWS API request)."""
-    status, _, data = raw("GET", "/_sim/world")
+    status, _, data = admin("GET", "/_sim/world")
     if status != 200:
         raise AssertionError("GET /_sim/world answered {}: {!r}".format(status, data[:200]))
     return json.loads(data)
 
 
-def approve(peer_id=None):
-    """POST /_sim/approve: the simulator's stand-in for AWS's manual approval of public-VIF peers."""
-    body = {} if peer_id is None else {"bgpPeerId": peer_id}
-    status, _, data = raw("POST", "/_sim/approve", json.dumps(body).encode(), {"Content-Type": "application/json"})
+def approve(peer_id=None, body=None):
+    """POST /_sim/approve: the simulator's stand-in for AWS's manual approval of public-VIF peers. `body` (bytes)
+    replaces the JSON made from peer_id."""
+    if body is None:
+        body = json.dumps({} if peer_id is None else {"bgpPeerId": peer_id}).encode()
+    status, _, data = admin("POST", "/_sim/approve", body, {"Content-Type": "application/json"})
     return status, data
 
 
 def post_faults(faults):
     """POST /_sim/faults: replaces the simulator's faults from now on. Returns (status, parsed body)."""
-    status, _, data = raw("POST", "/_sim/faults", json.dumps(faults).encode(), {"Content-Type": "application/json"})
+    status, _, data = admin("POST", "/_sim/faults", json.dumps(faults).encode(), {"Content-Type": "application/json"})
     return status, json.loads(data) if data else None
 
 

@@ -23,6 +23,7 @@ from dxsim import (
     HTTPClientError,
     ReadTimeoutError,
     SimTestCase,
+    admin,
     approve,
     bgp_up_delay,
     check_ipv4_block,
@@ -31,6 +32,7 @@ from dxsim import (
     deleted_retention,
     deletion_delay,
     fixture_name,
+    freeze_signing_clock,
     not_found,
     parse_duration,
     peer_by_id,
@@ -40,6 +42,7 @@ from dxsim import (
     provision_delay,
     raw,
     raw_api,
+    signed_headers,
     sim_world,
     unsigned_client,
     vif_transitioning,
@@ -895,6 +898,16 @@ class ManualApproval(SimTestCase):
         self.assertEqual(self.peer_state(vif, first["bgpPeerId"]), "verifying", "no approval, no progress")
         self.refuse_delete(vif, "verifying peer awaiting approval", TRANSITIONING, bgpPeerId=first["bgpPeerId"])
 
+        # A malformed approval is a 400 ValidationException and approves nothing (never "all" by accident).
+        for bad in (b"not json", b"", b"[]", b"null", b'{"bgpPeerId": null}', b'{"bgpPeerId": 7}',
+                    b'{"bgpPeerId": ""}', b'{"bgpPeerID": "x"}', b'{"bgpPeerId": "%s", "all": true}' % first["bgpPeerId"].encode()):
+            with self.subTest(body=bad):
+                status, data = approve(body=bad)
+                self.assertEqual(status, 400, data)
+                self.assertEqual(json.loads(data).get("__type"), "ValidationException", data)
+        for p in (first, second, third):
+            self.assertEqual(self.peer_state(vif, p["bgpPeerId"]), "verifying", "refused approvals approve nothing")
+
         status, body = approve(first["bgpPeerId"])
         self.assertEqual(status, 200, body)
         poll(lambda: self.peer_state(vif, first["bgpPeerId"]), lambda s: s == "available", 5 + 5 * provision_delay())
@@ -982,6 +995,57 @@ class SigV4(SimTestCase):
     def test_unsigned_request(self):
         self.assert_error(lambda: unsigned_client().describe_virtual_interfaces(),
                           "MissingAuthenticationTokenException", 400, "unsigned request with credentials configured")
+
+    def test_signatures_outside_the_clock_skew_window_are_refused(self):
+        """boto3 signing with its clock 20 minutes off is refused in AWS's words; 5 minutes off is accepted."""
+        dx = client(key=self.key, secret=self.secret)
+        with freeze_signing_clock(-20 * 60):
+            err = self.assert_error(lambda: dx.describe_virtual_interfaces(), "InvalidSignatureException", 400,
+                                    "signed 20 minutes ago", "Signature expired: ")
+        self.assertRegex(err["Error"]["Message"],
+                         r"^Signature expired: \d{8}T\d{6}Z is now earlier than \d{8}T\d{6}Z \(\d{8}T\d{6}Z - 15 min\.\)$")
+        with freeze_signing_clock(20 * 60):
+            err = self.assert_error(lambda: dx.describe_virtual_interfaces(), "InvalidSignatureException", 400,
+                                    "signed 20 minutes ahead", "Signature not yet current: ")
+        self.assertRegex(err["Error"]["Message"],
+                         r"^Signature not yet current: \d{8}T\d{6}Z is still later than \d{8}T\d{6}Z \(\d{8}T\d{6}Z \+ 15 min\.\)$")
+        for offset in (-5 * 60, 5 * 60):
+            with freeze_signing_clock(offset):
+                self.assertEqual(self.vif(SEED_VIF, dx)["virtualInterfaceId"], SEED_VIF, "{}s off".format(offset))
+        self.assertEqual(self.peer_ids(SEED_VIF), ["dxpeer-fg1v4v4e"])
+
+    def test_admin_routes_need_a_listed_key(self):
+        secrets = [self.secret.encode(), self.secret2.encode()]
+        for method, path, body in (("GET", "/_sim/world", b""), ("POST", "/_sim/approve", b"{}"),
+                                   ("POST", "/_sim/faults", b'{"dropRate": 1.0}')):
+            headers = {"Content-Type": "application/json"} if body else {}
+            refusals = (
+                ("unsigned", raw(method, path, body, headers), "MissingAuthenticationTokenException"),
+                ("wrong secret", raw(method, path, body, signed_headers(method, path, body, headers, self.key,
+                                                                        "not-the-secret")), "InvalidSignatureException"),
+                ("unknown key", raw(method, path, body, signed_headers(method, path, body, headers, "AKIDNOTLISTED000",
+                                                                       self.secret)), "UnrecognizedClientException"),
+            )
+            for what, (status, _, data), code in refusals:
+                with self.subTest(path=path, what=what):
+                    self.assertEqual(status, 400, data)
+                    self.assertEqual(json.loads(data).get("__type"), code, data)
+                    self.assertNotIn(b"authKey", data)
+                    self.assertNotIn(b"virtualInterfaces", data)
+                    for secret in secrets:
+                        self.assertNotIn(secret, data)
+            with freeze_signing_clock(-20 * 60):
+                status, _, data = raw(method, path, body, signed_headers(method, path, body, headers, self.key,
+                                                                         self.secret))
+            self.assertEqual(status, 400, data)
+            self.assertIn(b"Signature expired", data)
+        # The refused POST /_sim/faults changed nothing: calls still go through.
+        self.assertEqual(self.peer_ids(SEED_VIF), ["dxpeer-fg1v4v4e"])
+        status, _, data = raw("GET", "/_sim/world", b"", signed_headers("GET", "/_sim/world", b"", {}, self.key2,
+                                                                         self.secret2))
+        self.assertEqual(status, 200, data[:200])
+        self.assertIn(SEED_VIF, [v["virtualInterfaceId"] for v in json.loads(data)["virtualInterfaces"]])
+        self.assertEqual(admin("GET", "/_sim/world")[0], 200, "dxsim's admin helper signs with the world's key")
 
 
 # ==================================================================================================
@@ -1215,8 +1279,11 @@ class FaultSwitch(SimTestCase):
                 self.assertEqual(status, 400, body)
                 self.assertEqual(body.get("__type"), "ValidationException", body)
                 self.assertTrue(body.get("message"), body)
-        status, _, data = raw("POST", "/_sim/faults", b"[1, 2]", {"Content-Type": "application/json"})
-        self.assertEqual(status, 400, data)
+        for bad in (b"[1, 2]", b"not json", b"", b"null", b'{"throttleRate": 0.5, "unknownRate": 1}'):
+            with self.subTest(bad=bad):
+                status, _, data = admin("POST", "/_sim/faults", bad, {"Content-Type": "application/json"})
+                self.assertEqual(status, 400, data)
+                self.assertEqual(json.loads(data).get("__type"), "ValidationException", data)
         with self.assertRaises(HTTPClientError, msg="refused fault settings leave the faults as they were"):
             self.dx.describe_virtual_interfaces()
 

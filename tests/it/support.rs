@@ -2,7 +2,9 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
+
+use dxctl::sim::sigv4::{sign_request, Credential};
 
 use serde_json::Value;
 
@@ -95,6 +97,8 @@ pub struct SimProcess {
     child: Child,
     pub port: u16,
     pub log: PathBuf,
+    /// The world's first `sim.credentials` key, which signs admin requests.
+    pub admin_key: Option<Credential>,
 }
 
 impl SimProcess {
@@ -129,7 +133,21 @@ impl SimProcess {
             );
             std::thread::sleep(Duration::from_millis(20));
         };
-        SimProcess { child, port, log }
+        let admin_key = std::fs::read_to_string(world)
+            .ok()
+            .and_then(|text| serde_json::from_str::<Value>(&text).ok())
+            .and_then(|w| serde_json::from_value(w["sim"]["credentials"][0].clone()).ok());
+        SimProcess {
+            child,
+            port,
+            log,
+            admin_key,
+        }
+    }
+
+    /// The simulator's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn url(&self) -> String {
@@ -154,37 +172,78 @@ impl SimProcess {
 
     /// Replaces the simulator's faults (`POST /_sim/faults`); `{}` turns them all off.
     pub fn set_faults(&self, faults: &Value) {
-        use std::io::{Read, Write};
-        let body = faults.to_string();
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        write!(
-            s,
-            "POST /_sim/faults HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        )
-        .unwrap();
-        let mut resp = String::new();
-        s.read_to_string(&mut resp).unwrap();
-        assert!(
-            resp.starts_with("HTTP/1.1 200"),
-            "POST /_sim/faults: {resp}"
-        );
+        let (status, body) = self.admin("POST", "/_sim/faults", &faults.to_string());
+        assert_eq!(status, 200, "POST /_sim/faults: {body}");
     }
 
     pub fn world(&self) -> Value {
-        // A raw HTTP/1.1 GET, so the harness needs no HTTP client crate.
-        use std::io::{Read, Write};
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        write!(
-            s,
-            "GET /_sim/world HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
-        let mut resp = String::new();
-        s.read_to_string(&mut resp).unwrap();
-        let body = resp.split_once("\r\n\r\n").expect("HTTP response").1;
-        serde_json::from_str(body).expect("world JSON")
+        let (status, body) = self.admin("GET", "/_sim/world", "");
+        assert_eq!(status, 200, "GET /_sim/world: {body}");
+        serde_json::from_str(&body).expect("world JSON")
     }
+
+    /// One admin request (`/_sim/...`), SigV4-signed with the world's first `sim.credentials` key when it has
+    /// any (admin routes then need it): (status, body).
+    pub fn admin(&self, method: &str, path: &str, body: &str) -> (u16, String) {
+        let signer = self.admin_key.as_ref().map(|key| (key, SystemTime::now()));
+        admin_request(self.port, method, path, body, signer)
+    }
+}
+
+/// A raw HTTP/1.1 request to `/_sim/...` on the simulator at `port` (so the harness needs no HTTP client crate),
+/// signed by `signer` (key, signing time) when given: (status, body).
+pub fn admin_request(
+    port: u16,
+    method: &str,
+    path: &str,
+    body: &str,
+    signer: Option<(&Credential, SystemTime)>,
+) -> (u16, String) {
+    use std::io::{Read, Write};
+    let host = format!("127.0.0.1:{port}");
+    let mut headers = vec![("host".to_string(), host.clone())];
+    if !body.is_empty() {
+        headers.push(("content-type".to_string(), "application/json".to_string()));
+    }
+    if let Some((key, time)) = signer {
+        let unsigned: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        let url = format!("http://{host}{path}");
+        let added = sign_request(
+            method,
+            &url,
+            &unsigned,
+            body.as_bytes(),
+            key,
+            "us-east-1",
+            "directconnect",
+            time,
+        )
+        .expect("sign admin request");
+        headers.extend(added);
+    }
+    let mut request = format!("{method} {path} HTTP/1.1\r\n");
+    for (name, value) in &headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str(&format!(
+        "content-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    ));
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    let (head, body) = resp.split_once("\r\n\r\n").expect("HTTP response");
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("HTTP status line: {head}"));
+    (status, body.to_string())
 }
 
 impl Drop for SimProcess {
