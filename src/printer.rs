@@ -35,6 +35,11 @@ impl Printer {
         crate::redact::stderr(text);
     }
 
+    /// A warning line for stderr, shown even when quiet: something the user must not miss.
+    pub fn warning(&self, line: &str) {
+        crate::redact::stderr(&format!("{line}\n"));
+    }
+
     /// A detail line shown only with `-v`.
     pub fn detail(&self, line: &str) {
         if self.verbosity == Verbosity::Verbose {

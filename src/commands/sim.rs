@@ -61,10 +61,10 @@ pub async fn serve(args: &SimServeArgs, printer: &Printer) -> anyhow::Result<Exi
         max_connections: args.max_connections,
     };
     if let Some(warning) = limits.fit_to_fd_limit() {
-        eprintln!("{warning}");
+        printer.warning(&warning);
     }
     if let Some(warning) = exposure_warning(args.listen, !sim.credentials.is_empty()) {
-        eprintln!("{warning}");
+        printer.warning(&warning);
     }
     let running = sim::start(
         world,
