@@ -2,9 +2,9 @@
 //! and sandbox rehearsals.
 
 mod engine;
-mod protocol;
+pub mod protocol;
 mod request_log;
-mod rpcv2;
+pub mod rpcv2;
 mod server;
 pub mod sigv4;
 pub mod world;
