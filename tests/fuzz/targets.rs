@@ -60,6 +60,14 @@ fn scratch() -> PathBuf {
     DIR.with(|d| d.path().to_path_buf())
 }
 
+/// A directory for the whole run (held in a static, so never removed): under target/tmp, not the system's temp.
+fn lasting_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("fuzz-")
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .expect("a directory under target/tmp")
+}
+
 /// Paths `file()` or a saved plan's `config_dir` must not reach: reading a device or a kernel file can block forever.
 fn reaches_devices(bytes: &[u8]) -> bool {
     [&b"/dev"[..], b"/proc", b"/sys", b"/run"]
@@ -80,7 +88,7 @@ struct ConfigContext {
 fn config_context() -> &'static ConfigContext {
     static CTX: OnceLock<ConfigContext> = OnceLock::new();
     CTX.get_or_init(|| {
-        let dir = tempfile::tempdir().expect("config directory");
+        let dir = lasting_dir();
         std::fs::write(dir.path().join("key.txt"), "0xSecretKeyFromFile\n").unwrap();
         std::fs::write(dir.path().join("empty.txt"), "").unwrap();
         std::fs::write(dir.path().join("latin1.txt"), b"caf\xe9\r\n").unwrap();
@@ -501,7 +509,7 @@ pub fn state_file(bytes: &[u8]) {
 fn plan_dir() -> &'static Path {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = tempfile::tempdir().expect("plan config directory");
+        let dir = lasting_dir();
         std::fs::write(dir.path().join("main.hcl"), read("examples/seed/main.hcl")).unwrap();
         dir
     })
@@ -902,7 +910,7 @@ pub fn request_material(wire: Wire) -> Material {
         dict.extend(CBOR_TOKENS.iter().map(|t| t.to_vec()));
         dict.push(vec![0x81; 80]);
         dict.push(vec![0x9f; 80]);
-        dict.push([vec![0xbf; 1], vec![0x61, b'a', 0xbf].repeat(40)].concat());
+        dict.push([vec![0xbf; 1], [0x61, b'a', 0xbf].repeat(40)].concat());
         dict.push([vec![0xc1; 70], vec![0x01]].concat());
     }
     Material {
