@@ -145,10 +145,57 @@ impl SavedPlan {
     }
 }
 
+/// The first 8 characters of a lineage (never a byte slice: a hand-edited lineage may be any text).
 fn short(lineage: &str) -> &str {
     if lineage.is_empty() {
         "(none)"
     } else {
-        &lineage[..lineage.len().min(8)]
+        lineage
+            .char_indices()
+            .nth(8)
+            .map_or(lineage, |(end, _)| &lineage[..end])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_lineage_cuts_at_characters_not_bytes() {
+        assert_eq!(short(""), "(none)");
+        assert_eq!(short("80f173ad95cf7f67"), "80f173ad");
+        assert_eq!(short("abc"), "abc");
+        // Found by the fuzz target saved_plan: byte 8 falls inside 'é'.
+        assert_eq!(short("0123456é89"), "0123456é");
+        assert_eq!(short("ééééééééé"), "éééééééé");
+    }
+
+    #[test]
+    fn a_non_ascii_lineage_makes_a_stale_plan_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("main.hcl"), "").unwrap();
+        let saved = SavedPlan {
+            format_version: FORMAT_VERSION,
+            config_dir: dir.path().to_path_buf(),
+            state_lineage: "0123456é89".into(),
+            state_serial: 1,
+            config_fingerprint: String::new(),
+            observed_fingerprint: String::new(),
+            plan: Value::Null,
+            rendered: String::new(),
+        };
+        let state = State {
+            lineage: "ü".repeat(20),
+            ..State::default()
+        };
+        let err = saved
+            .check(&state, &Observed::default(), &Plan::default())
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("lineage 0123456é serial 1 -> lineage üüüüüüüü serial 0"),
+            "{err}"
+        );
     }
 }

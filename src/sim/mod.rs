@@ -3,9 +3,9 @@
 
 mod connections;
 mod engine;
-mod protocol;
+pub mod protocol;
 mod request_log;
-mod rpcv2;
+pub mod rpcv2;
 mod server;
 pub mod sigv4;
 pub mod world;
