@@ -80,8 +80,8 @@ impl SavedPlan {
             state_serial: state.serial,
             config_fingerprint: config_fingerprint(dir)?,
             observed_fingerprint: observed_fingerprint(observed),
-            plan: crate::render::json(plan),
-            rendered: crate::render::human(plan, false),
+            plan: scrubbed(crate::render::json(plan)),
+            rendered: crate::redact::scrub(&crate::render::human(plan, false)).into_owned(),
         })
     }
 
@@ -136,12 +136,28 @@ impl SavedPlan {
                 "the Direct Connect facts it relied on changed".into(),
             ));
         }
-        if crate::render::json(replanned) != self.plan {
+        if scrubbed(crate::render::json(replanned)) != self.plan {
             return Err(stale(
                 "planning again gives a different plan (a secret or a variable changed?)".into(),
             ));
         }
         Ok(())
+    }
+}
+
+/// `plan` with every secret the run knows (sensitive variables used anywhere, `env()`/`file()` results in sensitive
+/// positions, auth keys) masked, as it is stored: a plan file holds no secret even where one is a plain attribute.
+fn scrubbed(plan: Value) -> Value {
+    match plan {
+        Value::String(text) => Value::String(crate::redact::scrub(&text).into_owned()),
+        Value::Array(items) => Value::Array(items.into_iter().map(scrubbed).collect()),
+        Value::Object(fields) => Value::Object(
+            fields
+                .into_iter()
+                .map(|(k, v)| (crate::redact::scrub(&k).into_owned(), scrubbed(v)))
+                .collect(),
+        ),
+        other => other,
     }
 }
 

@@ -65,8 +65,8 @@ pub fn verify(
     verify_at(method, uri, headers, body, credentials, SystemTime::now())
 }
 
-/// [`verify`] with the simulator's clock reading `now`.
-fn verify_at(
+/// [`verify`] with the simulator's clock reading `now` (tests and fuzzing replay requests signed at a fixed time).
+pub fn verify_at(
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,

@@ -103,7 +103,7 @@ fn request_seeds_reach_the_engine() {
             let req = targets::RawRequest::parse(&seed).unwrap();
             wire.operation(&req.uri, &req.headers).unwrap();
             dxctl::sim::protocol::region(&req.headers).unwrap();
-            dxctl::sim::sigv4::verify(
+            dxctl::sim::sigv4::verify_at(
                 &req.method,
                 &req.uri,
                 &req.headers,
@@ -112,6 +112,7 @@ fn request_seeds_reach_the_engine() {
                     access_key_id: targets::ACCESS_KEY.into(),
                     secret_access_key: targets::SECRET_KEY.into(),
                 }],
+                targets::seed_time(),
             )
             .unwrap_or_else(|e| {
                 panic!(

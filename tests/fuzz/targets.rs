@@ -18,6 +18,12 @@ use serde_json::{json, Value};
 
 use crate::mutate::{dictionary, Material};
 
+/// The time the request seeds were signed at (their `x-amz-date`, 2026-01-01T00:00:00Z), as the simulator's clock
+/// when verifying them, so fuzzing reaches the signature check instead of stopping at the 15-minute skew window.
+pub fn seed_time() -> std::time::SystemTime {
+    std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_767_225_600)
+}
+
 pub const REPO: &str = env!("CARGO_MANIFEST_DIR");
 
 /// The moment the engine targets run at (the seed worlds' pending transitions are around it).
@@ -985,12 +991,13 @@ fn serve_request(wire: Wire, bytes: &[u8]) {
     {
         let _ = protocol::region_from_authorization(auth);
     }
-    let verified = sigv4::verify(
+    let verified = sigv4::verify_at(
         &req.method,
         &req.uri,
         &req.headers,
         &req.body,
         credentials(),
+        seed_time(),
     );
     let input = wire.input(&req.headers, &req.body);
     let _ = rpcv2::route(req.uri.path());

@@ -314,3 +314,65 @@ fn a_sandbox_plan_never_rewrites_the_world() {
         "the world was not reset"
     );
 }
+
+#[test]
+fn a_saved_plan_holds_no_sensitive_value_and_still_applies() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let world = seed_world(dir, "100ms");
+    let sim = SimProcess::start(&world, dir, &[]);
+    let address = "169.254.255.2/30";
+    let hcl = SEED_HCL
+        .replace(
+            "customer_address = \"169.254.255.2/30\"",
+            "customer_address = var.customer",
+        )
+        .replace(
+            "virtual_interface",
+            "variable \"customer\" {\n  type      = string\n  sensitive = true\n}\n\nvirtual_interface",
+        );
+    let cfg = config_dir(dir, "cfg", &hcl);
+    let planfile = dir.join("saved.plan");
+    let at = |args: &[&str]| {
+        let mut cmd = dxctl(dir);
+        cmd.args(["--endpoint-url", &sim.url(), "--region", "us-east-1"])
+            .env("DXCTL_VAR_customer", address)
+            .args(args);
+        cmd
+    };
+    let mut plan = at(&["plan", "--out"]);
+    plan.arg(&planfile).arg(&cfg);
+    let planned = run_bounded(plan, dir, "plan --out", LIMIT);
+    assert_eq!(planned.code, Some(0), "{}", planned.stderr);
+    assert!(planned.stdout.contains("bgp_peer.v4"), "{}", planned.stdout);
+    let saved = std::fs::read_to_string(&planfile).unwrap();
+    assert!(
+        saved.contains("customer_address") && saved.contains("(sensitive)"),
+        "{saved}"
+    );
+    assert!(!saved.contains(address), "the plan file holds {address}");
+    let show = run_bounded(
+        at(&["show", planfile.to_str().unwrap()]),
+        dir,
+        "show",
+        LIMIT,
+    );
+    assert_eq!(show.code, Some(0), "{}", show.stderr);
+    assert!(!show.stdout.contains(address) && !show.stderr.contains(address));
+    let mut apply = at(&["apply", "--poll-interval", "50ms"]);
+    apply.arg(&planfile);
+    let applied = run_bounded(apply, dir, "apply PLANFILE", LIMIT);
+    assert_eq!(
+        applied.code,
+        Some(0),
+        "{}{}",
+        applied.stdout,
+        applied.stderr
+    );
+    assert!(
+        applied.stdout.contains("Apply complete"),
+        "{}",
+        applied.stdout
+    );
+    assert!(!applied.stdout.contains(address) && !applied.stderr.contains(address));
+}
