@@ -296,6 +296,13 @@ pub struct ObservedPeer {
     pub state: PeerState,
 }
 
+impl ObservedPeer {
+    /// The peer's id, or `?` for an answer that carried none.
+    pub fn id(&self) -> &str {
+        self.bgp_peer_id.as_deref().unwrap_or("?")
+    }
+}
+
 /// A virtual interface as described by AWS.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ObservedVif {

@@ -6,16 +6,23 @@ use futures::future::try_join_all;
 
 use crate::aws::DirectConnect;
 use crate::model::{Desired, Observed, Scope};
-use crate::plan;
+use crate::plan::{self, Plan};
 use crate::state::State;
 
-/// Describes every region (and profile) the config or the state touches, in parallel. The call count
-/// grows with regions, never with VIFs.
+/// What AWS looks like, and the plan against it.
+pub struct Observation {
+    pub observed: Observed,
+    pub plan: Plan,
+}
+
+/// Describes every region (and profile) the config or the state touches, in parallel, and plans against it. The
+/// call count grows with regions, never with VIFs. The planner runs once, or twice when it asked for connection
+/// and LAG facts it lacked.
 pub async fn observe<D: DirectConnect>(
     dc: &D,
     desired: &Desired,
     owned: &State,
-) -> anyhow::Result<Observed> {
+) -> anyhow::Result<Observation> {
     let mut scopes: BTreeSet<Scope> = desired.vifs.iter().map(|v| v.scope.clone()).collect();
     scopes.extend(owned.peers.iter().map(|r| Scope {
         region: r.region.clone(),
@@ -40,10 +47,23 @@ pub async fn observe<D: DirectConnect>(
         .vifs
         .sort_by(|a, b| (&a.scope, &a.id).cmp(&(&b.scope, &b.id)));
     // The planner says which connection and LAG facts it lacks; only those regions are asked.
-    let need = plan::plan(desired, &observed, owned).missing_facts;
-    let facts = try_join_all(need.iter().map(|s| dc.describe_logical_redundancy(s))).await?;
+    let first = plan::plan(desired, &observed, owned);
+    if first.missing_facts.is_empty() {
+        return Ok(Observation {
+            observed,
+            plan: first,
+        });
+    }
+    let facts = try_join_all(
+        first
+            .missing_facts
+            .iter()
+            .map(|s| dc.describe_logical_redundancy(s)),
+    )
+    .await?;
     for f in facts {
         observed.logical_redundancy.extend(f);
     }
-    Ok(observed)
+    let plan = plan::plan(desired, &observed, owned);
+    Ok(Observation { observed, plan })
 }

@@ -158,17 +158,17 @@ pub async fn execute<D: DirectConnect, S: StateStore + Clone + Send + 'static>(
         let address = change.address.to_string();
         match outcome {
             Outcome::Done | Outcome::AwaitingApproval => {
-                use crate::plan::Action::*;
-                match change.action {
-                    Create => summary.added += 1,
-                    Delete => summary.destroyed += 1,
-                    Replace(_) => {
+                use crate::plan::Kind;
+                match change.action.kind() {
+                    Kind::Create => summary.added += 1,
+                    Kind::Delete => summary.destroyed += 1,
+                    Kind::Replace(_) => {
                         summary.added += 1;
                         summary.destroyed += 1;
                     }
-                    Adopt => summary.adopted += 1,
-                    Forget => summary.forgotten += 1,
-                    _ => {}
+                    Kind::Adopt => summary.adopted += 1,
+                    Kind::Forget => summary.forgotten += 1,
+                    Kind::NoOp | Kind::Wait => {}
                 }
                 if outcome == Outcome::AwaitingApproval {
                     summary.awaiting_approval.push(address);

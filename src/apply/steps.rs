@@ -18,7 +18,7 @@ use crate::aws::{DirectConnect, Failure, FailureKind, NewPeer};
 use crate::clock::{now_ms, rfc3339};
 use crate::model::{ObservedPeer, PeerSpec, PeerState};
 use crate::plan::intents::{Created, Deleted};
-use crate::plan::{Action, Change, Order};
+use crate::plan::{Action, Change, Forgotten, Incarnation, Kind, Order};
 use crate::state::{Call, Creation, Intent, PeerRecord, StateStore};
 
 /// Sends of one call, counting the ones AWS refused for now (throttled, transitioning) and the ones settled as
@@ -117,7 +117,7 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
                 out.push((c, Outcome::Skipped(why.clone())));
                 continue;
             }
-            if self.interrupted() && !matches!(c.action, Action::NoOp) {
+            if self.interrupted() && c.action.kind() != Kind::NoOp {
                 out.push((c, Outcome::Skipped("interrupted before it started".into())));
                 continue;
             }
@@ -160,75 +160,78 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
     async fn step(&self, c: &Change, known: &mut BTreeSet<String>, public: bool) -> Step<Started> {
         let address = c.address.to_string();
         match &c.action {
-            Action::Wait(state) => {
-                let peer = current(c)?;
+            Action::Wait { live, .. } => {
+                let id = live.id();
                 self.say(
                     &address,
                     "start",
-                    format!("Waiting for peer {} ({state})...", id_of(peer)),
+                    format!("Waiting for peer {id} ({})...", live.state),
                 );
                 // It exists and matches: record it now, so a kill while waiting loses nothing.
-                if !self.recorder.has(&c.address, id_of(peer)) {
-                    self.record(c, peer, None).await?;
+                if !self.recorder.has(&c.address, id) {
+                    self.record(c, live, None).await?;
                 }
                 Ok(Started::Provisioning {
-                    id: id_of(peer).to_string(),
-                    state: state.clone(),
+                    id: id.to_string(),
+                    state: live.state.clone(),
                 })
             }
-            Action::Create => {
+            Action::Create { desired } => {
                 self.say(&address, "start", "Creating...");
-                let (id, state) = self.create(c, desired(c)?, known, None, public).await?;
+                let (id, state) = self.create(c, desired, known, None, public).await?;
                 Ok(Started::Provisioning { id, state })
             }
-            Action::NoOp => Ok(Started::Finished(Outcome::Done)),
-            Action::Forget if c.deposed => {
-                let peer = current(c)?;
-                self.recorder
-                    .remove_deposed(&c.address, id_of(peer))
-                    .await?;
+            Action::NoOp { .. } => Ok(Started::Finished(Outcome::Done)),
+            Action::Forget {
+                forgotten: Forgotten::Deposed { peer },
+            } => {
+                self.recorder.remove_deposed(&c.address, peer.id()).await?;
                 self.say(
                     &address,
                     "done",
                     format!(
                         "Forgotten deposed peer {} (already {})",
-                        id_of(peer),
+                        peer.id(),
                         peer.state
                     ),
                 );
                 Ok(Started::Finished(Outcome::Done))
             }
-            Action::Forget => {
+            Action::Forget {
+                forgotten: Forgotten::Owned { .. },
+            } => {
                 self.recorder.remove(&c.address).await?;
                 self.say(&address, "done", "Forgotten (no longer exists in AWS)");
                 Ok(Started::Finished(Outcome::Done))
             }
-            Action::Adopt => {
-                let peer = current(c)?;
-                self.record(c, peer, None).await?;
-                self.say(&address, "done", format!("Adopted [id={}]", id_of(peer)));
+            Action::Adopt { live, .. } => {
+                self.record(c, live, None).await?;
+                self.say(&address, "done", format!("Adopted [id={}]", live.id()));
                 Ok(Started::Finished(Outcome::Done))
             }
-            Action::Delete => {
-                let peer = current(c)?;
+            Action::Delete { live, incarnation } => {
                 self.say(
                     &address,
                     "start",
-                    format!("Destroying [id={}]...", id_of(peer)),
+                    format!("Destroying [id={}]...", live.id()),
                 );
-                self.delete(c, peer, public).await?;
-                if c.deposed {
-                    self.recorder
-                        .remove_deposed(&c.address, id_of(peer))
-                        .await?;
-                } else {
-                    self.recorder.remove(&c.address).await?;
+                self.delete(c, live, public).await?;
+                match incarnation {
+                    Incarnation::Deposed => {
+                        self.recorder.remove_deposed(&c.address, live.id()).await?;
+                    }
+                    Incarnation::Current => self.recorder.remove(&c.address).await?,
                 }
                 self.say(&address, "done", "Destruction complete");
                 Ok(Started::Finished(Outcome::Done))
             }
-            Action::Replace(order) => self
-                .replace(c, *order, known, public)
+            Action::Replace {
+                desired,
+                live,
+                order,
+                ..
+            } => self
+                .replace(c, desired, live, *order, known, public)
                 .await
                 .map(Started::Finished),
         }
@@ -237,29 +240,27 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
     async fn replace(
         &self,
         c: &Change,
+        spec: &PeerSpec,
+        old: &ObservedPeer,
         order: Order,
         known: &mut BTreeSet<String>,
         public: bool,
     ) -> Step<Outcome> {
         let address = c.address.to_string();
-        let old = current(c)?;
-        let spec = desired(c)?;
         self.say(
             &address,
             "start",
-            format!("Replacing [id={}] ({})...", id_of(old), order_text(order)),
+            format!("Replacing [id={}] ({})...", old.id(), order_text(order)),
         );
         match order {
             Order::CreateBeforeDestroy => {
-                let (id, state) = self
-                    .create(c, spec, known, Some(id_of(old)), public)
-                    .await?;
+                let (id, state) = self.create(c, spec, known, Some(old.id()), public).await?;
                 let outcome = self.wait_available(c, &id, state, public).await?;
                 if outcome != Outcome::Done {
                     return Ok(outcome);
                 }
                 self.delete(c, old, public).await?;
-                self.recorder.remove_deposed(&c.address, id_of(old)).await?;
+                self.recorder.remove_deposed(&c.address, old.id()).await?;
                 self.say(&address, "done", format!("Replacement complete [id={id}]"));
                 Ok(Outcome::Done)
             }
@@ -277,7 +278,7 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
             virtual_interface_id: c.vif.clone(),
             region: c.scope.region.clone(),
             profile: c.scope.profile.clone(),
-            bgp_peer_id: id_of(peer).to_string(),
+            bgp_peer_id: peer.id().to_string(),
             address_family: peer.family,
             asn: peer.asn,
             amazon_address: peer.amazon_address.clone(),
@@ -407,7 +408,7 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
         known: &mut BTreeSet<String>,
         deposes: Option<&str>,
     ) -> Step<(String, PeerState)> {
-        let id = id_of(peer).to_string();
+        let id = peer.id().to_string();
         known.insert(id.clone());
         self.record(c, peer, deposes).await?;
         self.say(
@@ -446,14 +447,14 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
         };
         match self.wait_for(c, goal, None, public).await {
             Waited::Created(Created::Made(peer)) => {
-                self.say(&address, "step", format!("found the peer it created [id={}]", id_of(&peer)));
+                self.say(&address, "step", format!("found the peer it created [id={}]", peer.id()));
                 Ok(Some(peer))
             }
             Waited::Created(Created::MadeThenGone(peer)) => {
                 self.recorder.settle(&c.address).await?;
                 Err(Stop::Failed(format!(
                     "CreateBGPPeer took effect, but the peer it made ({}) is {}",
-                    id_of(&peer),
+                    peer.id(),
                     peer.state
                 )))
             }
@@ -484,7 +485,7 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
     /// DeleteBGPPeer once it is allowed (the peer available), with a write-ahead intent; then waits until it is gone.
     async fn delete(&self, c: &Change, peer: &ObservedPeer, public: bool) -> Step<()> {
         let address = c.address.to_string();
-        let id = id_of(peer);
+        let id = peer.id();
         let mut already_going = false;
         if peer.state != PeerState::Available {
             let goal = Goal::Deletable {
@@ -771,28 +772,6 @@ fn waited_text(w: &Waited) -> String {
         Waited::AwaitingApproval => "awaiting AWS approval".into(),
         other => format!("{other:?}"),
     }
-}
-
-fn current(c: &Change) -> Step<&ObservedPeer> {
-    c.current.as_ref().ok_or_else(|| {
-        Stop::Failed(format!(
-            "internal: the plan's {:?} for {} has no peer",
-            c.action, c.address
-        ))
-    })
-}
-
-fn desired(c: &Change) -> Step<&PeerSpec> {
-    c.desired.as_ref().ok_or_else(|| {
-        Stop::Failed(format!(
-            "internal: the plan's {:?} for {} has no spec",
-            c.action, c.address
-        ))
-    })
-}
-
-fn id_of(peer: &ObservedPeer) -> &str {
-    peer.bgp_peer_id.as_deref().unwrap_or("?")
 }
 
 fn order_text(order: Order) -> &'static str {

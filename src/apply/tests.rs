@@ -262,7 +262,7 @@ mod ambiguous {
         AddressFamily, Asn, Location, Observed, ObservedPeer, ObservedVif, PeerAddress, PeerSpec,
         PeerState, Scope, VifId,
     };
-    use crate::plan::{Action, Change, Plan};
+    use crate::plan::{Action, Change, Plan, Reason};
     use crate::state::{Call, State, StateStore};
 
     const VIF: &str = "dxvif-amb";
@@ -403,22 +403,20 @@ mod ambiguous {
                 address: PeerAddress::new(&vif, "v6"),
                 vif,
                 scope: Scope::region("us-east-1"),
-                action: Action::Create,
-                reason: "test".into(),
-                desired: Some(PeerSpec {
-                    label: "v6".into(),
-                    family: AddressFamily::Ipv6,
-                    asn: Asn::new(64600).unwrap(),
-                    auth_key: None,
-                    amazon_address: None,
-                    customer_address: None,
-                    location: Location::default(),
-                    sensitive: Default::default(),
-                }),
-                current: None,
-                forces: vec![],
+                action: Action::Create {
+                    desired: PeerSpec {
+                        label: "v6".into(),
+                        family: AddressFamily::Ipv6,
+                        asn: Asn::new(64600).unwrap(),
+                        auth_key: None,
+                        amazon_address: None,
+                        customer_address: None,
+                        location: Location::default(),
+                        sensitive: Default::default(),
+                    },
+                },
+                reason: Reason::NoMatch { lost: None },
                 step: 0,
-                deposed: false,
             }],
             ..Plan::default()
         }

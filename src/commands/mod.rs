@@ -138,13 +138,13 @@ pub async fn observe_and_plan(
     let state = session.store.load()?;
     let region = session.fallback_region(config)?;
     let desired = config.desired(&region);
-    let observed = observe_patiently(session, &desired, &state, printer).await?;
+    let crate::observe::Observation { observed, plan } =
+        observe_patiently(session, &desired, &state, printer).await?;
     printer.detail(&format!(
         "observed {} virtual interfaces; {} connection/LAG facts",
         observed.vifs.len(),
         observed.logical_redundancy.len()
     ));
-    let plan = crate::plan::plan(&desired, &observed, &state);
     // Apply starts from the state with the settled intents applied, as the plan was made.
     let state = crate::plan::intents::resolve(&state, &observed).state;
     Ok(Planned {
@@ -165,12 +165,12 @@ async fn observe_patiently(
     desired: &Desired,
     state: &State,
     printer: &Printer,
-) -> anyhow::Result<Observed> {
+) -> anyhow::Result<crate::observe::Observation> {
     let mut pause = std::time::Duration::from_millis(500);
     let mut round = 1;
     loop {
         match crate::observe::observe(&session.dc, desired, state).await {
-            Ok(observed) => return Ok(observed),
+            Ok(observation) => return Ok(observation),
             Err(e) if round >= OBSERVE_ROUNDS => {
                 return Err(e).context(format!(
                     "cannot read the current Direct Connect configuration (tried {OBSERVE_ROUNDS} times)"

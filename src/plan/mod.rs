@@ -3,13 +3,17 @@
 pub mod intents;
 mod schedule;
 mod vif;
+mod why;
 
-use std::collections::{BTreeMap, BTreeSet};
+pub use why::{Attribute, Reason, Rule};
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
 
 use crate::model::{
-    Desired, Location, Observed, ObservedPeer, PeerAddress, PeerSpec, PeerState, Scope, VifId,
+    Desired, Location, Observed, ObservedPeer, ObservedVif, PeerAddress, PeerSpec, PeerState,
+    Scope, VifId,
 };
 use crate::state::State;
 
@@ -23,37 +27,158 @@ pub enum Order {
     DestroyBeforeCreate,
 }
 
-/// What the planner decided for one peer.
+/// What the planner decided for one peer, with the peers the decision is about. Each variant holds exactly what its
+/// step needs, so the executor and the views never ask for a peer or a spec that may be missing.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
     /// CreateBGPPeer.
-    Create,
-    /// DeleteBGPPeer of a peer dxctl owns that the config no longer declares.
-    Delete,
-    /// Delete and create: a change to the ASN, an address or the auth key.
-    Replace(Order),
+    Create { desired: PeerSpec },
     /// An existing peer that matches the config becomes managed, with no API call.
-    Adopt,
+    Adopt {
+        desired: PeerSpec,
+        live: ObservedPeer,
+    },
     /// Exists and matches.
-    NoOp,
-    /// Exists but is still being provisioned: wait for it (and adopt it), never create it again.
-    Wait(PeerState),
+    NoOp {
+        desired: PeerSpec,
+        live: ObservedPeer,
+    },
+    /// Exists but is still being provisioned (its state is `live.state`): wait for it (and adopt it), never create
+    /// it again.
+    Wait {
+        desired: PeerSpec,
+        live: ObservedPeer,
+    },
+    /// Delete and create: a change to the ASN, an address or the auth key.
+    Replace {
+        desired: PeerSpec,
+        live: ObservedPeer,
+        order: Order,
+        /// The attributes whose change forces the replacement.
+        forces: Vec<Attribute>,
+    },
+    /// DeleteBGPPeer of a peer dxctl owns that the config no longer declares, or of a deposed one.
+    Delete {
+        live: ObservedPeer,
+        incarnation: Incarnation,
+    },
     /// dxctl's record of a peer that no longer exists is dropped, with no API call.
+    Forget { forgotten: Forgotten },
+}
+
+/// Which peer of an address a delete is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Incarnation {
+    /// The peer the address owns.
+    Current,
+    /// An earlier peer of the address, left behind by an interrupted replacement.
+    Deposed,
+}
+
+/// The record a forget drops.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Forgotten {
+    /// The address's own peer, which no longer exists.
+    Owned { bgp_peer_id: String },
+    /// A deposed peer, already deleted or no longer listed (as last seen, or as recorded).
+    Deposed { peer: ObservedPeer },
+}
+
+/// An action without its payload, for counting and matching.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Create,
+    Adopt,
+    NoOp,
+    Wait,
+    Replace(Order),
+    Delete,
     Forget,
 }
 
 impl Action {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Action::Create { .. } => Kind::Create,
+            Action::Adopt { .. } => Kind::Adopt,
+            Action::NoOp { .. } => Kind::NoOp,
+            Action::Wait { .. } => Kind::Wait,
+            Action::Replace { order, .. } => Kind::Replace(*order),
+            Action::Delete { .. } => Kind::Delete,
+            Action::Forget { .. } => Kind::Forget,
+        }
+    }
+
     /// The Terraform-style action list used in JSON.
     pub fn names(&self) -> Vec<&'static str> {
+        match self.kind() {
+            Kind::Create => vec!["create"],
+            Kind::Delete => vec!["delete"],
+            Kind::Replace(Order::CreateBeforeDestroy) => vec!["create", "delete"],
+            Kind::Replace(Order::DestroyBeforeCreate) => vec!["delete", "create"],
+            Kind::Adopt => vec!["adopt"],
+            Kind::NoOp => vec!["no-op"],
+            Kind::Wait => vec!["wait"],
+            Kind::Forget => vec!["forget"],
+        }
+    }
+
+    /// The peer the config asks for (none for Delete and Forget).
+    pub fn desired(&self) -> Option<&PeerSpec> {
         match self {
-            Action::Create => vec!["create"],
-            Action::Delete => vec!["delete"],
-            Action::Replace(Order::CreateBeforeDestroy) => vec!["create", "delete"],
-            Action::Replace(Order::DestroyBeforeCreate) => vec!["delete", "create"],
-            Action::Adopt => vec!["adopt"],
-            Action::NoOp => vec!["no-op"],
-            Action::Wait(_) => vec!["wait"],
-            Action::Forget => vec!["forget"],
+            Action::Create { desired }
+            | Action::Adopt { desired, .. }
+            | Action::NoOp { desired, .. }
+            | Action::Wait { desired, .. }
+            | Action::Replace { desired, .. } => Some(desired),
+            Action::Delete { .. } | Action::Forget { .. } => None,
+        }
+    }
+
+    /// The existing peer this change keeps, adopts, waits for, replaces or deletes, or the deposed one it forgets.
+    pub fn live(&self) -> Option<&ObservedPeer> {
+        match self {
+            Action::Adopt { live, .. }
+            | Action::NoOp { live, .. }
+            | Action::Wait { live, .. }
+            | Action::Replace { live, .. }
+            | Action::Delete { live, .. } => Some(live),
+            Action::Forget {
+                forgotten: Forgotten::Deposed { peer },
+            } => Some(peer),
+            Action::Create { .. }
+            | Action::Forget {
+                forgotten: Forgotten::Owned { .. },
+            } => None,
+        }
+    }
+
+    /// The attributes whose change forces a replacement (empty unless Replace).
+    pub fn forces(&self) -> &[Attribute] {
+        match self {
+            Action::Replace { forces, .. } => forces,
+            _ => &[],
+        }
+    }
+
+    /// Whether the change is about a deposed peer (an earlier incarnation of its address).
+    pub fn deposed(&self) -> bool {
+        matches!(
+            self,
+            Action::Delete {
+                incarnation: Incarnation::Deposed,
+                ..
+            } | Action::Forget {
+                forgotten: Forgotten::Deposed { .. }
+            }
+        )
+    }
+
+    /// The state a Wait waits out.
+    pub fn waiting_on(&self) -> Option<&PeerState> {
+        match self {
+            Action::Wait { live, .. } => Some(&live.state),
+            _ => None,
         }
     }
 }
@@ -65,17 +190,16 @@ pub struct Change {
     pub vif: VifId,
     pub scope: Scope,
     pub action: Action,
-    pub reason: String,
-    /// The peer the config asks for (none for Delete and Forget).
-    pub desired: Option<PeerSpec>,
-    /// The existing peer this change keeps, adopts, waits for or deletes (none for Create).
-    pub current: Option<ObservedPeer>,
-    /// The fields whose change forces a replacement.
-    pub forces: Vec<&'static str>,
+    pub reason: Reason,
     /// Position among the changes of its VIF, which run one after another in this order.
     pub step: usize,
-    /// A delete of an earlier incarnation left behind by an interrupted replacement.
-    pub deposed: bool,
+}
+
+impl Change {
+    /// Why the change exists, in words.
+    pub fn reason_text(&self) -> String {
+        self.reason.describe(&self.action)
+    }
 }
 
 /// A peer on a declared VIF that dxctl neither declares nor owns: listed, never touched.
@@ -97,7 +221,7 @@ pub struct Warning {
 pub struct Refusal {
     pub location: Location,
     pub address: String,
-    pub rule: &'static str,
+    pub rule: Rule,
     pub message: String,
 }
 
@@ -128,17 +252,17 @@ impl Plan {
     pub fn summary(&self) -> Summary {
         let mut s = Summary::default();
         for c in &self.changes {
-            match c.action {
-                Action::Create => s.add += 1,
-                Action::Delete => s.destroy += 1,
-                Action::Replace(_) => {
+            match c.action.kind() {
+                Kind::Create => s.add += 1,
+                Kind::Delete => s.destroy += 1,
+                Kind::Replace(_) => {
                     s.add += 1;
                     s.destroy += 1;
                 }
-                Action::Adopt => s.adopt += 1,
-                Action::Wait(_) => s.wait += 1,
-                Action::Forget => s.forget += 1,
-                Action::NoOp => {}
+                Kind::Adopt => s.adopt += 1,
+                Kind::Wait => s.wait += 1,
+                Kind::Forget => s.forget += 1,
+                Kind::NoOp => {}
             }
         }
         s
@@ -146,7 +270,7 @@ impl Plan {
 
     /// Whether applying would call AWS, wait on anything, or change state.
     pub fn has_changes(&self) -> bool {
-        self.changes.iter().any(|c| c.action != Action::NoOp)
+        self.changes.iter().any(|c| c.action.kind() != Kind::NoOp)
             || self.settlements.iter().any(intents::Settlement::settles)
     }
 
@@ -183,7 +307,7 @@ pub fn plan(desired: &Desired, observed: &Observed, owned: &State) -> Plan {
             plan.refusals.push(Refusal {
                 location,
                 address: s.address.0.clone(),
-                rule: "ambiguous-intent",
+                rule: Rule::AmbiguousIntent,
                 message: format!("an earlier {}: {}", s.call, s.describe()),
             });
         }
@@ -192,29 +316,26 @@ pub fn plan(desired: &Desired, observed: &Observed, owned: &State) -> Plan {
     plan
 }
 
-/// Plans against a state whose intents are settled.
+/// Plans against a state whose intents are settled. Linear in VIFs and peers: owned records are grouped by VIF and
+/// observed VIFs indexed by id once, so no VIF's planning scans another's.
 fn plan_settled(desired: &Desired, observed: &Observed, owned: &State) -> Plan {
     let mut plan = Plan::default();
-    let declared: BTreeSet<&VifId> = desired.vifs.iter().map(|v| &v.id).collect();
+    // The first VIF listed under each id, as a linear search would find it.
+    let mut seen: HashMap<&VifId, &ObservedVif> = HashMap::with_capacity(observed.vifs.len());
+    for v in &observed.vifs {
+        seen.entry(&v.id).or_insert(v);
+    }
+    let mut records: BTreeMap<&VifId, Vec<&crate::state::PeerRecord>> = BTreeMap::new();
+    for r in &owned.peers {
+        records.entry(&r.virtual_interface_id).or_default().push(r);
+    }
     for spec in &desired.vifs {
-        let records = owned
-            .peers
-            .iter()
-            .filter(|r| r.virtual_interface_id == spec.id)
-            .collect();
-        vif::plan_declared(spec, observed, records, &mut plan);
+        let mine = records.remove(&spec.id).unwrap_or_default();
+        vif::plan_declared(spec, seen.get(&spec.id).copied(), observed, mine, &mut plan);
     }
-    // VIFs whose whole block left the config: their owned peers go too.
-    let mut orphans: BTreeMap<&VifId, Vec<&crate::state::PeerRecord>> = BTreeMap::new();
-    for r in owned
-        .peers
-        .iter()
-        .filter(|r| !declared.contains(&r.virtual_interface_id))
-    {
-        orphans.entry(&r.virtual_interface_id).or_default().push(r);
-    }
-    for (id, records) in orphans {
-        vif::plan_orphaned(id, observed, records, &mut plan);
+    // What is left are VIFs whose whole block left the config: their owned peers go too.
+    for (id, mine) in records {
+        vif::plan_orphaned(id, seen.get(id).copied(), observed, mine, &mut plan);
     }
     plan
 }

@@ -4,7 +4,7 @@
 //! VIF's last peer. Creates go first (sessions stay up), then deletes; a replacement is create-before-destroy
 //! when the family may hold two peers, destroy-before-create when another peer keeps the VIF alive.
 
-use super::{Action, Change, Order, Plan, Refusal};
+use super::{Action, Change, Kind, Order, Plan, Refusal, Rule};
 use crate::model::{AddressFamily, Location, Observed, ObservedVif};
 
 /// What one order of steps achieves.
@@ -16,29 +16,19 @@ struct Outcome {
 fn simulate(changes: &[Change], live: &[AddressFamily], redundancy: bool) -> Outcome {
     let mut live = live.to_vec();
     let allowed = |live: &[AddressFamily], f: AddressFamily| redundancy || !live.contains(&f);
-    let remove = |live: &mut Vec<AddressFamily>, f: AddressFamily| {
-        if let Some(i) = live.iter().position(|x| *x == f) {
+    let remove = |live: &mut Vec<AddressFamily>, f: Option<AddressFamily>| {
+        if let Some(i) = live.iter().position(|x| Some(*x) == f) {
             live.remove(i);
         }
     };
-    let family = |c: &Change| {
-        c.desired
-            .as_ref()
-            .map(|d| d.family)
-            .or(c.current.as_ref().map(|p| p.family))
-            .expect("a spec or a peer")
-    };
-    let old_family = |c: &Change| {
-        c.current
-            .as_ref()
-            .map(|p| p.family)
-            .expect("replace and delete have a current peer")
-    };
+    // The family a create or replace adds, and the one a delete or replace removes.
+    let family = |c: &Change| c.action.desired().map(|d| d.family);
+    let old_family = |c: &Change| c.action.live().map(|p| p.family);
     let mut steps: Vec<(usize, Option<Order>)> = Vec::new();
     let mut pending: Vec<usize> = Vec::new();
     for (i, c) in changes.iter().enumerate() {
-        match c.action {
-            Action::Create | Action::Delete | Action::Replace(_) => pending.push(i),
+        match c.action.kind() {
+            Kind::Create | Kind::Delete | Kind::Replace(_) => pending.push(i),
             _ => steps.push((i, None)),
         }
     }
@@ -46,14 +36,17 @@ fn simulate(changes: &[Change], live: &[AddressFamily], redundancy: bool) -> Out
         let before = pending.len();
         pending.retain(|&i| {
             let c = &changes[i];
-            match c.action {
-                Action::Create if allowed(&live, family(c)) => {
-                    live.push(family(c));
+            let Some(new) = family(c) else {
+                return true;
+            };
+            match c.action.kind() {
+                Kind::Create if allowed(&live, new) => {
+                    live.push(new);
                     steps.push((i, None));
                     false
                 }
-                Action::Replace(_) if allowed(&live, family(c)) => {
-                    live.push(family(c));
+                Kind::Replace(_) if allowed(&live, new) => {
+                    live.push(new);
                     remove(&mut live, old_family(c));
                     steps.push((i, Some(Order::CreateBeforeDestroy)));
                     false
@@ -63,17 +56,20 @@ fn simulate(changes: &[Change], live: &[AddressFamily], redundancy: bool) -> Out
         });
         pending.retain(|&i| {
             let c = &changes[i];
-            match c.action {
-                Action::Delete if live.len() > 1 => {
+            match c.action.kind() {
+                Kind::Delete if live.len() > 1 => {
                     remove(&mut live, old_family(c));
                     steps.push((i, None));
                     false
                 }
-                Action::Replace(_) if live.len() > 1 => {
+                Kind::Replace(_) if live.len() > 1 => {
+                    let Some(new) = family(c) else {
+                        return true;
+                    };
                     let mut after = live.clone();
                     remove(&mut after, old_family(c));
-                    if allowed(&after, family(c)) {
-                        after.push(family(c));
+                    if allowed(&after, new) {
+                        after.push(new);
                         live = after;
                         steps.push((i, Some(Order::DestroyBeforeCreate)));
                         false
@@ -104,7 +100,7 @@ pub(super) fn order(
     // Owned peers a lagging describe does not list yet are live too.
     let unlisted = changes
         .iter()
-        .filter_map(|c| c.current.as_ref())
+        .filter_map(|c| c.action.live())
         .filter(|p| p.state.as_str() == super::vif::NOT_LISTED_YET);
     let live: Vec<AddressFamily> = seen
         .peers
@@ -125,30 +121,30 @@ pub(super) fn order(
     for &i in &outcome.stuck {
         let c = &changes[i];
         let location = c
-            .desired
-            .as_ref()
+            .action
+            .desired()
             .map_or_else(|| vif_location.clone(), |d| d.location.clone());
         let parent = seen.connection_id.as_deref().unwrap_or("connection");
-        let (rule, message) = match c.action {
-            Action::Create => (
-                "family-exclusive",
+        let (rule, message) = match &c.action {
+            Action::Create { desired } => (
+                Rule::FamilyExclusive,
                 format!(
                     "{} already has an {} peer and its {parent} does not have logical redundancy (hasLogicalRedundancy is {}); a second {} peer is not allowed",
                     seen.id,
-                    c.desired.as_ref().expect("spec").family,
+                    desired.family,
                     observed.redundancy_text(seen),
-                    c.desired.as_ref().expect("spec").family
+                    desired.family
                 ),
             ),
-            Action::Delete => (
-                "last-peer",
+            Action::Delete { .. } => (
+                Rule::LastPeer,
                 format!("deleting it would leave {} with no BGP peer, and AWS refuses to delete a virtual interface's last peer; keep a peer in the configuration or delete the virtual interface", seen.id),
             ),
             _ => (
-                "replace-impossible",
+                Rule::ReplaceImpossible,
                 format!(
                     "it must be replaced ({} changed), but it is the only BGP peer on {} and {parent} has no logical redundancy (hasLogicalRedundancy is {}): neither create-before-destroy nor destroy-before-create is allowed",
-                    c.forces.join(", "),
+                    c.action.forces().iter().map(|a| a.as_str()).collect::<Vec<_>>().join(", "),
                     seen.id,
                     observed.redundancy_text(seen)
                 ),
@@ -164,8 +160,8 @@ pub(super) fn order(
     for (step, (i, order)) in outcome.steps.into_iter().enumerate() {
         let mut c = changes[i].clone();
         c.step = step;
-        if let Some(order) = order {
-            c.action = Action::Replace(order);
+        if let (Some(order), Action::Replace { order: planned, .. }) = (order, &mut c.action) {
+            *planned = order;
             plan.warnings.push(super::Warning {
                 address: c.address.0.clone(),
                 message: "replacing this peer interrupts its BGP session".into(),

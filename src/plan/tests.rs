@@ -100,14 +100,14 @@ fn record(label: &str, p: &ObservedPeer) -> PeerRecord {
     }
 }
 
-fn actions(p: &Plan) -> Vec<(String, Action)> {
+fn actions(p: &Plan) -> Vec<(String, Kind)> {
     let mut v: Vec<_> = p
         .changes
         .iter()
         .map(|c| {
             (
                 c.address.0.rsplit('.').next().unwrap().to_string(),
-                c.action.clone(),
+                c.action.kind(),
             )
         })
         .collect();
@@ -116,7 +116,7 @@ fn actions(p: &Plan) -> Vec<(String, Action)> {
 }
 
 fn rules(p: &Plan) -> Vec<&'static str> {
-    p.refusals.iter().map(|r| r.rule).collect()
+    p.refusals.iter().map(|r| r.rule.as_str()).collect()
 }
 
 /// Every case of the matrix: (name, desired, observed, owned state).
@@ -295,29 +295,30 @@ fn matrix_decisions() {
     let a = |n: &str| actions(&by_name[n]);
     assert_eq!(
         a("create"),
-        vec![("v4".into(), Action::NoOp), ("v6".into(), Action::Create)]
+        vec![("v4".into(), Kind::NoOp), ("v6".into(), Kind::Create)]
     );
-    assert_eq!(a("adopt"), vec![("v4".into(), Action::Adopt)]);
-    assert_eq!(
-        a("wait-pending")[1],
-        ("v6".into(), Action::Wait(PeerState::Pending))
-    );
-    assert_eq!(a("deleted-ignored")[1], ("v6".into(), Action::Create));
+    assert_eq!(a("adopt"), vec![("v4".into(), Kind::Adopt)]);
+    assert_eq!(a("wait-pending")[1], ("v6".into(), Kind::Wait));
+    assert!(by_name["wait-pending"]
+        .changes
+        .iter()
+        .any(|c| c.action.waiting_on() == Some(&PeerState::Pending)));
+    assert_eq!(a("deleted-ignored")[1], ("v6".into(), Kind::Create));
     assert_eq!(
         a("replace-key-create-first")[0],
-        ("v4".into(), Action::Replace(Order::CreateBeforeDestroy))
+        ("v4".into(), Kind::Replace(Order::CreateBeforeDestroy))
     );
     assert_eq!(
         by_name["replace-key-create-first"]
             .changes
             .iter()
-            .find(|c| c.forces == vec!["auth_key"])
+            .find(|c| c.action.forces() == [Attribute::AuthKey])
             .map(|c| c.address.0.clone()),
         Some("virtual_interface.dxvif-a.bgp_peer.v4".into())
     );
     assert_eq!(
         a("replace-asn-destroy-first")[0],
-        ("v4".into(), Action::Replace(Order::DestroyBeforeCreate))
+        ("v4".into(), Kind::Replace(Order::DestroyBeforeCreate))
     );
     assert_eq!(
         rules(&by_name["replace-impossible"]),
@@ -325,13 +326,13 @@ fn matrix_decisions() {
     );
     assert_eq!(
         a("delete"),
-        vec![("v4".into(), Action::NoOp), ("v6".into(), Action::Delete)]
+        vec![("v4".into(), Kind::NoOp), ("v6".into(), Kind::Delete)]
     );
     assert_eq!(rules(&by_name["delete-last-refused"]), vec!["last-peer"]);
     assert_eq!(by_name["unmanaged"].unmanaged.len(), 1);
     assert_eq!(
         a("forget"),
-        vec![("v4".into(), Action::NoOp), ("v6".into(), Action::Forget)]
+        vec![("v4".into(), Kind::NoOp), ("v6".into(), Kind::Forget)]
     );
     assert_eq!(
         rules(&by_name["family-exclusive"]),
@@ -342,14 +343,15 @@ fn matrix_decisions() {
     assert_eq!(rules(&by_name["vif-missing"]), vec!["vif-not-found"]);
     assert_eq!(rules(&by_name["vif-deleted"]), vec!["vif-unusable"]);
     let deposed = &by_name["deposed"];
-    assert!(deposed.changes.iter().any(|c| c.deposed
-        && c.action == Action::Delete
-        && c.current.as_ref().unwrap().bgp_peer_id.as_deref() == Some("dxpeer-v4")));
+    assert!(deposed.changes.iter().any(|c| matches!(
+        &c.action,
+        Action::Delete { live, incarnation: Incarnation::Deposed } if live.id() == "dxpeer-v4"
+    )));
     assert!(
         deposed.unmanaged.is_empty(),
         "a deposed peer is never unmanaged"
     );
-    assert_eq!(a("orphaned-vif"), vec![("v6".into(), Action::Delete)]);
+    assert_eq!(a("orphaned-vif"), vec![("v6".into(), Kind::Delete)]);
 }
 
 #[test]
@@ -379,12 +381,7 @@ fn owned_peer_is_preferred_among_lookalikes_and_never_confused() {
     let d = desired(vec![spec("v4", Ipv4, 65000)]);
     let p = plan(&d, &o, &owned(&[("v4", &b)]));
     assert_eq!(
-        p.changes[0]
-            .current
-            .as_ref()
-            .unwrap()
-            .bgp_peer_id
-            .as_deref(),
+        p.changes[0].action.live().map(ObservedPeer::id),
         Some("dxpeer-b")
     );
     assert_eq!(p.unmanaged.len(), 1, "the other twin stays unmanaged");
@@ -413,29 +410,33 @@ fn apply_in_memory(p: &Plan, o: &mut Observed, s: &mut State) {
             |id: &Option<String>, vif: &mut ObservedVif| vif.peers.retain(|x| &x.bgp_peer_id != id);
         let label = c.address.0.rsplit('.').next().unwrap().to_string();
         match &c.action {
-            Action::Create | Action::Replace(_) => {
-                if let Some(old) = &c.current {
-                    remove(&old.bgp_peer_id, vif);
-                }
-                let new = add(c.desired.as_ref().unwrap(), vif);
+            Action::Create { desired } => {
+                let new = add(desired, vif);
                 s.upsert(record(&label, &new));
             }
-            Action::Delete => {
-                remove(&c.current.as_ref().unwrap().bgp_peer_id, vif);
-                if c.deposed {
-                    s.peers.iter_mut().for_each(|r| r.deposed.clear());
-                } else {
-                    s.remove(&c.address);
+            Action::Replace { desired, live, .. } => {
+                remove(&live.bgp_peer_id, vif);
+                let new = add(desired, vif);
+                s.upsert(record(&label, &new));
+            }
+            Action::Delete { live, incarnation } => {
+                remove(&live.bgp_peer_id, vif);
+                match incarnation {
+                    Incarnation::Deposed => s.peers.iter_mut().for_each(|r| r.deposed.clear()),
+                    Incarnation::Current => s.remove(&c.address),
                 }
             }
-            Action::Adopt | Action::Wait(_) => {
-                let id = c.current.as_ref().unwrap().bgp_peer_id.clone();
-                let p = vif.peers.iter_mut().find(|x| x.bgp_peer_id == id).unwrap();
+            Action::Adopt { live, .. } | Action::Wait { live, .. } => {
+                let p = vif
+                    .peers
+                    .iter_mut()
+                    .find(|x| x.bgp_peer_id == live.bgp_peer_id)
+                    .unwrap();
                 p.state = PeerState::Available;
                 s.upsert(record(&label, p));
             }
-            Action::Forget => s.remove(&c.address),
-            Action::NoOp => {}
+            Action::Forget { .. } => s.remove(&c.address),
+            Action::NoOp { .. } => {}
         }
     }
 }
@@ -483,9 +484,9 @@ proptest! {
 
         let owned_ids: Vec<String> = state.peers.iter().map(|r| r.bgp_peer_id.clone()).collect();
         for c in &first.changes {
-            if matches!(c.action, Action::Delete | Action::Replace(_)) {
-                let id = c.current.as_ref().unwrap().bgp_peer_id.clone().unwrap();
-                let adoptable = c.action != Action::Delete && c.desired.is_some();
+            if let Action::Delete { live, .. } | Action::Replace { live, .. } = &c.action {
+                let id = live.bgp_peer_id.clone().unwrap();
+                let adoptable = c.action.kind() != Kind::Delete && c.action.desired().is_some();
                 prop_assert!(owned_ids.contains(&id) || adoptable, "touched unmanaged peer {}", id);
             }
         }
@@ -497,7 +498,7 @@ proptest! {
             prop_assert!(live_after >= 1 || live_before == 0, "the VIF lost its last peer");
             let second = plan(&d, &o, &s2);
             prop_assert!(second.refusals.is_empty(), "{:?}", second.refusals);
-            prop_assert!(!second.has_changes(), "still changes after apply: {:?}", second.changes.iter().filter(|c| c.action != Action::NoOp).collect::<Vec<_>>());
+            prop_assert!(!second.has_changes(), "still changes after apply: {:?}", second.changes.iter().filter(|c| c.action.kind() != Kind::NoOp).collect::<Vec<_>>());
         }
     }
 }
@@ -516,7 +517,8 @@ fn an_owned_peer_missing_from_a_lagging_describe_is_waited_for_not_recreated() {
     };
     let p = plan(&desired(vec![spec("v6", Ipv6, 64600)]), &lagging, &state);
     assert!(
-        matches!(&actions(&p)[..], [(label, Action::Wait(s))] if label == "v6" && s.as_str() == "not listed yet"),
+        matches!(&actions(&p)[..], [(label, Kind::Wait)] if label == "v6")
+            && p.changes[0].action.waiting_on().map(PeerState::as_str) == Some("not listed yet"),
         "{:?}",
         actions(&p)
     );
@@ -525,7 +527,7 @@ fn an_owned_peer_missing_from_a_lagging_describe_is_waited_for_not_recreated() {
     let mut with_other = observed(vec![other], Some("no"));
     with_other.described_at_ms = lagging.described_at_ms.clone();
     let p = plan(&desired(vec![]), &with_other, &state);
-    assert_eq!(actions(&p), vec![("v6".to_string(), Action::Delete)]);
+    assert_eq!(actions(&p), vec![("v6".to_string(), Kind::Delete)]);
     // ...and, as the VIF's only peer, it still counts: deleting it is refused as the last peer.
     let p = plan(&desired(vec![]), &lagging, &state);
     assert_eq!(rules(&p), vec!["last-peer"]);
@@ -535,7 +537,7 @@ fn an_owned_peer_missing_from_a_lagging_describe_is_waited_for_not_recreated() {
         o
     };
     let p = plan(&desired(vec![spec("v6", Ipv6, 64600)]), &late, &state);
-    assert_eq!(actions(&p), vec![("v6".to_string(), Action::Create)]);
+    assert_eq!(actions(&p), vec![("v6".to_string(), Kind::Create)]);
 }
 
 /// A replacement killed after it deleted the old peer but before it said so: the deposed entry is forgotten.
@@ -550,11 +552,11 @@ fn a_deposed_peer_that_is_already_deleted_is_forgotten() {
     let forget = p
         .changes
         .iter()
-        .find(|c| c.action == Action::Forget)
+        .find(|c| c.action.kind() == Kind::Forget)
         .expect("a forget");
-    assert!(forget.deposed);
+    assert!(forget.action.deposed());
     assert_eq!(
-        forget.current.as_ref().unwrap().bgp_peer_id.as_deref(),
+        forget.action.live().map(ObservedPeer::id),
         Some("dxpeer-old")
     );
     assert!(p.has_changes());

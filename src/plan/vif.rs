@@ -2,7 +2,10 @@
 
 use std::collections::BTreeSet;
 
-use super::{matches, schedule, Action, Change, Plan, Refusal, Unmanaged, Warning};
+use super::{
+    matches, schedule, Action, Attribute, Change, Forgotten, Incarnation, Order, Plan, Reason,
+    Refusal, Rule, Unmanaged, Warning,
+};
 use crate::model::{
     Location, Observed, ObservedPeer, ObservedVif, PeerAddress, PeerSpec, PeerState, Scope, VifId,
     VifSpec,
@@ -10,28 +13,28 @@ use crate::model::{
 use crate::state::PeerRecord;
 
 /// The fields on which an existing peer differs from its spec; any difference forces replacement.
-fn differences(spec: &PeerSpec, peer: &ObservedPeer) -> Vec<&'static str> {
+fn differences(spec: &PeerSpec, peer: &ObservedPeer) -> Vec<Attribute> {
     let mut out = Vec::new();
     if spec.family != peer.family {
-        out.push("address_family");
+        out.push(Attribute::AddressFamily);
     }
     if spec.asn != peer.asn {
-        out.push("asn");
+        out.push(Attribute::Asn);
     }
     let differs = |want: &Option<String>, have: &Option<String>| {
         want.as_ref()
             .is_some_and(|w| have.as_ref().is_none_or(|h| !h.eq_ignore_ascii_case(w)))
     };
     if differs(&spec.amazon_address, &peer.amazon_address) {
-        out.push("amazon_address");
+        out.push(Attribute::AmazonAddress);
     }
     if differs(&spec.customer_address, &peer.customer_address) {
-        out.push("customer_address");
+        out.push(Attribute::CustomerAddress);
     }
     // Compared in memory only; neither key is ever printed or stored.
     if let (Some(want), Some(have)) = (&spec.auth_key, &peer.auth_key) {
         if want != have {
-            out.push("auth_key");
+            out.push(Attribute::AuthKey);
         }
     }
     out
@@ -41,18 +44,20 @@ fn unusable(seen: &ObservedVif) -> bool {
     matches!(seen.state.as_str(), "deleted" | "deleting" | "rejected")
 }
 
+/// Plans one declared VIF: `seen` is how AWS describes it (if at all), `records` the peers dxctl owns on it.
 pub(super) fn plan_declared(
     spec: &VifSpec,
+    seen: Option<&ObservedVif>,
     observed: &Observed,
     records: Vec<&PeerRecord>,
     plan: &mut Plan,
 ) {
     let vif_address = format!("virtual_interface.{}", spec.id);
-    let Some(seen) = observed.vif(&spec.id).filter(|v| v.scope == spec.scope) else {
+    let Some(seen) = seen.filter(|v| v.scope == spec.scope) else {
         plan.refusals.push(Refusal {
             location: spec.location.clone(),
             address: vif_address,
-            rule: "vif-not-found",
+            rule: Rule::VifNotFound,
             message: format!(
                 "virtual interface {} does not exist in {}",
                 spec.id, spec.scope
@@ -64,7 +69,7 @@ pub(super) fn plan_declared(
         plan.refusals.push(Refusal {
             location: spec.location.clone(),
             address: vif_address,
-            rule: "vif-unusable",
+            rule: Rule::VifUnusable,
             message: format!(
                 "virtual interface {} is {}; its BGP peers cannot be changed",
                 spec.id, seen.state
@@ -77,22 +82,13 @@ pub(super) fn plan_declared(
     owned_ids.extend(deposed_ids(&records));
     let mut taken: BTreeSet<usize> = BTreeSet::new();
     let mut changes = Vec::new();
-    let change = |address: PeerAddress,
-                  action,
-                  reason: String,
-                  desired: Option<&PeerSpec>,
-                  current: Option<&ObservedPeer>,
-                  forces| Change {
+    let change = |address: PeerAddress, action, reason| Change {
         address,
         vif: spec.id.clone(),
         scope: spec.scope.clone(),
         action,
         reason,
-        desired: desired.cloned(),
-        current: current.cloned(),
-        forces,
         step: 0,
-        deposed: false,
     };
 
     let mut peers: Vec<&PeerSpec> = spec.peers.iter().collect();
@@ -109,39 +105,29 @@ pub(super) fn plan_declared(
                 None => not_yet_listed(r, seen, observed, &spec.scope).map(|p| (None, p)),
             }
         });
-        if let Some((i, peer)) = owned {
-            let peer = &peer;
+        if let Some((i, live)) = owned {
             taken.extend(i);
-            let forces = differences(want, peer);
+            let desired = want.clone();
+            let forces = differences(want, &live);
             let (action, reason) = if !forces.is_empty() {
                 (
-                    Action::Replace(super::Order::CreateBeforeDestroy),
-                    format!(
-                        "{} changed, and BGP peers cannot be updated in place",
-                        forces.join(", ")
-                    ),
+                    Action::Replace {
+                        desired,
+                        live,
+                        order: Order::CreateBeforeDestroy,
+                        forces,
+                    },
+                    Reason::Changed,
                 )
-            } else if peer.state == PeerState::Available {
-                (Action::NoOp, "exists and matches".to_string())
+            } else if live.state == PeerState::Available {
+                (Action::NoOp { desired, live }, Reason::Matches)
             } else {
-                (
-                    Action::Wait(peer.state.clone()),
-                    format!("exists and is {}; apply waits for it", peer.state),
-                )
+                (Action::Wait { desired, live }, Reason::Provisioning)
             };
-            changes.push(change(
-                address,
-                action,
-                reason,
-                Some(want),
-                Some(peer),
-                forces,
-            ));
+            changes.push(change(address, action, reason));
             continue;
         }
-        let gone = record
-            .map(|r| format!("dxctl's peer {} no longer exists; ", r.bgp_peer_id))
-            .unwrap_or_default();
+        let lost = record.map(|r| r.bgp_peer_id.clone());
         let candidates: Vec<(usize, &ObservedPeer)> = seen
             .peers
             .iter()
@@ -156,24 +142,41 @@ pub(super) fn plan_declared(
             })
             .collect();
         match candidates.as_slice() {
-            [] => changes.push(change(address, Action::Create, format!("{gone}no live peer on the virtual interface matches"), Some(want), None, vec![])),
-            [(i, peer)] => {
+            [] => changes.push(change(
+                address,
+                Action::Create {
+                    desired: want.clone(),
+                },
+                Reason::NoMatch { lost },
+            )),
+            [(i, live)] => {
                 taken.insert(*i);
-                let id = peer.bgp_peer_id.as_deref().unwrap_or("?");
-                let forces = differences(want, peer);
+                let (desired, live) = (want.clone(), (*live).clone());
+                let forces = differences(want, &live);
                 let (action, reason) = if !forces.is_empty() {
-                    (Action::Replace(super::Order::CreateBeforeDestroy), format!("{gone}unmanaged peer {id} matches but its auth key differs"))
-                } else if peer.state == PeerState::Available {
-                    (Action::Adopt, format!("{gone}peer {id} already exists and matches; it becomes managed without any API call"))
+                    (
+                        Action::Replace {
+                            desired,
+                            live,
+                            order: Order::CreateBeforeDestroy,
+                            forces,
+                        },
+                        Reason::UnmanagedKeyDiffers { lost },
+                    )
+                } else if live.state == PeerState::Available {
+                    (Action::Adopt { desired, live }, Reason::Adoptable { lost })
                 } else {
-                    (Action::Wait(peer.state.clone()), format!("{gone}peer {id} exists and is {}; apply waits for it and adopts it", peer.state))
+                    (
+                        Action::Wait { desired, live },
+                        Reason::AdoptableWhenReady { lost },
+                    )
                 };
-                changes.push(change(address, action, reason, Some(want), Some(peer), forces));
+                changes.push(change(address, action, reason));
             }
             many => plan.refusals.push(Refusal {
                 location: want.location.clone(),
                 address: address.0.clone(),
-                rule: "ambiguous-match",
+                rule: Rule::AmbiguousMatch,
                 message: format!(
                     "{} unmanaged peers on {} match family {} and ASN {}; give customer_address to say which one is meant",
                     many.len(),
@@ -202,24 +205,25 @@ pub(super) fn plan_declared(
             .map(|(i, p)| (Some(i), p.clone()))
             .or_else(|| not_yet_listed(r, seen, observed, &spec.scope).map(|p| (None, p)));
         match found {
-            Some((i, peer)) => {
+            Some((i, live)) => {
                 taken.extend(i);
                 changes.push(change(
                     r.address.clone(),
-                    Action::Delete,
-                    "removed from the configuration".into(),
-                    None,
-                    Some(&peer),
-                    vec![],
+                    Action::Delete {
+                        live,
+                        incarnation: Incarnation::Current,
+                    },
+                    Reason::RemovedFromConfig,
                 ));
             }
             None => changes.push(change(
                 r.address.clone(),
-                Action::Forget,
-                format!("peer {} no longer exists in AWS", r.bgp_peer_id),
-                None,
-                None,
-                vec![],
+                Action::Forget {
+                    forgotten: Forgotten::Owned {
+                        bgp_peer_id: r.bgp_peer_id.clone(),
+                    },
+                },
+                Reason::Vanished,
             )),
         }
     }
@@ -238,7 +242,7 @@ pub(super) fn plan_declared(
             plan.refusals.push(Refusal {
                 location: want.location.clone(),
                 address: record.address.0.clone(),
-                rule: "state-conflict",
+                rule: Rule::StateConflict,
                 message: format!(
                     "the state lists peer {} as deposed by {} (to delete), but it is what {} declares; dxctl will \
                      not delete it. Check the state file (its previous version is kept as .backup)",
@@ -249,16 +253,14 @@ pub(super) fn plan_declared(
             });
             continue;
         }
-        let mut c = change(
+        changes.push(change(
             record.address.clone(),
-            Action::Delete,
-            "left behind by an interrupted replacement".into(),
-            None,
-            Some(peer),
-            vec![],
-        );
-        c.deposed = true;
-        changes.push(c);
+            Action::Delete {
+                live: peer.clone(),
+                incarnation: Incarnation::Deposed,
+            },
+            Reason::LeftByReplacement,
+        ));
     }
     changes.extend(
         deposed_gone(seen, observed, &records)
@@ -282,15 +284,11 @@ pub(super) fn plan_declared(
         }
     }
     if seen.vif_type == "public" {
-        for c in changes
-            .iter()
-            .filter(|c| matches!(c.action, Action::Create | Action::Replace(_)))
-        {
-            let asn = c
-                .desired
-                .as_ref()
-                .map(|d| d.asn)
-                .expect("creates have a spec");
+        for c in &changes {
+            let (Action::Create { desired } | Action::Replace { desired, .. }) = &c.action else {
+                continue;
+            };
+            let asn = desired.asn;
             if !asn.is_private() {
                 plan.warnings.push(Warning {
                     address: c.address.0.clone(),
@@ -377,20 +375,13 @@ fn deposed_gone(seen: &ObservedVif, observed: &Observed, records: &[&PeerRecord]
                 address: r.address.clone(),
                 vif: r.virtual_interface_id.clone(),
                 scope: seen.scope.clone(),
-                action: Action::Forget,
-                reason: format!(
-                    "deposed peer {id} is already {}",
-                    if listed.is_some() {
-                        peer.state.as_str()
-                    } else {
-                        "gone"
-                    }
-                ),
-                desired: None,
-                current: Some(peer),
-                forces: vec![],
+                action: Action::Forget {
+                    forgotten: Forgotten::Deposed { peer },
+                },
+                reason: Reason::DeposedGone {
+                    listed: listed.is_some(),
+                },
                 step: 0,
-                deposed: true,
             });
         }
     }
@@ -421,17 +412,19 @@ fn deposed_peers<'a>(
 /// A VIF whose block left the config: delete the peers dxctl owns there (or forget them if gone).
 pub(super) fn plan_orphaned(
     id: &VifId,
+    seen: Option<&ObservedVif>,
     observed: &Observed,
     records: Vec<&PeerRecord>,
     plan: &mut Plan,
 ) {
-    let scope = Scope {
-        region: records[0].region.clone(),
-        profile: records[0].profile.clone(),
+    let Some(first) = records.first() else {
+        return;
     };
-    let seen = observed
-        .vif(id)
-        .filter(|v| v.scope == scope && !unusable(v));
+    let scope = Scope {
+        region: first.region.clone(),
+        profile: first.profile.clone(),
+    };
+    let seen = seen.filter(|v| v.scope == scope && !unusable(v));
     let location = Location {
         file: "(state)".into(),
         line: 0,
@@ -450,13 +443,20 @@ pub(super) fn plan_orphaned(
                 .or_else(|| not_yet_listed(r, v, observed, &scope))
         });
         let (action, reason) = match peer {
-            Some(_) => (
-                Action::Delete,
-                "its virtual_interface block was removed from the configuration".to_string(),
+            Some(live) => (
+                Action::Delete {
+                    live,
+                    incarnation: Incarnation::Current,
+                },
+                Reason::VifRemovedFromConfig,
             ),
             None => (
-                Action::Forget,
-                format!("peer {} no longer exists in AWS", r.bgp_peer_id),
+                Action::Forget {
+                    forgotten: Forgotten::Owned {
+                        bgp_peer_id: r.bgp_peer_id.clone(),
+                    },
+                },
+                Reason::Vanished,
             ),
         };
         changes.push(Change {
@@ -465,11 +465,7 @@ pub(super) fn plan_orphaned(
             scope: scope.clone(),
             action,
             reason,
-            desired: None,
-            current: peer,
-            forces: vec![],
             step: 0,
-            deposed: false,
         });
     }
     if let Some(seen) = seen {
@@ -479,13 +475,12 @@ pub(super) fn plan_orphaned(
                 address: record.address.clone(),
                 vif: id.clone(),
                 scope: scope.clone(),
-                action: Action::Delete,
-                reason: "left behind by an interrupted replacement".into(),
-                desired: None,
-                current: Some(peer.clone()),
-                forces: vec![],
+                action: Action::Delete {
+                    live: peer.clone(),
+                    incarnation: Incarnation::Deposed,
+                },
+                reason: Reason::LeftByReplacement,
                 step: 0,
-                deposed: true,
             });
         }
     }

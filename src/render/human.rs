@@ -6,7 +6,8 @@ use anstyle::{AnsiColor, Style};
 use similar::{ChangeTag, TextDiff};
 
 use super::{desired_attributes, observed_attributes};
-use crate::plan::{Action, Change, Order, Plan};
+use crate::model::{ObservedPeer, PeerSpec};
+use crate::plan::{Action, Attribute, Change, Incarnation, Order, Plan};
 
 struct Paint {
     color: bool,
@@ -56,9 +57,14 @@ fn block(
 }
 
 /// The attribute diff of a replacement, line by line with `similar`.
-fn replacement(out: &mut String, p: &Paint, c: &Change) {
-    let old = c.current.as_ref().expect("replace has a peer");
-    let new = c.desired.as_ref().expect("replace has a spec");
+fn replacement(
+    out: &mut String,
+    p: &Paint,
+    c: &Change,
+    old: &ObservedPeer,
+    new: &PeerSpec,
+    forces: &[Attribute],
+) {
     let width = "customer_address".len();
     let line = |(k, v): &(&str, String), forced: bool| {
         let note = if forced { " # forces replacement" } else { "" };
@@ -72,7 +78,7 @@ fn replacement(out: &mut String, p: &Paint, c: &Change) {
         .collect();
     let after: String = after
         .iter()
-        .map(|a| line(a, c.forces.contains(&a.0)))
+        .map(|a| line(a, forces.iter().any(|f| f.as_str() == a.0)))
         .collect();
     let _ = writeln!(
         out,
@@ -108,95 +114,95 @@ fn replacement(out: &mut String, p: &Paint, c: &Change) {
 pub fn human(plan: &Plan, color: bool) -> String {
     let p = Paint { color };
     let mut out = String::new();
-    let shown: Vec<&Change> = plan
+    // What each shown change will do, and the order of a replacement; no-ops and waits are listed apart.
+    let heading = |c: &Change| -> Option<(&str, &str)> {
+        match &c.action {
+            Action::Create { .. } => Some(("will be created", "")),
+            Action::Delete {
+                incarnation: Incarnation::Deposed,
+                ..
+            } => Some((
+                "(deposed by an interrupted replacement) will be destroyed",
+                "",
+            )),
+            Action::Delete { .. } => Some(("will be destroyed", "")),
+            Action::Replace { order, .. } => Some((
+                "must be replaced",
+                match order {
+                    Order::CreateBeforeDestroy => " (create before destroy)",
+                    Order::DestroyBeforeCreate => " (destroy before create)",
+                },
+            )),
+            Action::Adopt { .. } => Some(("will be adopted", "")),
+            Action::Forget { .. } => Some(("will be forgotten", "")),
+            Action::NoOp { .. } | Action::Wait { .. } => None,
+        }
+    };
+    let shown: Vec<(&Change, (&str, &str))> = plan
         .changes
         .iter()
-        .filter(|c| {
-            matches!(
-                c.action,
-                Action::Create
-                    | Action::Delete
-                    | Action::Replace(_)
-                    | Action::Adopt
-                    | Action::Forget
-            )
-        })
+        .filter_map(|c| heading(c).map(|h| (c, h)))
         .collect();
     if !shown.is_empty() {
         out.push_str("dxctl will perform the following actions:\n");
     }
-    for c in &shown {
+    for (c, (what, order)) in &shown {
         out.push('\n');
-        let (what, order) = match c.action {
-            Action::Create => ("will be created", None),
-            Action::Delete if c.deposed => (
-                "(deposed by an interrupted replacement) will be destroyed",
-                None,
-            ),
-            Action::Delete => ("will be destroyed", None),
-            Action::Replace(o) => ("must be replaced", Some(o)),
-            Action::Adopt => ("will be adopted", None),
-            Action::Forget => ("will be forgotten", None),
-            _ => unreachable!("filtered above"),
-        };
-        let order = match order {
-            Some(Order::CreateBeforeDestroy) => " (create before destroy)",
-            Some(Order::DestroyBeforeCreate) => " (destroy before create)",
-            None => "",
-        };
         let _ = writeln!(out, "  # {} {what}{order}", p.bold(&c.address.0));
-        let _ = writeln!(out, "  # ({}; {} in {})", c.reason, c.vif, c.scope);
-        match c.action {
-            Action::Create => {
-                let mut attrs = desired_attributes(c.desired.as_ref().expect("create has a spec"));
+        let _ = writeln!(out, "  # ({}; {} in {})", c.reason_text(), c.vif, c.scope);
+        match &c.action {
+            Action::Create { desired } => {
+                let mut attrs = desired_attributes(desired);
                 attrs.push(("bgp_peer_id", "(known after apply)".into()));
                 attrs.push(("virtual_interface_id", format!("{:?}", c.vif.0)));
                 block(&mut out, &p, "+", AnsiColor::Green, c, &mut attrs);
             }
-            Action::Delete => {
-                let peer = c.current.as_ref().expect("delete has a peer");
-                let mut attrs = observed_attributes(peer);
-                attrs.push((
-                    "bgp_peer_id",
-                    format!("{:?}", peer.bgp_peer_id.as_deref().unwrap_or("?")),
-                ));
+            Action::Delete { live, .. } => {
+                let mut attrs = observed_attributes(live);
+                attrs.push(("bgp_peer_id", format!("{:?}", live.id())));
                 block(&mut out, &p, "-", AnsiColor::Red, c, &mut attrs);
             }
-            Action::Replace(_) => replacement(&mut out, &p, c),
-            Action::Adopt => {
-                let peer = c.current.as_ref().expect("adopt has a peer");
+            Action::Replace {
+                desired,
+                live,
+                forces,
+                ..
+            } => replacement(&mut out, &p, c, live, desired, forces),
+            Action::Adopt { live, .. } => {
                 let _ = writeln!(
                     out,
                     "  {} bgp_peer {:?} {{ bgp_peer_id = {:?} }}",
                     p.paint(AnsiColor::Cyan, "<="),
                     label(c),
-                    peer.bgp_peer_id.as_deref().unwrap_or("?")
+                    live.id()
                 );
             }
-            _ => {}
+            Action::Forget { .. } | Action::NoOp { .. } | Action::Wait { .. } => {}
         }
     }
     if !shown.is_empty() {
         out.push('\n');
     }
-    let waits: Vec<&Change> = plan
+    let waits: Vec<(&Change, &ObservedPeer)> = plan
         .changes
         .iter()
-        .filter(|c| matches!(c.action, Action::Wait(_)))
+        .filter_map(|c| match &c.action {
+            Action::Wait { live, .. } => Some((c, live)),
+            _ => None,
+        })
         .collect();
     if !waits.is_empty() {
         out.push_str(
             "Still being provisioned; apply waits for these and creates nothing for them:\n",
         );
-        for c in waits {
-            if let (Action::Wait(state), Some(peer)) = (&c.action, &c.current) {
-                let _ = writeln!(
-                    out,
-                    "  ~ {} [id={}] is {state}",
-                    c.address,
-                    peer.bgp_peer_id.as_deref().unwrap_or("?")
-                );
-            }
+        for (c, live) in waits {
+            let _ = writeln!(
+                out,
+                "  ~ {} [id={}] is {}",
+                c.address,
+                live.id(),
+                live.state
+            );
         }
         out.push('\n');
     }

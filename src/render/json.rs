@@ -3,7 +3,7 @@
 use serde_json::{json, Map, Value};
 
 use crate::model::{ObservedPeer, PeerSpec};
-use crate::plan::{Action, Plan};
+use crate::plan::Plan;
 
 /// Bumped on any incompatible change to the schema.
 pub const JSON_FORMAT_VERSION: &str = "1.0";
@@ -44,8 +44,8 @@ pub fn json(plan: &Plan) -> Value {
         .iter()
         .map(|c| {
             let mut sensitive: Vec<&str> = c
-                .desired
-                .as_ref()
+                .action
+                .desired()
                 .map(|d| d.sensitive.iter().copied().collect())
                 .unwrap_or_default();
             if !sensitive.contains(&"auth_key") {
@@ -57,13 +57,13 @@ pub fn json(plan: &Plan) -> Value {
                 "region": c.scope.region,
                 "profile": c.scope.profile,
                 "actions": c.action.names(),
-                "state": match &c.action { Action::Wait(s) => Some(s.as_str()), _ => None },
-                "deposed": c.deposed,
+                "state": c.action.waiting_on().map(|s| s.as_str()),
+                "deposed": c.action.deposed(),
                 "step": c.step,
-                "reason": c.reason,
-                "forces_replacement": c.forces,
-                "before": c.current.as_ref().map(before),
-                "after": c.desired.as_ref().map(after),
+                "reason": c.reason_text(),
+                "forces_replacement": c.action.forces(),
+                "before": c.action.live().map(before),
+                "after": c.action.desired().map(after),
                 "sensitive": sensitive,
             })
         })

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use crate::plan::{Action, Plan};
+use crate::plan::{Kind, Plan};
 
 pub fn markdown(plan: &Plan) -> String {
     let s = plan.summary();
@@ -20,23 +20,23 @@ pub fn markdown(plan: &Plan) -> String {
     let rows: Vec<_> = plan
         .changes
         .iter()
-        .filter(|c| c.action != Action::NoOp)
+        .filter(|c| c.action.kind() != Kind::NoOp)
         .collect();
     if rows.is_empty() {
         out.push_str("No changes. Your infrastructure matches the configuration.\n");
     } else {
         out.push_str("| | Address | Action | Reason |\n|---|---|---|---|\n");
         for c in rows {
-            let sign = match c.action {
-                Action::Create => "+",
-                Action::Delete => "-",
-                Action::Replace(_) => "-/+",
-                Action::Adopt => "<=",
-                Action::Wait(_) => "~",
-                Action::Forget => "x",
-                Action::NoOp => "",
+            let sign = match c.action.kind() {
+                Kind::Create => "+",
+                Kind::Delete => "-",
+                Kind::Replace(_) => "-/+",
+                Kind::Adopt => "<=",
+                Kind::Wait => "~",
+                Kind::Forget => "x",
+                Kind::NoOp => "",
             };
-            let reason = c.reason.replace('|', "\\|");
+            let reason = c.reason_text().replace('|', "\\|");
             let _ = writeln!(
                 out,
                 "| `{sign}` | `{}` | {} | {reason} |",

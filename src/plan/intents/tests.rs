@@ -245,7 +245,7 @@ fn the_planner_never_lists_an_adopted_peer_as_unmanaged() {
     assert!(plan
         .changes
         .iter()
-        .any(|c| c.address == address("v6") && c.action == crate::plan::Action::Delete));
+        .any(|c| c.address == address("v6") && c.action.kind() == crate::plan::Kind::Delete));
 }
 
 #[test]
