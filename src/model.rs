@@ -55,8 +55,21 @@ impl FromStr for AddressFamily {
 
 /// A BGP autonomous system number as Direct Connect accepts it: 1..=4294967294.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
+#[serde(try_from = "u64", into = "u64")]
 pub struct Asn(u32);
+
+impl TryFrom<u64> for Asn {
+    type Error = String;
+    fn try_from(value: u64) -> Result<Asn, String> {
+        Asn::new(value)
+    }
+}
+
+impl From<Asn> for u64 {
+    fn from(asn: Asn) -> u64 {
+        u64::from(asn.0)
+    }
+}
 
 impl Asn {
     pub const MAX: u64 = 4_294_967_294;
@@ -151,6 +164,107 @@ impl fmt::Debug for Secret {
 impl fmt::Display for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("(sensitive)")
+    }
+}
+
+/// Defines an enum of the strings Direct Connect reports for one field, parsed once at the `aws/` boundary: each
+/// known value a variant, anything else kept verbatim in `Other` (AWS may add values; they are shown, never matched).
+macro_rules! aws_enum {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:literal,)+ }) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum $name {
+            $($(#[$vdoc])* $variant,)+
+            /// A value this dxctl does not know.
+            Other(String),
+        }
+
+        impl $name {
+            pub fn parse(text: &str) -> $name {
+                match text {
+                    $($text => $name::$variant,)+
+                    other => $name::Other(other.to_string()),
+                }
+            }
+
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $($name::$variant => $text,)+
+                    $name::Other(text) => text,
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(text: &str) -> $name {
+                $name::parse(text)
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+    };
+}
+
+aws_enum! {
+    /// A virtual interface's `virtualInterfaceState`.
+    VifState {
+        Confirming = "confirming",
+        Verifying = "verifying",
+        Pending = "pending",
+        Available = "available",
+        Down = "down",
+        Testing = "testing",
+        Deleting = "deleting",
+        Deleted = "deleted",
+        Rejected = "rejected",
+        Unknown = "unknown",
+    }
+}
+
+impl VifState {
+    /// A VIF in this state takes no BGP peer changes.
+    pub fn is_unusable(&self) -> bool {
+        matches!(
+            self,
+            VifState::Deleting | VifState::Deleted | VifState::Rejected
+        )
+    }
+}
+
+aws_enum! {
+    /// A virtual interface's `virtualInterfaceType`.
+    VifType {
+        Private = "private",
+        Public = "public",
+        Transit = "transit",
+    }
+}
+
+aws_enum! {
+    /// A connection's or LAG's `hasLogicalRedundancy`: whether a VIF on it may have two peers in one family.
+    Redundancy {
+        Yes = "yes",
+        No = "no",
+        Unknown = "unknown",
+    }
+}
+
+aws_enum! {
+    /// A BGP peer's `bgpStatus`: whether its session is established.
+    BgpStatus {
+        Up = "up",
+        Down = "down",
+        Unknown = "unknown",
     }
 }
 
@@ -294,6 +408,7 @@ pub struct ObservedPeer {
     pub amazon_address: Option<String>,
     pub customer_address: Option<String>,
     pub state: PeerState,
+    pub bgp_status: BgpStatus,
 }
 
 impl ObservedPeer {
@@ -308,8 +423,8 @@ impl ObservedPeer {
 pub struct ObservedVif {
     pub id: VifId,
     pub scope: Scope,
-    pub state: String,
-    pub vif_type: String,
+    pub state: VifState,
+    pub vif_type: VifType,
     pub connection_id: Option<String>,
     pub peers: Vec<ObservedPeer>,
 }
@@ -319,21 +434,32 @@ pub struct ObservedVif {
 pub struct Observed {
     pub vifs: Vec<ObservedVif>,
     /// `hasLogicalRedundancy` by connection or LAG id, for the regions where it was needed.
-    pub logical_redundancy: BTreeMap<String, String>,
+    pub logical_redundancy: BTreeMap<String, Redundancy>,
     /// When each scope's DescribeVirtualInterfaces started, in milliseconds since the Unix epoch: what settles a
     /// write-ahead intent is a describe that started late enough.
     pub described_at_ms: BTreeMap<Scope, u64>,
 }
 
 impl Observed {
+    /// One VIF by id: a linear search, for single lookups; loops use [`Observed::by_id`].
     pub fn vif(&self, id: &VifId) -> Option<&ObservedVif> {
         self.vifs.iter().find(|v| &v.id == id)
     }
 
-    /// Whether the VIF's connection or LAG allows two peers in one family; `None` when not known.
+    /// Every VIF by id (the first listed under an id, as [`Observed::vif`] finds it), built once for lookups in loops.
+    pub fn by_id(&self) -> std::collections::HashMap<&VifId, &ObservedVif> {
+        let mut index = std::collections::HashMap::with_capacity(self.vifs.len());
+        for v in &self.vifs {
+            index.entry(&v.id).or_insert(v);
+        }
+        index
+    }
+
+    /// Whether the VIF's connection or LAG allows two peers in one family; `None` when not described yet. Only
+    /// `yes` allows it: `unknown` is treated as `no`, the safe reading.
     pub fn redundancy(&self, vif: &ObservedVif) -> Option<bool> {
         let conn = vif.connection_id.as_ref()?;
-        self.logical_redundancy.get(conn).map(|v| v == "yes")
+        Some(*self.logical_redundancy.get(conn)? == Redundancy::Yes)
     }
 
     pub fn redundancy_text(&self, vif: &ObservedVif) -> &str {
@@ -375,6 +501,39 @@ mod tests {
         assert!(!Asn::new(65535).unwrap().is_private());
         assert!(!Asn::new(7224).unwrap().is_private());
         assert!(Asn::new(4_200_000_000).unwrap().is_private());
+    }
+
+    #[test]
+    fn asn_is_range_checked_when_read_from_json() {
+        for bad in ["0", "4294967295", "-1", "1.5", "\"64600\""] {
+            assert!(serde_json::from_str::<Asn>(bad).is_err(), "{bad}");
+        }
+        let asn: Asn = serde_json::from_str("4294967294").unwrap();
+        assert_eq!(asn.get(), 4_294_967_294);
+        assert_eq!(serde_json::to_string(&asn).unwrap(), "4294967294");
+    }
+
+    #[test]
+    fn aws_enums_parse_known_values_and_keep_unknown_ones() {
+        for text in [
+            "available",
+            "down",
+            "deleted",
+            "rejected",
+            "unknown",
+            "brand-new",
+        ] {
+            assert_eq!(VifState::parse(text).as_str(), text);
+        }
+        assert_eq!(VifState::parse("deleting"), VifState::Deleting);
+        assert!(VifState::Rejected.is_unusable() && !VifState::Down.is_unusable());
+        assert_eq!(VifType::parse("public"), VifType::Public);
+        assert_eq!(
+            Redundancy::parse("maybe"),
+            Redundancy::Other("maybe".into())
+        );
+        assert_eq!(BgpStatus::parse("up"), BgpStatus::Up);
+        assert_eq!(serde_json::to_string(&Redundancy::Yes).unwrap(), "\"yes\"");
     }
 
     #[test]

@@ -57,7 +57,7 @@ pub fn observed_fingerprint(observed: &Observed) -> String {
             "id": v.id.0,
             "region": v.scope.region,
             "profile": v.scope.profile,
-            "state": v.state,
+            "state": v.state.as_str(),
             "peers": v.peers.iter().map(|p| json!([p.bgp_peer_id, p.family.as_str(), p.asn.get(), p.amazon_address, p.customer_address, p.state.as_str()])).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
         "redundancy": observed.logical_redundancy,

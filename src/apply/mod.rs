@@ -121,11 +121,12 @@ pub async fn execute<D: DirectConnect, S: StateStore + Clone + Send + 'static>(
             .or_default()
             .push(c);
     }
+    let seen = observed.by_id();
     let vif_runs =
         futures::future::join_all(by_vif.into_iter().map(|((scope, vif), mut changes)| {
             changes.sort_by_key(|c| c.step);
-            let known: BTreeSet<String> = observed
-                .vif(&vif)
+            let listed = seen.get(&vif).copied();
+            let known: BTreeSet<String> = listed
                 .filter(|v| v.scope == scope)
                 .map(|v| {
                     v.peers
@@ -134,7 +135,7 @@ pub async fn execute<D: DirectConnect, S: StateStore + Clone + Send + 'static>(
                         .collect()
                 })
                 .unwrap_or_default();
-            let public = observed.vif(&vif).is_some_and(|v| v.vif_type == "public");
+            let public = listed.is_some_and(|v| v.vif_type == crate::model::VifType::Public);
             let ctx = steps::Ctx {
                 dc,
                 recorder: &recorder,

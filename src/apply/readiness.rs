@@ -128,6 +128,7 @@ mod tests {
             amazon_address: None,
             customer_address: None,
             state,
+            bgp_status: crate::model::BgpStatus::Unknown,
         }
     }
 

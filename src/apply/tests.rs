@@ -52,6 +52,7 @@ impl DirectConnect for Scripted {
                     amazon_address: None,
                     customer_address: None,
                     state: state.clone(),
+                    bgp_status: crate::model::BgpStatus::Unknown,
                 });
             }
         }
@@ -61,7 +62,7 @@ impl DirectConnect for Scripted {
     async fn describe_logical_redundancy(
         &self,
         _: &Scope,
-    ) -> anyhow::Result<BTreeMap<String, String>> {
+    ) -> anyhow::Result<BTreeMap<String, crate::model::Redundancy>> {
         anyhow::bail!("not used by the poll loop")
     }
 
@@ -317,6 +318,7 @@ mod ambiguous {
             amazon_address: Some("2001:db8::1/125".into()),
             customer_address: Some("2001:db8::6/125".into()),
             state: PeerState::Available,
+            bgp_status: crate::model::BgpStatus::Unknown,
         }
     }
 
@@ -339,7 +341,7 @@ mod ambiguous {
         async fn describe_logical_redundancy(
             &self,
             _: &Scope,
-        ) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
+        ) -> anyhow::Result<std::collections::BTreeMap<String, crate::model::Redundancy>> {
             anyhow::bail!("not used")
         }
 

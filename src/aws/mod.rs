@@ -9,7 +9,7 @@ use std::future::Future;
 pub use failure::{Failure, FailureKind};
 pub use sdk::{ClientSettings, SdkDirectConnect};
 
-use crate::model::{AddressFamily, Asn, ObservedVif, Scope, Secret, VifId};
+use crate::model::{AddressFamily, Asn, ObservedVif, Redundancy, Scope, Secret, VifId};
 
 /// The peer fields CreateBGPPeer takes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,7 +33,7 @@ pub trait DirectConnect: Send + Sync {
     fn describe_logical_redundancy(
         &self,
         scope: &Scope,
-    ) -> impl Future<Output = anyhow::Result<BTreeMap<String, String>>> + Send;
+    ) -> impl Future<Output = anyhow::Result<BTreeMap<String, Redundancy>>> + Send;
 
     /// DeleteBGPPeer by id; returns the VIF as the API does. Made once: errors carry a [`Failure`].
     fn delete_bgp_peer(

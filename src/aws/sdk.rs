@@ -15,7 +15,8 @@ use aws_sdk_directconnect::config::timeout::TimeoutConfig;
 
 use super::{DirectConnect, Failure, NewPeer};
 use crate::model::{
-    AddressFamily, Asn, ObservedPeer, ObservedVif, PeerState, Scope, Secret, VifId,
+    AddressFamily, Asn, BgpStatus, ObservedPeer, ObservedVif, PeerState, Redundancy, Scope, Secret,
+    VifId, VifState, VifType,
 };
 
 /// How to reach Direct Connect: the standard AWS chain, optionally with a fixed endpoint and credentials.
@@ -158,7 +159,7 @@ impl DirectConnect for SdkDirectConnect {
     async fn describe_logical_redundancy(
         &self,
         scope: &Scope,
-    ) -> anyhow::Result<BTreeMap<String, String>> {
+    ) -> anyhow::Result<BTreeMap<String, Redundancy>> {
         let client = self.scoped(scope);
         let (conns_what, lags_what) = (
             format!("DescribeConnections in {scope}"),
@@ -345,8 +346,8 @@ impl SdkDirectConnect {
     }
 }
 
-fn redundancy(value: Option<&sdk_types::HasLogicalRedundancy>) -> String {
-    value.map_or("unknown", |v| v.as_str()).to_string()
+fn redundancy(value: Option<&sdk_types::HasLogicalRedundancy>) -> Redundancy {
+    Redundancy::parse(value.map_or("unknown", |v| v.as_str()))
 }
 
 /// Converts an SDK VIF at once, so its clear-text auth keys live only inside `Secret`.
@@ -382,19 +383,17 @@ fn convert_vif(vif: &sdk_types::VirtualInterface, scope: &Scope) -> anyhow::Resu
             amazon_address: p.amazon_address().map(str::to_string),
             customer_address: p.customer_address().map(str::to_string),
             state: PeerState::parse(p.bgp_peer_state().map_or("unknown", |s| s.as_str())),
+            bgp_status: BgpStatus::parse(p.bgp_status().map_or("unknown", |s| s.as_str())),
         });
     }
     Ok(ObservedVif {
         id: VifId(id.to_string()),
         scope: scope.clone(),
-        state: vif
-            .virtual_interface_state()
-            .map_or("unknown", |s| s.as_str())
-            .to_string(),
-        vif_type: vif
-            .virtual_interface_type()
-            .unwrap_or("private")
-            .to_string(),
+        state: VifState::parse(
+            vif.virtual_interface_state()
+                .map_or("unknown", |s| s.as_str()),
+        ),
+        vif_type: VifType::parse(vif.virtual_interface_type().unwrap_or("private")),
         connection_id: vif.connection_id().map(str::to_string),
         peers,
     })

@@ -7,13 +7,12 @@ mod why;
 
 pub use why::{Attribute, Reason, Rule};
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
 use crate::model::{
-    Desired, Location, Observed, ObservedPeer, ObservedVif, PeerAddress, PeerSpec, PeerState,
-    Scope, VifId,
+    Desired, Location, Observed, ObservedPeer, PeerAddress, PeerSpec, PeerState, Scope, VifId,
 };
 use crate::state::State;
 
@@ -320,11 +319,7 @@ pub fn plan(desired: &Desired, observed: &Observed, owned: &State) -> Plan {
 /// observed VIFs indexed by id once, so no VIF's planning scans another's.
 fn plan_settled(desired: &Desired, observed: &Observed, owned: &State) -> Plan {
     let mut plan = Plan::default();
-    // The first VIF listed under each id, as a linear search would find it.
-    let mut seen: HashMap<&VifId, &ObservedVif> = HashMap::with_capacity(observed.vifs.len());
-    for v in &observed.vifs {
-        seen.entry(&v.id).or_insert(v);
-    }
+    let seen = observed.by_id();
     let mut records: BTreeMap<&VifId, Vec<&crate::state::PeerRecord>> = BTreeMap::new();
     for r in &owned.peers {
         records.entry(&r.virtual_interface_id).or_default().push(r);

@@ -41,6 +41,7 @@ fn peer(id: &str, family: AddressFamily, asn: u64, state: PeerState) -> Observed
         amazon_address: Some(format!("169.254.{n}.1/30")),
         customer_address: Some(format!("169.254.{n}.2/30")),
         state,
+        bgp_status: crate::model::BgpStatus::Unknown,
     }
 }
 
@@ -70,7 +71,7 @@ fn observed(peers: Vec<ObservedPeer>, redundancy: Option<&str>) -> Observed {
             peers,
         }],
         logical_redundancy: redundancy
-            .map(|r| BTreeMap::from([("dxcon-1".to_string(), r.to_string())]))
+            .map(|r| BTreeMap::from([("dxcon-1".to_string(), r.into())]))
             .unwrap_or_default(),
         ..Observed::default()
     }

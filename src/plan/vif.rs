@@ -7,8 +7,8 @@ use super::{
     Refusal, Rule, Unmanaged, Warning,
 };
 use crate::model::{
-    Location, Observed, ObservedPeer, ObservedVif, PeerAddress, PeerSpec, PeerState, Scope, VifId,
-    VifSpec,
+    BgpStatus, Location, Observed, ObservedPeer, ObservedVif, PeerAddress, PeerSpec, PeerState,
+    Scope, VifId, VifSpec, VifType,
 };
 use crate::state::PeerRecord;
 
@@ -41,7 +41,7 @@ fn differences(spec: &PeerSpec, peer: &ObservedPeer) -> Vec<Attribute> {
 }
 
 fn unusable(seen: &ObservedVif) -> bool {
-    matches!(seen.state.as_str(), "deleted" | "deleting" | "rejected")
+    seen.state.is_unusable()
 }
 
 /// Plans one declared VIF: `seen` is how AWS describes it (if at all), `records` the peers dxctl owns on it.
@@ -283,7 +283,7 @@ pub(super) fn plan_declared(
             });
         }
     }
-    if seen.vif_type == "public" {
+    if seen.vif_type == VifType::Public {
         for c in &changes {
             let (Action::Create { desired } | Action::Replace { desired, .. }) = &c.action else {
                 continue;
@@ -330,6 +330,7 @@ fn not_yet_listed(
         amazon_address: r.amazon_address.clone(),
         customer_address: r.customer_address.clone(),
         state: PeerState::Other(NOT_LISTED_YET.into()),
+        bgp_status: BgpStatus::Unknown,
     })
 }
 
@@ -370,6 +371,7 @@ fn deposed_gone(seen: &ObservedVif, observed: &Observed, records: &[&PeerRecord]
                 amazon_address: None,
                 customer_address: None,
                 state: PeerState::Deleted,
+                bgp_status: BgpStatus::Unknown,
             });
             out.push(Change {
                 address: r.address.clone(),

@@ -108,6 +108,7 @@ mod tests {
             amazon_address: Some("169.254.1.1/30".into()),
             customer_address: Some(customer.into()),
             state: PeerState::Pending,
+            bgp_status: crate::model::BgpStatus::Unknown,
         }
     }
 

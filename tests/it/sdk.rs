@@ -93,7 +93,7 @@ async fn service_errors_carry_code_and_message() {
         .describe_logical_redundancy(&Scope::region("us-east-1"))
         .await
         .unwrap();
-    assert_eq!(facts.get("dxcon-fguhmqlc").map(String::as_str), Some("no"));
+    assert_eq!(facts.get("dxcon-fguhmqlc").map(|r| r.as_str()), Some("no"));
     running.stop().await.unwrap();
 }
 
@@ -128,6 +128,6 @@ async fn pasted_cli_v2_timestamps_reach_the_sdk_as_epoch_seconds() {
         .describe_logical_redundancy(&Scope::region("us-east-1"))
         .await
         .unwrap();
-    assert_eq!(facts.get("dxcon-fguhmqlc").map(String::as_str), Some("no"));
+    assert_eq!(facts.get("dxcon-fguhmqlc").map(|r| r.as_str()), Some("no"));
     running.stop().await.unwrap();
 }

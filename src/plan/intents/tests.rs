@@ -14,6 +14,7 @@ fn peer(id: &str, asn: u64, state: PeerState) -> ObservedPeer {
         amazon_address: Some(format!("2001:db8::{asn:x}1/125")),
         customer_address: Some(format!("2001:db8::{asn:x}6/125")),
         state,
+        bgp_status: crate::model::BgpStatus::Unknown,
     }
 }
 
