@@ -2,7 +2,10 @@
 //! compared by, across processes and restarts.
 
 use std::sync::OnceLock;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+// tokio's clock: the same as std's in a running program, and paused and advanced by hand in tests.
+use tokio::time::Instant;
 
 /// The wall clock read once per process, and the monotonic clock at that moment.
 static ANCHOR: OnceLock<(u64, Instant)> = OnceLock::new();

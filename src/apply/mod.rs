@@ -7,6 +7,7 @@ mod poll;
 mod progress;
 pub mod readiness;
 mod record;
+mod retry;
 mod steps;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -183,5 +184,7 @@ pub async fn execute<D: DirectConnect, S: StateStore + Clone + Send + 'static>(
     summary
 }
 
+#[cfg(test)]
+mod executor_tests;
 #[cfg(test)]
 mod tests;

@@ -1,6 +1,6 @@
 //! The waiting loop: each round makes one DescribeVirtualInterfaces per scope, covering every peer waited on there.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use futures::future::join_all;
@@ -91,7 +91,6 @@ impl Poller {
 
 /// How often a peer still waiting is reported though its state has not changed.
 const REPORT_EVERY: Duration = Duration::from_secs(10);
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 pub fn channel() -> (Poller, mpsc::UnboundedReceiver<Waiter>) {
     let (tx, rx) = mpsc::unbounded_channel();
@@ -109,7 +108,8 @@ pub async fn run<D: DirectConnect>(
 ) {
     let deadline = Instant::now() + options.timeout;
     let mut waiters: Vec<Waiter> = Vec::new();
-    let mut delay = options.interval;
+    let backoff = super::retry::Backoff::polls(options.interval);
+    let mut failed_rounds = 0u32;
     // Once the interrupt sender is gone no interrupt can come; stop listening for one.
     let mut listening = true;
     loop {
@@ -145,7 +145,10 @@ pub async fn run<D: DirectConnect>(
             continue;
         }
         let jitter = rand::rng().random_range(0.9..1.1);
-        let pause = delay.mul_f64(jitter).min(deadline - now);
+        let pause = backoff
+            .delay(failed_rounds)
+            .mul_f64(jitter)
+            .min(deadline - now);
         tokio::select! {
             _ = tokio::time::sleep(pause) => {}
             changed = cancel.changed(), if listening => {
@@ -183,12 +186,14 @@ pub async fn run<D: DirectConnect>(
                     continue;
                 }
             };
+            // One index per describe: each waiter finds its VIF without scanning the region.
+            let mut listed: HashMap<&VifId, &[ObservedPeer]> = HashMap::with_capacity(vifs.len());
+            for v in &vifs {
+                listed.entry(&v.id).or_insert(v.peers.as_slice());
+            }
             for &i in &by_scope[scope] {
                 let w = &mut waiters[i];
-                let peers = vifs
-                    .iter()
-                    .find(|v| v.id == w.vif)
-                    .map(|v| v.peers.as_slice());
+                let peers = listed.get(&w.vif).copied();
                 match readiness(&w.goal, peers, started) {
                     Readiness::Ready(peer) => finished.push((i, Waited::Ready(peer))),
                     Readiness::Created(c) => finished.push((i, Waited::Created(c))),
@@ -211,11 +216,7 @@ pub async fn run<D: DirectConnect>(
                 }
             }
         }
-        delay = if failed_round {
-            (delay * 2).min(MAX_BACKOFF)
-        } else {
-            options.interval
-        };
+        failed_rounds = if failed_round { failed_rounds + 1 } else { 0 };
         finished.sort_by_key(|(i, _)| std::cmp::Reverse(*i));
         for (i, outcome) in finished {
             let w = waiters.swap_remove(i);

@@ -13,6 +13,7 @@ use super::poll::{Poller, Wait, Waited};
 use super::progress::{Event, Progress};
 use super::readiness::Goal;
 use super::record::Recorder;
+use super::retry::Backoff;
 use super::Outcome;
 use crate::aws::{DirectConnect, Failure, FailureKind, NewPeer};
 use crate::clock::{now_ms, rfc3339};
@@ -82,10 +83,6 @@ enum Sent<T> {
 enum Started {
     Finished(Outcome),
     Provisioning { id: String, state: PeerState },
-}
-
-fn backoff(attempt: u32) -> Duration {
-    Duration::from_millis(250 * 2u64.pow(attempt.min(6))).min(Duration::from_secs(15))
 }
 
 fn millis(d: Duration) -> u64 {
@@ -554,7 +551,7 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
             let failure = match sent {
                 Sent::Answered(_) => return Ok(()),
                 Sent::RefusedForNow => continue,
-                Sent::Failed(f) if f.peer_already_gone() => return Ok(()),
+                Sent::Failed(f) if f.kind == FailureKind::AlreadyGone => return Ok(()),
                 Sent::Failed(f) => f,
             };
             if !matches!(failure.kind, FailureKind::Server | FailureKind::Lost) {
@@ -701,7 +698,7 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
                         "interrupted before {operation} was sent"
                     )));
                 }
-                tokio::time::sleep(backoff(attempt).min(self.timing.poll)).await;
+                tokio::time::sleep(Backoff::CALLS.delay(attempt).min(self.timing.poll)).await;
                 Ok(Sent::RefusedForNow)
             }
             _ => Ok(Sent::Failed(failure)),

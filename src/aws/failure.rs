@@ -15,9 +15,21 @@ pub enum FailureKind {
     Server,
     /// No response (connection dropped, timeout): the call may or may not have taken effect.
     Lost,
+    /// Refused because the peer is already deleting, deleted or no longer there: a delete's goal is met.
+    AlreadyGone,
     /// Refused for good (a rule, a bad request).
     Rejected,
 }
+
+/// What a 4xx refusal's message says, for the refusals the API gives no code of their own: every one is a
+/// `DirectConnectClientException`, so only the text tells them apart. Matched once, here, into a [`FailureKind`];
+/// nothing else reads messages. Texts as the API sends them (also matched by terraform-provider-aws).
+const REFUSAL_TEXTS: &[(&str, FailureKind)] = &[
+    ("transitioning state", FailureKind::Transitioning),
+    ("already deleting", FailureKind::AlreadyGone),
+    ("already deleted", FailureKind::AlreadyGone),
+    ("does not exist", FailureKind::AlreadyGone),
+];
 
 /// A failed Direct Connect call. Its message never contains request parameters, so no auth key.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,6 +49,37 @@ impl fmt::Display for Failure {
 }
 
 impl std::error::Error for Failure {}
+
+/// The kind of an error answer, from its HTTP status, error code and message; `None` for a status that is no
+/// error (the answer then could not be read).
+fn classify(status: u16, code: Option<&str>, message: &str) -> Option<FailureKind> {
+    let throttling = matches!(
+        code,
+        Some(
+            "ThrottlingException"
+                | "Throttling"
+                | "ThrottledException"
+                | "RequestThrottledException"
+                | "TooManyRequestsException"
+                | "RequestLimitExceeded"
+                | "SlowDown"
+        )
+    ) || status == 429;
+    if throttling {
+        Some(FailureKind::Throttled)
+    } else if status >= 500 {
+        Some(FailureKind::Server)
+    } else if (400..500).contains(&status) {
+        Some(
+            REFUSAL_TEXTS
+                .iter()
+                .find(|(text, _)| message.contains(text))
+                .map_or(FailureKind::Rejected, |(_, kind)| *kind),
+        )
+    } else {
+        None
+    }
+}
 
 impl Failure {
     /// Classifies an SDK error. Only an answer that positively says nothing happened (a 4xx refusal, a throttle)
@@ -82,27 +125,7 @@ impl Failure {
         };
         let code = err.code().map(str::to_string);
         let message = err.message().unwrap_or("(no message)").to_string();
-        let throttling = matches!(
-            code.as_deref(),
-            Some(
-                "ThrottlingException"
-                    | "Throttling"
-                    | "ThrottledException"
-                    | "RequestThrottledException"
-                    | "TooManyRequestsException"
-                    | "RequestLimitExceeded"
-                    | "SlowDown"
-            )
-        ) || status == 429;
-        let kind = if throttling {
-            FailureKind::Throttled
-        } else if status >= 500 {
-            FailureKind::Server
-        } else if (400..500).contains(&status) && message.contains("transitioning state") {
-            FailureKind::Transitioning
-        } else if (400..500).contains(&status) {
-            FailureKind::Rejected
-        } else {
+        let Some(kind) = classify(status, code.as_deref(), &message) else {
             // Not the SDK's error context: it carries the answer's body, which holds auth keys (a 200 whose body
             // does not deserialize ends up here).
             return Failure {
@@ -125,17 +148,67 @@ impl Failure {
         }
     }
 
-    /// Whether a refused DeleteBGPPeer says the peer is already deleting, deleted or no longer there: the delete's
-    /// goal is met. (The API has one error code for every refusal, so only the message tells.)
-    pub fn peer_already_gone(&self) -> bool {
-        self.kind == FailureKind::Rejected
-            && ["already deleting", "already deleted", "does not exist"]
-                .iter()
-                .any(|m| self.message.contains(m))
-    }
-
     /// The failure behind an error, if it came from a call.
     pub fn of(err: &anyhow::Error) -> Option<&Failure> {
         err.chain().find_map(|e| e.downcast_ref::<Failure>())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{classify, FailureKind};
+
+    #[test]
+    fn answers_are_classified_by_status_code_and_the_api_s_refusal_texts() {
+        let client = Some("DirectConnectClientException");
+        let cases = [
+            (
+                400,
+                Some("ThrottlingException"),
+                "Rate exceeded",
+                Some(FailureKind::Throttled),
+            ),
+            (429, None, "", Some(FailureKind::Throttled)),
+            (
+                500,
+                Some("DirectConnectServerException"),
+                "x",
+                Some(FailureKind::Server),
+            ),
+            (502, None, "<html>", Some(FailureKind::Server)),
+            (
+                400,
+                client,
+                "The Virtual interface dxvif-1 is currently in a transitioning state.",
+                Some(FailureKind::Transitioning),
+            ),
+            (
+                400,
+                client,
+                "BGP peer dxpeer-1 is already deleted",
+                Some(FailureKind::AlreadyGone),
+            ),
+            (
+                400,
+                client,
+                "BGP peer dxpeer-1 does not exist",
+                Some(FailureKind::AlreadyGone),
+            ),
+            (
+                400,
+                client,
+                "The last BGP Peer on a Virtual Interface cannot be deleted",
+                Some(FailureKind::Rejected),
+            ),
+            (200, None, "", None),
+            (302, None, "", None),
+        ];
+        for (status, code, message, want) in cases {
+            assert_eq!(
+                classify(status, code, message),
+                want,
+                "{status} {code:?} {message}"
+            );
+        }
     }
 }
