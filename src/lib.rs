@@ -57,27 +57,27 @@ pub fn main() -> ExitCode {
     } else {
         Verbosity::Normal
     };
-    let printer = Printer::new(verbosity);
+    let color = !cli.global.no_color && std::env::var_os("NO_COLOR").is_none();
+    let printer = Printer::new(verbosity, printer::Terminal::detect(), color);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(rt) => rt,
         Err(e) => {
-            redact::stderr(&format!("Error: cannot start the async runtime: {e}\n"));
+            printer.error(&format!("Error: cannot start the async runtime: {e}\n"));
             return ExitCode::from(1);
         }
     };
-    let color = !cli.global.no_color
-        && std::env::var_os("NO_COLOR").is_none()
-        && std::io::stderr().is_terminal();
     match runtime.block_on(run(&cli, &printer)) {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             match e.downcast_ref::<config::Diagnostics>() {
-                Some(diags) => redact::stderr(&format!("{}\n", diags.render(color))),
-                None => redact::stderr(&format!("Error: {e:#}\n")),
+                Some(diags) => {
+                    printer.error(&format!("{}\n", diags.render(printer.color_stderr())))
+                }
+                None => printer.error(&format!("Error: {e:#}\n")),
             }
             ExitCode::from(1)
         }

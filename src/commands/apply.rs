@@ -1,16 +1,15 @@
 //! `dxctl apply`: plan (or read a saved plan), confirm, then run it and wait until peers are available.
 
-use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::{color, load_config, observe_and_plan, refused, Planned, Session};
-use crate::apply::{self, Bars, Event, JsonLines, Lines, Options, Progress, Summary, WaitOptions};
+use super::{load_config, observe_and_plan, refused, Planned, Session};
+use crate::apply::{self, Event, Options, Progress, Summary, WaitOptions};
 use crate::cli::{ApplyArgs, GlobalArgs};
 use crate::config::Config;
-use crate::printer::Printer;
+use crate::printer::{Printer, ProgressStyle};
 use crate::render;
 use crate::saved_plan::SavedPlan;
 use crate::state::lock;
@@ -67,10 +66,7 @@ async fn run(
             serde_json::json!({"kind": "plan", "plan": render::json(&planned.plan)})
         ))?;
     } else {
-        printer.data(&render::human(
-            &planned.plan,
-            color(global, &std::io::stdout()),
-        ))?;
+        printer.data(&render::human(&planned.plan, printer.color_stdout()))?;
     }
     if !planned.plan.has_changes() {
         if !args.json {
@@ -78,7 +74,7 @@ async fn run(
         }
         return Ok(ExitCode::SUCCESS);
     }
-    if saved.is_none() && !args.auto_approve && !confirm()? {
+    if saved.is_none() && !args.auto_approve && !confirm(printer)? {
         anyhow::bail!("apply cancelled; nothing was changed");
     }
     let options = Options {
@@ -98,24 +94,20 @@ async fn run(
         }),
         call_timeout: global.call_timeout,
     };
-    let progress: Box<dyn Progress> = if args.json {
-        Box::new(JsonLines)
-    } else if std::io::stderr().is_terminal() && !global.quiet {
-        Box::new(Bars::new())
+    let progress = printer.progress(if args.json {
+        ProgressStyle::Json
     } else {
-        Box::new(Lines {
-            quiet: global.quiet,
-        })
-    };
+        ProgressStyle::Human
+    });
     let (cancel_tx, cancel) = watch::channel(false);
+    let notices = *printer;
     let interrupts = tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             let _ = cancel_tx.send(true);
-            crate::redact::stderr("Interrupt received: no new changes start; in-flight calls finish and are recorded. Press Ctrl-C again to abort.\n");
+            notices.warning("Interrupt received: no new changes start; in-flight calls finish and are recorded. Press Ctrl-C again to abort.");
             if tokio::signal::ctrl_c().await.is_ok() {
-                crate::redact::stderr(
-                    "Aborted. Run `dxctl apply` again: it resumes from the state file.\n",
-                );
+                notices
+                    .warning("Aborted. Run `dxctl apply` again: it resumes from the state file.");
                 std::process::exit(i32::from(EXIT_INTERRUPTED));
             }
         }
@@ -257,14 +249,12 @@ fn report(
 }
 
 /// Asks on the terminal; refuses outright when there is none.
-fn confirm() -> anyhow::Result<bool> {
-    if !std::io::stdin().is_terminal() {
-        anyhow::bail!(
+fn confirm(printer: &Printer) -> anyhow::Result<bool> {
+    let question = "\nDo you want to perform these actions?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ";
+    match printer.prompt(question)? {
+        Some(answer) => Ok(answer.trim() == "yes"),
+        None => anyhow::bail!(
             "apply needs --auto-approve when stdin is not a terminal; nothing was changed"
-        );
+        ),
     }
-    crate::redact::stderr("\nDo you want to perform these actions?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ");
-    let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer)?;
-    Ok(answer.trim() == "yes")
 }

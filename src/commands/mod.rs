@@ -188,11 +188,6 @@ async fn observe_patiently(
     }
 }
 
-/// Whether to colour output: a terminal, and neither --no-color nor NO_COLOR.
-pub fn color(global: &GlobalArgs, stream: &impl std::io::IsTerminal) -> bool {
-    !global.no_color && std::env::var_os("NO_COLOR").is_none() && stream.is_terminal()
-}
-
 /// Error for a plan with refusals (printed beforehand).
 pub fn refused(plan: &Plan) -> anyhow::Error {
     let n = plan.refusals.len();

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use super::{color, load_config, observe_and_plan, refused, Session};
+use super::{load_config, observe_and_plan, refused, Session};
 use crate::cli::{Format, GlobalArgs, PlanArgs};
 use crate::printer::Printer;
 use crate::render;
@@ -37,10 +37,7 @@ pub async fn plan(
         return Err(refused(&planned.plan));
     }
     match format {
-        Format::Human => printer.data(&render::human(
-            &planned.plan,
-            color(global, &std::io::stdout()),
-        ))?,
+        Format::Human => printer.data(&render::human(&planned.plan, printer.color_stdout()))?,
         Format::Json => printer.data(&format!("{:#}\n", render::json(&planned.plan)))?,
         Format::Markdown => printer.data(&render::markdown(&planned.plan))?,
     }
