@@ -34,8 +34,10 @@ pub async fn start(
     let copy = copy_path(world, state);
     if reset || !copy.exists() {
         let seed = World::load(world)?;
-        std::fs::create_dir_all(copy.parent().expect("copy has a parent"))
-            .with_context(|| format!("cannot create {}", copy.display()))?;
+        if let Some(parent) = copy.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", copy.display()))?;
+        }
         crate::state::write_atomically(&copy, seed.to_json().as_bytes(), false)
             .with_context(|| format!("cannot write sandbox world {}", copy.display()))?;
     }

@@ -69,7 +69,10 @@ impl Pacer {
     pub async fn slot(&self, scope: &Scope, operation: &'static str) -> Ticket {
         loop {
             let busy_until = {
-                let mut lanes = self.lanes.lock().expect("pacer poisoned");
+                let mut lanes = self
+                    .lanes
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
                 let lane = lanes.entry((scope.clone(), operation)).or_default();
                 let now = Instant::now();
                 let Some(rate) = lane.rate else {
@@ -90,7 +93,10 @@ impl Pacer {
     /// Whether a slot is still good: the lane was not slowed down since it was given (a call that waited for a
     /// permit meanwhile must take a new, paced slot).
     pub fn still_good(&self, scope: &Scope, operation: &'static str, ticket: &Ticket) -> bool {
-        let lanes = self.lanes.lock().expect("pacer poisoned");
+        let lanes = self
+            .lanes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         lanes
             .get(&(scope.clone(), operation))
             .and_then(|l| l.lowered)
@@ -99,7 +105,10 @@ impl Pacer {
 
     /// The call went through.
     pub fn succeeded(&self, scope: &Scope, operation: &'static str) {
-        let mut lanes = self.lanes.lock().expect("pacer poisoned");
+        let mut lanes = self
+            .lanes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let lane = lanes.entry((scope.clone(), operation)).or_default();
         let now = Instant::now();
         lane.successes.push_back(now);
@@ -117,7 +126,10 @@ impl Pacer {
 
     /// The call was throttled: slow the lane down (once per slot, however many calls in flight were throttled).
     pub fn throttled(&self, scope: &Scope, operation: &'static str) {
-        let mut lanes = self.lanes.lock().expect("pacer poisoned");
+        let mut lanes = self
+            .lanes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let lane = lanes.entry((scope.clone(), operation)).or_default();
         let now = Instant::now();
         let slot = Duration::from_secs_f64(1.0 / lane.rate.unwrap_or(1.0));
@@ -140,7 +152,10 @@ impl Pacer {
 
     /// The lane's current rate, for progress messages and tests.
     pub fn rate(&self, scope: &Scope, operation: &'static str) -> Option<f64> {
-        let lanes = self.lanes.lock().expect("pacer poisoned");
+        let lanes = self
+            .lanes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         lanes.get(&(scope.clone(), operation)).and_then(|l| l.rate)
     }
 }

@@ -98,13 +98,17 @@ impl Bars {
     }
 
     fn bar(&self, address: &str) -> ProgressBar {
-        let mut bars = self.bars.lock().expect("bars poisoned");
+        let mut bars = self
+            .bars
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         bars.entry(address.to_string())
             .or_insert_with(|| {
                 let bar = self.multi.add(ProgressBar::new_spinner());
+                // The template is a constant; were it ever refused, the default spinner still shows the message.
                 bar.set_style(
                     ProgressStyle::with_template("{spinner} {prefix} [{elapsed}] {wide_msg}")
-                        .expect("valid template"),
+                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
                 );
                 bar.set_prefix(address.to_string());
                 bar.enable_steady_tick(Duration::from_millis(200));

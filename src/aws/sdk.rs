@@ -85,7 +85,10 @@ impl SdkDirectConnect {
             scope.profile.clone()
         };
         let base = self.bases.get(&profile).unwrap_or(&self.bases[&None]);
-        let mut clients = self.clients.lock().expect("client cache poisoned");
+        let mut clients = self
+            .clients
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         clients
             .entry(scope.clone())
             .or_insert_with(|| {

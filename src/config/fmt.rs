@@ -23,15 +23,15 @@ fn format_body(body: &mut Body, depth: usize) {
     let mut widths = vec![0usize; n];
     let mut group_start = 0;
     for i in 0..=n {
-        let breaks = i == n
-            || match body.get(i).expect("in range") {
-                Structure::Block(_) => true,
-                Structure::Attribute(_) => {
-                    i == 0
-                        || matches!(body.get(i - 1), Some(Structure::Block(_)))
-                        || has_blank_line(prefix(body.get(i).expect("in range").decor()))
-                }
-            };
+        let breaks = match body.get(i) {
+            None => true,
+            Some(Structure::Block(_)) => true,
+            Some(attribute @ Structure::Attribute(_)) => {
+                i == 0
+                    || matches!(body.get(i - 1), Some(Structure::Block(_)))
+                    || has_blank_line(prefix(attribute.decor()))
+            }
+        };
         if breaks {
             let width = (group_start..i)
                 .filter_map(|j| body.get(j).and_then(Structure::as_attribute))
@@ -45,7 +45,9 @@ fn format_body(body: &mut Body, depth: usize) {
         }
     }
     for (i, width) in widths.into_iter().enumerate() {
-        let structure = body.get_mut(i).expect("in range");
+        let Some(structure) = body.get_mut(i) else {
+            break;
+        };
         let new_prefix = normalize_lines(prefix(structure.decor()), &indent, i > 0);
         let new_suffix = inline_comment(suffix(structure.decor()));
         structure.decor_mut().set_prefix(new_prefix);
