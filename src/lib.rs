@@ -1,18 +1,34 @@
 //! dxctl: AWS Direct Connect BGP peering as code, with a built-in Direct Connect simulator.
+//!
+//! The binary is a thin shell over this library ([`main`]). Inside, the layers run one way:
+//!
+//! - `cli` parses arguments into raw args; `commands` (one function per command) resolves them into a session
+//!   (client, state store, sandbox) and prints through one `Printer`, whose every byte passes the redaction
+//!   point (`redact`).
+//! - [`config`] reads HCL into a typed [`model::Desired`]; `observe` describes AWS through the [`aws`] trait into a
+//!   typed [`model::Observed`].
+//! - [`plan`] is the functional core: pure, deterministic, it compares desired, observed and owned ([`state`]) and
+//!   says what to do, in what order, and why (or which rule refuses it).
+//! - `apply` is the imperative shell: one idempotent attempt per step, write-ahead intents in the state, readiness as
+//!   pure predicates and one shared polling loop.
+//! - [`sim`] is the Direct Connect simulator (AWS JSON 1.1 and Smithy RPC v2 CBOR over HTTP), used by sandbox mode
+//!   and by the tests.
+//!
+//! The public modules are the ones the tests, fuzz targets and benchmarks drive directly; the rest is private.
 
-pub mod apply;
+mod apply;
 pub mod aws;
-pub mod cli;
+mod cli;
 pub mod clock;
-pub mod commands;
+mod commands;
 pub mod config;
 pub mod model;
-pub mod observe;
+mod observe;
 pub mod plan;
-pub mod printer;
-pub mod redact;
-pub mod render;
-pub mod sandbox;
+mod printer;
+mod redact;
+mod render;
+mod sandbox;
 pub mod saved_plan;
 pub mod sim;
 pub mod state;

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use tokio::sync::{watch, Semaphore};
 
-pub use poll::{WaitOptions, Waited};
+pub use poll::WaitOptions;
 pub use progress::{Bars, Event, JsonLines, Lines, Progress};
 
 use crate::aws::DirectConnect;

@@ -118,7 +118,6 @@ impl Session {
 
 /// Everything a plan was made from.
 pub struct Planned {
-    pub desired: Desired,
     pub observed: Observed,
     pub state: State,
     pub plan: Plan,
@@ -148,7 +147,6 @@ pub async fn observe_and_plan(
     // Apply starts from the state with the settled intents applied, as the plan was made.
     let state = crate::plan::intents::resolve(&state, &observed).state;
     Ok(Planned {
-        desired,
         observed,
         state,
         plan,

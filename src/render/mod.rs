@@ -6,7 +6,7 @@ mod json;
 mod markdown;
 
 pub use human::{human, refusals};
-pub use json::{json, JSON_FORMAT_VERSION};
+pub use json::json;
 pub use markdown::markdown;
 
 use crate::model::{ObservedPeer, PeerSpec};
