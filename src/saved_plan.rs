@@ -1,18 +1,20 @@
-//! Saved plans: what `plan --out` writes and `apply FILE` checks before running it. No secrets are stored;
-//! they are resolved again from the config at apply time.
+//! Saved plans: what `plan --out` writes and `apply FILE` checks before running it. Its own versioned format: the
+//! decisions it pins are stored as such, not as `plan --json` shows them, so a change to the JSON view never makes a
+//! saved plan stale. No secrets are stored; they are resolved again from the config at apply time.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::model::Observed;
-use crate::plan::Plan;
+use crate::model::{AddressFamily, Asn, Observed, PeerSpec};
+use crate::plan::{Action, Change, Kind, Order, Plan};
 use crate::state::State;
 
-pub const FORMAT_VERSION: u32 = 1;
+/// Version 2 pins decisions ([`Pinned`]); version 1 stored `plan --json`'s view and is refused with a clear error.
+pub const FORMAT_VERSION: u32 = 2;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SavedPlan {
@@ -26,10 +28,111 @@ pub struct SavedPlan {
     /// SHA-256 of the observed facts the plan relied on (peer ids, families, ASNs, addresses and states,
     /// VIF states, logical redundancy; never auth keys).
     pub observed_fingerprint: String,
-    /// The plan as `plan --json` prints it.
-    pub plan: Value,
+    /// Every decision of the plan, in order.
+    pub changes: Vec<Pinned>,
     /// The plan as `plan` printed it, for `show`.
     pub rendered: String,
+}
+
+/// What one change of a saved plan pins: the decision, the peer it acts on and the peer it asks for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pinned {
+    pub address: String,
+    pub action: PinnedAction,
+    /// Position among the changes of its VIF.
+    pub step: usize,
+    /// The existing peer the change adopts, waits for, replaces, deletes or forgets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bgp_peer_id: Option<String>,
+    /// The peer the config asks for (creates, adoptions, waits, replacements, no-ops).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub desired: Option<PinnedPeer>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PinnedAction {
+    Create,
+    Adopt,
+    NoOp,
+    Wait,
+    ReplaceCreateBeforeDestroy,
+    ReplaceDestroyBeforeCreate,
+    Delete,
+    DeleteDeposed,
+    Forget,
+    ForgetDeposed,
+}
+
+/// A desired peer's identity as pinned: family, ASN and the addresses the config gives, sensitive ones masked. The
+/// auth key is never pinned.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PinnedPeer {
+    pub address_family: AddressFamily,
+    pub asn: Asn,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amazon_address: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_address: Option<String>,
+}
+
+impl Pinned {
+    fn of(c: &Change) -> Pinned {
+        let action = match (c.action.kind(), c.action.deposed()) {
+            (Kind::Create, _) => PinnedAction::Create,
+            (Kind::Adopt, _) => PinnedAction::Adopt,
+            (Kind::NoOp, _) => PinnedAction::NoOp,
+            (Kind::Wait, _) => PinnedAction::Wait,
+            (Kind::Replace(Order::CreateBeforeDestroy), _) => {
+                PinnedAction::ReplaceCreateBeforeDestroy
+            }
+            (Kind::Replace(Order::DestroyBeforeCreate), _) => {
+                PinnedAction::ReplaceDestroyBeforeCreate
+            }
+            (Kind::Delete, false) => PinnedAction::Delete,
+            (Kind::Delete, true) => PinnedAction::DeleteDeposed,
+            (Kind::Forget, false) => PinnedAction::Forget,
+            (Kind::Forget, true) => PinnedAction::ForgetDeposed,
+        };
+        let bgp_peer_id = match &c.action {
+            Action::Forget {
+                forgotten: crate::plan::Forgotten::Owned { bgp_peer_id },
+            } => Some(bgp_peer_id.clone()),
+            other => other.live().and_then(|p| p.bgp_peer_id.clone()),
+        };
+        Pinned {
+            address: c.address.0.clone(),
+            action,
+            step: c.step,
+            bgp_peer_id,
+            desired: c.action.desired().map(PinnedPeer::of),
+        }
+    }
+}
+
+impl PinnedPeer {
+    fn of(spec: &PeerSpec) -> PinnedPeer {
+        let shown = |field: &str, value: &Option<String>| {
+            value.as_ref().map(|v| {
+                if spec.sensitive.contains(field) {
+                    crate::redact::MASK.to_string()
+                } else {
+                    crate::redact::scrub(v).into_owned()
+                }
+            })
+        };
+        PinnedPeer {
+            address_family: spec.family,
+            asn: spec.asn,
+            amazon_address: shown("amazon_address", &spec.amazon_address),
+            customer_address: shown("customer_address", &spec.customer_address),
+        }
+    }
+}
+
+/// The decisions `plan` pins, in order.
+fn pins(plan: &Plan) -> Vec<Pinned> {
+    plan.changes.iter().map(Pinned::of).collect()
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -80,7 +183,7 @@ impl SavedPlan {
             state_serial: state.serial,
             config_fingerprint: config_fingerprint(dir)?,
             observed_fingerprint: observed_fingerprint(observed),
-            plan: scrubbed(crate::render::json(plan)),
+            changes: pins(plan),
             rendered: crate::redact::scrub(&crate::render::human(plan, false)).into_owned(),
         })
     }
@@ -95,15 +198,19 @@ impl SavedPlan {
     pub fn read(path: &Path) -> anyhow::Result<SavedPlan> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read plan file {}", path.display()))?;
-        let saved: SavedPlan = serde_json::from_str(&text)
-            .with_context(|| format!("{} is not a dxctl plan file", path.display()))?;
-        if saved.format_version != FORMAT_VERSION {
+        let not_a_plan = || format!("{} is not a dxctl plan file", path.display());
+        let value: serde_json::Value = serde_json::from_str(&text).with_context(not_a_plan)?;
+        let version = value
+            .get("format_version")
+            .and_then(serde_json::Value::as_u64);
+        if version != Some(u64::from(FORMAT_VERSION)) {
             anyhow::bail!(
-                "plan file {} has format_version {}; this dxctl reads {FORMAT_VERSION}",
+                "plan file {} has format_version {}; this dxctl reads {FORMAT_VERSION}. Run `dxctl plan --out` again",
                 path.display(),
-                saved.format_version
+                version.map_or_else(|| "(none)".to_string(), |v| v.to_string())
             );
         }
+        let saved: SavedPlan = serde_json::from_value(value).with_context(not_a_plan)?;
         Ok(saved)
     }
 
@@ -136,28 +243,12 @@ impl SavedPlan {
                 "the Direct Connect facts it relied on changed".into(),
             ));
         }
-        if scrubbed(crate::render::json(replanned)) != self.plan {
+        if pins(replanned) != self.changes {
             return Err(stale(
                 "planning again gives a different plan (a secret or a variable changed?)".into(),
             ));
         }
         Ok(())
-    }
-}
-
-/// `plan` with every secret the run knows (sensitive variables used anywhere, `env()`/`file()` results in sensitive
-/// positions, auth keys) masked, as it is stored: a plan file holds no secret even where one is a plain attribute.
-fn scrubbed(plan: Value) -> Value {
-    match plan {
-        Value::String(text) => Value::String(crate::redact::scrub(&text).into_owned()),
-        Value::Array(items) => Value::Array(items.into_iter().map(scrubbed).collect()),
-        Value::Object(fields) => Value::Object(
-            fields
-                .into_iter()
-                .map(|(k, v)| (crate::redact::scrub(&k).into_owned(), scrubbed(v)))
-                .collect(),
-        ),
-        other => other,
     }
 }
 
@@ -198,7 +289,7 @@ mod tests {
             state_serial: 1,
             config_fingerprint: String::new(),
             observed_fingerprint: String::new(),
-            plan: Value::Null,
+            changes: vec![],
             rendered: String::new(),
         };
         let state = State {

@@ -301,7 +301,36 @@ fn saved_plans_apply_exactly_and_refuse_to_go_stale() {
     let out = env.run(&["plan", "--out", plan_file.to_str().unwrap()]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let saved = std::fs::read_to_string(&plan_file).unwrap();
-    assert!(saved.contains("\"format_version\": 1") && saved.contains("state_serial"));
+    let pinned: serde_json::Value = serde_json::from_str(&saved).unwrap();
+    assert_eq!(pinned["format_version"], 2, "{saved}");
+    assert!(pinned["state_serial"].is_u64(), "{saved}");
+    assert!(
+        pinned.get("plan").is_none(),
+        "no copy of the JSON view: {saved}"
+    );
+    assert!(
+        pinned["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["action"] == "create" && c["desired"]["asn"] == 64600),
+        "{saved}"
+    );
+    // A plan file of the earlier format is refused in words, not misread.
+    let old = env.dir.join("old.json");
+    std::fs::write(
+        &old,
+        saved.replace("\"format_version\": 2", "\"format_version\": 1"),
+    )
+    .unwrap();
+    let out = run(&mut env.dxctl(&["apply", old.to_str().unwrap()]));
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr
+            .contains("has format_version 1; this dxctl reads 2"),
+        "{}",
+        out.stderr
+    );
     let shown = run(&mut env.dxctl(&["show", plan_file.to_str().unwrap()]));
     assert!(
         shown.stdout.contains("bgp_peer.v6 will be created"),
