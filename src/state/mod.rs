@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 pub use intent::{Call, Creation, Intent};
 pub use local::{write_atomically, LocalStateFile};
+pub use lock::{LockInfo, StateLock, StateLocking};
 
 use crate::model::{AddressFamily, Asn, PeerAddress, VifId};
 
