@@ -1,4 +1,5 @@
-//! The local JSON state file, written atomically (temp file, fsync, rename) with a `.backup` of the previous version.
+//! The local state store: the JSON state file, written atomically (temp file, fsync, rename) with a `.backup` of
+//! the previous version.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -6,8 +7,10 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use rand::Rng;
 
+use super::file::{self, Unreadable};
 use super::{State, StateStore, FORMAT_VERSION};
 
+/// The state file at `path`, its lock `<path>.lock` (see `lock`) and its `<path>.backup`.
 #[derive(Clone, Debug)]
 pub struct LocalStateFile {
     path: PathBuf,
@@ -21,40 +24,63 @@ impl LocalStateFile {
     pub fn path(&self) -> &Path {
         &self.path
     }
-}
 
-impl StateStore for LocalStateFile {
-    fn load(&self) -> anyhow::Result<State> {
+    /// What to say after a problem: nothing was changed, and where earlier versions are.
+    fn earlier_versions(&self) -> String {
+        format!(
+            "Nothing was changed; the previous version is kept as {}.backup",
+            self.path.display()
+        )
+    }
+
+    /// The state file, checked; `None` if there is none.
+    fn read_file(&self) -> anyhow::Result<Option<State>> {
         let text = match std::fs::read_to_string(&self.path) {
             Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(State::default()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => {
                 return Err(e)
                     .with_context(|| format!("cannot read state file {}", self.path.display()))
             }
         };
-        let state: State = serde_json::from_str(&text).with_context(|| {
-            format!(
-                "state file {} is not valid dxctl state (the previous version is kept as {}.backup)",
-                self.path.display(),
+        let state = match file::from_text(&text) {
+            Ok(state) => state,
+            Err(Unreadable::Malformed(e)) => {
+                return Err(anyhow::Error::new(e).context(format!(
+                    "state file {} is not valid dxctl state (the previous version is kept as {}.backup)",
+                    self.path.display(),
+                    self.path.display()
+                )))
+            }
+            Err(Unreadable::Version(v)) => anyhow::bail!(
+                "state file {} has format_version {v}; this dxctl reads version {FORMAT_VERSION}",
                 self.path.display()
-            )
-        })?;
+            ),
+        };
         state.check().map_err(|problem| {
             anyhow::anyhow!(
-                "state file {} is inconsistent: {problem}. Nothing was changed; the previous version is kept as {}.backup",
+                "state file {} is inconsistent: {problem}. {}",
                 self.path.display(),
-                self.path.display()
+                self.earlier_versions()
             )
         })?;
-        if state.format_version != FORMAT_VERSION {
-            anyhow::bail!(
-                "state file {} has format_version {}; this dxctl reads version {FORMAT_VERSION}",
-                self.path.display(),
-                state.format_version
-            );
-        }
-        Ok(state)
+        Ok(Some(state))
+    }
+
+    /// Writes `state` as it is (no serial bump), keeping the previous file as `.backup`.
+    fn write_whole(&self, state: &State) -> anyhow::Result<()> {
+        let dir = parent_dir(&self.path);
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        let text = file::to_text(state)?;
+        write_atomically(&self.path, text.as_bytes(), true)
+            .with_context(|| format!("cannot write state file {}", self.path.display()))
+    }
+}
+
+impl StateStore for LocalStateFile {
+    fn load(&self) -> anyhow::Result<State> {
+        Ok(self.read_file()?.unwrap_or_default())
     }
 
     fn save(&self, state: &mut State) -> anyhow::Result<()> {
@@ -69,16 +95,21 @@ impl StateStore for LocalStateFile {
                 state.serial
             )
         })?;
-        let dir = match self.path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("cannot create {}", dir.display()))?;
-        let mut text = serde_json::to_string_pretty(state)?;
-        text.push('\n');
-        write_atomically(&self.path, text.as_bytes(), true)
-            .with_context(|| format!("cannot write state file {}", self.path.display()))
+        self.write_whole(state)
+    }
+}
+
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Makes a file's creation or removal in its directory durable (best effort, as not every filesystem can).
+pub(super) fn sync_dir_of(path: &Path) {
+    if let Ok(d) = std::fs::File::open(parent_dir(path)) {
+        let _ = d.sync_all();
     }
 }
 
@@ -115,10 +146,7 @@ fn write_target(path: &Path) -> std::io::Result<PathBuf> {
 pub fn write_atomically(path: &Path, bytes: &[u8], keep_backup: bool) -> std::io::Result<()> {
     let target = write_target(path)?;
     let path = target.as_path();
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let dir = parent_dir(path);
     let mut tmp = tempfile::NamedTempFile::new_in(&dir)?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
@@ -131,9 +159,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8], keep_backup: bool) -> std::io
         staged.persist(PathBuf::from(backup)).map_err(|e| e.error)?;
     }
     tmp.persist(path).map_err(|e| e.error)?;
-    if let Ok(d) = std::fs::File::open(&dir) {
-        let _ = d.sync_all();
-    }
+    sync_dir_of(path);
     Ok(())
 }
 
