@@ -1,8 +1,9 @@
-//! The record of which peers dxctl manages: the in-memory `State`, and the `StateStore` and `StateLocking` traits
-//! a backend implements (the local file today; a remote one can follow).
+//! The record of which peers dxctl manages: the in-memory `State`, the `Change`s apply makes to it, and the
+//! `StateStore` and `StateLocking` traits a backend implements (the local file today; a remote one can follow).
 
 mod file;
 pub mod intent;
+mod journal;
 mod local;
 pub mod lock;
 
@@ -19,12 +20,14 @@ use crate::model::{AddressFamily, Asn, PeerAddress, VifId};
 ///
 /// `peers` and `intents` are kept sorted by address, each address at most once: lookups are binary searches and
 /// writes never re-sort. The stores keep it so; code that builds a `State` by hand calls `normalize` (or uses
-/// `upsert` and `set_intent`). How it is written down is the store's business (see `file`).
+/// `upsert` and `set_intent`). How it is written down is the store's business (see `file` and `journal`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct State {
     /// A random id fixed when the state is first written; it tells apart unrelated states.
     pub lineage: String,
-    /// Increases by one on every write.
+    /// How many commits made this state: each write of the whole state, and each group of changes committed to
+    /// the journal, adds one. Folding the journal into the state file (compaction) keeps it, so the same serial
+    /// always means the same content, and a saved plan names the state it was made from.
     pub serial: u64,
     pub peers: Vec<PeerRecord>,
     /// Calls sent (or about to be) whose outcome is not yet settled: at most one per address.
@@ -54,6 +57,20 @@ pub struct PeerRecord {
     /// that started earlier may lag behind (eventual consistency), so its silence does not mean the peer is gone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub listed_by_ms: Option<u64>,
+}
+
+/// One change to a `State`, as apply makes it and the journal records it. Like the state, it holds no secret.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Change {
+    /// Records the peer, replacing any record at its address.
+    PutPeer(PeerRecord),
+    /// Forgets the peer at the address.
+    RemovePeer(PeerAddress),
+    /// Records the intent, replacing any intent for its address.
+    PutIntent(Intent),
+    /// Drops the intent for the address.
+    ClearIntent(PeerAddress),
 }
 
 impl State {
@@ -165,15 +182,58 @@ impl State {
             Err(i) => self.peers.insert(i, record),
         }
     }
+
+    /// Makes `change`.
+    pub fn apply(&mut self, change: Change) {
+        match change {
+            Change::PutPeer(record) => self.upsert(record),
+            Change::RemovePeer(address) => self.remove(&address),
+            Change::PutIntent(intent) => self.set_intent(intent),
+            Change::ClearIntent(address) => self.clear_intent(&address),
+        }
+    }
 }
 
 /// Where state lives: the local file now, a remote backend later. Writes need the lock (`StateLocking`).
+///
+/// A store may keep a journal: after a `save`, apply appends each group of changes to it (`journal`), which costs
+/// what the changes cost rather than what the whole state costs, and folds it into the state proper at the end
+/// (`compact`). A store without one makes every commit a `save`.
 pub trait StateStore {
-    /// The current state, or an empty one if none was written yet. It only reads, so it needs no lock.
+    /// The current state: everything committed (the state file, plus the journal if one is left), or an empty
+    /// state if none was written yet. It only reads, so it needs no lock.
     fn load(&self) -> anyhow::Result<State>;
 
-    /// Writes `state` atomically, bumping its serial (and fixing its lineage on first write).
+    /// Writes the whole `state`, bumping its serial (and fixing its lineage on first write), and drops any
+    /// journal: `state` was loaded through it, so it holds what the journal held.
     fn save(&self, state: &mut State) -> anyhow::Result<()>;
+
+    /// A journal for changes made on top of `saved`, which this store has just saved; `None` if the store keeps
+    /// no journal.
+    fn journal(&self, saved: &State) -> anyhow::Result<Option<Box<dyn Journal>>> {
+        let _ = saved;
+        Ok(None)
+    }
+
+    /// Folds the journal into the state proper without changing the serial. `state` is the committed state, the
+    /// one `load` returns now. Does nothing when there is no journal.
+    fn compact(&self, state: &State) -> anyhow::Result<()> {
+        let _ = state;
+        Ok(())
+    }
+
+    /// Folds in a journal a killed run left behind, so the state proper tells everything again.
+    fn recover(&self) -> anyhow::Result<()> {
+        let state = self.load()?;
+        self.compact(&state)
+    }
+}
+
+/// An append-only log of group commits on top of a saved state.
+pub trait Journal: Send {
+    /// Durably appends one group commit: `changes`, in the order they were made, taking the state from serial
+    /// `serial - 1` to `serial`. After an error the journal is not used again: the caller saves the whole state.
+    fn append(&mut self, serial: u64, changes: &[Change]) -> anyhow::Result<()>;
 }
 
 #[cfg(test)]
@@ -248,7 +308,7 @@ mod tests {
     }
 
     #[test]
-    fn normalize_sorts_a_hand_built_state() {
+    fn changes_apply_like_the_methods_they_name_and_normalize_sorts_a_hand_built_state() {
         let mut state = State {
             peers: vec![
                 record("dxvif-1", "b", "dxpeer-b"),
@@ -258,6 +318,12 @@ mod tests {
         };
         state.normalize();
         assert_eq!(state.peers[0].bgp_peer_id, "dxpeer-a");
-        assert!(state.peer(&state.peers[1].address).is_some());
+        let a = state.peers[0].address.clone();
+        state.apply(Change::RemovePeer(a.clone()));
+        assert!(state.peer(&a).is_none());
+        state.apply(Change::PutPeer(record("dxvif-1", "a", "dxpeer-a2")));
+        assert_eq!(state.peer(&a).unwrap().bgp_peer_id, "dxpeer-a2");
+        state.apply(Change::ClearIntent(a.clone()));
+        assert!(state.intents.is_empty());
     }
 }
