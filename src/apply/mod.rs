@@ -180,7 +180,17 @@ pub async fn execute<D: DirectConnect, S: StateStore + Clone + Send + 'static>(
             Outcome::Skipped(why) => summary.skipped.push((address, why)),
         }
     }
-    summary.state = recorder.into_state();
+    let (state, folded) = recorder.finish().await;
+    if let Err(e) = folded {
+        summary.failures.push((
+            "(state)".into(),
+            format!(
+                "cannot fold the state journal into the state file: {e:#}; the journal keeps every change, and \
+                 the next apply folds it in"
+            ),
+        ));
+    }
+    summary.state = state;
     summary
 }
 

@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::printer::{Printer, ProgressStyle};
 use crate::render;
 use crate::saved_plan::SavedPlan;
-use crate::state::lock;
+use crate::state::{lock, LocalStateFile, StateStore};
 
 /// Exit status when everything applied but AWS still has to approve peers on public VIFs.
 pub const EXIT_AWAITING_APPROVAL: u8 = 3;
@@ -35,7 +35,10 @@ pub async fn apply(
         .as_ref()
         .map_or_else(|| args.dir.clone(), |s| s.config_dir.clone());
     let config = load_config(&dir, &args.vars)?;
-    let _lock = lock::acquire(&global.state, "apply", global.lock_timeout)?;
+    let store = LocalStateFile::new(&global.state);
+    let _lock = lock::acquire(&store, "apply", global.lock_timeout).await?;
+    // A journal a killed apply left behind is folded into the state file before this one reads the state.
+    tokio::task::spawn_blocking(move || store.recover()).await??;
     let session = Session::open(global, &config, printer, true).await?;
     let result = run(&session, global, args, &config, saved.as_ref(), printer).await;
     let closed = session.close().await;

@@ -16,11 +16,14 @@ pub async fn plan(
     let config = load_config(&args.dir, &args.vars)?;
     // Starting a sandbox over rewrites its world: not while an apply holds the state.
     let _lock = if global.sandbox.is_some() && global.sandbox_reset {
-        Some(crate::state::lock::acquire(
-            &global.state,
-            "plan --sandbox-reset",
-            global.lock_timeout,
-        )?)
+        Some(
+            crate::state::lock::acquire(
+                &crate::state::LocalStateFile::new(&global.state),
+                "plan --sandbox-reset",
+                global.lock_timeout,
+            )
+            .await?,
+        )
     } else {
         None
     };

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use crate::cli::{GlobalArgs, StateCommand};
 use crate::printer::Printer;
-use crate::state::{lock, LocalStateFile, State, StateStore};
+use crate::state::{LocalStateFile, State, StateLocking, StateStore};
 
 pub fn state(
     global: &GlobalArgs,
@@ -14,7 +14,7 @@ pub fn state(
     match command {
         StateCommand::List => list(&LocalStateFile::new(&global.state).load()?, printer)?,
         StateCommand::ForceUnlock { id } => {
-            lock::force_unlock(&global.state, id)?;
+            LocalStateFile::new(&global.state).force_unlock(id)?;
             printer.data(&format!(
                 "Lock {id} on {} removed.\n",
                 global.state.display()

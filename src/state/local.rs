@@ -1,4 +1,5 @@
-//! The local JSON state file, written atomically (temp file, fsync, rename) with a `.backup` of the previous version.
+//! The local state store: the JSON state file, written atomically (temp file, fsync, rename) with a `.backup` of
+//! the previous version, plus the journal apply appends to between whole writes.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -6,8 +7,12 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use rand::Rng;
 
-use super::{State, StateStore, FORMAT_VERSION};
+use super::file::{self, Unreadable};
+use super::journal::{self, Contents, LocalJournal, Mismatch, Replayed};
+use super::{Journal, State, StateStore, FORMAT_VERSION};
 
+/// The state file at `path`, its journal `<path>.journal`, its lock `<path>.lock` (see `lock`) and its
+/// `<path>.backup`.
 #[derive(Clone, Debug)]
 pub struct LocalStateFile {
     path: PathBuf,
@@ -21,40 +26,161 @@ impl LocalStateFile {
     pub fn path(&self) -> &Path {
         &self.path
     }
-}
 
-impl StateStore for LocalStateFile {
-    fn load(&self) -> anyhow::Result<State> {
+    pub fn journal_path(&self) -> PathBuf {
+        journal::path_for(&self.path)
+    }
+
+    /// What to say after a problem: nothing was changed, and where earlier versions are.
+    fn earlier_versions(&self) -> String {
+        format!(
+            "Nothing was changed; the previous version is kept as {}.backup",
+            self.path.display()
+        )
+    }
+
+    /// The state file alone (without its journal), checked; `None` if there is none.
+    fn read_file(&self) -> anyhow::Result<Option<State>> {
         let text = match std::fs::read_to_string(&self.path) {
             Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(State::default()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => {
                 return Err(e)
                     .with_context(|| format!("cannot read state file {}", self.path.display()))
             }
         };
-        let state: State = serde_json::from_str(&text).with_context(|| {
-            format!(
-                "state file {} is not valid dxctl state (the previous version is kept as {}.backup)",
-                self.path.display(),
+        let state = match file::from_text(&text) {
+            Ok(state) => state,
+            Err(Unreadable::Malformed(e)) => {
+                return Err(anyhow::Error::new(e).context(format!(
+                    "state file {} is not valid dxctl state (the previous version is kept as {}.backup)",
+                    self.path.display(),
+                    self.path.display()
+                )))
+            }
+            Err(Unreadable::Version(v)) => anyhow::bail!(
+                "state file {} has format_version {v}; this dxctl reads version {FORMAT_VERSION}",
                 self.path.display()
-            )
-        })?;
+            ),
+        };
         state.check().map_err(|problem| {
             anyhow::anyhow!(
-                "state file {} is inconsistent: {problem}. Nothing was changed; the previous version is kept as {}.backup",
+                "state file {} is inconsistent: {problem}. {}",
                 self.path.display(),
-                self.path.display()
+                self.earlier_versions()
             )
         })?;
-        if state.format_version != FORMAT_VERSION {
-            anyhow::bail!(
-                "state file {} has format_version {}; this dxctl reads version {FORMAT_VERSION}",
-                self.path.display(),
-                state.format_version
-            );
+        Ok(Some(state))
+    }
+
+    /// The journal's bytes, `None` if there is none. Anything but a regular file there is refused, never read
+    /// (a FIFO would block).
+    fn read_journal(&self) -> anyhow::Result<Option<Vec<u8>>> {
+        let path = self.journal_path();
+        match std::fs::symlink_metadata(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(e)
+                    .with_context(|| format!("cannot read state journal {}", path.display()))
+            }
+            Ok(meta) if !meta.is_file() => anyhow::bail!(
+                "state journal {} is not a regular file; move it aside",
+                path.display()
+            ),
+            Ok(_) => {}
         }
-        Ok(state)
+        std::fs::read(&path)
+            .map(Some)
+            .with_context(|| format!("cannot read state journal {}", path.display()))
+    }
+
+    fn bad_line(&self, bad: &journal::BadLine) -> anyhow::Error {
+        anyhow::anyhow!(
+            "state journal {} line {}: {}. The journal holds the changes committed after the state file {} was \
+             written, so the current state cannot be known without it. {}; restore it only after checking AWS \
+             for peers created since",
+            self.journal_path().display(),
+            bad.line,
+            bad.problem,
+            self.path.display(),
+            self.earlier_versions()
+        )
+    }
+
+    fn other_state(&self, lineage: &str, base_serial: u64, file: Option<&State>) -> anyhow::Error {
+        let holds = file.map_or_else(
+            || "there is no state file".to_string(),
+            |s| {
+                format!(
+                    "the state file {} holds lineage {} serial {}",
+                    self.path.display(),
+                    s.lineage,
+                    s.serial
+                )
+            },
+        );
+        anyhow::anyhow!(
+            "state journal {} continues lineage {lineage} serial {base_serial}, but {holds}: it belongs to another \
+             state. Nothing was changed; move the journal aside only if {} is the state you mean (the previous \
+             version is kept as {}.backup)",
+            self.journal_path().display(),
+            self.path.display(),
+            self.path.display()
+        )
+    }
+
+    /// Writes `state` as it is (no serial bump), keeping the previous file as `.backup`.
+    fn write_whole(&self, state: &State) -> anyhow::Result<()> {
+        let dir = parent_dir(&self.path);
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        let text = file::to_text(state)?;
+        write_atomically(&self.path, text.as_bytes(), true)
+            .with_context(|| format!("cannot write state file {}", self.path.display()))
+    }
+
+    fn remove_journal(&self) -> anyhow::Result<()> {
+        let path = self.journal_path();
+        match std::fs::remove_file(&path) {
+            Ok(()) => {
+                sync_dir_of(&path);
+                Ok(())
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => {
+                Err(e).with_context(|| format!("cannot remove state journal {}", path.display()))
+            }
+        }
+    }
+}
+
+impl StateStore for LocalStateFile {
+    fn load(&self) -> anyhow::Result<State> {
+        let mut state = self.read_file()?;
+        let Some(bytes) = self.read_journal()? else {
+            return Ok(state.unwrap_or_default());
+        };
+        match journal::replay(&bytes, state.as_mut()) {
+            Ok(Replayed::Empty | Replayed::Stale) => {}
+            Ok(Replayed::Applied { .. }) => {
+                if let Some(state) = &state {
+                    state.check().map_err(|problem| {
+                        anyhow::anyhow!(
+                            "state file {} with its journal {} is inconsistent: {problem}. {}",
+                            self.path.display(),
+                            self.journal_path().display(),
+                            self.earlier_versions()
+                        )
+                    })?;
+                }
+            }
+            Err(Mismatch::Line(bad)) => return Err(self.bad_line(&bad)),
+            Err(Mismatch::OtherState {
+                lineage,
+                base_serial,
+            }) => return Err(self.other_state(&lineage, base_serial, state.as_ref())),
+        }
+        Ok(state.unwrap_or_default())
     }
 
     fn save(&self, state: &mut State) -> anyhow::Result<()> {
@@ -69,16 +195,59 @@ impl StateStore for LocalStateFile {
                 state.serial
             )
         })?;
-        let dir = match self.path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
+        self.write_whole(state)?;
+        // Only after the state file holds everything: a kill in between leaves a stale journal, which load skips.
+        self.remove_journal()
+    }
+
+    fn journal(&self, saved: &State) -> anyhow::Result<Option<Box<dyn Journal>>> {
+        Ok(Some(Box::new(LocalJournal::new(
+            self.journal_path(),
+            saved,
+        ))))
+    }
+
+    fn compact(&self, state: &State) -> anyhow::Result<()> {
+        let Some(bytes) = self.read_journal()? else {
+            return Ok(());
         };
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("cannot create {}", dir.display()))?;
-        let mut text = serde_json::to_string_pretty(state)?;
-        text.push('\n');
-        write_atomically(&self.path, text.as_bytes(), true)
-            .with_context(|| format!("cannot write state file {}", self.path.display()))
+        match journal::contents(&bytes).map_err(|bad| self.bad_line(&bad))? {
+            Contents::Empty => {}
+            Contents::Commits {
+                lineage,
+                base_serial,
+                last_serial,
+            } => {
+                if lineage != state.lineage {
+                    return Err(self.other_state(&lineage, base_serial, Some(state)));
+                }
+                anyhow::ensure!(
+                    state.serial >= last_serial,
+                    "cannot compact state journal {}: it reaches serial {last_serial}, past the state given (serial {})",
+                    self.journal_path().display(),
+                    state.serial
+                );
+                // At a higher serial the state file was written after the journal (it is stale): nothing to fold.
+                if state.serial == last_serial {
+                    self.write_whole(state)?;
+                }
+            }
+        }
+        self.remove_journal()
+    }
+}
+
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Makes a file's creation or removal in its directory durable (best effort, as not every filesystem can).
+pub(super) fn sync_dir_of(path: &Path) {
+    if let Ok(d) = std::fs::File::open(parent_dir(path)) {
+        let _ = d.sync_all();
     }
 }
 
@@ -115,10 +284,7 @@ fn write_target(path: &Path) -> std::io::Result<PathBuf> {
 pub fn write_atomically(path: &Path, bytes: &[u8], keep_backup: bool) -> std::io::Result<()> {
     let target = write_target(path)?;
     let path = target.as_path();
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let dir = parent_dir(path);
     let mut tmp = tempfile::NamedTempFile::new_in(&dir)?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
@@ -131,9 +297,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8], keep_backup: bool) -> std::io
         staged.persist(PathBuf::from(backup)).map_err(|e| e.error)?;
     }
     tmp.persist(path).map_err(|e| e.error)?;
-    if let Ok(d) = std::fs::File::open(&dir) {
-        let _ = d.sync_all();
-    }
+    sync_dir_of(path);
     Ok(())
 }
 
@@ -169,6 +333,235 @@ mod tests {
         assert_eq!(back.serial, 2);
         assert_eq!(back.lineage.len(), 32);
         assert!(dir.path().join("nested/dxctl.state.json.backup").exists());
+    }
+
+    fn record(label: &str, id: &str) -> PeerRecord {
+        let vif = VifId("dxvif-a".into());
+        PeerRecord {
+            address: PeerAddress::new(&vif, label),
+            virtual_interface_id: vif,
+            region: "us-east-1".into(),
+            profile: None,
+            bgp_peer_id: id.into(),
+            address_family: AddressFamily::Ipv4,
+            asn: Asn::new(65000).unwrap(),
+            amazon_address: Some("169.254.1.1/30".into()),
+            customer_address: Some("169.254.1.2/30".into()),
+            deposed: vec![],
+            listed_by_ms: Some(1_700_000_000_000),
+        }
+    }
+
+    fn intent(label: &str) -> crate::state::Intent {
+        let vif = VifId("dxvif-a".into());
+        crate::state::Intent {
+            address: PeerAddress::new(&vif, label),
+            virtual_interface_id: vif,
+            region: "us-east-1".into(),
+            profile: None,
+            call: crate::state::Call::DeleteBGPPeer {
+                bgp_peer_id: "dxpeer-x".into(),
+            },
+            sent_at_ms: 1,
+            conclusive_after_ms: 2,
+        }
+    }
+
+    /// A state file (serial 1, two peers) and a journal of four commits on top; returns the store and the state
+    /// after 0, 1, .. 4 commits.
+    fn journaled(dir: &tempfile::TempDir) -> (LocalStateFile, Vec<State>) {
+        let store = LocalStateFile::new(dir.path().join("s.json"));
+        let mut state = State::default();
+        state.upsert(record("b", "dxpeer-b"));
+        state.upsert(record("d", "dxpeer-d"));
+        store.save(&mut state).unwrap();
+        let mut journal = store.journal(&state).unwrap().unwrap();
+        let commits = vec![
+            vec![Change::PutIntent(intent("a"))],
+            vec![
+                Change::ClearIntent(intent("a").address),
+                Change::PutPeer(record("a", "dxpeer-a")),
+            ],
+            vec![Change::PutIntent(intent("d"))],
+            vec![
+                Change::RemovePeer(record("d", "").address),
+                Change::ClearIntent(intent("d").address),
+                Change::PutPeer(record("c", "dxpeer-c")),
+            ],
+        ];
+        let mut states = vec![state.clone()];
+        for changes in commits {
+            for c in &changes {
+                state.apply(c.clone());
+            }
+            state.serial += 1;
+            journal.append(state.serial, &changes).unwrap();
+            states.push(state.clone());
+        }
+        (store, states)
+    }
+
+    use crate::state::Change;
+
+    #[test]
+    fn journal_commits_replay_on_load_and_compaction_folds_them_in_keeping_the_serial() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, states) = journaled(&dir);
+        let last = states.last().unwrap();
+        let journal = std::fs::read_to_string(store.journal_path()).unwrap();
+        assert_eq!(
+            journal.lines().count(),
+            5,
+            "a header and one line per commit:\n{journal}"
+        );
+        assert!(!journal.to_lowercase().contains("auth"), "{journal}");
+        assert_eq!(
+            store.read_file().unwrap().unwrap(),
+            states[0],
+            "the file alone"
+        );
+        let loaded = store.load().unwrap();
+        assert_eq!(&loaded, last);
+        assert_eq!(loaded.serial, 5);
+        store.compact(&loaded).unwrap();
+        assert!(!store.journal_path().exists());
+        assert_eq!(
+            std::fs::read_to_string(store.path()).unwrap(),
+            file::to_text(last).unwrap()
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("s.json.backup")).unwrap(),
+            file::to_text(&states[0]).unwrap()
+        );
+        assert_eq!(&store.load().unwrap(), last);
+        // Compacting again, with no journal, changes nothing.
+        store.compact(&loaded).unwrap();
+        assert_eq!(&store.load().unwrap(), last);
+    }
+
+    /// A kill can cut the journal anywhere: whatever the cut, load returns the state after the last whole commit
+    /// line, never an error or a panic.
+    #[test]
+    fn a_torn_last_line_is_ignored_wherever_the_journal_is_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, states) = journaled(&dir);
+        let bytes = std::fs::read(store.journal_path()).unwrap();
+        for cut in 0..=bytes.len() {
+            let kept = &bytes[..cut];
+            std::fs::write(store.journal_path(), kept).unwrap();
+            let whole_lines = kept.iter().filter(|b| **b == b'\n').count();
+            let commits = whole_lines.saturating_sub(1);
+            let loaded = store
+                .load()
+                .unwrap_or_else(|e| panic!("cut at {cut}: {e:#}"));
+            assert_eq!(loaded, states[commits], "cut at {cut}");
+        }
+        // A torn tail of garbage (a filesystem's zeroed block) is a torn line too.
+        let mut zeroed = bytes.clone();
+        zeroed.extend([0u8; 100]);
+        std::fs::write(store.journal_path(), &zeroed).unwrap();
+        assert_eq!(&store.load().unwrap(), states.last().unwrap());
+        // And recovering folds in what is whole.
+        store.recover().unwrap();
+        assert!(!store.journal_path().exists());
+        assert_eq!(&store.load().unwrap(), states.last().unwrap());
+    }
+
+    #[test]
+    fn a_corrupt_middle_line_is_an_error_naming_the_journal_its_line_and_the_backup() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = journaled(&dir);
+        let text = std::fs::read_to_string(store.journal_path()).unwrap();
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        let good = lines.clone();
+        lines[2] = lines[2].replacen("\"changes\"", "\"chang\"", 1);
+        std::fs::write(store.journal_path(), lines.join("\n") + "\n").unwrap();
+        let err = format!("{:#}", store.load().unwrap_err());
+        assert!(err.contains("s.json.journal line 3"), "{err}");
+        assert!(err.contains("s.json.backup"), "{err}");
+        // Recovering refuses too, and leaves the journal in place.
+        assert!(store.recover().is_err());
+        assert!(store.journal_path().exists());
+        // A commit whose serial skips one is as corrupt as one that does not parse.
+        let mut skipped = good.clone();
+        skipped[2] = skipped[2].replacen("\"serial\":3", "\"serial\":4", 1);
+        assert_ne!(skipped, good);
+        std::fs::write(store.journal_path(), skipped.join("\n") + "\n").unwrap();
+        let err = format!("{:#}", store.load().unwrap_err());
+        assert!(
+            err.contains("line 3: serial 4 does not follow serial 2"),
+            "{err}"
+        );
+        // A corrupt header is line 1.
+        let mut header = good;
+        header[0] = "{\"journal\":1}".into();
+        std::fs::write(store.journal_path(), header.join("\n") + "\n").unwrap();
+        let err = format!("{:#}", store.load().unwrap_err());
+        assert!(err.contains("line 1: not a journal header"), "{err}");
+    }
+
+    /// Loading is read-only and repeatable, and a journal the state file already holds (a kill after a save or a
+    /// compaction wrote the file but before it removed the journal) is not applied twice.
+    #[test]
+    fn replay_is_idempotent_and_a_journal_the_file_already_holds_is_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, states) = journaled(&dir);
+        let last = states.last().unwrap();
+        let journal = std::fs::read(store.journal_path()).unwrap();
+        assert_eq!(store.load().unwrap(), store.load().unwrap());
+        // Killed after compaction wrote the file, before the journal went.
+        store.compact(&store.load().unwrap()).unwrap();
+        std::fs::write(store.journal_path(), &journal).unwrap();
+        assert_eq!(&store.load().unwrap(), last);
+        store.recover().unwrap();
+        assert!(!store.journal_path().exists());
+        assert_eq!(&store.load().unwrap(), last);
+        // Killed after a save wrote the file, before the journal went.
+        let mut saved = store.load().unwrap();
+        store.save(&mut saved).unwrap();
+        std::fs::write(store.journal_path(), &journal).unwrap();
+        let loaded = store.load().unwrap();
+        assert_eq!(loaded, saved);
+        assert_eq!(loaded.serial, last.serial + 1);
+    }
+
+    #[test]
+    fn save_drops_the_journal_after_writing_everything_it_held() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, states) = journaled(&dir);
+        let mut state = store.load().unwrap();
+        store.save(&mut state).unwrap();
+        assert!(!store.journal_path().exists());
+        assert_eq!(state.serial, states.last().unwrap().serial + 1);
+        assert_eq!(store.read_file().unwrap().unwrap(), state);
+    }
+
+    #[test]
+    fn a_journal_of_another_state_or_that_is_no_regular_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = journaled(&dir);
+        let journal = std::fs::read(store.journal_path()).unwrap();
+        // The state file was replaced by an older version (serial 1 -> 0 here: behind the journal's base).
+        let mut older = store.read_file().unwrap().unwrap();
+        older.serial = 0;
+        std::fs::write(store.path(), file::to_text(&older).unwrap()).unwrap();
+        let err = format!("{:#}", store.load().unwrap_err());
+        assert!(err.contains("belongs to another state"), "{err}");
+        // Another lineage.
+        older.serial = 1;
+        older.lineage = "another".into();
+        std::fs::write(store.path(), file::to_text(&older).unwrap()).unwrap();
+        let err = format!("{:#}", store.load().unwrap_err());
+        assert!(err.contains("lineage another serial 1"), "{err}");
+        // No state file at all.
+        std::fs::remove_file(store.path()).unwrap();
+        let err = format!("{:#}", store.load().unwrap_err());
+        assert!(err.contains("there is no state file"), "{err}");
+        std::fs::write(store.journal_path(), &journal).unwrap();
+        std::fs::remove_file(store.journal_path()).unwrap();
+        std::fs::create_dir(store.journal_path()).unwrap();
+        let err = format!("{:#}", store.load().unwrap_err());
+        assert!(err.contains("not a regular file"), "{err}");
     }
 
     #[test]

@@ -1,13 +1,16 @@
-//! The state lock: an OS advisory lock on `<state>.lock`, plus a lock-info file naming the holder, for any command
-//! that may write state.
+//! The state lock, which any command that may write state holds: the `StateLocking` trait a store provides (so a
+//! remote backend can bring its own lock), the shared waiting loop, and the local file store's lock (an OS advisory
+//! lock on `<state>.lock`, plus a lock-info file naming the holder).
 
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context as _;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
+
+use super::LocalStateFile;
 
 /// Who holds the lock.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -19,16 +22,127 @@ pub struct LockInfo {
     pub time: String,
 }
 
-/// Held while alive; released (and its info file removed) on drop.
-pub struct StateLock {
-    _file: File,
-    info_path: PathBuf,
-    pub info: LockInfo,
+impl LockInfo {
+    /// This process, about to do `operation`, with a fresh random id.
+    pub fn new(operation: &str) -> LockInfo {
+        let id: String = (0..16)
+            .map(|_| format!("{:x}", rand::rng().random_range(0..16u8)))
+            .collect();
+        LockInfo {
+            id,
+            pid: std::process::id(),
+            host: host(),
+            operation: operation.to_string(),
+            time: time::OffsetDateTime::now_utc()
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+        }
+    }
 }
 
-impl Drop for StateLock {
+/// A held lock. Dropping it releases it (best effort); `release` says whether that worked.
+pub trait StateLock: Send {
+    fn info(&self) -> &LockInfo;
+    fn release(self: Box<Self>) -> anyhow::Result<()>;
+}
+
+/// What one try at the lock found.
+pub enum Attempt {
+    Acquired(Box<dyn StateLock>),
+    /// Someone else holds it; who, if they said.
+    Held(Option<LockInfo>),
+}
+
+/// The lock a state store provides. Each call tries once and does not wait; `acquire` waits.
+pub trait StateLocking {
+    /// Takes the lock for `info` if it is free.
+    fn try_lock(&self, info: &LockInfo) -> anyhow::Result<Attempt>;
+    /// The current holder, if there is one and it said who it is.
+    fn lock_info(&self) -> anyhow::Result<Option<LockInfo>>;
+    /// Clears a lock whose holder is gone. Refuses when `id` does not match, or when its holder is still alive.
+    fn force_unlock(&self, id: &str) -> anyhow::Result<()>;
+    /// The state the lock guards, as messages name it.
+    fn locked_name(&self) -> String;
+}
+
+/// How often a waiting `acquire` tries again.
+const RETRY: Duration = Duration::from_millis(100);
+
+/// Takes the lock, waiting up to `timeout` for another holder to finish. The waiting sleeps on the async clock and
+/// each try runs on the blocking pool, so the executor is never blocked.
+pub async fn acquire<L: StateLocking + Clone + Send + 'static>(
+    store: &L,
+    operation: &str,
+    timeout: Duration,
+) -> anyhow::Result<Box<dyn StateLock>> {
+    let info = LockInfo::new(operation);
+    let started = tokio::time::Instant::now();
+    loop {
+        let attempt = {
+            let (store, info) = (store.clone(), info.clone());
+            tokio::task::spawn_blocking(move || store.try_lock(&info)).await??
+        };
+        let holder = match attempt {
+            Attempt::Acquired(lock) => return Ok(lock),
+            Attempt::Held(holder) => holder,
+        };
+        let waited = started.elapsed();
+        if waited >= timeout {
+            let who = holder.map_or_else(
+                || "another dxctl process (no lock info)".to_string(),
+                |h| {
+                    format!(
+                        "pid {} on {} ({}) since {}, lock ID {}",
+                        h.pid, h.host, h.operation, h.time, h.id
+                    )
+                },
+            );
+            anyhow::bail!(
+                "the state {} is locked by {who}; wait for it to finish, retry with --lock-timeout, or, if that process is gone, run `dxctl state force-unlock <ID>`",
+                store.locked_name()
+            );
+        }
+        tokio::time::sleep(RETRY.min(timeout - waited)).await;
+    }
+}
+
+/// The local lock: the open, OS-locked `<state>.lock`, and the info file removed on release.
+struct LocalLock {
+    file: Option<File>,
+    info_path: PathBuf,
+    info: LockInfo,
+}
+
+impl LocalLock {
+    fn remove_info(&mut self) -> std::io::Result<()> {
+        // The info file goes first, while the OS lock is still held, so no later holder's file is removed.
+        let removed = match std::fs::remove_file(&self.info_path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            other => other,
+        };
+        // Closing the file releases the OS lock.
+        self.file = None;
+        removed
+    }
+}
+
+impl StateLock for LocalLock {
+    fn info(&self) -> &LockInfo {
+        &self.info
+    }
+
+    fn release(mut self: Box<Self>) -> anyhow::Result<()> {
+        let path = self.info_path.clone();
+        self.remove_info()
+            .with_context(|| format!("cannot remove {}", path.display()))
+    }
+}
+
+impl Drop for LocalLock {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.info_path);
+        if self.file.is_some() {
+            let _ = self.remove_info();
+        }
     }
 }
 
@@ -47,116 +161,101 @@ fn host() -> String {
         .unwrap_or_else(|_| "unknown-host".into())
 }
 
-/// The current holder, if the info file says one.
-pub fn holder(state: &Path) -> Option<LockInfo> {
+/// The holder the info file next to `state` names, if it names one.
+fn holder(state: &Path) -> Option<LockInfo> {
     let (_, info) = paths(state);
     std::fs::read_to_string(info)
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok())
 }
 
-/// Takes the lock, waiting up to `timeout` for another holder to finish.
-pub fn acquire(state: &Path, operation: &str, timeout: Duration) -> anyhow::Result<StateLock> {
-    let (lock_path, info_path) = paths(state);
-    if let Some(dir) = lock_path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .with_context(|| format!("cannot open lock file {}", lock_path.display()))?;
-    let started = Instant::now();
-    loop {
+impl StateLocking for LocalStateFile {
+    fn try_lock(&self, info: &LockInfo) -> anyhow::Result<Attempt> {
+        let (lock_path, info_path) = paths(self.path());
+        if let Some(dir) = lock_path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .with_context(|| format!("cannot open lock file {}", lock_path.display()))?;
         match file.try_lock() {
-            Ok(()) => break,
-            Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < timeout => {
-                std::thread::sleep(
-                    Duration::from_millis(100).min(timeout.saturating_sub(started.elapsed())),
-                );
-            }
+            Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
-                let who = holder(state).map_or_else(
-                    || "another dxctl process (no lock info)".to_string(),
-                    |h| {
-                        format!(
-                            "pid {} on {} ({}) since {}, lock ID {}",
-                            h.pid, h.host, h.operation, h.time, h.id
-                        )
-                    },
-                );
-                anyhow::bail!(
-                    "the state {} is locked by {who}; wait for it to finish, retry with --lock-timeout, or, if that process is gone, run `dxctl state force-unlock <ID>`",
-                    state.display()
-                );
+                return Ok(Attempt::Held(holder(self.path())))
             }
             Err(std::fs::TryLockError::Error(e)) => {
                 return Err(e).with_context(|| format!("cannot lock {}", lock_path.display()))
             }
         }
+        super::write_atomically(
+            &info_path,
+            serde_json::to_string_pretty(info)?.as_bytes(),
+            false,
+        )
+        .with_context(|| format!("cannot write {}", info_path.display()))?;
+        Ok(Attempt::Acquired(Box::new(LocalLock {
+            file: Some(file),
+            info_path,
+            info: info.clone(),
+        })))
     }
-    let id: String = (0..16)
-        .map(|_| format!("{:x}", rand::rng().random_range(0..16u8)))
-        .collect();
-    let info = LockInfo {
-        id,
-        pid: std::process::id(),
-        host: host(),
-        operation: operation.to_string(),
-        time: time::OffsetDateTime::now_utc()
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default(),
-    };
-    super::write_atomically(
-        &info_path,
-        serde_json::to_string_pretty(&info)?.as_bytes(),
-        false,
-    )
-    .with_context(|| format!("cannot write {}", info_path.display()))?;
-    Ok(StateLock {
-        _file: file,
-        info_path,
-        info,
-    })
-}
 
-/// Clears a lock whose holder is gone. Refuses when the ID does not match, or when a live process still holds it.
-pub fn force_unlock(state: &Path, id: &str) -> anyhow::Result<()> {
-    let (lock_path, info_path) = paths(state);
-    let current = holder(state)
-        .ok_or_else(|| anyhow::anyhow!("the state {} is not locked", state.display()))?;
-    if current.id != id {
-        anyhow::bail!(
-            "lock ID {id} does not match the current lock {} (pid {} on {})",
-            current.id,
-            current.pid,
-            current.host
-        );
+    fn lock_info(&self) -> anyhow::Result<Option<LockInfo>> {
+        Ok(holder(self.path()))
     }
-    if let Ok(file) = OpenOptions::new().write(true).open(&lock_path) {
-        if let Err(std::fs::TryLockError::WouldBlock) = file.try_lock() {
+
+    fn force_unlock(&self, id: &str) -> anyhow::Result<()> {
+        let state = self.path();
+        let (lock_path, info_path) = paths(state);
+        let current = holder(state)
+            .ok_or_else(|| anyhow::anyhow!("the state {} is not locked", state.display()))?;
+        if current.id != id {
             anyhow::bail!(
-                "lock {id} is still held by a running process (pid {} on {}); stop it instead",
+                "lock ID {id} does not match the current lock {} (pid {} on {})",
+                current.id,
                 current.pid,
                 current.host
             );
         }
+        if let Ok(file) = OpenOptions::new().write(true).open(&lock_path) {
+            if let Err(std::fs::TryLockError::WouldBlock) = file.try_lock() {
+                anyhow::bail!(
+                    "lock {id} is still held by a running process (pid {} on {}); stop it instead",
+                    current.pid,
+                    current.host
+                );
+            }
+        }
+        std::fs::remove_file(&info_path)
+            .with_context(|| format!("cannot remove {}", info_path.display()))
     }
-    std::fs::remove_file(&info_path)
-        .with_context(|| format!("cannot remove {}", info_path.display()))
+
+    fn locked_name(&self) -> String {
+        self.path().display().to_string()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_second_holder_fails_with_the_first_ones_details() {
+    fn store(dir: &tempfile::TempDir) -> LocalStateFile {
+        LocalStateFile::new(dir.path().join("nested/s.json"))
+    }
+
+    #[tokio::test]
+    async fn a_second_holder_fails_with_the_first_ones_details() {
         let dir = tempfile::tempdir().unwrap();
-        let state = dir.path().join("s.json");
-        let first = acquire(&state, "apply", Duration::ZERO).unwrap();
-        let err = acquire(&state, "apply", Duration::from_millis(250))
+        let store = store(&dir);
+        let first = acquire(&store, "apply", Duration::ZERO).await.unwrap();
+        assert!(dir.path().join("nested/s.json.lock").exists());
+        assert_eq!(store.lock_info().unwrap().as_ref(), Some(first.info()));
+        let err = acquire(&store, "apply", Duration::from_millis(250))
+            .await
             .err()
             .unwrap()
             .to_string();
@@ -164,28 +263,102 @@ mod tests {
             err.contains(&format!("pid {}", std::process::id())),
             "{err}"
         );
-        assert!(err.contains(&first.info.id), "{err}");
-        assert!(force_unlock(&state, &first.info.id)
+        assert!(err.contains(&first.info().id), "{err}");
+        assert!(err.contains("s.json is locked by"), "{err}");
+        assert!(store
+            .force_unlock(&first.info().id)
             .unwrap_err()
             .to_string()
             .contains("still held"));
+        first.release().unwrap();
+        assert_eq!(store.lock_info().unwrap(), None);
+        let again = acquire(&store, "apply", Duration::ZERO).await.unwrap();
+        assert_eq!(store.lock_info().unwrap().unwrap().id, again.info().id);
+    }
+
+    /// The wait sleeps on the async clock: with the clock paused, a minute's wait passes in virtual time, with a
+    /// try every 100ms; a blocking sleep would hold the test for the real minute.
+    #[tokio::test(start_paused = true)]
+    async fn waiting_for_a_held_lock_sleeps_on_the_async_clock_until_the_timeout() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(&dir);
+        let _first = acquire(&store, "apply", Duration::ZERO).await.unwrap();
+        let (started, wall) = (tokio::time::Instant::now(), std::time::Instant::now());
+        let err = acquire(&store, "apply", Duration::from_secs(60))
+            .await
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("locked by"), "{err}");
+        assert_eq!(started.elapsed(), Duration::from_secs(60));
+        assert!(
+            wall.elapsed() < Duration::from_secs(30),
+            "{:?}",
+            wall.elapsed()
+        );
+    }
+
+    /// A waiting apply gets the lock as soon as the holder lets go, before its timeout.
+    #[tokio::test(start_paused = true)]
+    async fn a_waiting_holder_gets_the_lock_once_it_is_released() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(&dir);
+        let first = acquire(&store, "apply", Duration::ZERO).await.unwrap();
+        let waiter = {
+            let store = store.clone();
+            tokio::spawn(async move { acquire(&store, "apply", Duration::from_secs(60)).await })
+        };
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert!(!waiter.is_finished());
         drop(first);
-        let again = acquire(&state, "apply", Duration::ZERO).unwrap();
-        assert_eq!(holder(&state).unwrap().id, again.info.id);
+        let started = tokio::time::Instant::now();
+        let second = waiter.await.unwrap().unwrap();
+        assert!(started.elapsed() <= Duration::from_millis(200));
+        assert_eq!(store.lock_info().unwrap().unwrap().id, second.info().id);
     }
 
     #[test]
-    fn force_unlock_clears_a_stale_info_file() {
+    fn force_unlock_clears_a_stale_info_file_only_once_its_holder_is_gone() {
         let dir = tempfile::tempdir().unwrap();
-        let state = dir.path().join("s.json");
-        let lock = acquire(&state, "apply", Duration::ZERO).unwrap();
-        let id = lock.info.id.clone();
-        std::mem::forget(lock); // as if the process died without cleaning up its info file
-                                // The OS lock is still held by this process's open file, so unlocking is refused...
-        assert!(force_unlock(&state, &id).is_err());
-        assert!(force_unlock(&state, "wrong-id")
+        let store = store(&dir);
+        let Ok(Attempt::Acquired(lock)) = store.try_lock(&LockInfo::new("apply")) else {
+            panic!("the lock is free")
+        };
+        let id = lock.info().id.clone();
+        // As if the process died without cleaning up: the info file stays. While this process still has the lock
+        // file open (and so the OS lock), unlocking is refused...
+        let (_, info_path) = paths(store.path());
+        let info = std::fs::read(&info_path).unwrap();
+        drop(lock);
+        std::fs::write(&info_path, &info).unwrap();
+        let held = OpenOptions::new()
+            .write(true)
+            .open(dir.path().join("nested/s.json.lock"))
+            .unwrap();
+        held.try_lock().unwrap();
+        assert!(store
+            .force_unlock(&id)
+            .unwrap_err()
+            .to_string()
+            .contains("still held"));
+        assert!(store
+            .force_unlock("wrong-id")
             .unwrap_err()
             .to_string()
             .contains("does not match"));
+        // ...and once the OS lock is gone, the stale info file is cleared and the lock can be taken again.
+        drop(held);
+        assert!(matches!(
+            store.try_lock(&LockInfo::new("apply")).unwrap(),
+            Attempt::Acquired(_)
+        ));
+        let stale = LocalStateFile::new(dir.path().join("other.json"));
+        std::fs::write(dir.path().join("other.json.lock.info"), &info).unwrap();
+        stale.force_unlock(&id).unwrap();
+        assert_eq!(stale.lock_info().unwrap(), None);
+        assert!(stale
+            .force_unlock(&id)
+            .unwrap_err()
+            .to_string()
+            .contains("is not locked"));
     }
 }

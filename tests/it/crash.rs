@@ -1,6 +1,7 @@
 //! Crash safety: `kill -9` an apply at a pseudo-random moment, then apply again. After every kill the state file
-//! parses, the second apply converges, the world holds exactly one live peer per declared `bgp_peer`, the state
-//! names every declared peer, and a third `plan --detailed-exitcode` finds nothing to do.
+//! parses, the state (file plus journal, whose last line the kill may have torn) loads and names only peers AWS
+//! has, the second apply converges and leaves no journal, the world holds exactly one live peer per declared
+//! `bgp_peer`, the state names every declared peer, and a third `plan --detailed-exitcode` finds nothing to do.
 //!
 //! Two phases, each against a simulator whose describes lag by up to 2s (eventual consistency): creating 14 peers
 //! from nothing, and changing them: five replaced create-before-destroy, one destroy-before-create, three deleted.
@@ -596,25 +597,37 @@ fn one_seed(
         problems.push(format!("after the kill: {e}"));
         None
     });
-    let recorded = killed_state
-        .as_ref()
-        .map_or(0, |s| s["peers"].as_array().unwrap().len());
-    write!(line, "; state after kill: {recorded} peers").unwrap();
-    if let Some(state) = &killed_state {
-        let known: Vec<&str> = world_after_kill["virtualInterfaces"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .flat_map(|v| v["bgpPeers"].as_array().unwrap())
-            .filter_map(|p| p["bgpPeerId"].as_str())
-            .collect();
-        for rec in state["peers"].as_array().unwrap() {
-            let id = rec["bgp_peer_id"].as_str().unwrap();
-            if !known.contains(&id) {
-                problems.push(format!(
-                    "after the kill the state names {id}, which the world does not have"
-                ));
-            }
+    // What the next run reads: the state file plus the journal the kill may have left (its last line torn).
+    let journal_path = PathBuf::from(format!("{}.journal", state_path.display()));
+    let journal = std::fs::read_to_string(&journal_path).unwrap_or_default();
+    let journal_lines = journal.matches('\n').count().saturating_sub(1);
+    if journal.contains("uexample") || journal.to_lowercase().contains("auth") {
+        problems.push(format!("the journal holds an auth key:\n{journal}"));
+    }
+    let loaded = dxctl::state::StateStore::load(&dxctl::state::LocalStateFile::new(&state_path))
+        .unwrap_or_else(|e| {
+            problems.push(format!("after the kill the state does not load: {e:#}"));
+            dxctl::state::State::default()
+        });
+    write!(
+        line,
+        "; state after kill: {} peers ({journal_lines} journal commits)",
+        loaded.peers.len()
+    )
+    .unwrap();
+    let known: Vec<&str> = world_after_kill["virtualInterfaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|v| v["bgpPeers"].as_array().unwrap())
+        .filter_map(|p| p["bgpPeerId"].as_str())
+        .collect();
+    for rec in &loaded.peers {
+        let id = rec.bgp_peer_id.as_str();
+        if !known.contains(&id) {
+            problems.push(format!(
+                "after the kill the state names {id}, which the world does not have"
+            ));
         }
     }
     let creates_mid = sim.count("CreateBGPPeer");
@@ -655,6 +668,14 @@ fn one_seed(
         problems.push(e);
         Vec::new()
     });
+
+    // The apply folded its journal into the state file.
+    if journal_path.exists() {
+        problems.push(format!(
+            "{} is left after the second apply",
+            journal_path.display()
+        ));
+    }
 
     // The state parses and records every declared peer (with the id of the peer that is live), and nothing else.
     let state = read_state(&state_path).unwrap_or_else(|e| {

@@ -295,12 +295,13 @@ fn a_sandbox_plan_never_rewrites_the_world() {
     );
 
     // While an apply holds the state, a plan that would start the sandbox over is refused.
-    let _held = dxctl::state::lock::acquire(
-        &dir.join("state/dxctl.state.json"),
-        "apply (test)",
-        Duration::ZERO,
-    )
-    .unwrap();
+    let store = dxctl::state::LocalStateFile::new(dir.join("state/dxctl.state.json"));
+    let dxctl::state::lock::Attempt::Acquired(_held) =
+        dxctl::state::StateLocking::try_lock(&store, &dxctl::state::LockInfo::new("apply (test)"))
+            .unwrap()
+    else {
+        panic!("the state lock is free")
+    };
     let reset = run(dxctl(dir)
         .arg("--sandbox")
         .arg(&world)

@@ -1601,7 +1601,7 @@ fn sigint_case(ctx: &mut Ctx) {
         std::thread::sleep(Duration::from_millis(20));
     }
     std::thread::sleep(Duration::from_millis(300));
-    // Whatever the running apply keeps on disk: the lock info, the state with its intent.
+    // Whatever the running apply keeps on disk: the lock info, the state, the journal with its intent.
     let mut mid = String::new();
     for f in ctx.written_by_dxctl() {
         mid.push_str(&format!("{}:\n", f.display()));
@@ -1611,6 +1611,9 @@ fn sigint_case(ctx: &mut Ctx) {
     }
     if !mid.contains("dxctl.state.json.lock.info") {
         ctx.fail(format!("no lock info was seen mid-apply:\n{mid}"));
+    }
+    if !mid.contains("dxctl.state.json.journal") {
+        ctx.fail(format!("no state journal was seen mid-apply:\n{mid}"));
     }
     ctx.outputs
         .push(("files mid-apply".into(), mid.into_bytes()));
