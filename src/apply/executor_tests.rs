@@ -39,6 +39,8 @@ enum Answer {
     Rejected(&'static str),
     /// (Delete only) The peer is already deleted: it is marked deleted and the call refused as such.
     AlreadyGone,
+    /// No answer comes for an hour (the call hangs in flight).
+    Hangs,
 }
 
 /// One peer of the scripted VIF, with the moments its state changes on the paused clock.
@@ -230,6 +232,10 @@ impl DirectConnect for Service {
             Answer::Throttled => Err(refused(FailureKind::Throttled, "Rate exceeded")),
             Answer::Rejected(message) => Err(refused(FailureKind::Rejected, message)),
             Answer::AlreadyGone => Err(refused(FailureKind::Rejected, "not scripted for creates")),
+            Answer::Hangs => {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                Err(lost("after an hour"))
+            }
         }
     }
 
@@ -265,6 +271,10 @@ impl DirectConnect for Service {
             }
             Answer::Throttled => Err(refused(FailureKind::Throttled, "Rate exceeded")),
             Answer::Rejected(message) => Err(refused(FailureKind::Rejected, message)),
+            Answer::Hangs => {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                Err(lost("after an hour"))
+            }
             Answer::AlreadyGone => {
                 start(Instant::now());
                 Err(refused(
@@ -346,6 +356,27 @@ fn record(label: &str, peer: &ObservedPeer) -> PeerRecord {
 
 /// Runs `changes` against `service` from `state`, with a 5-minute (virtual) deadline.
 async fn run(service: &Service, changes: Vec<Change>, state: State) -> Summary {
+    let (_cancel, cancel) = watch::channel(false);
+    let (_abort, abort) = watch::channel(false);
+    run_with(
+        service,
+        changes,
+        state,
+        cancel,
+        abort,
+        Duration::from_secs(20),
+    )
+    .await
+}
+
+async fn run_with(
+    service: &Service,
+    changes: Vec<Change>,
+    state: State,
+    cancel: watch::Receiver<bool>,
+    abort: watch::Receiver<bool>,
+    call_timeout: Duration,
+) -> Summary {
     let plan = Plan {
         changes,
         ..Plan::default()
@@ -354,7 +385,6 @@ async fn run(service: &Service, changes: Vec<Change>, state: State) -> Summary {
         vifs: vec![service.vif()],
         ..Observed::default()
     };
-    let (_tx, cancel) = watch::channel(false);
     execute(
         service,
         &plan,
@@ -368,11 +398,12 @@ async fn run(service: &Service, changes: Vec<Change>, state: State) -> Summary {
                 timeout: Duration::from_secs(300),
             },
             settle: Duration::from_secs(5),
-            call_timeout: Duration::from_secs(20),
+            call_timeout,
         },
         Controls {
             progress: &Lines { quiet: true },
             cancel,
+            abort,
         },
     )
     .await
@@ -651,4 +682,52 @@ async fn create_before_destroy_records_the_new_peer_deposing_the_old_and_forgets
     );
     assert_eq!(summary.added, 1);
     assert_eq!(summary.destroyed, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_second_interrupt_stops_waiting_for_a_call_in_flight_and_keeps_its_intent() {
+    let store = Memory::default();
+    let service = Service::new(&store, vec![Answer::Hangs], vec![], vec![existing()]);
+    let (cancel_tx, cancel) = watch::channel(false);
+    let (abort_tx, abort) = watch::channel(false);
+    let create = change(
+        "v6",
+        Action::Create {
+            desired: spec("v6", AddressFamily::Ipv6, 64600),
+        },
+        Reason::NoMatch { lost: None },
+    );
+    let interrupts = async {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        cancel_tx.send(true).unwrap();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        abort_tx.send(true).unwrap();
+    };
+    let started = Instant::now();
+    // A call timeout longer than the hang: only the abort can end the wait.
+    let (summary, ()) = tokio::join!(
+        run_with(
+            &service,
+            vec![create],
+            State::default(),
+            cancel,
+            abort,
+            Duration::from_secs(7200)
+        ),
+        interrupts
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(summary.interrupted);
+    assert!(summary.failures.is_empty(), "{:?}", summary.failures);
+    assert_eq!(service.sent(), ["CreateBGPPeer"]);
+    let last = store.last();
+    assert!(last.peers.is_empty());
+    assert!(
+        matches!(&last.intents[..], [i] if matches!(i.call, Call::CreateBGPPeer(_))),
+        "the call in flight stays recorded: {last:?}"
+    );
 }

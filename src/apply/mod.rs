@@ -65,6 +65,8 @@ pub struct Controls<'a> {
     pub progress: &'a dyn Progress,
     /// Turning true stops new steps; in-flight calls finish and are recorded.
     pub cancel: watch::Receiver<bool>,
+    /// Turning true (after `cancel`) stops waiting for calls in flight; their intents stay in the state.
+    pub abort: watch::Receiver<bool>,
 }
 
 /// Runs the plan.
@@ -77,7 +79,11 @@ pub async fn execute<D: DirectConnect, S: StateStore + Clone + Send + 'static>(
     options: Options,
     controls: Controls<'_>,
 ) -> Summary {
-    let Controls { progress, cancel } = controls;
+    let Controls {
+        progress,
+        cancel,
+        abort,
+    } = controls;
     let settled_intents = plan.settlements.iter().any(|s| s.settles());
     let recorder = Recorder::new(store, state);
     let mut summary = Summary::default();
@@ -145,6 +151,7 @@ pub async fn execute<D: DirectConnect, S: StateStore + Clone + Send + 'static>(
                 pacer: &pacer,
                 progress,
                 cancel: cancel.clone(),
+                abort: abort.clone(),
                 timing,
             };
             async move { ctx.run_vif(changes, known, public).await }

@@ -51,6 +51,8 @@ pub struct Ctx<'a, D, S: StateStore> {
     pub pacer: &'a Pacer,
     pub progress: &'a dyn Progress,
     pub cancel: watch::Receiver<bool>,
+    /// Turning true (a second Ctrl-C) stops waiting for calls in flight.
+    pub abort: watch::Receiver<bool>,
     pub timing: Timing,
 }
 
@@ -640,7 +642,19 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
         // writing the intent took.
         let deadline = Instant::now() + self.timing.call_timeout;
         self.recorder.intend(self.intent(c, call)).await?;
-        let result = match tokio::time::timeout_at(deadline, send()).await {
+        let mut abort = self.abort.clone();
+        let answer = tokio::select! {
+            answer = tokio::time::timeout_at(deadline, send()) => answer,
+            // A second Ctrl-C: stop waiting for the answer. The call may still take effect, so its intent stays in
+            // the state, and the next apply settles it before sending anything for this address.
+            _ = abort.wait_for(|aborted| *aborted) => {
+                return Err(Stop::Interrupted(format!(
+                    "aborted while {operation} was in flight; the state keeps the call, and the next apply settles \
+                     it before sending anything"
+                )));
+            }
+        };
+        let result = match answer {
             Ok(result) => result,
             Err(_) => Err(anyhow::Error::new(Failure {
                 kind: FailureKind::Lost,

@@ -450,6 +450,7 @@ mod ambiguous {
             Controls {
                 progress: &progress,
                 cancel,
+                abort: watch::channel(false).1,
             },
         )
         .await

@@ -103,15 +103,17 @@ async fn run(
         ProgressStyle::Human
     });
     let (cancel_tx, cancel) = watch::channel(false);
+    let (abort_tx, abort) = watch::channel(false);
     let notices = *printer;
+    // No exit from here: even an abort returns through the normal path, so the state's journal is folded in, the
+    // lock released and the sandbox's world saved.
     let interrupts = tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             let _ = cancel_tx.send(true);
             notices.warning("Interrupt received: no new changes start; in-flight calls finish and are recorded. Press Ctrl-C again to abort.");
             if tokio::signal::ctrl_c().await.is_ok() {
-                notices
-                    .warning("Aborted. Run `dxctl apply` again: it resumes from the state file.");
-                std::process::exit(i32::from(EXIT_INTERRUPTED));
+                let _ = abort_tx.send(true);
+                notices.warning("Aborting: calls in flight are left to the next apply, which settles them first.");
             }
         }
     });
@@ -125,6 +127,7 @@ async fn run(
         apply::Controls {
             progress: progress.as_ref(),
             cancel,
+            abort,
         },
     )
     .await;

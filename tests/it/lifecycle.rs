@@ -669,6 +669,107 @@ fn sigint_stops_new_work_records_in_flight_and_resumes() {
     );
 }
 
+/// A second Ctrl-C while a CreateBGPPeer hangs in flight: apply stops at once, yet the lock is released and the
+/// state keeps the call, so the next apply settles it and the VIF ends with one peer per declaration.
+#[cfg(unix)]
+#[test]
+fn a_second_sigint_aborts_a_call_in_flight_but_releases_the_lock_and_keeps_the_intent() {
+    use std::io::BufRead;
+    let env = Env::new(
+        "200ms",
+        "yes",
+        serde_json::json!({"faults": {"latency": "6s"}}),
+        SEED_HCL,
+    );
+    let mut child = env
+        .dxctl(&[
+            "--call-timeout",
+            "8s",
+            "apply",
+            "--auto-approve",
+            "--poll-interval",
+            "50ms",
+            "--settle-window",
+            "1s",
+        ])
+        .arg(&env.cfg)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Progress lines name each step as it starts: wait for the create to be under way.
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !seen.contains("Creating...") {
+        assert!(
+            Instant::now() < deadline,
+            "apply never started creating: {seen}"
+        );
+        let mut line = String::new();
+        if stderr.read_line(&mut line).unwrap() == 0 {
+            panic!("apply ended before creating: {seen}");
+        }
+        seen.push_str(&line);
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let interrupt = || {
+        let status = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    let started = Instant::now();
+    interrupt();
+    std::thread::sleep(Duration::from_millis(300));
+    interrupt();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{seen}{rest}");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "it did not wait out the 6s answer: {:?}",
+        started.elapsed()
+    );
+    assert!(rest.contains("Aborting"), "{rest}");
+    // The OS lock goes with the process anyway; its info file is removed only by a release.
+    assert!(
+        !env.dir.join("state.json.lock.info").exists(),
+        "the lock was released"
+    );
+    let state = env.state();
+    assert!(
+        state["intents"].as_array().is_some_and(|i| i
+            .iter()
+            .any(|i| i["address"] == "virtual_interface.dxvif-fg1vuj3d.bgp_peer.v6")),
+        "the call in flight is kept: {state}"
+    );
+    // The next apply (answers prompt again) settles the call before sending anything, and converges without a
+    // duplicate.
+    env.sim.set_faults(&serde_json::json!({}));
+    let out = run(env
+        .dxctl(&[
+            "--call-timeout",
+            "8s",
+            "apply",
+            "--auto-approve",
+            "--poll-interval",
+            "50ms",
+            "--settle-window",
+            "1s",
+        ])
+        .arg(&env.cfg));
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let v6: Vec<_> = env
+        .peers()
+        .into_iter()
+        .filter(|p| p["addressFamily"] == "ipv6" && p["bgpPeerState"] != "deleted")
+        .collect();
+    assert_eq!(v6.len(), 1, "one IPv6 peer: {v6:?}");
+}
+
 #[test]
 fn apply_json_streams_one_event_per_line() {
     let env = Env::new("100ms", "no", serde_json::json!({}), SEED_HCL);
