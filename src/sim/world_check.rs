@@ -540,6 +540,12 @@ fn normalize(members: &mut serde_json::Map<String, serde_json::Value>, shape: &S
 /// The value of a number literal written as a whole number (`125`, not `125.0`, `1.25e2` or `"125"`).
 fn whole(value: &Value) -> Option<i128> {
     match value {
+        // `-0` is no integer a client reads back: JSON parsers (serde_json among them) take it as the float -0.0.
+        Value::NumberLit(n)
+            if n.value.starts_with('-') && n.value[1..].bytes().all(|b| b == b'0') =>
+        {
+            None
+        }
         Value::NumberLit(n) => n.value.parse().ok(),
         _ => None,
     }

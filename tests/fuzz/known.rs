@@ -71,3 +71,21 @@ fn state_serial_at_u64_max() {
     state["serial"] = serde_json::json!(u64::MAX);
     targets::state_file(state.to_string().as_bytes());
 }
+
+/// Found by the long sim_world run: a world with `"amazonSideAsn": -0` loaded, and the world written from it
+/// (`-0.0`) did not load again. `-0` is now refused as no integer.
+#[test]
+fn world_with_a_negative_zero() {
+    let world = std::fs::read_to_string(format!(
+        "{}/tests/fuzz/corpus/world-rich.json",
+        targets::REPO
+    ))
+    .unwrap();
+    let world: serde_json::Value = serde_json::from_str(&world).unwrap();
+    let mut text = serde_json::to_string_pretty(&world).unwrap();
+    let field = "\"vlan\": ";
+    let at = text.find(field).expect("a vlan");
+    text.insert_str(at, "\"amazonSideAsn\": -0,\n      ");
+    assert!(dxctl::sim::World::parse(&text).is_err(), "{text}");
+    targets::sim_world(text.as_bytes());
+}

@@ -103,6 +103,9 @@ fn integers_must_be_written_whole_and_fit_their_width() {
     );
     let e = &errors(&vif(r#""amazonSideAsn": 1e3"#))[0];
     assert_eq!(e.message, "expected an integer; got 1e3");
+    // Found by the sim_world fuzz target: `-0` passed, then came back from a written world as -0.0.
+    let e = &errors(&vif(r#""amazonSideAsn": -0"#))[0];
+    assert_eq!(e.message, "expected an integer; got -0");
 }
 
 #[test]
