@@ -52,61 +52,114 @@ pub(super) fn plan_declared(
     records: Vec<&PeerRecord>,
     plan: &mut Plan,
 ) {
-    let vif_address = format!("virtual_interface.{}", spec.id);
-    let Some(seen) = seen.filter(|v| v.scope == spec.scope) else {
-        plan.refusals.push(Refusal {
-            location: spec.location.clone(),
-            address: vif_address,
-            rule: Rule::VifNotFound,
-            message: format!(
-                "virtual interface {} does not exist in {}",
-                spec.id, spec.scope
-            ),
-        });
+    let Some(seen) = usable(spec, seen, plan) else {
         return;
     };
-    if unusable(seen) {
-        plan.refusals.push(Refusal {
-            location: spec.location.clone(),
-            address: vif_address,
-            rule: Rule::VifUnusable,
-            message: format!(
-                "virtual interface {} is {}; its BGP peers cannot be changed",
-                spec.id, seen.state
-            ),
-        });
-        return;
-    }
     // Ids dxctl owns on this VIF, including deposed ones: none of them is ever adopted for another address.
     let mut owned_ids: BTreeSet<&str> = records.iter().map(|r| r.bgp_peer_id.as_str()).collect();
     owned_ids.extend(deposed_ids(&records));
-    let mut taken: BTreeSet<usize> = BTreeSet::new();
-    let mut changes = Vec::new();
-    let change = |address: PeerAddress, action, reason| Change {
-        address,
-        vif: spec.id.clone(),
-        scope: spec.scope.clone(),
-        action,
-        reason,
-        step: 0,
+    let mut vif = Declared {
+        spec,
+        seen,
+        observed,
+        records: &records,
+        owned_ids,
+        taken: BTreeSet::new(),
+        changes: Vec::new(),
     };
-
     let mut peers: Vec<&PeerSpec> = spec.peers.iter().collect();
     peers.sort_by(|a, b| a.label.cmp(&b.label));
     for want in peers {
-        let address = PeerAddress::new(&spec.id, &want.label);
-        let record = records.iter().find(|r| r.address == address);
-        let owned = record.and_then(|r| {
-            let listed = seen.peers.iter().enumerate().find(|(_, p)| {
-                !p.state.is_gone() && p.bgp_peer_id.as_deref() == Some(r.bgp_peer_id.as_str())
-            });
-            match listed {
-                Some((i, p)) => Some((Some(i), p.clone())),
-                None => not_yet_listed(r, seen, observed, &spec.scope).map(|p| (None, p)),
-            }
+        vif.declared_peer(want, plan);
+    }
+    vif.undeclared_peers();
+    vif.deposed_peers(plan);
+    vif.unmanaged_peers(plan);
+    vif.public_asn_warnings(plan);
+    schedule::order(seen, observed, &spec.location, vif.changes, plan);
+}
+
+/// The VIF as described, or a refusal when it is missing or cannot take peer changes.
+fn usable<'a>(
+    spec: &VifSpec,
+    seen: Option<&'a ObservedVif>,
+    plan: &mut Plan,
+) -> Option<&'a ObservedVif> {
+    let refuse = |rule, message| Refusal {
+        location: spec.location.clone(),
+        address: format!("virtual_interface.{}", spec.id),
+        rule,
+        message,
+    };
+    match seen.filter(|v| v.scope == spec.scope) {
+        None => {
+            plan.refusals.push(refuse(
+                Rule::VifNotFound,
+                format!(
+                    "virtual interface {} does not exist in {}",
+                    spec.id, spec.scope
+                ),
+            ));
+            None
+        }
+        Some(seen) if unusable(seen) => {
+            plan.refusals.push(refuse(
+                Rule::VifUnusable,
+                format!(
+                    "virtual interface {} is {}; its BGP peers cannot be changed",
+                    spec.id, seen.state
+                ),
+            ));
+            None
+        }
+        Some(seen) => Some(seen),
+    }
+}
+
+/// One declared VIF being planned: which described peers are spoken for, and the changes so far.
+struct Declared<'a> {
+    spec: &'a VifSpec,
+    seen: &'a ObservedVif,
+    observed: &'a Observed,
+    records: &'a [&'a PeerRecord],
+    owned_ids: BTreeSet<&'a str>,
+    /// Indexes of described peers some change already accounts for.
+    taken: BTreeSet<usize>,
+    changes: Vec<Change>,
+}
+
+impl Declared<'_> {
+    fn change(&self, address: PeerAddress, action: Action, reason: Reason) -> Change {
+        Change {
+            address,
+            vif: self.spec.id.clone(),
+            scope: self.spec.scope.clone(),
+            action,
+            reason,
+            step: 0,
+        }
+    }
+
+    /// The live peer a record owns (its index, unless only its record stands in for it: not listed yet).
+    fn live(&self, r: &PeerRecord) -> Option<(Option<usize>, ObservedPeer)> {
+        let listed = self.seen.peers.iter().enumerate().find(|(_, p)| {
+            !p.state.is_gone() && p.bgp_peer_id.as_deref() == Some(r.bgp_peer_id.as_str())
         });
-        if let Some((i, live)) = owned {
-            taken.extend(i);
+        match listed {
+            Some((i, p)) => Some((Some(i), p.clone())),
+            None => {
+                not_yet_listed(r, self.seen, self.observed, &self.spec.scope).map(|p| (None, p))
+            }
+        }
+    }
+
+    /// A declared peer: kept, waited for or replaced when dxctl owns it; otherwise adopted, waited for, replaced
+    /// or created after matching the unmanaged peers; refused when several match.
+    fn declared_peer(&mut self, want: &PeerSpec, plan: &mut Plan) {
+        let address = PeerAddress::new(&self.spec.id, &want.label);
+        let record = self.records.iter().find(|r| r.address == address);
+        if let Some((i, live)) = record.and_then(|r| self.live(r)) {
+            self.taken.extend(i);
             let desired = want.clone();
             let forces = differences(want, &live);
             let (action, reason) = if !forces.is_empty() {
@@ -124,33 +177,34 @@ pub(super) fn plan_declared(
             } else {
                 (Action::Wait { desired, live }, Reason::Provisioning)
             };
-            changes.push(change(address, action, reason));
-            continue;
+            self.changes.push(self.change(address, action, reason));
+            return;
         }
         let lost = record.map(|r| r.bgp_peer_id.clone());
-        let candidates: Vec<(usize, &ObservedPeer)> = seen
+        let candidates: Vec<(usize, &ObservedPeer)> = self
+            .seen
             .peers
             .iter()
             .enumerate()
             .filter(|(i, p)| {
-                !taken.contains(i)
+                !self.taken.contains(i)
                     && !p
                         .bgp_peer_id
                         .as_deref()
-                        .is_some_and(|id| owned_ids.contains(id))
+                        .is_some_and(|id| self.owned_ids.contains(id))
                     && matches(want, p)
             })
             .collect();
         match candidates.as_slice() {
-            [] => changes.push(change(
-                address,
-                Action::Create {
+            [] => {
+                let create = Action::Create {
                     desired: want.clone(),
-                },
-                Reason::NoMatch { lost },
-            )),
+                };
+                self.changes
+                    .push(self.change(address, create, Reason::NoMatch { lost }));
+            }
             [(i, live)] => {
-                taken.insert(*i);
+                let i = *i;
                 let (desired, live) = (want.clone(), (*live).clone());
                 let forces = differences(want, &live);
                 let (action, reason) = if !forces.is_empty() {
@@ -171,7 +225,8 @@ pub(super) fn plan_declared(
                         Reason::AdoptableWhenReady { lost },
                     )
                 };
-                changes.push(change(address, action, reason));
+                self.taken.insert(i);
+                self.changes.push(self.change(address, action, reason));
             }
             many => plan.refusals.push(Refusal {
                 location: want.location.clone(),
@@ -180,7 +235,7 @@ pub(super) fn plan_declared(
                 message: format!(
                     "{} unmanaged peers on {} match family {} and ASN {}; give customer_address to say which one is meant",
                     many.len(),
-                    spec.id,
+                    self.spec.id,
                     want.family,
                     want.asn
                 ),
@@ -188,103 +243,106 @@ pub(super) fn plan_declared(
         }
     }
 
-    // Owned peers the config no longer declares.
-    let declared: BTreeSet<PeerAddress> = spec
-        .peers
-        .iter()
-        .map(|p| PeerAddress::new(&spec.id, &p.label))
-        .collect();
-    for r in records.iter().filter(|r| !declared.contains(&r.address)) {
-        let found = seen
+    /// Owned peers the config no longer declares: deleted, or forgotten when they no longer exist.
+    fn undeclared_peers(&mut self) {
+        let declared: BTreeSet<PeerAddress> = self
+            .spec
             .peers
             .iter()
-            .enumerate()
-            .find(|(_, p)| {
-                !p.state.is_gone() && p.bgp_peer_id.as_deref() == Some(r.bgp_peer_id.as_str())
-            })
-            .map(|(i, p)| (Some(i), p.clone()))
-            .or_else(|| not_yet_listed(r, seen, observed, &spec.scope).map(|p| (None, p)));
-        match found {
-            Some((i, live)) => {
-                taken.extend(i);
-                changes.push(change(
-                    r.address.clone(),
-                    Action::Delete {
+            .map(|p| PeerAddress::new(&self.spec.id, &p.label))
+            .collect();
+        for r in self
+            .records
+            .iter()
+            .filter(|r| !declared.contains(&r.address))
+        {
+            let change = match self.live(r) {
+                Some((i, live)) => {
+                    self.taken.extend(i);
+                    let delete = Action::Delete {
                         live,
                         incarnation: Incarnation::Current,
-                    },
-                    Reason::RemovedFromConfig,
-                ));
-            }
-            None => changes.push(change(
-                r.address.clone(),
-                Action::Forget {
-                    forgotten: Forgotten::Owned {
-                        bgp_peer_id: r.bgp_peer_id.clone(),
-                    },
-                },
-                Reason::Vanished,
-            )),
+                    };
+                    self.change(r.address.clone(), delete, Reason::RemovedFromConfig)
+                }
+                None => {
+                    let forget = Action::Forget {
+                        forgotten: Forgotten::Owned {
+                            bgp_peer_id: r.bgp_peer_id.clone(),
+                        },
+                    };
+                    self.change(r.address.clone(), forget, Reason::Vanished)
+                }
+            };
+            self.changes.push(change);
         }
     }
 
-    for (i, peer, record) in deposed_peers(seen, &records) {
-        taken.insert(i);
-        // A deposed peer is an earlier incarnation of its own address; one that is what another declared peer
-        // (one that owns nothing yet) asks for means the state is not to be trusted here.
-        let other = spec.peers.iter().find(|want| {
-            let address = PeerAddress::new(&spec.id, &want.label);
-            address != record.address
-                && !records.iter().any(|r| r.address == address)
-                && matches(want, peer)
-        });
-        if let Some(want) = other {
-            plan.refusals.push(Refusal {
-                location: want.location.clone(),
-                address: record.address.0.clone(),
-                rule: Rule::StateConflict,
-                message: format!(
-                    "the state lists peer {} as deposed by {} (to delete), but it is what {} declares; dxctl will \
-                     not delete it. Check the state file (its previous version is kept as .backup)",
-                    peer.bgp_peer_id.as_deref().unwrap_or("?"),
-                    record.address,
-                    PeerAddress::new(&spec.id, &want.label)
-                ),
+    /// Deposed peers (left by an interrupted replacement): deleted while live, forgotten once gone; refused when
+    /// one is what another declared peer asks for.
+    fn deposed_peers(&mut self, plan: &mut Plan) {
+        let spec = self.spec;
+        for (i, peer, record) in deposed_peers(self.seen, self.records) {
+            self.taken.insert(i);
+            // A deposed peer is an earlier incarnation of its own address; one that is what another declared peer
+            // (one that owns nothing yet) asks for means the state is not to be trusted here.
+            let other = spec.peers.iter().find(|want| {
+                let address = PeerAddress::new(&spec.id, &want.label);
+                address != record.address
+                    && !self.records.iter().any(|r| r.address == address)
+                    && matches(want, peer)
             });
-            continue;
-        }
-        changes.push(change(
-            record.address.clone(),
-            Action::Delete {
+            if let Some(want) = other {
+                plan.refusals.push(Refusal {
+                    location: want.location.clone(),
+                    address: record.address.0.clone(),
+                    rule: Rule::StateConflict,
+                    message: format!(
+                        "the state lists peer {} as deposed by {} (to delete), but it is what {} declares; dxctl \
+                         will not delete it. Check the state file (its previous version is kept as .backup)",
+                        peer.id(),
+                        record.address,
+                        PeerAddress::new(&spec.id, &want.label)
+                    ),
+                });
+                continue;
+            }
+            let delete = Action::Delete {
                 live: peer.clone(),
                 incarnation: Incarnation::Deposed,
-            },
-            Reason::LeftByReplacement,
-        ));
+            };
+            let change = self.change(record.address.clone(), delete, Reason::LeftByReplacement);
+            self.changes.push(change);
+        }
+        let gone = deposed_gone(self.seen, self.observed, self.records);
+        self.changes.extend(gone.into_iter().map(|mut c| {
+            c.scope = spec.scope.clone();
+            c
+        }));
     }
-    changes.extend(
-        deposed_gone(seen, observed, &records)
-            .into_iter()
-            .map(|mut c| {
-                c.scope = spec.scope.clone();
-                c
-            }),
-    );
 
-    for (i, peer) in seen.peers.iter().enumerate() {
-        let owned = peer
-            .bgp_peer_id
-            .as_deref()
-            .is_some_and(|id| owned_ids.contains(id));
-        if !taken.contains(&i) && !owned && !peer.state.is_gone() {
-            plan.unmanaged.push(Unmanaged {
-                vif: spec.id.clone(),
-                peer: peer.clone(),
-            });
+    /// Live peers neither declared nor owned: listed, never touched.
+    fn unmanaged_peers(&self, plan: &mut Plan) {
+        for (i, peer) in self.seen.peers.iter().enumerate() {
+            let owned = peer
+                .bgp_peer_id
+                .as_deref()
+                .is_some_and(|id| self.owned_ids.contains(id));
+            if !self.taken.contains(&i) && !owned && !peer.state.is_gone() {
+                plan.unmanaged.push(Unmanaged {
+                    vif: self.spec.id.clone(),
+                    peer: peer.clone(),
+                });
+            }
         }
     }
-    if seen.vif_type == VifType::Public {
-        for c in &changes {
+
+    /// A new peer with a public ASN on a public VIF waits for AWS's allow-listing.
+    fn public_asn_warnings(&self, plan: &mut Plan) {
+        if self.seen.vif_type != VifType::Public {
+            return;
+        }
+        for c in &self.changes {
             let (Action::Create { desired } | Action::Replace { desired, .. }) = &c.action else {
                 continue;
             };
@@ -297,7 +355,6 @@ pub(super) fn plan_declared(
             }
         }
     }
-    schedule::order(seen, observed, &spec.location, changes, plan);
 }
 
 /// The state of an owned peer a describe does not list yet.
