@@ -5,7 +5,8 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use super::super::world::{Transition, Vif};
-use super::lifecycle::{self, Timing};
+use super::index::Positions;
+use super::lifecycle::{self, Listing, Timing};
 
 /// The VIF list and its scheduled steps at one moment.
 struct Version {
@@ -55,8 +56,27 @@ impl History {
             .or_else(|| self.versions.front())?;
         let mut vifs = version.vifs.as_ref().clone();
         let mut pending = version.pending.as_ref().clone();
-        lifecycle::advance(&mut vifs, &mut pending, at_ms, timing);
+        lifecycle::advance(
+            &mut vifs,
+            &mut pending,
+            at_ms,
+            timing,
+            &mut LazyPositions(None),
+        );
         Some(vifs)
+    }
+}
+
+/// VIF positions found when a replayed step first needs one: most views replay no step.
+struct LazyPositions(Option<Positions>);
+
+impl Listing for LazyPositions {
+    fn position(&mut self, vifs: &[Vif], id: &str) -> Option<usize> {
+        self.0.get_or_insert_with(|| Positions::build(vifs)).get(id)
+    }
+
+    fn vif_removed(&mut self, _vifs: &[Vif], _removed: &Vif) {
+        self.0 = None;
     }
 }
 

@@ -143,6 +143,7 @@ impl Engine {
         let mut peer = self.check_new_peer(&vif, &first)?;
         self.world.virtual_interfaces.push(vif.clone());
         let index = self.world.virtual_interfaces.len() - 1;
+        self.index.vif_added(&id, index);
         let first_peer = self.fill_in(&mut peer, index);
         peer.bgp_peer_state = vif.virtual_interface_state.clone();
 
@@ -178,6 +179,7 @@ impl Engine {
             extra.insert("tags".into(), json!(tags));
         }
         vif.extra = extra;
+        self.index.peer_added(&id, &peer);
         vif.bgp_peers = vec![peer];
         vif.refresh_router_config();
         self.world.virtual_interfaces[index] = vif;
