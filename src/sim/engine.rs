@@ -9,6 +9,7 @@ mod rate_limit;
 mod rules;
 mod vifs;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use rand::rngs::StdRng;
@@ -17,7 +18,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::protocol::ApiError;
-use super::world::{Transition, Vif, World};
+use super::world::{Peer, Transition, Vif, World};
 use history::History;
 use index::WorldIndex;
 use lifecycle::Timing;
@@ -125,6 +126,10 @@ impl Engine {
         let mut index = WorldIndex::build(&world.virtual_interfaces);
         // AWS gives every peer an id; pasted or hand-written worlds may omit them.
         for vif in &mut world.virtual_interfaces {
+            if vif.bgp_peers.iter().all(|p| p.bgp_peer_id.is_some()) {
+                continue;
+            }
+            let vif = Arc::make_mut(vif);
             for peer in &mut vif.bgp_peers {
                 if peer.bgp_peer_id.is_none() {
                     let id = new_id(&mut ids, "dxpeer", |id| index.peer_listed(id));
@@ -232,7 +237,7 @@ impl Engine {
 
     /// The VIFs a describe in `region` sees at `now_ms`: with a consistency window, the world as it was a seeded
     /// random moment within that window ago; `None` for the live world.
-    fn stale_view(&mut self, region: &str, now_ms: u64) -> Option<Vec<Vif>> {
+    fn stale_view(&mut self, region: &str, now_ms: u64) -> Option<Vec<Arc<Vif>>> {
         let window = millis(self.world.sim.consistency_window(region));
         if window == 0 || self.history.is_empty() {
             return None;
@@ -259,11 +264,17 @@ impl Engine {
     /// Approves peers waiting in `verifying` (one, or all when `peer` is `None`); returns how many.
     pub fn approve(&mut self, peer: Option<&str>, now_ms: u64) -> usize {
         let mut approved = Vec::new();
+        let waiting = |p: &Peer| {
+            p.state() == "verifying" && peer.is_none_or(|id| p.bgp_peer_id.as_deref() == Some(id))
+        };
         for v in &mut self.world.virtual_interfaces {
+            // Only a VIF that changes is copied away from older versions.
+            if !v.bgp_peers.iter().any(waiting) {
+                continue;
+            }
+            let v = Arc::make_mut(v);
             for p in &mut v.bgp_peers {
-                if p.state() == "verifying"
-                    && peer.is_none_or(|id| p.bgp_peer_id.as_deref() == Some(id))
-                {
+                if waiting(p) {
                     p.bgp_peer_state = Some("available".into());
                     approved.push((v.virtual_interface_id.clone(), p.bgp_peer_id.clone()));
                 }

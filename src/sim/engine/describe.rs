@@ -132,7 +132,7 @@ impl Engine {
                 && (input.connection_id.is_none() || v.connection_id == input.connection_id)
         };
         let all: Vec<&Vif> = match &stale {
-            Some(vifs) => vifs.iter().filter(wanted).collect(),
+            Some(vifs) => vifs.iter().map(|v| v.as_ref()).filter(wanted).collect(),
             None => {
                 // The live world, through its index: one VIF by id, or all of them already in id order.
                 let live = &self.world.virtual_interfaces;
@@ -140,7 +140,7 @@ impl Engine {
                     Some(id) => self
                         .index
                         .position(id)
-                        .map(|i| &live[i])
+                        .map(|i| live[i].as_ref())
                         .into_iter()
                         .filter(wanted)
                         .collect(),
@@ -148,7 +148,7 @@ impl Engine {
                         .index
                         .in_id_order(live)
                         .iter()
-                        .map(|&i| &live[i])
+                        .map(|&i| live[i].as_ref())
                         .filter(wanted)
                         .collect(),
                 }

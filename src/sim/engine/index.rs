@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::Ipv6Addr;
+use std::sync::Arc;
 
 use super::super::world::{Peer, Vif};
 use super::lifecycle::Listing;
@@ -16,7 +17,7 @@ pub const IPV6_POOL_START: u128 = 0x2001_0db8_1100_02f0_0000_0001_9cb4_4210;
 pub struct Positions(HashMap<String, usize>);
 
 impl Positions {
-    pub fn build(vifs: &[Vif]) -> Positions {
+    pub fn build(vifs: &[Arc<Vif>]) -> Positions {
         let mut map = HashMap::with_capacity(vifs.len());
         for (i, v) in vifs.iter().enumerate() {
             map.entry(v.virtual_interface_id.clone()).or_insert(i);
@@ -30,11 +31,11 @@ impl Positions {
 }
 
 impl Listing for Positions {
-    fn position(&mut self, _vifs: &[Vif], id: &str) -> Option<usize> {
+    fn position(&mut self, _vifs: &[Arc<Vif>], id: &str) -> Option<usize> {
         self.get(id)
     }
 
-    fn vif_removed(&mut self, vifs: &[Vif], _removed: &Vif) {
+    fn vif_removed(&mut self, vifs: &[Arc<Vif>], _removed: &Vif) {
         // Every later VIF moved up one place. VIFs leave only when their deleted retention ends: rare.
         *self = Positions::build(vifs);
     }
@@ -123,7 +124,7 @@ pub struct WorldIndex {
 
 impl WorldIndex {
     /// The indexes of `vifs`, from scratch.
-    pub fn build(vifs: &[Vif]) -> WorldIndex {
+    pub fn build(vifs: &[Arc<Vif>]) -> WorldIndex {
         let mut index = WorldIndex {
             positions: Positions::build(vifs),
             peers: HashMap::new(),
@@ -159,7 +160,7 @@ impl WorldIndex {
     }
 
     /// Positions of `vifs` (the list this index is of) in id order.
-    pub fn in_id_order(&mut self, vifs: &[Vif]) -> &[usize] {
+    pub fn in_id_order(&mut self, vifs: &[Arc<Vif>]) -> &[usize] {
         self.by_id.get_or_insert_with(|| {
             let mut order: Vec<usize> = (0..vifs.len()).collect();
             order.sort_by(|a, b| {
@@ -197,7 +198,7 @@ impl WorldIndex {
 
     /// Whether this index says what one rebuilt from `vifs` says (tests, and debug builds after every operation).
     #[cfg(any(test, debug_assertions))]
-    pub fn agrees_with(&self, vifs: &[Vif]) -> Result<(), String> {
+    pub fn agrees_with(&self, vifs: &[Arc<Vif>]) -> Result<(), String> {
         let fresh = WorldIndex::build(vifs);
         if self.positions != fresh.positions {
             return Err(format!(
@@ -240,7 +241,7 @@ impl WorldIndex {
 }
 
 impl Listing for WorldIndex {
-    fn position(&mut self, _vifs: &[Vif], id: &str) -> Option<usize> {
+    fn position(&mut self, _vifs: &[Arc<Vif>], id: &str) -> Option<usize> {
         self.positions.get(id)
     }
 
@@ -260,7 +261,7 @@ impl Listing for WorldIndex {
         }
     }
 
-    fn vif_removed(&mut self, vifs: &[Vif], removed: &Vif) {
+    fn vif_removed(&mut self, vifs: &[Arc<Vif>], removed: &Vif) {
         for p in &removed.bgp_peers {
             self.peer_removed(&removed.virtual_interface_id, p);
         }
@@ -284,12 +285,12 @@ mod tests {
         }
     }
 
-    fn vif(id: &str, peers: Vec<Peer>) -> Vif {
-        Vif {
+    fn vif(id: &str, peers: Vec<Peer>) -> Arc<Vif> {
+        Arc::new(Vif {
             virtual_interface_id: id.into(),
             bgp_peers: peers,
             ..Vif::default()
-        }
+        })
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::sync::Arc;
 
 use super::super::world::{Peer, Transition, Vif};
 
@@ -21,17 +22,17 @@ pub struct Timing {
 /// index keeps up with it; a replayed snapshot only needs positions).
 pub trait Listing {
     /// Where the VIF with this id is in `vifs`.
-    fn position(&mut self, vifs: &[Vif], id: &str) -> Option<usize>;
+    fn position(&mut self, vifs: &[Arc<Vif>], id: &str) -> Option<usize>;
     /// A peer of `vif` left the list (its deleted retention ended).
     fn peer_removed(&mut self, _vif: &str, _peer: &Peer) {}
     /// `removed` left the list, its peers with it; `vifs` is the list without it.
-    fn vif_removed(&mut self, _vifs: &[Vif], _removed: &Vif) {}
+    fn vif_removed(&mut self, _vifs: &[Arc<Vif>], _removed: &Vif) {}
 }
 
 /// Applies every step due at `until_ms`, earliest first (steps a step schedules included; among equal times, in
 /// the order they were scheduled); returns whether anything changed. Steps not due stay in `pending`, in order.
 pub fn advance(
-    vifs: &mut Vec<Vif>,
+    vifs: &mut Vec<Arc<Vif>>,
     pending: &mut Vec<Transition>,
     until_ms: u64,
     timing: Timing,
@@ -77,7 +78,7 @@ pub fn advance(
 }
 
 fn apply(
-    vifs: &mut Vec<Vif>,
+    vifs: &mut Vec<Arc<Vif>>,
     pending: &mut Vec<Transition>,
     t: &Transition,
     timing: Timing,
@@ -101,12 +102,14 @@ fn apply(
         at_epoch_ms: t.at_epoch_ms.saturating_add(after),
         ..t.clone()
     };
-    let vif = &mut vifs[index];
+    if (t.bgp_peer_id.is_none(), t.to.as_str()) == (true, REMOVED) {
+        let removed = vifs.remove(index);
+        listing.vif_removed(vifs, &removed);
+        return;
+    }
+    // Copied first if an older version or a snapshot being saved shares it.
+    let vif = Arc::make_mut(&mut vifs[index]);
     match (&t.bgp_peer_id, t.to.as_str()) {
-        (None, REMOVED) => {
-            let removed = vifs.remove(index);
-            listing.vif_removed(vifs, &removed);
-        }
         (None, "available") => {
             vif.virtual_interface_state = Some("available".into());
             for p in &mut vif.bgp_peers {
@@ -171,13 +174,13 @@ mod tests {
     struct Scan;
 
     impl Listing for Scan {
-        fn position(&mut self, vifs: &[Vif], id: &str) -> Option<usize> {
+        fn position(&mut self, vifs: &[Arc<Vif>], id: &str) -> Option<usize> {
             vifs.iter().position(|v| v.virtual_interface_id == id)
         }
     }
 
-    fn world() -> Vec<Vif> {
-        vec![Vif {
+    fn world() -> Vec<Arc<Vif>> {
+        vec![Arc::new(Vif {
             virtual_interface_id: "dxvif-a".into(),
             bgp_peers: vec![Peer {
                 bgp_peer_id: Some("dxpeer-1".into()),
@@ -186,7 +189,7 @@ mod tests {
                 ..Peer::default()
             }],
             ..Vif::default()
-        }]
+        })]
     }
 
     fn step(peer: Option<&str>, to: &str, at: u64) -> Transition {
@@ -229,8 +232,8 @@ mod tests {
     #[test]
     fn bgp_goes_up_only_on_an_available_peer() {
         let mut vifs = world();
-        vifs[0].bgp_peers[0].bgp_peer_state = Some("pending".into());
-        vifs[0].bgp_peers[0].bgp_status = Some("down".into());
+        Arc::make_mut(&mut vifs[0]).bgp_peers[0].bgp_peer_state = Some("pending".into());
+        Arc::make_mut(&mut vifs[0]).bgp_peers[0].bgp_status = Some("down".into());
         let mut pending = vec![
             step(Some("dxpeer-1"), "available", 5),
             step(Some("dxpeer-1"), BGP_UP, 7),
@@ -241,7 +244,7 @@ mod tests {
         assert_eq!(vifs[0].bgp_peers[0].bgp_status.as_deref(), Some("up"));
 
         let mut vifs = world();
-        vifs[0].bgp_peers[0].bgp_status = Some("down".into());
+        Arc::make_mut(&mut vifs[0]).bgp_peers[0].bgp_status = Some("down".into());
         let mut pending = vec![step(Some("dxpeer-1"), BGP_UP, 7)];
         advance(&mut vifs, &mut pending, 7, TIMING, &mut Scan);
         assert_eq!(
@@ -249,5 +252,20 @@ mod tests {
             Some("down"),
             "a deleting peer's status is not raised"
         );
+    }
+
+    #[test]
+    fn a_vif_shared_with_an_older_version_is_copied_not_changed() {
+        let mut vifs = world();
+        let older = vifs.clone();
+        let mut pending = vec![step(Some("dxpeer-1"), "deleted", 5)];
+        advance(&mut vifs, &mut pending, 5, TIMING, &mut Scan);
+        assert_eq!(vifs[0].bgp_peers[0].state(), "deleted");
+        assert_eq!(
+            older[0].bgp_peers[0].state(),
+            "deleting",
+            "the older version is as it was"
+        );
+        assert!(!Arc::ptr_eq(&vifs[0], &older[0]));
     }
 }

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeSet;
 use std::net::{Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -75,7 +76,7 @@ impl Engine {
         peer.bgp_peer_state = Some(if public { "verifying" } else { "pending" }.into());
         self.schedule_new_peer(&vif_id, &id, public, now_ms);
         self.index.peer_added(&vif_id, &peer);
-        let vif = &mut self.world.virtual_interfaces[index];
+        let vif = Arc::make_mut(&mut self.world.virtual_interfaces[index]);
         vif.bgp_peers.push(peer);
         vif.refresh_router_config();
         Ok(json!({ "virtualInterface": vif }))
@@ -263,7 +264,7 @@ impl Engine {
         }
         self.settled(vif, Some(&id))?;
         let vif_id = vif.virtual_interface_id.clone();
-        let vif = &mut self.world.virtual_interfaces[index];
+        let vif = Arc::make_mut(&mut self.world.virtual_interfaces[index]);
         let peer = &mut vif.bgp_peers[position];
         peer.bgp_peer_state = Some("deleting".into());
         peer.bgp_status = Some("down".into());
@@ -274,7 +275,7 @@ impl Engine {
             "deleted",
             now_ms.saturating_add(millis(self.deletion_delay)),
         );
-        Ok(json!({ "virtualInterface": &self.world.virtual_interfaces[index] }))
+        Ok(json!({ "virtualInterface": self.world.virtual_interfaces[index].as_ref() }))
     }
 
     /// The amazon and customer addresses of the lowest /125 of the pool that no listed peer uses.

@@ -20,6 +20,11 @@ fn create(engine: &mut Engine, peer: Value) -> Result<Value, ApiError> {
         .map(|o| o.body)
 }
 
+/// The seed's VIF, to change by hand (its id and peers stay, so the indexes need no rebuild).
+fn vif_mut(e: &mut Engine) -> &mut Vif {
+    std::sync::Arc::make_mut(&mut e.world.virtual_interfaces[0])
+}
+
 fn message(r: Result<Value, ApiError>) -> String {
     let e = r.unwrap_err();
     assert_eq!(e.code, "DirectConnectClientException");
@@ -160,7 +165,7 @@ fn ipv4_needs_both_addresses_or_neither() {
 #[test]
 fn public_vif_needs_private_or_allow_listed_asn() {
     let mut e = seed();
-    e.world.virtual_interfaces[0].virtual_interface_type = Some("public".into());
+    vif_mut(&mut e).virtual_interface_type = Some("public".into());
     assert!(message(create(
         &mut e,
         json!({"asn": 7224, "addressFamily": "ipv6"})
@@ -185,7 +190,7 @@ fn unknown_deleted_and_rejected_vifs_are_refused() {
         "VIFs are served only to their region"
     );
     for state in ["deleted", "rejected"] {
-        e.world.virtual_interfaces[0].virtual_interface_state = Some(state.into());
+        vif_mut(&mut e).virtual_interface_state = Some(state.into());
         assert!(message(create(
             &mut e,
             json!({"asn": 64600, "addressFamily": "ipv6"})
@@ -401,7 +406,7 @@ fn delete_vif_goes_deleting_then_deleted_and_refuses_peer_changes() {
 #[test]
 fn manual_approval_keeps_public_peers_verifying() {
     let mut e = seed();
-    e.world.virtual_interfaces[0].virtual_interface_type = Some("public".into());
+    vif_mut(&mut e).virtual_interface_type = Some("public".into());
     e.world.sim.manual_approval = true;
     let body = create(&mut e, json!({"asn": 64600, "addressFamily": "ipv6"})).unwrap();
     let id = body["virtualInterface"]["bgpPeers"][1]["bgpPeerId"]
@@ -651,7 +656,7 @@ fn peer_changes_wait_while_the_vif_or_another_peer_is_mid_change() {
     ] {
         let mut e = redundant_seed();
         e.world.sim.transitioning_rule = rule;
-        e.world.virtual_interfaces[0].virtual_interface_state = Some("pending".into());
+        vif_mut(&mut e).virtual_interface_state = Some("pending".into());
         let r = create_at(&mut e, json!({"asn": 65001, "addressFamily": "ipv4"}), 0);
         assert_eq!(r.is_err(), refused, "{rule:?}");
     }
@@ -755,12 +760,12 @@ fn rate_limits_per_operation_and_region() {
 #[test]
 fn describes_page_at_most_100_with_tokens_that_survive_changes() {
     let mut e = seed_with(|w| {
-        let template = w.virtual_interfaces[0].clone();
+        let template = w.virtual_interfaces[0].as_ref().clone();
         for i in 0..150 {
             let mut v = template.clone();
             v.virtual_interface_id = format!("dxvif-p{i:03}");
             v.bgp_peers.clear();
-            w.virtual_interfaces.push(v);
+            w.virtual_interfaces.push(std::sync::Arc::new(v));
         }
     });
     let first = e
