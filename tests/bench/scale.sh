@@ -8,6 +8,8 @@
 #           the median reported
 #   apply   `dxctl apply --auto-approve` of the apply config: half the VIFs get one new peer (cycling IPv4 with
 #           addresses, IPv4 assigned, IPv6), with a tiny provisioning delay so waiting does not dominate
+#   sandbox the same apply with `dxctl --sandbox` (after an adopt): the simulator runs inside dxctl and saves its
+#           world file after every change, so dxctl's CPU includes the simulator's; only for N <= SANDBOX_MAX_VIFS
 # Per phase: wall time, dxctl's user+sys CPU and peak RSS (/usr/bin/time, or a python3 getrusage wrapper when it is
 # missing), and the simulator's own CPU (utime+stime from /proc) spent during the phase and its peak RSS.
 # With DXCTL_BEFORE set, the same runs are made with that binary (client and simulator) in the same run, and the
@@ -21,6 +23,8 @@
 # Settings (environment):
 #   SCALE_VIFS="1000 5000 10000"  PLAN_RUNS=3  EXISTING_V6_EVERY=2  DELAY=50ms (sim.provisionDelay)
 #   POLL_INTERVAL=200ms  APPLY_TIMEOUT=30m  REGIONS=us-east-1,eu-west-1,ap-southeast-2  SEED=42
+#   SANDBOX_MAX_VIFS=5000 (0 skips the sandbox phase)  SIM_ARGS="" (more `sim serve` flags, e.g.
+#   "--consistency-window 2s"; the sandbox phase takes the world's settings only)
 #   DXCTL=target/release/dxctl (built unless SKIP_BUILD=1; CARGO_TARGET_DIR is honoured)  DXCTL_BEFORE=(none)
 #   WORK_DIR=(mktemp; kept, printed)
 # All traffic goes to the simulator on 127.0.0.1; every wait is bounded; the simulator is stopped on exit.
@@ -36,6 +40,8 @@ POLL_INTERVAL="${POLL_INTERVAL:-200ms}"
 APPLY_TIMEOUT="${APPLY_TIMEOUT:-30m}"
 REGIONS="${REGIONS:-us-east-1,eu-west-1,ap-southeast-2}"
 SEED="${SEED:-42}"
+SANDBOX_MAX_VIFS="${SANDBOX_MAX_VIFS:-5000}"
+read -r -a SIM_EXTRA <<<"${SIM_ARGS:-}"
 WORK_DIR="${WORK_DIR:-$(mktemp -d /tmp/dxctl-bench-scale.XXXXXX)}"
 TARGET="${CARGO_TARGET_DIR:-$REPO/target}"
 # Read before the environment is cleared of DXCTL_* below.
@@ -154,7 +160,7 @@ start_sim() { # BIN WORLD DIR
   local bin="$1" world="$2" dir="$3" port="" i
   rm -f "$dir/sim.port" "$dir/requests.jsonl"
   "$bin" sim serve --world "$world" --listen 127.0.0.1:0 --port-file "$dir/sim.port" \
-    --request-log "$dir/requests.jsonl" </dev/null >"$dir/sim.out" 2>"$dir/sim.err" &
+    --request-log "$dir/requests.jsonl" ${SIM_EXTRA[@]+"${SIM_EXTRA[@]}"} </dev/null >"$dir/sim.out" 2>"$dir/sim.err" &
   SIM_PID=$!
   for ((i = 0; i < 1200; i++)); do # at most 60 s (a 10k world takes a moment to load)
     if [[ -s "$dir/sim.port" ]]; then port="$(tr -d '[:space:]' <"$dir/sim.port")"; fi
@@ -228,6 +234,24 @@ print(n)" "$dir/requests.jsonl")"
     record "$n" "$label" apply 1 "$dir/apply.m" "$("$PYTHON" -c "print(round($c1 - $c0, 2))")" "$(sim_hwm_kb)" \
       "{\"creates\": $creates, \"wanted\": $(( n / 2 ))}"
     stop_sim
+
+    # sandbox: the same apply with the simulator inside dxctl, saving its world file.
+    if (( n <= SANDBOX_MAX_VIFS )); then
+      sb="$dir/sandbox"
+      rm -rf "$sb"
+      mkdir -p "$sb"
+      dxs=("$bin" --sandbox "$world" --state "$sb/state.json" --no-color)
+      (cd "$sb" && timeout "$OUTER_TIMEOUT" "${dxs[@]}" apply --auto-approve --timeout "$APPLY_TIMEOUT" \
+        "$gen/steady/config" </dev/null >"$sb/adopt.out" 2>"$sb/adopt.err") || log "sandbox adopt failed (see $sb)"
+      measure "$sb/apply.m" -- "${dxs[@]}" apply --auto-approve --poll-interval "$POLL_INTERVAL" \
+        --timeout "$APPLY_TIMEOUT" "$gen/apply/config" >"$sb/apply.out" 2>"$sb/apply.err"
+      created="$("$PYTHON" -c "
+import json, sys
+w = json.load(open(sys.argv[1]))
+print(sum(1 for v in w['virtualInterfaces'] for p in v['bgpPeers'] if not p['bgpPeerId'].startswith('dxpeer-bnch')))" \
+        "$sb/sandbox/world.json" 2>/dev/null || echo '"?"')"
+      record "$n" "$label" sandbox 1 "$sb/apply.m" 0 0 "{\"creates\": $created, \"wanted\": $(( n / 2 ))}"
+    fi
     log "$n VIFs, $label: done ($(tail -n 1 "$RESULTS"))"
   done
 done
@@ -238,5 +262,7 @@ echo "  after:  $BIN_AFTER"
 if [[ -n "$BIN_BEFORE" ]]; then echo "  before: $BIN_BEFORE"; fi
 echo "  per N: gen.py --vifs N ${GEN_FLAGS[*]} (--peers 0 for plan, N/2 for apply);"
 echo "  plan = dxctl plan --detailed-exitcode (median of $PLAN_RUNS); apply = dxctl apply --auto-approve --poll-interval $POLL_INTERVAL"
+echo "  sandbox = the same apply as dxctl --sandbox (simulator in-process, saving its world; its CPU is dxctl's)"
+if (( ${#SIM_EXTRA[@]} )); then echo "  sim serve ${SIM_EXTRA[*]}"; fi
 "$PYTHON" "$HERE/scale_report.py" "$RESULTS"
 echo "  logs and outputs: $WORK_DIR"

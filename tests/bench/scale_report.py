@@ -36,7 +36,9 @@ def note(row):
     if row["phase"] == "plan":
         bits.append(f"median of {row.get('runs', 1)}")
         bits.append("No changes" if row.get("no_changes") else "CHANGES or error")
-    if row["phase"] == "apply":
+    if row["phase"] == "sandbox":
+        bits.append("simulator in-process")
+    if row["phase"] in ("apply", "sandbox"):
         bits.append(f"{row.get('creates', '?')}/{row.get('wanted', '?')} peers created")
     if row["exit"] != 0:
         bits.append(f"exit {row['exit']}")
@@ -45,13 +47,18 @@ def note(row):
 
 FIGURES = (("wall", "wall s"), ("cpu", "dxctl cpu s"), ("rss_kb", "dxctl RSS MB"), ("sim_cpu", "sim cpu s"),
            ("sim_rss_kb", "sim RSS MB"))
-PHASES = ("adopt", "plan", "apply")
+PHASES = ("adopt", "plan", "apply", "sandbox")
 
 
 def fmt(field, value):
     if field.endswith("rss_kb"):
         return f"{value / 1024:.0f}"
     return f"{value:.2f}"
+
+
+def ratio(new, old):
+    """new / old, or "-" when there is nothing to compare (an in-process simulator, a figure too small to read)."""
+    return f"{new / old:.2f}" if old else "-"
 
 
 def main():
@@ -76,8 +83,7 @@ def main():
             for phase in PHASES:
                 a, b = table.get((n, "after", phase)), table.get((n, "before", phase))
                 if a and b:
-                    cells = "".join(
-                        f"{(a[f] / b[f] if b[f] else float('nan')):>13.2f}" for f, _ in FIGURES)
+                    cells = "".join(f"{ratio(a[f], b[f]):>13}" for f, _ in FIGURES)
                     print(f"{n:>6} {phase:<6}{cells}")
     if 5000 in vifs and 10000 in vifs:
         print()
@@ -87,8 +93,7 @@ def main():
             for phase in PHASES:
                 lo, hi = table.get((5000, b, phase)), table.get((10000, b, phase))
                 if lo and hi:
-                    cells = "".join(
-                        f"{(hi[f] / lo[f] if lo[f] else float('nan')):>13.2f}" for f, _ in FIGURES)
+                    cells = "".join(f"{ratio(hi[f], lo[f]):>13}" for f, _ in FIGURES)
                     print(f"{b:<7} {phase:<6}{cells}")
 
 
