@@ -8,6 +8,9 @@
 #           the median reported
 #   apply   `dxctl apply --auto-approve` of the apply config: half the VIFs get one new peer (cycling IPv4 with
 #           addresses, IPv4 assigned, IPv6), with a tiny provisioning delay so waiting does not dominate
+#   create, describe   the simulator alone, after the apply (tests/bench/scale_calls.py): CALL_CREATES sequential
+#           CreateBGPPeer on VIFs without a new peer, then CALL_DESCRIBES DescribeVirtualInterfaces of one region
+#           (a third of the VIFs); its CPU for the batch and per call, free of how dxctl paces and polls
 #   sandbox the same apply with `dxctl --sandbox` (after an adopt): the simulator runs inside dxctl and saves its
 #           world file after every change, so dxctl's CPU includes the simulator's; only for N <= SANDBOX_MAX_VIFS
 # Per phase: wall time, dxctl's user+sys CPU and peak RSS (/usr/bin/time, or a python3 getrusage wrapper when it is
@@ -23,7 +26,7 @@
 # Settings (environment):
 #   SCALE_VIFS="1000 5000 10000"  PLAN_RUNS=3  EXISTING_V6_EVERY=2  DELAY=50ms (sim.provisionDelay)
 #   POLL_INTERVAL=200ms  APPLY_TIMEOUT=30m  REGIONS=us-east-1,eu-west-1,ap-southeast-2  SEED=42
-#   SANDBOX_MAX_VIFS=5000 (0 skips the sandbox phase)  SIM_ARGS="" (more `sim serve` flags, e.g.
+#   CALL_CREATES=1000 (at most N/2)  CALL_DESCRIBES=30  SANDBOX_MAX_VIFS=5000 (0 skips the sandbox phase)  SIM_ARGS="" (more `sim serve` flags, e.g.
 #   "--consistency-window 2s"; the sandbox phase takes the world's settings only)
 #   DXCTL=target/release/dxctl (built unless SKIP_BUILD=1; CARGO_TARGET_DIR is honoured)  DXCTL_BEFORE=(none)
 #   WORK_DIR=(mktemp; kept, printed)
@@ -41,6 +44,8 @@ APPLY_TIMEOUT="${APPLY_TIMEOUT:-30m}"
 REGIONS="${REGIONS:-us-east-1,eu-west-1,ap-southeast-2}"
 SEED="${SEED:-42}"
 SANDBOX_MAX_VIFS="${SANDBOX_MAX_VIFS:-5000}"
+CALL_CREATES="${CALL_CREATES:-1000}"
+CALL_DESCRIBES="${CALL_DESCRIBES:-30}"
 read -r -a SIM_EXTRA <<<"${SIM_ARGS:-}"
 WORK_DIR="${WORK_DIR:-$(mktemp -d /tmp/dxctl-bench-scale.XXXXXX)}"
 TARGET="${CARGO_TARGET_DIR:-$REPO/target}"
@@ -233,6 +238,20 @@ for line in open(sys.argv[1]):
 print(n)" "$dir/requests.jsonl")"
     record "$n" "$label" apply 1 "$dir/apply.m" "$("$PYTHON" -c "print(round($c1 - $c0, 2))")" "$(sim_hwm_kb)" \
       "{\"creates\": $creates, \"wanted\": $(( n / 2 ))}"
+
+    # create, describe: the simulator's cost per call.
+    "$PYTHON" "$HERE/scale_calls.py" --port "${URL##*:}" --pid "$SIM_PID" --vifs "$n" --regions "$REGIONS" \
+      --creates "$CALL_CREATES" --describes "$CALL_DESCRIBES" >"$dir/calls.json" || die "scale_calls.py failed"
+    "$PYTHON" - "$n" "$label" "$dir/calls.json" "$(sim_hwm_kb)" >>"$RESULTS" <<'EOF'
+import json, sys
+vifs, label, path, hwm = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4] or 0)
+c = json.load(open(path))
+for phase in ("create", "describe"):
+    failed = c[phase + "_failed"]
+    print(json.dumps(dict(vifs=vifs, binary=label, phase=phase, run=1, wall=None, cpu=None, rss_kb=None,
+                          exit=int(failed > 0), sim_cpu=c[phase + "_cpu"], sim_rss_kb=hwm, calls=c[phase + "s"],
+                          failed=failed)))
+EOF
     stop_sim
 
     # sandbox: the same apply with the simulator inside dxctl, saving its world file.
@@ -262,6 +281,7 @@ echo "  after:  $BIN_AFTER"
 if [[ -n "$BIN_BEFORE" ]]; then echo "  before: $BIN_BEFORE"; fi
 echo "  per N: gen.py --vifs N ${GEN_FLAGS[*]} (--peers 0 for plan, N/2 for apply);"
 echo "  plan = dxctl plan --detailed-exitcode (median of $PLAN_RUNS); apply = dxctl apply --auto-approve --poll-interval $POLL_INTERVAL"
+echo "  create, describe = the simulator alone: sequential CreateBGPPeer (IPv6) / DescribeVirtualInterfaces of one region"
 echo "  sandbox = the same apply as dxctl --sandbox (simulator in-process, saving its world; its CPU is dxctl's)"
 if (( ${#SIM_EXTRA[@]} )); then echo "  sim serve ${SIM_EXTRA[*]}"; fi
 "$PYTHON" "$HERE/scale_report.py" "$RESULTS"

@@ -23,7 +23,8 @@ def rows(path):
         # The median run by wall time, with the median of each figure.
         row = dict(sorted(rs, key=lambda r: r["wall"])[len(rs) // 2])
         for field in ("wall", "cpu", "rss_kb", "sim_cpu", "sim_rss_kb"):
-            row[field] = statistics.median(r[field] for r in rs)
+            values = [r[field] for r in rs if r[field] is not None]
+            row[field] = statistics.median(values) if values else None
         row["exit"] = max(r["exit"] for r in rs)
         row["no_changes"] = all(r.get("no_changes", False) for r in rs)
         row["runs"] = len(rs)
@@ -36,6 +37,11 @@ def note(row):
     if row["phase"] == "plan":
         bits.append(f"median of {row.get('runs', 1)}")
         bits.append("No changes" if row.get("no_changes") else "CHANGES or error")
+    if row.get("calls"):
+        each = row["sim_cpu"] / row["calls"] * 1000
+        bits.append(f"simulator alone: {row['calls']} calls, {each:.3f} ms CPU each")
+        if row.get("failed"):
+            bits.append(f"{row['failed']} failed")
     if row["phase"] == "sandbox":
         bits.append("simulator in-process")
     if row["phase"] in ("apply", "sandbox"):
@@ -47,10 +53,12 @@ def note(row):
 
 FIGURES = (("wall", "wall s"), ("cpu", "dxctl cpu s"), ("rss_kb", "dxctl RSS MB"), ("sim_cpu", "sim cpu s"),
            ("sim_rss_kb", "sim RSS MB"))
-PHASES = ("adopt", "plan", "apply", "sandbox")
+PHASES = ("adopt", "plan", "apply", "create", "describe", "sandbox")
 
 
 def fmt(field, value):
+    if value is None:
+        return "-"
     if field.endswith("rss_kb"):
         return f"{value / 1024:.0f}"
     return f"{value:.2f}"
@@ -58,14 +66,14 @@ def fmt(field, value):
 
 def ratio(new, old):
     """new / old, or "-" when there is nothing to compare (an in-process simulator, a figure too small to read)."""
-    return f"{new / old:.2f}" if old else "-"
+    return f"{new / old:.2f}" if old and new is not None else "-"
 
 
 def main():
     table = rows(sys.argv[1])
     vifs = sorted({k[0] for k in table})
     binaries = [b for b in ("before", "after") if any(k[1] == b for k in table)]
-    head = f"{'VIFs':>6} {'binary':<7} {'phase':<6}" + "".join(f"{h:>13}" for _, h in FIGURES) + "  notes"
+    head = f"{'VIFs':>6} {'binary':<7} {'phase':<8}" + "".join(f"{h:>13}" for _, h in FIGURES) + "  notes"
     print(head)
     print("-" * len(head))
     for n in vifs:
@@ -73,28 +81,28 @@ def main():
             for b in binaries:
                 row = table.get((n, b, phase))
                 if row:
-                    print(f"{n:>6} {b:<7} {phase:<6}" + "".join(f"{fmt(f, row[f]):>13}" for f, _ in FIGURES)
+                    print(f"{n:>6} {b:<7} {phase:<8}" + "".join(f"{fmt(f, row[f]):>13}" for f, _ in FIGURES)
                           + f"  {note(row)}")
     if len(binaries) == 2:
         print()
         print("after / before (below 1: the new build is cheaper)")
-        print(f"{'VIFs':>6} {'phase':<6}" + "".join(f"{h:>13}" for _, h in FIGURES))
+        print(f"{'VIFs':>6} {'phase':<8}" + "".join(f"{h:>13}" for _, h in FIGURES))
         for n in vifs:
             for phase in PHASES:
                 a, b = table.get((n, "after", phase)), table.get((n, "before", phase))
                 if a and b:
                     cells = "".join(f"{ratio(a[f], b[f]):>13}" for f, _ in FIGURES)
-                    print(f"{n:>6} {phase:<6}{cells}")
+                    print(f"{n:>6} {phase:<8}{cells}")
     if 5000 in vifs and 10000 in vifs:
         print()
         print("growth 5000 -> 10000 VIFs (2.00 is linear)")
-        print(f"{'binary':<7} {'phase':<6}" + "".join(f"{h:>13}" for _, h in FIGURES))
+        print(f"{'binary':<7} {'phase':<8}" + "".join(f"{h:>13}" for _, h in FIGURES))
         for b in binaries:
             for phase in PHASES:
                 lo, hi = table.get((5000, b, phase)), table.get((10000, b, phase))
                 if lo and hi:
                     cells = "".join(f"{ratio(hi[f], lo[f]):>13}" for f, _ in FIGURES)
-                    print(f"{b:<7} {phase:<6}{cells}")
+                    print(f"{b:<7} {phase:<8}{cells}")
 
 
 if __name__ == "__main__":
