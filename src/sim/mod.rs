@@ -151,7 +151,10 @@ pub async fn start(world: World, options: SimOptions) -> anyhow::Result<RunningS
     });
     if let (Some(saver), Some(writer), Some(path)) = (&shared.saver, writer, options.persist_to) {
         saver.start(writer, path, snapshot(shared.clone()));
-        saver.flush(&shared.engine).await?;
+        if let Err(e) = saver.flush(&shared.engine).await {
+            saver.stop().await;
+            return Err(e);
+        }
     }
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(server::serve(listener, shared.clone(), options.limits, rx));
