@@ -2,14 +2,14 @@
 
 mod describe;
 mod history;
+mod index;
 mod lifecycle;
 mod peers;
 mod rate_limit;
 mod rules;
 mod vifs;
 
-use std::borrow::Cow;
-use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rand::rngs::StdRng;
@@ -18,8 +18,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::protocol::ApiError;
-use super::world::{Transition, Vif, World};
+use super::world::{Peer, Transition, Vif, World};
 use history::History;
+use index::WorldIndex;
 use lifecycle::Timing;
 use rate_limit::Buckets;
 
@@ -78,6 +79,8 @@ pub fn is_mutating(operation: &str) -> bool {
 }
 
 pub struct Engine {
+    /// The live world. Operations keep `index` in step with its VIFs and peers; code that edits those by hand
+    /// (tests) calls [`Engine::reindex`] afterwards. Debug builds check the index after every operation.
     pub world: World,
     ids: StdRng,
     faults: StdRng,
@@ -89,6 +92,8 @@ pub struct Engine {
     bgp_up_delay: Duration,
     history: History,
     buckets: Buckets,
+    /// Where VIFs are, which peer ids and IPv6 blocks are taken: kept in step with `world.virtual_interfaces`.
+    index: WorldIndex,
 }
 
 fn parse<T: for<'de> Deserialize<'de>>(input: &Value) -> Result<T, ApiError> {
@@ -118,12 +123,18 @@ impl Engine {
         let deletion_delay = sim.deletion_delay().unwrap_or(DEFAULT_DELETION_DELAY);
         let retention = sim.deleted_retention().unwrap_or(DEFAULT_DELETED_RETENTION);
         let bgp_up_delay = sim.bgp_up_delay().unwrap_or(DEFAULT_BGP_UP_DELAY);
+        let mut index = WorldIndex::build(&world.virtual_interfaces);
         // AWS gives every peer an id; pasted or hand-written worlds may omit them.
-        let mut used = peer_ids(&world);
         for vif in &mut world.virtual_interfaces {
+            if vif.bgp_peers.iter().all(|p| p.bgp_peer_id.is_some()) {
+                continue;
+            }
+            let vif = Arc::make_mut(vif);
             for peer in &mut vif.bgp_peers {
                 if peer.bgp_peer_id.is_none() {
-                    peer.bgp_peer_id = Some(new_id(&mut ids, "dxpeer", &mut used));
+                    let id = new_id(&mut ids, "dxpeer", |id| index.peer_listed(id));
+                    index.peer_id_added(&vif.virtual_interface_id, &id);
+                    peer.bgp_peer_id = Some(id);
                 }
             }
         }
@@ -138,6 +149,7 @@ impl Engine {
             bgp_up_delay,
             history: History::default(),
             buckets: Buckets::default(),
+            index,
         }
     }
 
@@ -190,11 +202,26 @@ impl Engine {
             &mut w.sim.pending_transitions,
             now_ms,
             timing,
+            &mut self.index,
         );
         if changed {
             self.remember(now_ms);
         }
+        self.debug_check_index();
         changed
+    }
+
+    /// Rebuilds the indexes from the world, after its VIFs or peers were edited by hand.
+    pub fn reindex(&mut self) {
+        self.index = WorldIndex::build(&self.world.virtual_interfaces);
+    }
+
+    /// In debug builds (tests, fuzzing), panics if an index disagrees with one rebuilt from the world.
+    fn debug_check_index(&self) {
+        #[cfg(debug_assertions)]
+        if let Err(e) = self.index.agrees_with(&self.world.virtual_interfaces) {
+            panic!("the simulator's world index drifted from the world: {e}");
+        }
     }
 
     /// Records the world for eventually consistent describes (only while some region has a window).
@@ -208,20 +235,20 @@ impl Engine {
         );
     }
 
-    /// The VIFs a describe in `region` sees at `now_ms`: the live world, or with a consistency window, the world
-    /// as it was a seeded random moment within that window ago.
-    fn vifs_seen(&mut self, region: &str, now_ms: u64) -> Cow<'_, [Vif]> {
+    /// The VIFs a describe in `region` sees at `now_ms`: with a consistency window, the world as it was a seeded
+    /// random moment within that window ago; `None` for the live world.
+    fn stale_view(&mut self, region: &str, now_ms: u64) -> Option<Vec<Arc<Vif>>> {
         let window = millis(self.world.sim.consistency_window(region));
         if window == 0 || self.history.is_empty() {
-            return Cow::Borrowed(&self.world.virtual_interfaces);
+            return None;
         }
         let age = self.staleness.random_range(0..=window);
         match self
             .history
             .view_at(now_ms.saturating_sub(age), self.timing())
         {
-            Some(vifs) if age > 0 => Cow::Owned(vifs),
-            _ => Cow::Borrowed(&self.world.virtual_interfaces),
+            Some(vifs) if age > 0 => Some(vifs),
+            _ => None,
         }
     }
 
@@ -237,11 +264,17 @@ impl Engine {
     /// Approves peers waiting in `verifying` (one, or all when `peer` is `None`); returns how many.
     pub fn approve(&mut self, peer: Option<&str>, now_ms: u64) -> usize {
         let mut approved = Vec::new();
+        let waiting = |p: &Peer| {
+            p.state() == "verifying" && peer.is_none_or(|id| p.bgp_peer_id.as_deref() == Some(id))
+        };
         for v in &mut self.world.virtual_interfaces {
+            // Only a VIF that changes is copied away from older versions.
+            if !v.bgp_peers.iter().any(waiting) {
+                continue;
+            }
+            let v = Arc::make_mut(v);
             for p in &mut v.bgp_peers {
-                if p.state() == "verifying"
-                    && peer.is_none_or(|id| p.bgp_peer_id.as_deref() == Some(id))
-                {
+                if waiting(p) {
                     p.bgp_peer_state = Some("available".into());
                     approved.push((v.virtual_interface_id.clone(), p.bgp_peer_id.clone()));
                 }
@@ -259,6 +292,18 @@ impl Engine {
 
     /// Runs one operation for a caller in `region`.
     pub fn handle(
+        &mut self,
+        op: &str,
+        region: &str,
+        input: &Value,
+        now_ms: u64,
+    ) -> Result<Outcome, ApiError> {
+        let outcome = self.operate(op, region, input, now_ms);
+        self.debug_check_index();
+        outcome
+    }
+
+    fn operate(
         &mut self,
         op: &str,
         region: &str,
@@ -314,10 +359,9 @@ impl Engine {
     }
 
     fn vif_index(&self, region: &str, id: &str) -> Result<usize, ApiError> {
-        self.world
-            .virtual_interfaces
-            .iter()
-            .position(|v| v.virtual_interface_id == id && v.region() == region)
+        self.index
+            .position(id)
+            .filter(|&i| self.world.virtual_interfaces[i].region() == region)
             .ok_or_else(|| {
                 ApiError::client(format!(
                     "Virtual interface {id} does not exist in region {region}"
@@ -325,19 +369,15 @@ impl Engine {
             })
     }
 
+    /// An id no listed peer has (one that left the list may come again, as before indexes).
     fn new_peer_id(&mut self) -> String {
-        let mut used = peer_ids(&self.world);
-        new_id(&mut self.ids, "dxpeer", &mut used)
+        let index = &self.index;
+        new_id(&mut self.ids, "dxpeer", |id| index.peer_listed(id))
     }
 
     fn new_vif_id(&mut self) -> String {
-        let mut used: BTreeSet<String> = self
-            .world
-            .virtual_interfaces
-            .iter()
-            .map(|v| v.virtual_interface_id.clone())
-            .collect();
-        new_id(&mut self.ids, "dxvif", &mut used)
+        let index = &self.index;
+        new_id(&mut self.ids, "dxvif", |id| index.position(id).is_some())
     }
 
     fn new_auth_key(&mut self) -> String {
@@ -370,23 +410,16 @@ impl Engine {
     }
 }
 
-fn peer_ids(world: &World) -> BTreeSet<String> {
-    world
-        .virtual_interfaces
-        .iter()
-        .flat_map(|v| &v.bgp_peers)
-        .filter_map(|p| p.bgp_peer_id.clone())
-        .collect()
-}
-
-fn new_id(rng: &mut StdRng, prefix: &str, used: &mut BTreeSet<String>) -> String {
+/// A fresh `prefix-xxxxxxxx` id that `used` does not know. 36^8 ids: with fewer than a million in use, a draw is
+/// taken with a chance below 1 in 2.8 million, so the loop ends after a draw or two.
+fn new_id(rng: &mut StdRng, prefix: &str, used: impl Fn(&str) -> bool) -> String {
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
     loop {
         let suffix: String = (0..8)
             .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
             .collect();
         let id = format!("{prefix}-{suffix}");
-        if used.insert(id.clone()) {
+        if !used(&id) {
             return id;
         }
     }

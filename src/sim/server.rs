@@ -20,7 +20,7 @@ use super::engine::RequestFault;
 use super::protocol::{self, ApiError, Wire};
 use super::request_log::LogEntry;
 use super::world::Faults;
-use super::{now_ms, persist, rpcv2, sigv4, Shared};
+use super::{now_ms, rpcv2, sigv4, Shared};
 
 /// Lets a handler close its own connection without answering (the "dropped connection" fault).
 #[derive(Clone)]
@@ -206,16 +206,19 @@ async fn handle(
         Ok(call) => call,
         Err(err) => return finish(&shared, wire, entry, Err(err)),
     };
-    let (fault, advanced, late_by) = {
+    let (fault, late_by) = {
         let mut engine = shared.engine.lock().expect("sim world poisoned");
         let now = now_ms();
-        let advanced = engine.advance(now);
+        if engine.advance(now) {
+            // Lifecycle steps replay from the saved world too, so they are saved without waiting.
+            shared.note_change(&mut engine);
+        }
         let fault = if engine.within_rate_limit(&call.operation, &call.region, now) {
             engine.roll_fault(&call.operation).map(Decision::Fault)
         } else {
             Some(Decision::RateLimited)
         };
-        (fault, advanced, engine.world.sim.faults.late_write_delay())
+        (fault, engine.world.sim.faults.late_write_delay())
     };
     entry.fault = fault.map(|f| f.name().to_string());
     let refused = |err: ApiError| Some(Err(err));
@@ -235,17 +238,17 @@ async fn handle(
             let shared = shared.clone();
             tokio::spawn(async move {
                 tokio::time::sleep(late_by).await;
-                let result = execute(&shared, &call, advanced);
+                let result = execute(&shared, &call).await;
                 let _ = tx.send(finish(&shared, wire, entry, result));
             });
             return rx.await.unwrap_or_else(|_| wire.error(server_error()));
         }
         Some(Decision::Fault(RequestFault::ServerErrorAfter)) => {
-            let _ = execute(&shared, &call, advanced);
+            let _ = execute(&shared, &call).await;
             refused(server_error())
         }
         Some(Decision::Fault(RequestFault::BadGatewayAfter)) => {
-            let _ = execute(&shared, &call, advanced);
+            let _ = execute(&shared, &call).await;
             entry.status = 502;
             if let Some(log) = &shared.log {
                 log.write(&entry);
@@ -254,11 +257,11 @@ async fn handle(
         }
         Some(Decision::Fault(RequestFault::DropAfter)) => {
             // Logged with the status it would have had; the caller never sees it.
-            let result = execute(&shared, &call, advanced);
+            let result = execute(&shared, &call).await;
             finish(&shared, wire, entry, result);
             return hang_up(wire, kill).await;
         }
-        None => Some(execute(&shared, &call, advanced)),
+        None => Some(execute(&shared, &call).await),
     };
     match answer {
         Some(result) => finish(&shared, wire, entry, result),
@@ -378,23 +381,24 @@ fn read_call(
     })
 }
 
-/// Runs the call against the world (advancing lifecycles first) and saves the world if anything changed.
-fn execute(
-    shared: &Shared,
-    call: &Call,
-    advanced_before: bool,
-) -> Result<serde_json::Value, ApiError> {
-    let (outcome, changed) = {
+/// Runs the call against the world (advancing lifecycles first). When persisting, a call that changed the world
+/// returns once the world with its change is saved (on the saver's thread: nothing here waits on the disk), so an
+/// answered write is on disk; a lifecycle step alone is saved without waiting, as the saved world replays it.
+async fn execute(shared: &Shared, call: &Call) -> Result<serde_json::Value, ApiError> {
+    let (outcome, change) = {
         let mut engine = shared.engine.lock().expect("sim world poisoned");
         let now = now_ms();
-        let advanced = engine.advance(now);
+        if engine.advance(now) {
+            shared.note_change(&mut engine);
+        }
         let outcome = engine.handle(&call.operation, &call.region, &call.input, now);
-        let changed = advanced || outcome.as_ref().is_ok_and(|o| o.changed);
-        (outcome, changed)
+        let change = match &outcome {
+            Ok(o) if o.changed => shared.note_change(&mut engine),
+            _ => None,
+        };
+        (outcome, change)
     };
-    if changed || advanced_before {
-        persist_or_500(shared)?;
-    }
+    saved_or_500(shared, change).await?;
     outcome.map(|o| o.body)
 }
 
@@ -419,8 +423,9 @@ fn finish(
     response
 }
 
-fn persist_or_500(shared: &Shared) -> Result<(), ApiError> {
-    persist(shared, true).map_err(|e| {
+/// Waits for a change to be saved; a 500 if the save failed.
+async fn saved_or_500(shared: &Shared, change: Option<u64>) -> Result<(), ApiError> {
+    shared.saved(change).await.map_err(|e| {
         ApiError::other(
             StatusCode::INTERNAL_SERVER_ERROR,
             "DirectConnectServerException",
@@ -520,13 +525,19 @@ async fn approve(
         Ok(peer) => peer,
         Err(message) => return invalid(message),
     };
-    let approved = {
+    let (approved, change) = {
         let mut engine = shared.engine.lock().expect("sim world poisoned");
         let now = now_ms();
-        engine.advance(now);
-        engine.approve(peer.as_deref(), now)
+        let advanced = engine.advance(now);
+        let approved = engine.approve(peer.as_deref(), now);
+        let change = if advanced || approved > 0 {
+            shared.note_change(&mut engine)
+        } else {
+            None
+        };
+        (approved, change)
     };
-    if let Err(e) = persist_or_500(&shared) {
+    if let Err(e) = saved_or_500(&shared, change).await {
         return e.into_response();
     }
     protocol::ok(serde_json::json!({ "approved": approved }))

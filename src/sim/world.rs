@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -14,8 +15,10 @@ pub const DEFAULT_REGION: &str = "us-east-1";
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct World {
-    #[serde(default)]
-    pub virtual_interfaces: Vec<Vif>,
+    /// Each VIF behind an `Arc`, so the versions kept for eventual consistency and the snapshots being saved share
+    /// the VIFs that did not change; changing one (`Arc::make_mut`) copies it only while something else holds it.
+    #[serde(default, with = "shared_vifs")]
+    pub virtual_interfaces: Vec<Arc<Vif>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub connections: Vec<Connection>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -547,6 +550,26 @@ pub struct Interconnect {
     pub extra: Map<String, Value>,
 }
 
+/// (De)serialises `World::virtual_interfaces` as a plain array of VIFs.
+mod shared_vifs {
+    use std::sync::Arc;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::Vif;
+
+    pub fn serialize<S: Serializer>(vifs: &[Arc<Vif>], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(vifs.iter().map(|v| v.as_ref()))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Arc<Vif>>, D::Error> {
+        Ok(Vec::<Vif>::deserialize(d)?
+            .into_iter()
+            .map(Arc::new)
+            .collect())
+    }
+}
+
 /// A duration setting such as "2s"; `parse` already rejected malformed ones.
 fn duration(text: &Option<String>) -> Option<Duration> {
     text.as_deref()
@@ -584,7 +607,7 @@ impl World {
     fn timestamps_to_epoch_seconds(&mut self) {
         use super::world_check::timestamps_to_epoch_seconds as fix;
         for v in &mut self.virtual_interfaces {
-            fix("virtualInterfaces", &mut v.extra);
+            fix("virtualInterfaces", &mut Arc::make_mut(v).extra);
         }
         for c in &mut self.connections {
             fix("connections", &mut c.extra);

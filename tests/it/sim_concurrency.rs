@@ -236,11 +236,13 @@ fn lost_update_check_reports_each_kind_of_difference() {
         ..Peer::default()
     };
     let mut world = seed.world.clone();
-    world.virtual_interfaces[0].bgp_peers.extend([
-        peer("dxpeer-kept0002", 4_200_000_002),
-        peer("dxpeer-fine0003", 4_200_000_003),
-        peer("dxpeer-ghost004", 4_200_000_004),
-    ]);
+    std::sync::Arc::make_mut(&mut world.virtual_interfaces[0])
+        .bgp_peers
+        .extend([
+            peer("dxpeer-kept0002", 4_200_000_002),
+            peer("dxpeer-fine0003", 4_200_000_003),
+            peer("dxpeer-ghost004", 4_200_000_004),
+        ]);
 
     let problems = lost_updates(&world, &seed, &outcome);
     assert_eq!(problems.len(), 3, "{problems:#?}");

@@ -5,13 +5,15 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use super::super::world::{Transition, Vif};
-use super::lifecycle::{self, Timing};
+use super::index::Positions;
+use super::lifecycle::{self, Listing, Timing};
 
-/// The VIF list and its scheduled steps at one moment.
+/// The VIF list and its scheduled steps at one moment. VIFs unchanged between versions are shared, so recording a
+/// version costs a pointer per VIF, not a copy of the world.
 struct Version {
     at_ms: u64,
-    vifs: Arc<Vec<Vif>>,
-    pending: Arc<Vec<Transition>>,
+    vifs: Vec<Arc<Vif>>,
+    pending: Vec<Transition>,
 }
 
 /// Versions kept for as long as the widest consistency window needs them.
@@ -22,15 +24,21 @@ pub struct History {
 
 impl History {
     /// Records the world as it is at `now_ms`, forgetting versions no view within `window_ms` can need.
-    pub fn remember(&mut self, now_ms: u64, window_ms: u64, vifs: &[Vif], pending: &[Transition]) {
+    pub fn remember(
+        &mut self,
+        now_ms: u64,
+        window_ms: u64,
+        vifs: &[Arc<Vif>],
+        pending: &[Transition],
+    ) {
         if window_ms == 0 {
             self.versions.clear();
             return;
         }
         self.versions.push_back(Version {
             at_ms: now_ms,
-            vifs: Arc::new(vifs.to_vec()),
-            pending: Arc::new(pending.to_vec()),
+            vifs: vifs.to_vec(),
+            pending: pending.to_vec(),
         });
         // Keep the newest version at or before the oldest moment a view may show, and everything after it.
         let oldest_view = now_ms.saturating_sub(window_ms);
@@ -46,17 +54,36 @@ impl History {
 
     /// The VIF list as it stood at `at_ms`: the newest version recorded by then, with its due steps replayed.
     /// `None` when nothing older than `at_ms` is known (the live world is then the answer).
-    pub fn view_at(&self, at_ms: u64, timing: Timing) -> Option<Vec<Vif>> {
+    pub fn view_at(&self, at_ms: u64, timing: Timing) -> Option<Vec<Arc<Vif>>> {
         let version = self
             .versions
             .iter()
             .rev()
             .find(|v| v.at_ms <= at_ms)
             .or_else(|| self.versions.front())?;
-        let mut vifs = version.vifs.as_ref().clone();
-        let mut pending = version.pending.as_ref().clone();
-        lifecycle::advance(&mut vifs, &mut pending, at_ms, timing);
+        let mut vifs = version.vifs.clone();
+        let mut pending = version.pending.clone();
+        lifecycle::advance(
+            &mut vifs,
+            &mut pending,
+            at_ms,
+            timing,
+            &mut LazyPositions(None),
+        );
         Some(vifs)
+    }
+}
+
+/// VIF positions found when a replayed step first needs one: most views replay no step.
+struct LazyPositions(Option<Positions>);
+
+impl Listing for LazyPositions {
+    fn position(&mut self, vifs: &[Arc<Vif>], id: &str) -> Option<usize> {
+        self.0.get_or_insert_with(|| Positions::build(vifs)).get(id)
+    }
+
+    fn vif_removed(&mut self, _vifs: &[Arc<Vif>], _removed: &Vif) {
+        self.0 = None;
     }
 }
 
@@ -65,8 +92,8 @@ mod tests {
     use super::*;
     use crate::sim::world::Peer;
 
-    fn vifs(peers: usize) -> Vec<Vif> {
-        vec![Vif {
+    fn vifs(peers: usize) -> Vec<Arc<Vif>> {
+        vec![Arc::new(Vif {
             virtual_interface_id: "dxvif-a".into(),
             bgp_peers: (0..peers)
                 .map(|i| Peer {
@@ -76,7 +103,7 @@ mod tests {
                 })
                 .collect(),
             ..Vif::default()
-        }]
+        })]
     }
 
     const TIMING: Timing = Timing {
@@ -134,5 +161,26 @@ mod tests {
         );
         h.remember(100_000, 0, &vifs(1), &[]);
         assert!(h.is_empty(), "a zero window keeps nothing");
+    }
+
+    #[test]
+    fn versions_share_the_vifs_that_did_not_change() {
+        let other = Arc::new(Vif {
+            virtual_interface_id: "dxvif-b".into(),
+            ..Vif::default()
+        });
+        let mut live = vec![vifs(1).remove(0), other];
+        let mut h = History::default();
+        h.remember(1_000, 5_000, &live, &[]);
+        Arc::make_mut(&mut live[0]).bgp_peers.clear();
+        h.remember(2_000, 5_000, &live, &[]);
+        let (old, new) = (&h.versions[0].vifs, &h.versions[1].vifs);
+        assert!(Arc::ptr_eq(&old[1], &new[1]), "the unchanged VIF is shared");
+        assert!(!Arc::ptr_eq(&old[0], &new[0]));
+        assert_eq!(
+            h.view_at(1_500, TIMING).unwrap()[0].bgp_peers.len(),
+            1,
+            "the older version kept its peer"
+        );
     }
 }

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeSet;
 use std::net::{Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -9,9 +10,6 @@ use serde_json::{json, Value};
 use super::super::protocol::ApiError;
 use super::super::world::{Peer, TransitioningRule, Vif};
 use super::{millis, rules, Engine};
-
-/// First /125 of the IPv6 pool: the seed example's `2001:db8:1100:2f0:0:1:9cb4:4210`.
-const IPV6_POOL_START: u128 = 0x2001_0db8_1100_02f0_0000_0001_9cb4_4210;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -77,7 +75,8 @@ impl Engine {
         let id = self.fill_in(&mut peer, index);
         peer.bgp_peer_state = Some(if public { "verifying" } else { "pending" }.into());
         self.schedule_new_peer(&vif_id, &id, public, now_ms);
-        let vif = &mut self.world.virtual_interfaces[index];
+        self.index.peer_added(&vif_id, &peer);
+        let vif = Arc::make_mut(&mut self.world.virtual_interfaces[index]);
         vif.bgp_peers.push(peer);
         vif.refresh_router_config();
         Ok(json!({ "virtualInterface": vif }))
@@ -180,12 +179,13 @@ impl Engine {
         if peer.auth_key.is_none() {
             peer.auth_key = Some(self.new_auth_key());
         }
-        let vif = &self.world.virtual_interfaces[vif_index];
         if peer.address_family.as_deref() == Some("ipv6") {
             let (amazon, customer) = self.next_ipv6_pair();
             peer.amazon_address = Some(amazon);
             peer.customer_address = Some(customer);
-        } else if peer.amazon_address.is_none() {
+        }
+        let vif = &self.world.virtual_interfaces[vif_index];
+        if peer.address_family.as_deref() != Some("ipv6") && peer.amazon_address.is_none() {
             let (amazon, customer) = next_ipv4_pair(vif);
             peer.amazon_address = Some(amazon);
             peer.customer_address = Some(customer);
@@ -205,15 +205,10 @@ impl Engine {
         let index = match (&input.virtual_interface_id, &input.bgp_peer_id) {
             (Some(vif), _) => self.vif_index(region, vif)?,
             (None, Some(peer)) => self
-                .world
-                .virtual_interfaces
-                .iter()
-                .position(|v| {
-                    v.region() == region
-                        && v.bgp_peers
-                            .iter()
-                            .any(|p| p.bgp_peer_id.as_ref() == Some(peer))
-                })
+                .index
+                .vif_of_peer(peer)
+                .and_then(|vif| self.index.position(vif))
+                .filter(|&i| self.world.virtual_interfaces[i].region() == region)
                 .ok_or_else(|| {
                     ApiError::client(format!("BGP peer {peer} does not exist in region {region}"))
                 })?,
@@ -269,7 +264,7 @@ impl Engine {
         }
         self.settled(vif, Some(&id))?;
         let vif_id = vif.virtual_interface_id.clone();
-        let vif = &mut self.world.virtual_interfaces[index];
+        let vif = Arc::make_mut(&mut self.world.virtual_interfaces[index]);
         let peer = &mut vif.bgp_peers[position];
         peer.bgp_peer_state = Some("deleting".into());
         peer.bgp_status = Some("down".into());
@@ -280,24 +275,12 @@ impl Engine {
             "deleted",
             now_ms.saturating_add(millis(self.deletion_delay)),
         );
-        Ok(json!({ "virtualInterface": &self.world.virtual_interfaces[index] }))
+        Ok(json!({ "virtualInterface": self.world.virtual_interfaces[index].as_ref() }))
     }
 
-    fn next_ipv6_pair(&self) -> (String, String) {
-        let used: BTreeSet<u128> = self
-            .world
-            .virtual_interfaces
-            .iter()
-            .flat_map(|v| &v.bgp_peers)
-            .flat_map(|p| [&p.amazon_address, &p.customer_address])
-            .flatten()
-            .filter_map(|a| a.split('/').next()?.parse::<Ipv6Addr>().ok())
-            .map(|a| u128::from(a) & !7)
-            .collect();
-        let mut base = IPV6_POOL_START;
-        while used.contains(&base) {
-            base += 8;
-        }
+    /// The amazon and customer addresses of the lowest /125 of the pool that no listed peer uses.
+    fn next_ipv6_pair(&mut self) -> (String, String) {
+        let base = self.index.lowest_free_ipv6_block();
         let fmt = |offset: u128| format!("{}/125", Ipv6Addr::from(base + offset));
         (fmt(1), fmt(6))
     }

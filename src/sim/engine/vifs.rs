@@ -1,5 +1,7 @@
 //! Create{Private,Public,Transit}VirtualInterface and DeleteVirtualInterface, with the VIF lifecycle.
 
+use std::sync::Arc;
+
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
@@ -141,8 +143,9 @@ impl Engine {
             customer_address: new.customer_address.clone(),
         };
         let mut peer = self.check_new_peer(&vif, &first)?;
-        self.world.virtual_interfaces.push(vif.clone());
+        self.world.virtual_interfaces.push(Arc::new(vif.clone()));
         let index = self.world.virtual_interfaces.len() - 1;
+        self.index.vif_added(&id, index);
         let first_peer = self.fill_in(&mut peer, index);
         peer.bgp_peer_state = vif.virtual_interface_state.clone();
 
@@ -178,9 +181,10 @@ impl Engine {
             extra.insert("tags".into(), json!(tags));
         }
         vif.extra = extra;
+        self.index.peer_added(&id, &peer);
         vif.bgp_peers = vec![peer];
         vif.refresh_router_config();
-        self.world.virtual_interfaces[index] = vif;
+        self.world.virtual_interfaces[index] = Arc::new(vif);
         let ready = now_ms.saturating_add(millis(self.provision_delay));
         self.schedule(&id, None, "available", ready);
         self.schedule(
@@ -190,7 +194,7 @@ impl Engine {
             ready.saturating_add(millis(self.bgp_up_delay)),
         );
 
-        let body = json!(&self.world.virtual_interfaces[index]);
+        let body = json!(self.world.virtual_interfaces[index].as_ref());
         Ok(match kind {
             // CreateTransitVirtualInterface wraps its result; the other two return a bare VirtualInterface.
             Kind::Transit => json!({ "virtualInterface": body }),
@@ -208,7 +212,7 @@ impl Engine {
             .virtual_interface_id
             .ok_or_else(|| ApiError::client("virtualInterfaceId is required"))?;
         let index = self.vif_index(region, &id)?;
-        let vif = &mut self.world.virtual_interfaces[index];
+        let vif = Arc::make_mut(&mut self.world.virtual_interfaces[index]);
         if matches!(vif.state(), "deleting" | "deleted") {
             return Err(ApiError::client(format!(
                 "Virtual interface {id} is already {}",
