@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::io::Write;
 use std::sync::{Mutex, OnceLock};
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::AhoCorasick;
 
 /// What a secret is replaced with.
 pub const MASK: &str = "(sensitive)";
@@ -17,13 +17,105 @@ pub const MASK: &str = "(sensitive)";
 /// 6 to 80 characters. Places that know which value is secret (an evaluation error quoting one) mask any length.
 pub const MIN_LEN: usize = 6;
 
+/// Secrets are kept in levels, each with its automaton, like a binary counter: new ones gather in a small pending
+/// level, which becomes a level of its own when full, and a level is merged into the one before it while it is as
+/// large. Each secret is so in O(log n) automaton builds, not in one per registration: an apply that learns thousands
+/// of keys (every peer it creates has one) would otherwise rebuild the whole automaton after every new key.
+const PENDING: usize = 64;
+
+struct Level {
+    secrets: Vec<String>,
+    /// `None` only if the automaton could not be built (it cannot fail for plain strings): matched one by one.
+    matcher: Option<AhoCorasick>,
+}
+
+impl Level {
+    fn new(secrets: Vec<String>) -> Level {
+        // Standard semantics, for overlapping matches: every occurrence of every secret is found.
+        let matcher = AhoCorasick::new(&secrets).ok();
+        Level { secrets, matcher }
+    }
+
+    fn spans(&self, text: &str, out: &mut Vec<(usize, usize)>) {
+        match &self.matcher {
+            Some(m) => out.extend(
+                m.find_overlapping_iter(text)
+                    .map(|found| (found.start(), found.end())),
+            ),
+            None => {
+                for s in &self.secrets {
+                    out.extend(
+                        text.match_indices(s.as_str())
+                            .map(|(at, _)| (at, at + s.len())),
+                    );
+                }
+            }
+        }
+    }
+}
+
 #[derive(Default)]
 struct Registry {
-    secrets: Vec<String>,
-    /// The same, for fast membership (every describe registers every key it sees).
+    /// Every registered form, for fast membership (every describe registers every key it sees).
     known: HashSet<String>,
-    /// Built on first use after a change.
-    matcher: Option<AhoCorasick>,
+    levels: Vec<Level>,
+    /// Forms registered since the last level was made; their automaton is built on first use.
+    pending: Vec<String>,
+    pending_level: Option<Level>,
+}
+
+impl Registry {
+    fn add(&mut self, form: String) {
+        if !self.known.insert(form.clone()) {
+            return;
+        }
+        self.pending.push(form);
+        self.pending_level = None;
+        if self.pending.len() < PENDING {
+            return;
+        }
+        self.levels
+            .push(Level::new(std::mem::take(&mut self.pending)));
+        while let [.., before, last] = self.levels.as_slice() {
+            if last.secrets.len() < before.secrets.len() {
+                break;
+            }
+            let (Some(last), Some(before)) = (self.levels.pop(), self.levels.pop()) else {
+                break;
+            };
+            let mut merged = before.secrets;
+            merged.extend(last.secrets);
+            self.levels.push(Level::new(merged));
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.known.is_empty()
+    }
+
+    /// Where secrets occur in `text`: the union of every occurrence of every secret, as sorted, disjoint byte ranges
+    /// (an occurrence overlapping another, even of a shorter secret, is covered whole).
+    fn spans(&mut self, text: &str) -> Vec<(usize, usize)> {
+        let mut found = Vec::new();
+        for level in &self.levels {
+            level.spans(text, &mut found);
+        }
+        if !self.pending.is_empty() {
+            let pending = &self.pending;
+            self.pending_level
+                .get_or_insert_with(|| Level::new(pending.clone()))
+                .spans(text, &mut found);
+        }
+        found.sort_unstable();
+        let mut merged: Vec<(usize, usize)> = Vec::with_capacity(found.len());
+        for (start, end) in found {
+            match merged.last_mut() {
+                Some(last) if start < last.1 => last.1 = last.1.max(end),
+                _ => merged.push((start, end)),
+            }
+        }
+        merged
+    }
 }
 
 fn registry() -> &'static Mutex<Registry> {
@@ -55,70 +147,49 @@ pub fn register(value: &str) {
     if r.known.contains(value) {
         return;
     }
-    let mut changed = false;
     for form in forms(value) {
-        if r.known.insert(form.clone()) {
-            r.secrets.push(form);
-            changed = true;
-        }
-    }
-    if changed {
-        r.matcher = None;
+        r.add(form);
     }
 }
 
 /// `text` with every registered secret replaced by [`MASK`].
 pub fn scrub(text: &str) -> Cow<'_, str> {
     let mut r = registry().lock().unwrap_or_else(|p| p.into_inner());
-    if r.secrets.is_empty() {
+    if r.is_empty() {
         return Cow::Borrowed(text);
     }
-    if r.matcher.is_none() {
-        r.matcher = AhoCorasick::builder()
-            .match_kind(MatchKind::LeftmostLongest)
-            .build(&r.secrets)
-            .ok();
+    let spans = r.spans(text);
+    if spans.is_empty() {
+        return Cow::Borrowed(text);
     }
-    match &r.matcher {
-        Some(m) if m.is_match(text) => {
-            Cow::Owned(m.replace_all(text, &vec![MASK; r.secrets.len()]))
-        }
-        Some(_) => Cow::Borrowed(text),
-        // The automaton could not be built (it cannot fail for plain strings): mask one by one.
-        None => {
-            let mut out = text.to_string();
-            for s in &r.secrets {
-                out = out.replace(s.as_str(), MASK);
-            }
-            Cow::Owned(out)
-        }
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for (start, end) in spans {
+        out.push_str(&text[at..start]);
+        out.push_str(MASK);
+        at = end;
     }
+    out.push_str(&text[at..]);
+    Cow::Owned(out)
 }
 
 /// `text` with every registered secret replaced by as many `*`, so byte offsets and line breaks stay put (for
-/// source snippets). Longest first: a secret that starts with a shorter one is starred whole.
+/// source snippets). Overlapping secrets are starred whole.
 pub fn mask_in_place(text: &str) -> String {
-    let mut secrets = registry()
+    let spans = registry()
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .secrets
-        .clone();
-    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    let mut out = text.to_string();
-    for s in &secrets {
-        let stars: String = s
-            .bytes()
-            .map(|b| {
-                if b == b'\n' || b == b'\r' {
-                    b as char
-                } else {
-                    '*'
-                }
-            })
-            .collect();
-        out = out.replace(s.as_str(), &stars);
+        .spans(text);
+    let mut bytes = text.as_bytes().to_vec();
+    for (start, end) in spans {
+        for b in &mut bytes[start..end] {
+            if *b != b'\n' && *b != b'\r' {
+                *b = b'*';
+            }
+        }
     }
-    out
+    // Secrets start and end on character boundaries (they are whole strings), and stars are ASCII.
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// Replaces the given values (any length) in `text`: for messages that quote a value known to be secret.
@@ -226,6 +297,35 @@ mod tests {
         assert_eq!(
             mask_values("not applicable to \"abc\"", &["abc".into()]),
             "not applicable to \"(sensitive)\""
+        );
+    }
+
+    #[test]
+    fn thousands_of_secrets_in_many_levels_are_all_scrubbed_and_overlaps_leave_no_tail() {
+        // Past PENDING secrets they live in several levels: each still masks, and the levels stay few.
+        let keys: Vec<String> = (0..1000).map(|i| format!("lvl-key-{i:04}-x9q")).collect();
+        for k in &keys {
+            register(k);
+        }
+        for k in keys.iter().step_by(37) {
+            assert_eq!(scrub(&format!("<{k}>")), "<(sensitive)>", "{k}");
+        }
+        let levels = registry().lock().unwrap().levels.len();
+        assert!(levels <= 16, "{levels} levels");
+        // A secret that starts inside another (registered far apart, so in different levels) is masked whole
+        // with it: no tail of either survives.
+        register("ovl-first-part-7q2");
+        for i in 0..PENDING {
+            register(&format!("ovl-filler-{i:03}-zz"));
+        }
+        register("part-7q2-and-tail-w8");
+        let text = "x ovl-first-part-7q2-and-tail-w8 y";
+        assert_eq!(scrub(text), "x (sensitive) y");
+        let starred = mask_in_place(text);
+        assert_eq!(starred.len(), text.len());
+        assert!(
+            !starred.contains("tail") && !starred.contains("first"),
+            "{starred}"
         );
     }
 }

@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::PoisonError;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -99,13 +100,13 @@ pub struct Conn {
 
 impl Conn {
     fn set(&self, phase: Phase) {
-        *self.phase.lock().expect("connection phase poisoned") = phase;
+        *self.phase.lock().unwrap_or_else(PoisonError::into_inner) = phase;
         self.changed.notify_one();
     }
 
     /// Bytes arrived: the first of a request head starts its clock.
     fn bytes_arrived(&self) {
-        let mut phase = self.phase.lock().expect("connection phase poisoned");
+        let mut phase = self.phase.lock().unwrap_or_else(PoisonError::into_inner);
         if let Phase::Idle { served, .. } = *phase {
             *phase = Phase::Head {
                 since: Instant::now(),
@@ -132,7 +133,7 @@ impl Conn {
 
     /// When the connection is to be closed unless something happens first; `None` while a request is in progress.
     pub fn deadline(&self, limits: &ServerLimits) -> Option<Instant> {
-        match *self.phase.lock().expect("connection phase poisoned") {
+        match *self.phase.lock().unwrap_or_else(PoisonError::into_inner) {
             Phase::Idle { since, .. } => Some(since + limits.idle_timeout),
             Phase::Head { since, .. } => Some(since + limits.header_timeout),
             Phase::Busy => None,
@@ -146,7 +147,7 @@ impl Conn {
 
     /// The order in which connections make room at the cap, lowest first; `None`: never (a request is in flight).
     fn eviction_rank(&self) -> Option<(bool, Instant)> {
-        match *self.phase.lock().expect("connection phase poisoned") {
+        match *self.phase.lock().unwrap_or_else(PoisonError::into_inner) {
             Phase::Idle { since, served } | Phase::Head { since, served } => Some((served, since)),
             Phase::Busy => None,
         }
@@ -187,7 +188,7 @@ impl Connections {
     }
 
     fn try_admit(&self) -> Option<Arc<Conn>> {
-        let mut open = self.open.lock().expect("connection registry poisoned");
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
         if open.len() >= self.max {
             let victim = open
                 .values()
@@ -217,7 +218,7 @@ impl Connections {
     pub fn remove(&self, conn: &Conn) {
         self.open
             .lock()
-            .expect("connection registry poisoned")
+            .unwrap_or_else(PoisonError::into_inner)
             .remove(&conn.id);
         self.freed.notify_waiters();
     }

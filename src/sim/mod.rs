@@ -14,6 +14,7 @@ pub mod world_check;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::PoisonError;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -45,6 +46,9 @@ pub struct SimOptions {
 }
 
 struct Shared {
+    /// The world. Every lock recovers a poisoned mutex: a panic while it was held is a simulator bug that fails
+    /// its own request (the connection drops), and the simulator, a rehearsal tool, keeps serving the others; debug
+    /// builds check the engine's indexes against the world after every operation, so such a bug does not go unseen.
     engine: Mutex<Engine>,
     /// Saves the world off the request path, when persisting.
     saver: Option<Saver>,
@@ -82,7 +86,11 @@ impl RunningSim {
 
     /// The world as it stands now (lifecycles advanced).
     pub fn world(&self) -> World {
-        let mut engine = self.shared.engine.lock().expect("sim world poisoned");
+        let mut engine = self
+            .shared
+            .engine
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         engine.advance(now_ms());
         engine.world.clone()
     }
@@ -90,7 +98,11 @@ impl RunningSim {
     /// How long after a call ends its effect may take to show in this simulator's describes: the widest
     /// consistency window, plus the late-write delay and the latency when those faults are on.
     pub fn settle_needed(&self) -> Duration {
-        let engine = self.shared.engine.lock().expect("sim world poisoned");
+        let engine = self
+            .shared
+            .engine
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let sim = &engine.world.sim;
         let late = if sim.faults.late_write_rate > 0.0 {
             sim.faults.late_write_delay()

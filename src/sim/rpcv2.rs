@@ -302,7 +302,10 @@ fn read_text(d: &mut Decoder<'_>) -> Result<String, String> {
 /// the CLI) as tag 1.
 pub fn encode(value: &Value) -> Vec<u8> {
     let mut e = Encoder::new(Vec::new());
-    write_value(&mut e, value).expect("writing CBOR to a Vec cannot fail");
+    // Cannot fail: the writer is a Vec (its error type is Infallible) and write_value raises no errors of its own.
+    if write_value(&mut e, value).is_err() {
+        return Vec::new();
+    }
     e.into_writer()
 }
 

@@ -3,6 +3,7 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::sync::PoisonError;
 use std::time::SystemTime;
 
 use axum::body::{Body, Bytes};
@@ -194,7 +195,7 @@ async fn handle(
     let latency = shared
         .engine
         .lock()
-        .expect("sim world poisoned")
+        .unwrap_or_else(PoisonError::into_inner)
         .world
         .sim
         .faults
@@ -207,7 +208,7 @@ async fn handle(
         Err(err) => return finish(&shared, wire, entry, Err(err)),
     };
     let (fault, late_by) = {
-        let mut engine = shared.engine.lock().expect("sim world poisoned");
+        let mut engine = shared.engine.lock().unwrap_or_else(PoisonError::into_inner);
         let now = now_ms();
         if engine.advance(now) {
             // Lifecycle steps replay from the saved world too, so they are saved without waiting.
@@ -361,7 +362,7 @@ fn read_call(
     let credentials = shared
         .engine
         .lock()
-        .expect("sim world poisoned")
+        .unwrap_or_else(PoisonError::into_inner)
         .world
         .sim
         .credentials
@@ -386,7 +387,7 @@ fn read_call(
 /// answered write is on disk; a lifecycle step alone is saved without waiting, as the saved world replays it.
 async fn execute(shared: &Shared, call: &Call) -> Result<serde_json::Value, ApiError> {
     let (outcome, change) = {
-        let mut engine = shared.engine.lock().expect("sim world poisoned");
+        let mut engine = shared.engine.lock().unwrap_or_else(PoisonError::into_inner);
         let now = now_ms();
         if engine.advance(now) {
             shared.note_change(&mut engine);
@@ -447,7 +448,7 @@ fn admin_auth(
     let credentials = shared
         .engine
         .lock()
-        .expect("sim world poisoned")
+        .unwrap_or_else(PoisonError::into_inner)
         .world
         .sim
         .credentials
@@ -483,7 +484,7 @@ async fn set_faults(
     shared
         .engine
         .lock()
-        .expect("sim world poisoned")
+        .unwrap_or_else(PoisonError::into_inner)
         .world
         .sim
         .faults = faults.clone();
@@ -501,7 +502,7 @@ async fn dump_world(
         return refused.into_response();
     }
     let text = {
-        let mut engine = shared.engine.lock().expect("sim world poisoned");
+        let mut engine = shared.engine.lock().unwrap_or_else(PoisonError::into_inner);
         engine.advance(now_ms());
         engine.world.to_json()
     };
@@ -526,7 +527,7 @@ async fn approve(
         Err(message) => return invalid(message),
     };
     let (approved, change) = {
-        let mut engine = shared.engine.lock().expect("sim world poisoned");
+        let mut engine = shared.engine.lock().unwrap_or_else(PoisonError::into_inner);
         let now = now_ms();
         let advanced = engine.advance(now);
         let approved = engine.approve(peer.as_deref(), now);

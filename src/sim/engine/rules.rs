@@ -24,7 +24,8 @@ pub fn asn(asn: Option<i64>, asn_long: Option<i64>) -> Result<Asn, ApiError> {
         }
         (None, None) => return Err(ApiError::client("Either asn or asnLong is required")),
     };
-    Ok(Asn::new(value as u64).expect("range checked"))
+    // The branches above keep `value` in range; a refusal here would be the same client error.
+    Asn::new(value as u64).map_err(ApiError::client)
 }
 
 /// The response fields for an ASN: 4-byte ASNs read `asn = 0`.
