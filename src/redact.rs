@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::io::Write;
 use std::sync::{Mutex, OnceLock};
 
-use aho_corasick::AhoCorasick;
+use aho_corasick::{AhoCorasick, AhoCorasickKind};
 
 /// What a secret is replaced with.
 pub const MASK: &str = "(sensitive)";
@@ -30,9 +30,12 @@ struct Level {
 }
 
 impl Level {
-    fn new(secrets: Vec<String>) -> Level {
+    /// A level searched with `kind`: a contiguous NFA for the merged levels (quick to search, quick to build), a
+    /// noncontiguous one for the pending level, rebuilt after each new secret (quickest to build). Never a DFA, whose
+    /// build cost would dominate an apply that learns a key per created peer.
+    fn new(secrets: Vec<String>, kind: AhoCorasickKind) -> Level {
         // Standard semantics, for overlapping matches: every occurrence of every secret is found.
-        let matcher = AhoCorasick::new(&secrets).ok();
+        let matcher = AhoCorasick::builder().kind(Some(kind)).build(&secrets).ok();
         Level { secrets, matcher }
     }
 
@@ -74,8 +77,10 @@ impl Registry {
         if self.pending.len() < PENDING {
             return;
         }
-        self.levels
-            .push(Level::new(std::mem::take(&mut self.pending)));
+        self.levels.push(Level::new(
+            std::mem::take(&mut self.pending),
+            AhoCorasickKind::ContiguousNFA,
+        ));
         while let [.., before, last] = self.levels.as_slice() {
             if last.secrets.len() < before.secrets.len() {
                 break;
@@ -85,7 +90,8 @@ impl Registry {
             };
             let mut merged = before.secrets;
             merged.extend(last.secrets);
-            self.levels.push(Level::new(merged));
+            self.levels
+                .push(Level::new(merged, AhoCorasickKind::ContiguousNFA));
         }
     }
 
@@ -103,7 +109,9 @@ impl Registry {
         if !self.pending.is_empty() {
             let pending = &self.pending;
             self.pending_level
-                .get_or_insert_with(|| Level::new(pending.clone()))
+                .get_or_insert_with(|| {
+                    Level::new(pending.clone(), AhoCorasickKind::NoncontiguousNFA)
+                })
                 .spans(text, &mut found);
         }
         found.sort_unstable();
