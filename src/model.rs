@@ -441,12 +441,7 @@ pub struct Observed {
 }
 
 impl Observed {
-    /// One VIF by id: a linear search, for single lookups; loops use [`Observed::by_id`].
-    pub fn vif(&self, id: &VifId) -> Option<&ObservedVif> {
-        self.vifs.iter().find(|v| &v.id == id)
-    }
-
-    /// Every VIF by id (the first listed under an id, as [`Observed::vif`] finds it), built once for lookups in loops.
+    /// Every VIF by id (the first listed under an id), built once for lookups in loops.
     pub fn by_id(&self) -> std::collections::HashMap<&VifId, &ObservedVif> {
         let mut index = std::collections::HashMap::with_capacity(self.vifs.len());
         for v in &self.vifs {

@@ -9,10 +9,11 @@ use crate::model::{Desired, Observed, Scope};
 use crate::plan::{self, Plan};
 use crate::state::State;
 
-/// What AWS looks like, and the plan against it.
+/// What AWS looks like, the plan against it, and the state it planned against (its settled intents applied).
 pub struct Observation {
     pub observed: Observed,
     pub plan: Plan,
+    pub settled: State,
 }
 
 /// Describes every region (and profile) the config or the state touches, in parallel, and plans against it. The
@@ -47,11 +48,12 @@ pub async fn observe<D: DirectConnect>(
         .vifs
         .sort_by(|a, b| (&a.scope, &a.id).cmp(&(&b.scope, &b.id)));
     // The planner says which connection and LAG facts it lacks; only those regions are asked.
-    let first = plan::plan(desired, &observed, owned);
+    let (first, settled) = plan::plan_and_settle(desired, &observed, owned);
     if first.missing_facts.is_empty() {
         return Ok(Observation {
             observed,
             plan: first,
+            settled,
         });
     }
     let facts = try_join_all(
@@ -64,6 +66,10 @@ pub async fn observe<D: DirectConnect>(
     for f in facts {
         observed.logical_redundancy.extend(f);
     }
-    let plan = plan::plan(desired, &observed, owned);
-    Ok(Observation { observed, plan })
+    let (plan, settled) = plan::plan_and_settle(desired, &observed, owned);
+    Ok(Observation {
+        observed,
+        plan,
+        settled,
+    })
 }

@@ -338,6 +338,17 @@ fn change(label: &str, action: Action, reason: Reason) -> Change {
     }
 }
 
+/// The change most tests run: create the IPv6 peer `v6` (ASN 64600), which nothing matches yet.
+fn create_v6() -> Change {
+    change(
+        "v6",
+        Action::Create {
+            desired: spec("v6", AddressFamily::Ipv6, 64600),
+        },
+        Reason::NoMatch { lost: None },
+    )
+}
+
 fn record(label: &str, peer: &ObservedPeer) -> PeerRecord {
     PeerRecord {
         address: address(label),
@@ -432,13 +443,7 @@ async fn a_create_writes_its_intent_first_then_records_the_peer_and_waits_until_
     let store = Memory::default();
     let service = Service::new(&store, vec![Answer::Ok], vec![], vec![existing()]);
     let started = Instant::now();
-    let create = change(
-        "v6",
-        Action::Create {
-            desired: spec("v6", AddressFamily::Ipv6, 64600),
-        },
-        Reason::NoMatch { lost: None },
-    );
+    let create = create_v6();
     let summary = run(&service, vec![create], State::default()).await;
     assert!(summary.failures.is_empty(), "{:?}", summary.failures);
     assert_eq!(summary.added, 1);
@@ -472,13 +477,7 @@ async fn throttled_creates_back_off_and_are_sent_again_without_a_duplicate() {
         vec![existing()],
     );
     let started = Instant::now();
-    let create = change(
-        "v6",
-        Action::Create {
-            desired: spec("v6", AddressFamily::Ipv6, 64600),
-        },
-        Reason::NoMatch { lost: None },
-    );
+    let create = create_v6();
     let summary = run(&service, vec![create], State::default()).await;
     assert!(summary.failures.is_empty(), "{:?}", summary.failures);
     assert_eq!(service.sent(), ["CreateBGPPeer"; 3]);
@@ -498,13 +497,7 @@ async fn a_create_refused_for_good_fails_once_and_clears_its_intent() {
         vec![],
         vec![existing()],
     );
-    let create = change(
-        "v6",
-        Action::Create {
-            desired: spec("v6", AddressFamily::Ipv6, 64600),
-        },
-        Reason::NoMatch { lost: None },
-    );
+    let create = create_v6();
     let summary = run(&service, vec![create], State::default()).await;
     assert_eq!(service.sent(), ["CreateBGPPeer"]);
     let (failed, cause) = &summary.failures[0];
@@ -523,13 +516,7 @@ async fn a_lost_create_is_settled_by_describing_before_anything_is_sent_again() 
         let store = Memory::default();
         let service = Service::new(&store, vec![answer.clone()], vec![], vec![existing()]);
         let started = Instant::now();
-        let create = change(
-            "v6",
-            Action::Create {
-                desired: spec("v6", AddressFamily::Ipv6, 64600),
-            },
-            Reason::NoMatch { lost: None },
-        );
+        let create = create_v6();
         let summary = run(&service, vec![create], State::default()).await;
         assert!(
             summary.failures.is_empty(),
@@ -556,13 +543,7 @@ async fn a_lost_create_with_two_lookalikes_appearing_is_never_guessed() {
         vec![],
         vec![existing()],
     );
-    let create = change(
-        "v6",
-        Action::Create {
-            desired: spec("v6", AddressFamily::Ipv6, 64600),
-        },
-        Reason::NoMatch { lost: None },
-    );
+    let create = create_v6();
     let mut summary = run(&service, vec![create], State::default()).await;
     assert_eq!(service.sent(), ["CreateBGPPeer"], "never sent again");
     let (_, cause) = summary.failures.pop().expect("a failure");
@@ -690,13 +671,7 @@ async fn a_second_interrupt_stops_waiting_for_a_call_in_flight_and_keeps_its_int
     let service = Service::new(&store, vec![Answer::Hangs], vec![], vec![existing()]);
     let (cancel_tx, cancel) = watch::channel(false);
     let (abort_tx, abort) = watch::channel(false);
-    let create = change(
-        "v6",
-        Action::Create {
-            desired: spec("v6", AddressFamily::Ipv6, 64600),
-        },
-        Reason::NoMatch { lost: None },
-    );
+    let create = create_v6();
     let interrupts = async {
         tokio::time::sleep(Duration::from_secs(2)).await;
         cancel_tx.send(true).unwrap();

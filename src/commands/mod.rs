@@ -137,15 +137,17 @@ pub async fn observe_and_plan(
     let state = session.store.load()?;
     let region = session.fallback_region(config)?;
     let desired = config.desired(&region);
-    let crate::observe::Observation { observed, plan } =
-        observe_patiently(session, &desired, &state, printer).await?;
+    let crate::observe::Observation {
+        observed,
+        plan,
+        settled: state,
+    } = observe_patiently(session, &desired, &state, printer).await?;
     printer.detail(&format!(
         "observed {} virtual interfaces; {} connection/LAG facts",
         observed.vifs.len(),
         observed.logical_redundancy.len()
     ));
     // Apply starts from the state with the settled intents applied, as the plan was made.
-    let state = crate::plan::intents::resolve(&state, &observed).state;
     Ok(Planned {
         observed,
         state,

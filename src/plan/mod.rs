@@ -282,6 +282,12 @@ impl Plan {
 /// Settles the state's intents (see [`intents::resolve`]), then plans every declared peer and every owned one. Pure:
 /// no I/O, no randomness, and the only clock is when the describes started.
 pub fn plan(desired: &Desired, observed: &Observed, owned: &State) -> Plan {
+    plan_and_settle(desired, observed, owned).0
+}
+
+/// [`plan`], and the state it planned against: `owned` with its settled intents applied, which is where an apply of
+/// the plan starts.
+pub fn plan_and_settle(desired: &Desired, observed: &Observed, owned: &State) -> (Plan, State) {
     let resolution = intents::resolve(owned, observed);
     let mut plan = plan_settled(desired, observed, &resolution.state);
     for s in &resolution.settlements {
@@ -312,7 +318,7 @@ pub fn plan(desired: &Desired, observed: &Observed, owned: &State) -> Plan {
         }
     }
     plan.settlements = resolution.settlements;
-    plan
+    (plan, resolution.state)
 }
 
 /// Plans against a state whose intents are settled. Linear in VIFs and peers: owned records are grouped by VIF and

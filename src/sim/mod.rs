@@ -56,6 +56,11 @@ struct Shared {
 }
 
 impl Shared {
+    /// The world, locked; a poisoned lock is recovered (see [`Shared::engine`]).
+    fn lock_engine(&self) -> std::sync::MutexGuard<'_, Engine> {
+        self.engine.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Counts a change to the world for saving (under the world lock, which `engine` is the guard of); its number,
     /// to wait for with [`Shared::saved`].
     fn note_change(&self, engine: &mut Engine) -> Option<u64> {
@@ -86,11 +91,7 @@ impl RunningSim {
 
     /// The world as it stands now (lifecycles advanced).
     pub fn world(&self) -> World {
-        let mut engine = self
-            .shared
-            .engine
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut engine = self.shared.lock_engine();
         engine.advance(now_ms());
         engine.world.clone()
     }
@@ -98,11 +99,7 @@ impl RunningSim {
     /// How long after a call ends its effect may take to show in this simulator's describes: the widest
     /// consistency window, plus the late-write delay and the latency when those faults are on.
     pub fn settle_needed(&self) -> Duration {
-        let engine = self
-            .shared
-            .engine
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let engine = self.shared.lock_engine();
         let sim = &engine.world.sim;
         let late = if sim.faults.late_write_rate > 0.0 {
             sim.faults.late_write_delay()

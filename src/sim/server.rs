@@ -3,7 +3,6 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::sync::PoisonError;
 use std::time::SystemTime;
 
 use axum::body::{Body, Bytes};
@@ -192,14 +191,7 @@ async fn handle(
 ) -> Response {
     let mut entry = LogEntry::new(SystemTime::now());
     entry.protocol = Some(wire.name());
-    let latency = shared
-        .engine
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .world
-        .sim
-        .faults
-        .latency();
+    let latency = shared.lock_engine().world.sim.faults.latency();
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
@@ -208,7 +200,7 @@ async fn handle(
         Err(err) => return finish(&shared, wire, entry, Err(err)),
     };
     let (fault, late_by) = {
-        let mut engine = shared.engine.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut engine = shared.lock_engine();
         let now = now_ms();
         if engine.advance(now) {
             // Lifecycle steps replay from the saved world too, so they are saved without waiting.
@@ -359,14 +351,7 @@ fn read_call(
     entry.operation = Some(operation.clone());
     let region = protocol::region(headers)?;
     entry.region = Some(region.clone());
-    let credentials = shared
-        .engine
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .world
-        .sim
-        .credentials
-        .clone();
+    let credentials = shared.lock_engine().world.sim.credentials.clone();
     if !credentials.is_empty() {
         sigv4::verify(method, uri, headers, body, &credentials)?;
     }
@@ -387,7 +372,7 @@ fn read_call(
 /// answered write is on disk; a lifecycle step alone is saved without waiting, as the saved world replays it.
 async fn execute(shared: &Shared, call: &Call) -> Result<serde_json::Value, ApiError> {
     let (outcome, change) = {
-        let mut engine = shared.engine.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut engine = shared.lock_engine();
         let now = now_ms();
         if engine.advance(now) {
             shared.note_change(&mut engine);
@@ -445,14 +430,7 @@ fn admin_auth(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<(), ApiError> {
-    let credentials = shared
-        .engine
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .world
-        .sim
-        .credentials
-        .clone();
+    let credentials = shared.lock_engine().world.sim.credentials.clone();
     if credentials.is_empty() {
         return Ok(());
     }
@@ -481,13 +459,7 @@ async fn set_faults(
         Ok(f) => f,
         Err(e) => return invalid(e),
     };
-    shared
-        .engine
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .world
-        .sim
-        .faults = faults.clone();
+    shared.lock_engine().world.sim.faults = faults.clone();
     protocol::ok(serde_json::json!({ "faults": faults }))
 }
 
@@ -502,7 +474,7 @@ async fn dump_world(
         return refused.into_response();
     }
     let text = {
-        let mut engine = shared.engine.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut engine = shared.lock_engine();
         engine.advance(now_ms());
         engine.world.to_json()
     };
@@ -527,7 +499,7 @@ async fn approve(
         Err(message) => return invalid(message),
     };
     let (approved, change) = {
-        let mut engine = shared.engine.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut engine = shared.lock_engine();
         let now = now_ms();
         let advanced = engine.advance(now);
         let approved = engine.approve(peer.as_deref(), now);

@@ -96,6 +96,18 @@ pub fn verify_at(
     }
 }
 
+/// A credential as the signer takes it.
+fn identity(credential: &Credential) -> Identity {
+    Credentials::new(
+        &credential.access_key_id,
+        &credential.secret_access_key,
+        None,
+        None,
+        "dxctl-sim",
+    )
+    .into()
+}
+
 /// Signs a request as the AWS SDKs do, at `time`: the headers to add (`authorization`, `x-amz-date`). For callers of
 /// the admin routes (which need a signature when the world has `sim.credentials`) and for tests of the clock check.
 /// `url` is absolute; the request must then carry a `Host` header equal to its authority, as it is signed.
@@ -117,14 +129,7 @@ pub fn sign_request(
         SignableBody::Bytes(body),
     )
     .map_err(|e| format!("cannot sign {method} {url}: {e}"))?;
-    let identity: Identity = Credentials::new(
-        &credential.access_key_id,
-        &credential.secret_access_key,
-        None,
-        None,
-        "dxctl-sim",
-    )
-    .into();
+    let identity = identity(credential);
     let params = v4::SigningParams::builder()
         .identity(&identity)
         .region(region)
@@ -324,14 +329,7 @@ fn expected_signature(
         payload(headers, body),
     )
     .map_err(|_| mismatch())?;
-    let identity: Identity = Credentials::new(
-        &credential.access_key_id,
-        &credential.secret_access_key,
-        None,
-        None,
-        "dxctl-sim",
-    )
-    .into();
+    let identity = identity(credential);
     let params = v4::SigningParams::builder()
         .identity(&identity)
         .region(auth.region)

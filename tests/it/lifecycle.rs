@@ -669,6 +669,18 @@ fn sigint_stops_new_work_records_in_flight_and_resumes() {
     );
 }
 
+/// An apply whose calls may take 8 s and whose lost calls settle 1 s after that.
+const ABORTABLE_APPLY: &[&str] = &[
+    "--call-timeout",
+    "8s",
+    "apply",
+    "--auto-approve",
+    "--poll-interval",
+    "50ms",
+    "--settle-window",
+    "1s",
+];
+
 /// A second Ctrl-C while a CreateBGPPeer hangs in flight: apply stops at once, yet the lock is released and the
 /// state keeps the call, so the next apply settles it and the VIF ends with one peer per declaration.
 #[cfg(unix)]
@@ -682,16 +694,7 @@ fn a_second_sigint_aborts_a_call_in_flight_but_releases_the_lock_and_keeps_the_i
         SEED_HCL,
     );
     let mut child = env
-        .dxctl(&[
-            "--call-timeout",
-            "8s",
-            "apply",
-            "--auto-approve",
-            "--poll-interval",
-            "50ms",
-            "--settle-window",
-            "1s",
-        ])
+        .dxctl(ABORTABLE_APPLY)
         .arg(&env.cfg)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -749,18 +752,7 @@ fn a_second_sigint_aborts_a_call_in_flight_but_releases_the_lock_and_keeps_the_i
     // The next apply (answers prompt again) settles the call before sending anything, and converges without a
     // duplicate.
     env.sim.set_faults(&serde_json::json!({}));
-    let out = run(env
-        .dxctl(&[
-            "--call-timeout",
-            "8s",
-            "apply",
-            "--auto-approve",
-            "--poll-interval",
-            "50ms",
-            "--settle-window",
-            "1s",
-        ])
-        .arg(&env.cfg));
+    let out = run(env.dxctl(ABORTABLE_APPLY).arg(&env.cfg));
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     let v6: Vec<_> = env
         .peers()
