@@ -89,7 +89,7 @@ pub fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            match e.downcast_ref::<config::Diagnostics>() {
+            match diagnostics(&e) {
                 Some(diags) => {
                     printer.error(&format!("{}\n", diags.render(printer.color_stderr())))
                 }
@@ -135,6 +135,14 @@ fn var_arguments() -> Vec<String> {
     // As elsewhere in free text, shorter values are left alone (they would garble the message).
     out.retain(|v| v.chars().count() >= redact::MIN_LEN);
     out
+}
+
+/// The located config diagnostics an error carries, rendered as such rather than as one line.
+fn diagnostics(e: &anyhow::Error) -> Option<&config::Diagnostics> {
+    e.downcast_ref::<config::Diagnostics>().or_else(|| {
+        e.downcast_ref::<config::ConfigError>()
+            .and_then(config::ConfigError::diagnostics)
+    })
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use futures::future::try_join_all;
 
-use crate::aws::DirectConnect;
+use crate::aws::{AwsError, DirectConnect};
 use crate::model::{Desired, Observed, Scope};
 use crate::plan::{self, Plan};
 use crate::state::State;
@@ -23,7 +23,7 @@ pub async fn observe<D: DirectConnect>(
     dc: &D,
     desired: &Desired,
     owned: &State,
-) -> anyhow::Result<Observation> {
+) -> Result<Observation, AwsError> {
     let mut scopes: BTreeSet<Scope> = desired.vifs.iter().map(|v| v.scope.clone()).collect();
     scopes.extend(owned.peers.iter().map(|r| Scope {
         region: r.region.clone(),
@@ -36,7 +36,7 @@ pub async fn observe<D: DirectConnect>(
     let described = try_join_all(scopes.iter().map(|s| async move {
         let started = crate::clock::now_ms();
         let vifs = dc.describe_virtual_interfaces(s).await?;
-        anyhow::Ok((s.clone(), started, vifs))
+        Ok::<_, AwsError>((s.clone(), started, vifs))
     }))
     .await?;
     let mut observed = Observed::default();

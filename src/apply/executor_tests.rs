@@ -9,8 +9,8 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::apply::{execute, Controls, Lines, Options, Summary, WaitOptions};
-use crate::aws::{DirectConnect, Failure, FailureKind, NewPeer};
+use crate::apply::{execute, ApplyError, Controls, Lines, Options, Summary, WaitOptions};
+use crate::aws::{AwsError, DirectConnect, FailureKind, NewPeer, Operation};
 use crate::model::{
     AddressFamily, Asn, BgpStatus, Location, Observed, ObservedPeer, ObservedVif, PeerAddress,
     PeerSpec, PeerState, Redundancy, Scope, VifId,
@@ -94,20 +94,22 @@ fn observed_peer(id: &str, family: AddressFamily, asn: u32, state: PeerState) ->
     }
 }
 
-fn lost(effect: &str) -> anyhow::Error {
-    anyhow::Error::new(Failure {
-        kind: FailureKind::Lost,
-        code: None,
-        message: format!("no response: connection closed {effect}"),
-    })
+fn lost(effect: &str) -> AwsError {
+    AwsError::failed(
+        Operation::CreateBgpPeer,
+        FailureKind::Lost,
+        None,
+        &format!("no response: connection closed {effect}"),
+    )
 }
 
-fn refused(kind: FailureKind, message: &str) -> anyhow::Error {
-    anyhow::Error::new(Failure {
+fn refused(kind: FailureKind, message: &str) -> AwsError {
+    AwsError::failed(
+        Operation::CreateBgpPeer,
         kind,
-        code: Some("DirectConnectClientException".into()),
-        message: message.into(),
-    })
+        Some("DirectConnectClientException"),
+        message,
+    )
 }
 
 impl Service {
@@ -174,14 +176,14 @@ impl Service {
 }
 
 impl DirectConnect for Service {
-    async fn describe_virtual_interfaces(&self, _: &Scope) -> anyhow::Result<Vec<ObservedVif>> {
+    async fn describe_virtual_interfaces(&self, _: &Scope) -> Result<Vec<ObservedVif>, AwsError> {
         Ok(vec![self.vif()])
     }
 
     async fn describe_logical_redundancy(
         &self,
         _: &Scope,
-    ) -> anyhow::Result<std::collections::BTreeMap<String, Redundancy>> {
+    ) -> Result<std::collections::BTreeMap<String, Redundancy>, AwsError> {
         Ok([("dxcon-script".to_string(), Redundancy::Yes)].into())
     }
 
@@ -190,7 +192,7 @@ impl DirectConnect for Service {
         _: &Scope,
         _: &VifId,
         new: &NewPeer,
-    ) -> anyhow::Result<ObservedVif> {
+    ) -> Result<ObservedVif, AwsError> {
         self.log("CreateBGPPeer", |c| matches!(c, Call::CreateBGPPeer(_)));
         let answer = self
             .creates
@@ -239,7 +241,12 @@ impl DirectConnect for Service {
         }
     }
 
-    async fn delete_bgp_peer(&self, _: &Scope, _: &VifId, id: &str) -> anyhow::Result<ObservedVif> {
+    async fn delete_bgp_peer(
+        &self,
+        _: &Scope,
+        _: &VifId,
+        id: &str,
+    ) -> Result<ObservedVif, AwsError> {
         self.log(
             "DeleteBGPPeer",
             |c| matches!(c, Call::DeleteBGPPeer { bgp_peer_id } if bgp_peer_id == id),
@@ -502,7 +509,11 @@ async fn a_create_refused_for_good_fails_once_and_clears_its_intent() {
     assert_eq!(service.sent(), ["CreateBGPPeer"]);
     let (failed, cause) = &summary.failures[0];
     assert_eq!(failed, &address("v6").0);
-    assert!(cause.contains("ASN 64600 is not allowed"), "{cause}");
+    assert!(
+        matches!(cause, ApplyError::Refused { operation: Operation::CreateBgpPeer, failure }
+            if failure.kind == FailureKind::Rejected && failure.message == "ASN 64600 is not allowed"),
+        "{cause:?}"
+    );
     let last = store.last();
     assert!(last.intents.is_empty() && last.peers.is_empty(), "{last:?}");
 }
@@ -547,7 +558,10 @@ async fn a_lost_create_with_two_lookalikes_appearing_is_never_guessed() {
     let mut summary = run(&service, vec![create], State::default()).await;
     assert_eq!(service.sent(), ["CreateBGPPeer"], "never sent again");
     let (_, cause) = summary.failures.pop().expect("a failure");
-    assert!(cause.contains("ambiguous"), "{cause}");
+    assert!(
+        matches!(&cause, ApplyError::AmbiguousCreate { candidates } if candidates.len() == 2),
+        "{cause:?}"
+    );
     let last = store.last();
     assert!(last.peers.is_empty(), "neither twin is adopted: {last:?}");
     assert_eq!(

@@ -2,6 +2,7 @@
 //! every step and waiting for peers in batched polls. One idempotent attempt per step: a lost answer is
 //! resolved by describing again, never by sending a create twice.
 
+mod error;
 mod pace;
 mod poll;
 mod progress;
@@ -15,8 +16,11 @@ use std::time::Duration;
 
 use tokio::sync::{watch, Semaphore};
 
+use error::RecordError;
+pub use error::{ApplyError, Skip};
 pub use poll::WaitOptions;
 pub use progress::{Bars, Event, JsonLines, Lines, Progress};
+pub use retry::{worth_retrying, Backoff};
 
 use crate::aws::DirectConnect;
 use crate::model::{Observed, Scope, VifId};
@@ -37,14 +41,14 @@ pub struct Options {
 }
 
 /// What happened to one change.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub enum Outcome {
     Done,
     /// Created or replaced, and now `verifying` on a public VIF: AWS has to approve it.
     AwaitingApproval,
-    Failed(String),
+    Failed(ApplyError),
     /// Not run: interrupted, or an earlier step on the same VIF failed.
-    Skipped(String),
+    Skipped(Skip),
 }
 
 #[derive(Debug, Default)]
@@ -53,9 +57,9 @@ pub struct Summary {
     pub destroyed: usize,
     pub adopted: usize,
     pub forgotten: usize,
-    pub failures: Vec<(String, String)>,
+    pub failures: Vec<(String, ApplyError)>,
     pub awaiting_approval: Vec<String>,
-    pub skipped: Vec<(String, String)>,
+    pub skipped: Vec<(String, Skip)>,
     pub interrupted: bool,
     pub state: State,
 }
@@ -88,14 +92,9 @@ pub async fn execute<D: DirectConnect, S: StateStore + Clone + Send + 'static>(
     let recorder = Recorder::new(store, state);
     let mut summary = Summary::default();
     // Creating anything for an address whose earlier create may yet appear could duplicate it.
-    let unsettled: Vec<(String, String)> = plan
+    let unsettled: Vec<(String, ApplyError)> = plan
         .unsettled()
-        .map(|s| {
-            (
-                s.address.0.clone(),
-                format!("create outcome unknown: {}", s.describe()),
-            )
-        })
+        .map(|s| (s.address.0.clone(), ApplyError::Unsettled(s.clone())))
         .collect();
     if !unsettled.is_empty() {
         summary.failures = unsettled;
@@ -105,9 +104,12 @@ pub async fn execute<D: DirectConnect, S: StateStore + Clone + Send + 'static>(
     if settled_intents {
         // Peers adopted from earlier lost creates, and settled intents, are written before anything else runs.
         if let Err(e) = recorder.flush().await {
-            summary
-                .failures
-                .push(("(state)".into(), format!("cannot write the state: {e:#}")));
+            summary.failures.push((
+                "(state)".into(),
+                ApplyError::StateWrite(RecordError::from(
+                    Box::<dyn std::error::Error + Send + Sync>::from(e),
+                )),
+            ));
             summary.state = recorder.into_state();
             return summary;
         }
@@ -179,7 +181,7 @@ pub async fn execute<D: DirectConnect, S: StateStore + Clone + Send + 'static>(
                     Kind::Forget => summary.forgotten += 1,
                     Kind::NoOp | Kind::Wait => {}
                 }
-                if outcome == Outcome::AwaitingApproval {
+                if matches!(outcome, Outcome::AwaitingApproval) {
                     summary.awaiting_approval.push(address);
                 }
             }
@@ -191,10 +193,9 @@ pub async fn execute<D: DirectConnect, S: StateStore + Clone + Send + 'static>(
     if let Err(e) = folded {
         summary.failures.push((
             "(state)".into(),
-            format!(
-                "cannot fold the state journal into the state file: {e:#}; the journal keeps every change, and \
-                 the next apply folds it in"
-            ),
+            ApplyError::Fold(RecordError::from(
+                Box::<dyn std::error::Error + Send + Sync>::from(e),
+            )),
         ));
     }
     summary.state = state;

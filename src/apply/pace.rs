@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::aws::Operation;
 use crate::model::Scope;
 
 /// The slowest a lane ever goes, calls per second.
@@ -60,13 +61,13 @@ pub struct Ticket(Instant);
 /// Pacing lanes for one apply, keyed by scope and operation.
 #[derive(Default)]
 pub struct Pacer {
-    lanes: Mutex<HashMap<(Scope, &'static str), Lane>>,
+    lanes: Mutex<HashMap<(Scope, Operation), Lane>>,
 }
 
 impl Pacer {
     /// Waits for this lane's next slot. Slots are taken one at a time when they come, never booked ahead, so a
     /// rate that rises meanwhile shortens every wait still to come.
-    pub async fn slot(&self, scope: &Scope, operation: &'static str) -> Ticket {
+    pub async fn slot(&self, scope: &Scope, operation: Operation) -> Ticket {
         loop {
             let busy_until = {
                 let mut lanes = self
@@ -92,7 +93,7 @@ impl Pacer {
 
     /// Whether a slot is still good: the lane was not slowed down since it was given (a call that waited for a
     /// permit meanwhile must take a new, paced slot).
-    pub fn still_good(&self, scope: &Scope, operation: &'static str, ticket: &Ticket) -> bool {
+    pub fn still_good(&self, scope: &Scope, operation: Operation, ticket: &Ticket) -> bool {
         let lanes = self
             .lanes
             .lock()
@@ -104,7 +105,7 @@ impl Pacer {
     }
 
     /// The call went through.
-    pub fn succeeded(&self, scope: &Scope, operation: &'static str) {
+    pub fn succeeded(&self, scope: &Scope, operation: Operation) {
         let mut lanes = self
             .lanes
             .lock()
@@ -125,7 +126,7 @@ impl Pacer {
     }
 
     /// The call was throttled: slow the lane down (once per slot, however many calls in flight were throttled).
-    pub fn throttled(&self, scope: &Scope, operation: &'static str) {
+    pub fn throttled(&self, scope: &Scope, operation: Operation) {
         let mut lanes = self
             .lanes
             .lock()
@@ -151,7 +152,7 @@ impl Pacer {
     }
 
     /// The lane's current rate, for progress messages and tests.
-    pub fn rate(&self, scope: &Scope, operation: &'static str) -> Option<f64> {
+    pub fn rate(&self, scope: &Scope, operation: Operation) -> Option<f64> {
         let lanes = self
             .lanes
             .lock()
@@ -193,11 +194,11 @@ mod tests {
         let scope = Scope::region("us-east-1");
         let start = Instant::now();
         for _ in 0..100 {
-            p.slot(&scope, "CreateBGPPeer").await;
-            p.succeeded(&scope, "CreateBGPPeer");
+            p.slot(&scope, Operation::CreateBgpPeer).await;
+            p.succeeded(&scope, Operation::CreateBgpPeer);
         }
         assert_eq!(Instant::now(), start);
-        assert_eq!(p.rate(&scope, "CreateBGPPeer"), None);
+        assert_eq!(p.rate(&scope, Operation::CreateBgpPeer), None);
     }
 
     /// Against a 5/s limit, 300 calls get through in close to 300 / 5 = 60 s of (paused, simulated) time, and the
@@ -215,13 +216,13 @@ mod tests {
         let start = Instant::now();
         let (mut ok, mut throttled) = (0, 0);
         while ok < 300 {
-            p.slot(&scope, "CreateBGPPeer").await;
+            p.slot(&scope, Operation::CreateBgpPeer).await;
             if bucket.take() {
                 ok += 1;
-                p.succeeded(&scope, "CreateBGPPeer");
+                p.succeeded(&scope, Operation::CreateBgpPeer);
             } else {
                 throttled += 1;
-                p.throttled(&scope, "CreateBGPPeer");
+                p.throttled(&scope, Operation::CreateBgpPeer);
             }
             assert!(ok + throttled < 3_000, "bounded");
         }
@@ -232,7 +233,10 @@ mod tests {
             "{secs:.1}s for 300 calls at 5/s"
         );
         assert!(throttled < 60, "few calls wasted: {throttled}");
-        assert_eq!(p.rate(&scope, "DeleteBGPPeer"), None);
-        assert_eq!(p.rate(&Scope::region("eu-west-1"), "CreateBGPPeer"), None);
+        assert_eq!(p.rate(&scope, Operation::DeleteBgpPeer), None);
+        assert_eq!(
+            p.rate(&Scope::region("eu-west-1"), Operation::CreateBgpPeer),
+            None
+        );
     }
 }

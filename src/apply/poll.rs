@@ -9,7 +9,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use super::progress::{Event, Progress};
-use super::readiness::{readiness, Goal, Readiness};
+use super::readiness::{readiness, Goal, Readiness, Unreachable};
 use crate::aws::DirectConnect;
 use crate::model::{ObservedPeer, PeerState, Scope, VifId};
 use crate::plan::intents::{Created, Deleted};
@@ -31,7 +31,7 @@ pub enum Waited {
     Deleted(Deleted),
     /// Still `verifying` on a public VIF at the deadline: AWS has to approve it.
     AwaitingApproval,
-    Failed(String),
+    Failed(Unreachable),
     /// The deadline passed; the last state seen (`None`: not listed, or a lost call still unsettled).
     TimedOut(Option<PeerState>),
     /// Ctrl-C: stopped waiting; the peer is recorded and the next run resumes.

@@ -45,7 +45,16 @@ pub enum Readiness {
     /// Not yet: the peer's state (`None`: not listed yet), or no describe late enough to tell.
     Waiting(Option<PeerState>),
     /// It will never get there.
-    Failed(String),
+    Failed(Unreachable),
+}
+
+/// Why a peer will never become available.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Unreachable {
+    #[error("the peer vanished from its virtual interface")]
+    Vanished,
+    #[error("the peer went to {0} instead of available")]
+    WentTo(PeerState),
 }
 
 /// Readiness given one describe of the VIF (`peers`, or `None` when the VIF is not listed) that started at
@@ -60,11 +69,9 @@ pub fn readiness(goal: &Goal, peers: Option<&[ObservedPeer]>, described_at_ms: u
     match goal {
         Goal::Available { id, visible_by_ms } => match find(id) {
             None if described_at_ms < *visible_by_ms => Readiness::Waiting(None),
-            None => Readiness::Failed("the peer vanished from its virtual interface".into()),
+            None => Readiness::Failed(Unreachable::Vanished),
             Some(p) if p.state == PeerState::Available => Readiness::Ready(Some(p.clone())),
-            Some(p) if p.state.is_gone() => {
-                Readiness::Failed(format!("the peer went to {} instead of available", p.state))
-            }
+            Some(p) if p.state.is_gone() => Readiness::Failed(Unreachable::WentTo(p.state.clone())),
             Some(p) => Readiness::Waiting(Some(p.state.clone())),
         },
         Goal::Deletable { id, visible_by_ms } => match find(id) {

@@ -1,7 +1,10 @@
-//! One backoff policy for the applier: how long a call AWS refused for now (throttled, transitioning) waits before it
-//! is sent again, and how far the poll loop backs off while describes fail.
+//! One retry policy: how long a call AWS refused for now (throttled, transitioning) waits before it is sent again,
+//! how far the poll loop backs off while describes fail, how a plan paces its describe rounds, and which failures
+//! are worth another try at all.
 
 use std::time::Duration;
+
+use crate::aws::{AwsError, FailureKind};
 
 /// Exponential backoff: `base`, doubling per attempt, never above `max`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -15,6 +18,12 @@ impl Backoff {
     pub const CALLS: Backoff = Backoff {
         base: Duration::from_millis(250),
         max: Duration::from_secs(15),
+    };
+
+    /// A plan's rounds of describes: 500 ms, 1 s, 2 s, ...
+    pub const DESCRIBES: Backoff = Backoff {
+        base: Duration::from_millis(500),
+        max: Duration::from_secs(8),
     };
 
     /// The poll loop: its interval while describes succeed, doubling per failed round up to 30 s.
@@ -33,9 +42,45 @@ impl Backoff {
     }
 }
 
+/// Whether a describe that failed this way may succeed when asked again. A refusal for good (no permission, a
+/// bad request, an unknown region) answers the same every time; throttles, server errors, lost answers and
+/// unusable answers (a listing cut short, say) may not.
+pub fn worth_retrying(e: &AwsError) -> bool {
+    e.failure().is_none_or(|f| f.kind != FailureKind::Rejected)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::aws::{Failure, Operation};
+    use crate::model::Scope;
+
+    #[test]
+    fn only_refusals_for_good_are_not_worth_retrying() {
+        let call = |kind| AwsError::Call {
+            operation: Operation::DescribeVirtualInterfaces,
+            scope: Scope::region("eu-west-1"),
+            failure: Failure {
+                kind,
+                code: None,
+                message: String::new(),
+            },
+        };
+        assert!(!worth_retrying(&call(FailureKind::Rejected)));
+        for kind in [
+            FailureKind::Throttled,
+            FailureKind::Server,
+            FailureKind::Lost,
+            FailureKind::Transitioning,
+            FailureKind::AlreadyGone,
+        ] {
+            assert!(worth_retrying(&call(kind)), "{kind:?}");
+        }
+        assert!(worth_retrying(&AwsError::RepeatedToken {
+            operation: Operation::DescribeLags,
+            scope: Scope::region("eu-west-1"),
+        }));
+    }
 
     #[test]
     fn doubles_from_base_and_stops_at_max() {

@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::sync::{watch, Semaphore};
 use tokio::time::Instant;
 
+use super::error::{ApplyError, Interruption, RecordError, Skip};
 use super::pace::Pacer;
 use super::poll::{Poller, Wait, Waited};
 use super::progress::{Event, Progress};
@@ -15,7 +16,7 @@ use super::readiness::Goal;
 use super::record::Recorder;
 use super::retry::Backoff;
 use super::Outcome;
-use crate::aws::{DirectConnect, Failure, FailureKind, NewPeer};
+use crate::aws::{AwsError, DirectConnect, Failure, FailureKind, NewPeer, Operation};
 use crate::clock::{now_ms, rfc3339};
 use crate::model::{ObservedPeer, PeerSpec, PeerState};
 use crate::plan::intents::{Created, Deleted};
@@ -26,8 +27,8 @@ use crate::state::{Call, Creation, Intent, PeerRecord, StateStore};
 /// not having happened. The apply's deadline usually ends a hopeless run sooner.
 const MAX_SENDS: u32 = 60;
 
-const CREATE: &str = "CreateBGPPeer";
-const DELETE: &str = "DeleteBGPPeer";
+const CREATE: Operation = Operation::CreateBgpPeer;
+const DELETE: Operation = Operation::DeleteBgpPeer;
 
 /// The clocks an apply keeps.
 #[derive(Clone, Copy, Debug)]
@@ -58,14 +59,23 @@ pub struct Ctx<'a, D, S: StateStore> {
 
 /// Why a step stopped early.
 enum Stop {
-    Failed(String),
+    /// Boxed: a failure is rare, and `Step` results are passed around on every step.
+    Failed(Box<ApplyError>),
     /// Ctrl-C: nothing was lost; the state says what the next apply resumes from.
-    Interrupted(String),
+    Interrupted(Interruption),
+}
+
+impl From<ApplyError> for Stop {
+    fn from(e: ApplyError) -> Stop {
+        Stop::Failed(Box::new(e))
+    }
 }
 
 impl From<anyhow::Error> for Stop {
     fn from(e: anyhow::Error) -> Stop {
-        Stop::Failed(format!("{e:#}"))
+        Stop::from(ApplyError::Record(RecordError::from(Box::<
+            dyn std::error::Error + Send + Sync,
+        >::from(e))))
     }
 }
 
@@ -110,14 +120,14 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
     ) -> Vec<(&'c Change, Outcome)> {
         let mut out = Vec::new();
         let mut waits: Vec<(&'c Change, String, PeerState)> = Vec::new();
-        let mut blocked: Option<String> = None;
+        let mut blocked: Option<Skip> = None;
         for c in changes {
             if let Some(why) = &blocked {
                 out.push((c, Outcome::Skipped(why.clone())));
                 continue;
             }
             if self.interrupted() && c.action.kind() != Kind::NoOp {
-                out.push((c, Outcome::Skipped("interrupted before it started".into())));
+                out.push((c, Outcome::Skipped(Interruption::BeforeStart.into())));
                 continue;
             }
             let address = c.address.to_string();
@@ -126,13 +136,13 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
                 Ok(Started::Provisioning { id, state }) => waits.push((c, id, state)),
                 Err(Stop::Failed(cause)) => {
                     self.say(&address, "failed", format!("failed: {cause}"));
-                    blocked = Some(format!("an earlier step on {} failed", c.vif));
-                    out.push((c, Outcome::Failed(cause)));
+                    blocked = Some(Skip::EarlierStepFailed(c.vif.clone()));
+                    out.push((c, Outcome::Failed(*cause)));
                 }
                 Err(Stop::Interrupted(why)) => {
-                    self.say(&address, "note", why.clone());
-                    blocked = Some("interrupted before it started".into());
-                    out.push((c, Outcome::Skipped(why)));
+                    self.say(&address, "note", why.to_string());
+                    blocked = Some(Interruption::BeforeStart.into());
+                    out.push((c, Outcome::Skipped(why.into())));
                 }
             }
         }
@@ -147,9 +157,9 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
                 Ok(o) => o,
                 Err(Stop::Failed(cause)) => {
                     self.say(&c.address.0, "failed", format!("failed: {cause}"));
-                    Outcome::Failed(cause)
+                    Outcome::Failed(*cause)
                 }
-                Err(Stop::Interrupted(why)) => Outcome::Skipped(why),
+                Err(Stop::Interrupted(why)) => Outcome::Skipped(why.into()),
             };
             out.push((c, outcome));
         }
@@ -255,7 +265,7 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
             Order::CreateBeforeDestroy => {
                 let (id, state) = self.create(c, spec, known, Some(old.id()), public).await?;
                 let outcome = self.wait_available(c, &id, state, public).await?;
-                if outcome != Outcome::Done {
+                if !matches!(outcome, Outcome::Done) {
                     return Ok(outcome);
                 }
                 self.delete(c, old, public).await?;
@@ -304,11 +314,9 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
     }
 
     /// Gives up on a call AWS keeps refusing for now, once the apply's deadline has passed.
-    fn check_deadline(&self, call: &str) -> Step<()> {
+    fn check_deadline(&self, operation: Operation) -> Step<()> {
         if Instant::now() >= self.timing.deadline {
-            return Err(Stop::Failed(format!(
-                "{call} was still refused (throttled or transitioning) when the apply's --timeout passed"
-            )));
+            return Err(ApplyError::StillRefused { operation }.into());
         }
         Ok(())
     }
@@ -389,14 +397,21 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
                 }
                 _ => {
                     self.recorder.settle(&c.address).await?;
-                    return Err(Stop::Failed(format!("CreateBGPPeer failed: {failure}")));
+                    return Err(ApplyError::Refused {
+                        operation: CREATE,
+                        failure,
+                    }
+                    .into());
                 }
             }
         }
         self.recorder.settle(&c.address).await?;
-        Err(Stop::Failed(format!(
-            "CreateBGPPeer did not succeed after {MAX_SENDS} sends"
-        )))
+        Err(ApplyError::OutOfSends {
+            operation: CREATE,
+            peer: None,
+            sends: MAX_SENDS,
+        }
+        .into())
     }
 
     /// Records the peer a create made (settling its intent) and returns its id and state.
@@ -446,38 +461,34 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
         };
         match self.wait_for(c, goal, None, public).await {
             Waited::Created(Created::Made(peer)) => {
-                self.say(&address, "step", format!("found the peer it created [id={}]", peer.id()));
+                self.say(
+                    &address,
+                    "step",
+                    format!("found the peer it created [id={}]", peer.id()),
+                );
                 Ok(Some(peer))
             }
             Waited::Created(Created::MadeThenGone(peer)) => {
                 self.recorder.settle(&c.address).await?;
-                Err(Stop::Failed(format!(
-                    "CreateBGPPeer took effect, but the peer it made ({}) is {}",
-                    peer.id(),
-                    peer.state
-                )))
+                Err(ApplyError::MadeThenGone {
+                    id: peer.id().to_string(),
+                    state: peer.state,
+                }
+                .into())
             }
             Waited::Created(Created::NotMade) => {
-                self.say(&address, "step", "settled: it did not take effect; sending it again");
+                self.say(
+                    &address,
+                    "step",
+                    "settled: it did not take effect; sending it again",
+                );
                 Ok(None)
             }
-            Waited::Created(Created::Ambiguous(candidates)) => Err(Stop::Failed(format!(
-                "create outcome ambiguous: CreateBGPPeer's answer was lost, and more than one new peer could be the \
-                 one it made ({}); dxctl does not guess. The state keeps the call; delete the peer that is not \
-                 wanted and the next apply adopts the one left",
-                candidates.join(", ")
-            ))),
-            Waited::Interrupted => Err(Stop::Interrupted(
-                "interrupted while settling a lost CreateBGPPeer; the state records it, and the next apply settles \
-                 it before creating anything"
-                    .into(),
-            )),
-            other => Err(Stop::Failed(format!(
-                "create outcome unknown: CreateBGPPeer's answer was lost and no describe could settle it before \
-                 the apply's deadline ({}); the state records the call, and the next plan adopts the peer if it \
-                 appears or creates it once it is settled absent",
-                waited_text(&other)
-            ))),
+            Waited::Created(Created::Ambiguous(candidates)) => {
+                Err(ApplyError::AmbiguousCreate { candidates }.into())
+            }
+            Waited::Interrupted => Err(Stop::Interrupted(Interruption::SettlingCreate)),
+            waited => Err(ApplyError::CreateUnsettled { waited }.into()),
         }
     }
 
@@ -506,15 +517,16 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
                     already_going = true;
                 }
                 Waited::Interrupted => {
-                    return Err(Stop::Interrupted(format!(
-                        "interrupted while waiting for {id} to become available before deleting it"
+                    return Err(Stop::Interrupted(Interruption::BeforeDelete(
+                        id.to_string(),
                     )))
                 }
-                other => {
-                    return Err(Stop::Failed(format!(
-                        "could not delete {id}: it never became available ({})",
-                        waited_text(&other)
-                    )))
+                waited => {
+                    return Err(ApplyError::NeverDeletable {
+                        id: id.to_string(),
+                        waited,
+                    }
+                    .into())
                 }
             }
         }
@@ -528,13 +540,12 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
             .await
         {
             Waited::Ready(_) => Ok(()),
-            Waited::Interrupted => Err(Stop::Interrupted(format!(
-                "interrupted while waiting for {id} to be deleted; the next apply resumes"
-            ))),
-            other => Err(Stop::Failed(format!(
-                "peer {id} did not go away: {}",
-                waited_text(&other)
-            ))),
+            Waited::Interrupted => Err(Stop::Interrupted(Interruption::Deleting(id.to_string()))),
+            waited => Err(ApplyError::NotGone {
+                id: id.to_string(),
+                waited,
+            }
+            .into()),
         }
     }
 
@@ -558,7 +569,11 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
             };
             if !matches!(failure.kind, FailureKind::Server | FailureKind::Lost) {
                 self.recorder.settle(&c.address).await?;
-                return Err(Stop::Failed(format!("DeleteBGPPeer failed: {failure}")));
+                return Err(ApplyError::Refused {
+                    operation: DELETE,
+                    failure,
+                }
+                .into());
             }
             let conclusive = now_ms().saturating_add(millis(self.timing.settle));
             self.say(
@@ -577,26 +592,23 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
             match self.wait_for(c, goal, None, public).await {
                 Waited::Deleted(Deleted::Took) => return Ok(()),
                 Waited::Deleted(_) => {
-                    self.say(&address, "step", "settled: it did not take effect; sending it again");
+                    self.say(
+                        &address,
+                        "step",
+                        "settled: it did not take effect; sending it again",
+                    );
                 }
-                Waited::Interrupted => {
-                    return Err(Stop::Interrupted(
-                        "interrupted while settling a lost DeleteBGPPeer; the next apply settles it".into(),
-                    ))
-                }
-                other => {
-                    return Err(Stop::Failed(format!(
-                        "delete outcome unknown: DeleteBGPPeer's answer was lost and no describe could settle it \
-                         before the apply's deadline ({})",
-                        waited_text(&other)
-                    )))
-                }
+                Waited::Interrupted => return Err(Stop::Interrupted(Interruption::SettlingDelete)),
+                waited => return Err(ApplyError::DeleteUnsettled { waited }.into()),
             }
         }
         self.recorder.settle(&c.address).await?;
-        Err(Stop::Failed(format!(
-            "DeleteBGPPeer {id} did not succeed after {MAX_SENDS} sends"
-        )))
+        Err(ApplyError::OutOfSends {
+            operation: DELETE,
+            peer: Some(id.to_string()),
+            sends: MAX_SENDS,
+        }
+        .into())
     }
 
     /// One send of a call that has no idempotency token. First it stops when interrupted or past the deadline
@@ -607,19 +619,17 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
     async fn send<T, Fut>(
         &self,
         c: &Change,
-        operation: &'static str,
+        operation: Operation,
         attempt: u32,
         call: Call,
         send: impl FnOnce() -> Fut,
     ) -> Step<Sent<T>>
     where
-        Fut: std::future::Future<Output = anyhow::Result<T>>,
+        Fut: std::future::Future<Output = Result<T, AwsError>>,
     {
         if self.interrupted() {
             self.recorder.settle(&c.address).await?;
-            return Err(Stop::Interrupted(format!(
-                "interrupted before {operation} was sent"
-            )));
+            return Err(Stop::Interrupted(Interruption::BeforeSend(operation)));
         }
         if let Err(stop) = self.check_deadline(operation) {
             self.recorder.settle(&c.address).await?;
@@ -629,11 +639,10 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
         // slowed down after is taken again.
         let permit = loop {
             let ticket = self.pacer.slot(&c.scope, operation).await;
-            let permit = self
-                .semaphore
-                .acquire()
-                .await
-                .map_err(anyhow::Error::from)?;
+            // The semaphore is never closed: no permit means the apply is being torn down.
+            let Ok(permit) = self.semaphore.acquire().await else {
+                return Err(Stop::Interrupted(Interruption::BeforeSend(operation)));
+            };
             if self.pacer.still_good(&c.scope, operation, &ticket) {
                 break permit;
             }
@@ -648,22 +657,23 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
             // A second Ctrl-C: stop waiting for the answer. The call may still take effect, so its intent stays in
             // the state, and the next apply settles it before sending anything for this address.
             _ = abort.wait_for(|aborted| *aborted) => {
-                return Err(Stop::Interrupted(format!(
-                    "aborted while {operation} was in flight; the state keeps the call, and the next apply settles \
-                     it before sending anything"
-                )));
+                return Err(Stop::Interrupted(Interruption::InFlight(operation)));
             }
         };
         let result = match answer {
             Ok(result) => result,
-            Err(_) => Err(anyhow::Error::new(Failure {
-                kind: FailureKind::Lost,
-                code: None,
-                message: format!(
-                    "no answer within --call-timeout ({:?})",
-                    self.timing.call_timeout
-                ),
-            })),
+            Err(_) => Err(AwsError::Call {
+                operation,
+                scope: c.scope.clone(),
+                failure: Failure {
+                    kind: FailureKind::Lost,
+                    code: None,
+                    message: format!(
+                        "no answer within --call-timeout ({:?})",
+                        self.timing.call_timeout
+                    ),
+                },
+            }),
         };
         drop(permit);
         let failure = match result {
@@ -673,11 +683,12 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
             }
             // Anything but a classified failure came after the request was sent (an answer that could not be
             // read, say): the call may have taken effect.
-            Err(e) => Failure::of(&e).cloned().unwrap_or_else(|| Failure {
+            Err(AwsError::Call { failure, .. }) => failure,
+            Err(e) => Failure {
                 kind: FailureKind::Lost,
                 code: None,
-                message: format!("{e:#}"),
-            }),
+                message: e.to_string(),
+            },
         };
         let address = c.address.to_string();
         match failure.kind {
@@ -708,9 +719,7 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
                     ),
                 );
                 if let Waited::Interrupted = self.wait_for(c, Goal::Quiet, None, false).await {
-                    return Err(Stop::Interrupted(format!(
-                        "interrupted before {operation} was sent"
-                    )));
+                    return Err(Stop::Interrupted(Interruption::BeforeSend(operation)));
                 }
                 tokio::time::sleep(Backoff::CALLS.delay(attempt).min(self.timing.poll)).await;
                 Ok(Sent::RefusedForNow)
@@ -758,30 +767,35 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
         match self.wait_for(c, goal, Some(state), public).await {
             Waited::Ready(peer) => {
                 let addrs = peer
-                    .map(|p| format!(", amazon_address={}, customer_address={}", p.amazon_address.unwrap_or_default(), p.customer_address.unwrap_or_default()))
+                    .map(|p| {
+                        format!(
+                            ", amazon_address={}, customer_address={}",
+                            p.amazon_address.unwrap_or_default(),
+                            p.customer_address.unwrap_or_default()
+                        )
+                    })
                     .unwrap_or_default();
                 self.say(&address, "done", format!("Available [id={id}{addrs}]"));
                 Ok(Outcome::Done)
             }
             Waited::AwaitingApproval => {
-                self.say(&address, "approval", format!("Awaiting AWS approval [id={id}, state verifying]"));
+                self.say(
+                    &address,
+                    "approval",
+                    format!("Awaiting AWS approval [id={id}, state verifying]"),
+                );
                 Ok(Outcome::AwaitingApproval)
             }
-            Waited::Failed(reason) => Err(Stop::Failed(reason)),
-            Waited::Interrupted => Ok(Outcome::Skipped(format!("interrupted while waiting for {id}; it is recorded and the next apply waits for it"))),
-            other => Err(Stop::Failed(format!("timed out waiting for {id} to become available ({})", waited_text(&other)))),
+            Waited::Failed(reason) => Err(ApplyError::Unreachable(reason).into()),
+            Waited::Interrupted => Ok(Outcome::Skipped(
+                Interruption::Provisioning(id.to_string()).into(),
+            )),
+            waited => Err(ApplyError::NotAvailable {
+                id: id.to_string(),
+                waited,
+            }
+            .into()),
         }
-    }
-}
-
-/// How a wait that did not reach its goal ended, in words.
-fn waited_text(w: &Waited) -> String {
-    match w {
-        Waited::TimedOut(Some(state)) => format!("last state {state}"),
-        Waited::TimedOut(None) => "nothing conclusive was described".into(),
-        Waited::Failed(reason) => reason.clone(),
-        Waited::AwaitingApproval => "awaiting AWS approval".into(),
-        other => format!("{other:?}"),
     }
 }
 

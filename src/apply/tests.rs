@@ -8,8 +8,8 @@ use tokio::sync::watch;
 
 use super::poll::{self, Wait, WaitOptions, Waited};
 use super::progress::Lines;
-use super::readiness::Goal;
-use crate::aws::{DirectConnect, NewPeer};
+use super::readiness::{Goal, Unreachable};
+use crate::aws::{AwsError, DirectConnect, FailureKind, NewPeer, Operation};
 use crate::model::{AddressFamily, Asn, ObservedPeer, ObservedVif, PeerState, Scope, VifId};
 
 /// Peers of each region turn `final_state` on the `ready_after`-th describe of that region.
@@ -21,7 +21,10 @@ struct Scripted {
 }
 
 impl DirectConnect for Scripted {
-    async fn describe_virtual_interfaces(&self, scope: &Scope) -> anyhow::Result<Vec<ObservedVif>> {
+    async fn describe_virtual_interfaces(
+        &self,
+        scope: &Scope,
+    ) -> Result<Vec<ObservedVif>, AwsError> {
         let n = {
             let mut calls = self.calls.lock().unwrap();
             let n = calls.entry(scope.region.clone()).or_default();
@@ -62,12 +65,27 @@ impl DirectConnect for Scripted {
     async fn describe_logical_redundancy(
         &self,
         _: &Scope,
-    ) -> anyhow::Result<BTreeMap<String, crate::model::Redundancy>> {
-        anyhow::bail!("not used by the poll loop")
+    ) -> Result<BTreeMap<String, crate::model::Redundancy>, AwsError> {
+        Err(AwsError::failed(
+            Operation::DescribeLags,
+            FailureKind::Rejected,
+            None,
+            "not used by the poll loop",
+        ))
     }
 
-    async fn delete_bgp_peer(&self, _: &Scope, _: &VifId, _: &str) -> anyhow::Result<ObservedVif> {
-        anyhow::bail!("not used by the poll loop")
+    async fn delete_bgp_peer(
+        &self,
+        _: &Scope,
+        _: &VifId,
+        _: &str,
+    ) -> Result<ObservedVif, AwsError> {
+        Err(AwsError::failed(
+            Operation::DescribeLags,
+            FailureKind::Rejected,
+            None,
+            "not used by the poll loop",
+        ))
     }
 
     async fn create_bgp_peer(
@@ -75,8 +93,13 @@ impl DirectConnect for Scripted {
         _: &Scope,
         _: &VifId,
         _: &NewPeer,
-    ) -> anyhow::Result<ObservedVif> {
-        anyhow::bail!("not used by the poll loop")
+    ) -> Result<ObservedVif, AwsError> {
+        Err(AwsError::failed(
+            Operation::DescribeLags,
+            FailureKind::Rejected,
+            None,
+            "not used by the poll loop",
+        ))
     }
 }
 
@@ -203,7 +226,7 @@ async fn peers_ending_deleted_fail_and_deletions_complete_when_gone() {
     let outcomes = wait_all(&dc, Until::Available, FAST, never_cancelled()).await;
     assert!(outcomes
         .iter()
-        .all(|o| matches!(o, Waited::Failed(reason) if reason.contains("deleted"))));
+        .all(|o| matches!(o, Waited::Failed(Unreachable::WentTo(PeerState::Deleted)))));
     let dc = scripted(1, 1, 2, 2, None);
     let outcomes = wait_all(&dc, Until::Gone, FAST, never_cancelled()).await;
     assert!(
@@ -257,8 +280,8 @@ mod ambiguous {
 
     use tokio::sync::watch;
 
-    use crate::apply::{execute, Controls, Options, WaitOptions};
-    use crate::aws::{DirectConnect, Failure, FailureKind, NewPeer};
+    use crate::apply::{execute, ApplyError, Controls, Options, WaitOptions};
+    use crate::aws::{AwsError, DirectConnect, FailureKind, NewPeer, Operation, Unusable};
     use crate::model::{
         AddressFamily, Asn, Location, Observed, ObservedPeer, ObservedVif, PeerAddress, PeerSpec,
         PeerState, Scope, VifId,
@@ -322,18 +345,27 @@ mod ambiguous {
         }
     }
 
-    fn lost() -> anyhow::Error {
-        anyhow::Error::new(Failure {
-            kind: FailureKind::Lost,
-            code: None,
-            message: "no response: connection closed".into(),
-        })
+    fn lost() -> AwsError {
+        AwsError::failed(
+            Operation::CreateBgpPeer,
+            FailureKind::Lost,
+            None,
+            "no response: connection closed",
+        )
     }
 
     impl DirectConnect for Service {
-        async fn describe_virtual_interfaces(&self, _: &Scope) -> anyhow::Result<Vec<ObservedVif>> {
+        async fn describe_virtual_interfaces(
+            &self,
+            _: &Scope,
+        ) -> Result<Vec<ObservedVif>, AwsError> {
             if self.describes_fail {
-                anyhow::bail!("DescribeVirtualInterfaces failed: connection closed");
+                return Err(AwsError::failed(
+                    Operation::DescribeVirtualInterfaces,
+                    FailureKind::Lost,
+                    None,
+                    "connection closed",
+                ));
             }
             Ok(vec![self.vif()])
         }
@@ -341,8 +373,14 @@ mod ambiguous {
         async fn describe_logical_redundancy(
             &self,
             _: &Scope,
-        ) -> anyhow::Result<std::collections::BTreeMap<String, crate::model::Redundancy>> {
-            anyhow::bail!("not used")
+        ) -> Result<std::collections::BTreeMap<String, crate::model::Redundancy>, AwsError>
+        {
+            Err(AwsError::failed(
+                Operation::DescribeLags,
+                FailureKind::Rejected,
+                None,
+                "not used",
+            ))
         }
 
         async fn delete_bgp_peer(
@@ -350,8 +388,13 @@ mod ambiguous {
             _: &Scope,
             _: &VifId,
             _: &str,
-        ) -> anyhow::Result<ObservedVif> {
-            anyhow::bail!("not used")
+        ) -> Result<ObservedVif, AwsError> {
+            Err(AwsError::failed(
+                Operation::DescribeLags,
+                FailureKind::Rejected,
+                None,
+                "not used",
+            ))
         }
 
         async fn create_bgp_peer(
@@ -359,7 +402,7 @@ mod ambiguous {
             _: &Scope,
             _: &VifId,
             new: &NewPeer,
-        ) -> anyhow::Result<ObservedVif> {
+        ) -> Result<ObservedVif, AwsError> {
             let n = self.creates.fetch_add(1, Ordering::SeqCst) + 1;
             let made = peer(
                 &format!("dxpeer-new{n}"),
@@ -378,7 +421,7 @@ mod ambiguous {
                 }
                 (Create::TakesEffectAnswerUnreadable, _) => {
                     self.peers.lock().unwrap().push(made);
-                    anyhow::bail!("CreateBGPPeer returned no virtualInterface")
+                    Err(Unusable::NoVirtualInterface(Operation::CreateBgpPeer).into())
                 }
             }
         }
@@ -507,7 +550,10 @@ mod ambiguous {
         );
         let (address, cause) = &summary.failures[0];
         assert_eq!(address, "virtual_interface.dxvif-amb.bgp_peer.v6");
-        assert!(cause.contains("create outcome unknown"), "{cause}");
+        assert!(
+            matches!(cause, ApplyError::CreateUnsettled { .. }),
+            "{cause:?}"
+        );
         let state = store.load().unwrap();
         assert!(state.peers.is_empty());
         assert!(matches!(

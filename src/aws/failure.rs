@@ -115,7 +115,8 @@ impl Failure {
                 return Failure {
                     kind: FailureKind::Lost,
                     code: None,
-                    message: "an answer that could not be read".into(),
+                    message: "an answer that could not be read (not shown: it may hold auth keys)"
+                        .into(),
                 };
             }
             _ => match err.raw_response() {
@@ -146,11 +147,6 @@ impl Failure {
             code,
             message,
         }
-    }
-
-    /// The failure behind an error, if it came from a call.
-    pub fn of(err: &anyhow::Error) -> Option<&Failure> {
-        err.chain().find_map(|e| e.downcast_ref::<Failure>())
     }
 }
 

@@ -1,11 +1,13 @@
 //! The narrow Direct Connect interface dxctl needs, so the planner and executor never see SDK types.
 
+mod error;
 mod failure;
 mod sdk;
 
 use std::collections::BTreeMap;
 use std::future::Future;
 
+pub use error::{AwsError, Operation, Unusable};
 pub use failure::{Failure, FailureKind};
 pub use sdk::{ClientSettings, SdkDirectConnect};
 
@@ -27,27 +29,27 @@ pub trait DirectConnect: Send + Sync {
     fn describe_virtual_interfaces(
         &self,
         scope: &Scope,
-    ) -> impl Future<Output = anyhow::Result<Vec<ObservedVif>>> + Send;
+    ) -> impl Future<Output = Result<Vec<ObservedVif>, AwsError>> + Send;
 
     /// `hasLogicalRedundancy` for every connection and LAG of the region, by id.
     fn describe_logical_redundancy(
         &self,
         scope: &Scope,
-    ) -> impl Future<Output = anyhow::Result<BTreeMap<String, Redundancy>>> + Send;
+    ) -> impl Future<Output = Result<BTreeMap<String, Redundancy>, AwsError>> + Send;
 
-    /// DeleteBGPPeer by id; returns the VIF as the API does. Made once: errors carry a [`Failure`].
+    /// DeleteBGPPeer by id; returns the VIF as the API does. Made once: a failed call's error carries its [`Failure`].
     fn delete_bgp_peer(
         &self,
         scope: &Scope,
         vif: &VifId,
         bgp_peer_id: &str,
-    ) -> impl Future<Output = anyhow::Result<ObservedVif>> + Send;
+    ) -> impl Future<Output = Result<ObservedVif, AwsError>> + Send;
 
-    /// CreateBGPPeer; returns the VIF as the API does. Made once, never retried blindly: errors carry a [`Failure`].
+    /// CreateBGPPeer; returns the VIF as the API does. Made once, never retried blindly: a failed call's error carries its [`Failure`].
     fn create_bgp_peer(
         &self,
         scope: &Scope,
         vif: &VifId,
         peer: &NewPeer,
-    ) -> impl Future<Output = anyhow::Result<ObservedVif>> + Send;
+    ) -> impl Future<Output = Result<ObservedVif, AwsError>> + Send;
 }

@@ -3,9 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
 
-use anyhow::Context as _;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_directconnect::error::DisplayErrorContext;
 use aws_sdk_directconnect::types::{self as sdk_types, NewBgpPeer};
 use aws_sdk_directconnect::Client;
 use aws_smithy_http_client::tls;
@@ -13,7 +11,7 @@ use aws_smithy_http_client::tls;
 use aws_sdk_directconnect::config::retry::RetryConfig;
 use aws_sdk_directconnect::config::timeout::TimeoutConfig;
 
-use super::{DirectConnect, Failure, NewPeer};
+use super::{AwsError, DirectConnect, Failure, NewPeer, Operation, Unusable};
 use crate::model::{
     AddressFamily, Asn, BgpStatus, ObservedPeer, ObservedVif, PeerState, Redundancy, Scope, Secret,
     VifId, VifState, VifType,
@@ -137,22 +135,24 @@ async fn load(settings: &ClientSettings, profile: Option<&str>) -> SdkConfig {
 }
 
 impl DirectConnect for SdkDirectConnect {
-    async fn describe_virtual_interfaces(&self, scope: &Scope) -> anyhow::Result<Vec<ObservedVif>> {
+    async fn describe_virtual_interfaces(
+        &self,
+        scope: &Scope,
+    ) -> Result<Vec<ObservedVif>, AwsError> {
         let client = self.scoped(scope);
-        let what = format!("DescribeVirtualInterfaces in {scope}");
-        all_pages(&what, |token| {
+        let operation = Operation::DescribeVirtualInterfaces;
+        all_pages(operation, scope, |token| {
             let request = client.describe_virtual_interfaces().set_next_token(token);
             async {
                 let resp = request
                     .send()
                     .await
-                    .map_err(|e| anyhow::anyhow!("{}", read_error(&e)))
-                    .with_context(|| format!("{what} failed"))?;
+                    .map_err(|e| call_failed(operation, scope, &e))?;
                 let vifs = resp
                     .virtual_interfaces()
                     .iter()
                     .map(|v| convert_vif(v, scope))
-                    .collect::<anyhow::Result<Vec<_>>>()?;
+                    .collect::<Result<Vec<_>, Unusable>>()?;
                 Ok((vifs, resp.next_token().map(str::to_string)))
             }
         })
@@ -162,20 +162,15 @@ impl DirectConnect for SdkDirectConnect {
     async fn describe_logical_redundancy(
         &self,
         scope: &Scope,
-    ) -> anyhow::Result<BTreeMap<String, Redundancy>> {
+    ) -> Result<BTreeMap<String, Redundancy>, AwsError> {
         let client = self.scoped(scope);
-        let (conns_what, lags_what) = (
-            format!("DescribeConnections in {scope}"),
-            format!("DescribeLags in {scope}"),
-        );
-        let connections = all_pages(&conns_what, |token| {
+        let connections = all_pages(Operation::DescribeConnections, scope, |token| {
             let request = client.describe_connections().set_next_token(token);
             async {
                 let resp = request
                     .send()
                     .await
-                    .map_err(|e| anyhow::anyhow!("{}", read_error(&e)))
-                    .with_context(|| format!("{conns_what} failed"))?;
+                    .map_err(|e| call_failed(Operation::DescribeConnections, scope, &e))?;
                 let facts = resp
                     .connections()
                     .iter()
@@ -189,14 +184,13 @@ impl DirectConnect for SdkDirectConnect {
                 Ok((facts, resp.next_token().map(str::to_string)))
             }
         });
-        let lags = all_pages(&lags_what, |token| {
+        let lags = all_pages(Operation::DescribeLags, scope, |token| {
             let request = client.describe_lags().set_next_token(token);
             async {
                 let resp = request
                     .send()
                     .await
-                    .map_err(|e| anyhow::anyhow!("{}", read_error(&e)))
-                    .with_context(|| format!("{lags_what} failed"))?;
+                    .map_err(|e| call_failed(Operation::DescribeLags, scope, &e))?;
                 let facts = resp
                     .lags()
                     .iter()
@@ -219,7 +213,8 @@ impl DirectConnect for SdkDirectConnect {
         scope: &Scope,
         vif: &VifId,
         bgp_peer_id: &str,
-    ) -> anyhow::Result<ObservedVif> {
+    ) -> Result<ObservedVif, AwsError> {
+        let operation = Operation::DeleteBgpPeer;
         let resp = self
             .scoped(scope)
             .delete_bgp_peer()
@@ -229,11 +224,11 @@ impl DirectConnect for SdkDirectConnect {
             .config_override(self.single_attempt())
             .send()
             .await
-            .map_err(|e| anyhow::Error::new(Failure::from_sdk(&e)))?;
+            .map_err(|e| call_failed(operation, scope, &e))?;
         let vif = resp
             .virtual_interface()
-            .context("DeleteBGPPeer returned no virtualInterface")?;
-        convert_vif(vif, scope)
+            .ok_or(Unusable::NoVirtualInterface(operation))?;
+        Ok(convert_vif(vif, scope)?)
     }
 
     async fn create_bgp_peer(
@@ -241,7 +236,8 @@ impl DirectConnect for SdkDirectConnect {
         scope: &Scope,
         vif: &VifId,
         peer: &NewPeer,
-    ) -> anyhow::Result<ObservedVif> {
+    ) -> Result<ObservedVif, AwsError> {
+        let operation = Operation::CreateBgpPeer;
         let mut new = NewBgpPeer::builder().address_family(match peer.family {
             AddressFamily::Ipv4 => sdk_types::AddressFamily::IPv4,
             AddressFamily::Ipv6 => sdk_types::AddressFamily::IPv6,
@@ -266,54 +262,42 @@ impl DirectConnect for SdkDirectConnect {
             .config_override(self.single_attempt())
             .send()
             .await
-            .map_err(|e| anyhow::Error::new(Failure::from_sdk(&e)))?;
+            .map_err(|e| call_failed(operation, scope, &e))?;
         let vif = resp
             .virtual_interface()
-            .context("CreateBGPPeer returned no virtualInterface")?;
-        convert_vif(vif, scope)
+            .ok_or(Unusable::NoVirtualInterface(operation))?;
+        Ok(convert_vif(vif, scope)?)
     }
 }
 
-/// Mutating calls are made once; the executor decides what a failure means (see `apply::steps`).
-/// A describe's error in words. An answer that could not be read is not quoted: its body holds every auth key of
-/// the region.
-/// Nor is any answer's raw text: the SDK's error context carries the body, and a 200 whose body does not
-/// deserialize is a "service error" without a code. A coded error is its code and message.
-fn read_error<E>(
+/// A call's SDK error as a classified [`Failure`]: never the answer's raw text, which can hold auth keys.
+fn call_failed<E>(
+    operation: Operation,
+    scope: &Scope,
     e: &aws_sdk_directconnect::error::SdkError<
         E,
         aws_smithy_runtime_api::client::orchestrator::HttpResponse,
     >,
-) -> String
+) -> AwsError
 where
     E: aws_sdk_directconnect::error::ProvideErrorMetadata + std::error::Error + 'static,
 {
-    use aws_sdk_directconnect::error::{ProvideErrorMetadata as _, SdkError};
-    const UNREAD: &str = "an answer that could not be read (not shown: it may hold auth keys)";
-    match e {
-        SdkError::ResponseError(_) => UNREAD.to_string(),
-        SdkError::ServiceError(se) => {
-            let status = se.raw().status().as_u16();
-            match e.code() {
-                Some(code) => format!(
-                    "{code}: {} (HTTP {status})",
-                    e.message().unwrap_or("(no message)")
-                ),
-                None => format!("HTTP {status}: {UNREAD}"),
-            }
-        }
-        other => DisplayErrorContext(other).to_string(),
+    AwsError::Call {
+        operation,
+        scope: scope.clone(),
+        failure: Failure::from_sdk(e),
     }
 }
 
 /// Every page of a listing: `page(token)` fetches one page's items and the next token. A token the service gives
 /// twice would loop forever, so it is an error.
 async fn all_pages<T, Fut>(
-    what: &str,
+    operation: Operation,
+    scope: &Scope,
     mut page: impl FnMut(Option<String>) -> Fut,
-) -> anyhow::Result<Vec<T>>
+) -> Result<Vec<T>, AwsError>
 where
-    Fut: std::future::Future<Output = anyhow::Result<(Vec<T>, Option<String>)>>,
+    Fut: std::future::Future<Output = Result<(Vec<T>, Option<String>), AwsError>>,
 {
     let mut out = Vec::new();
     let mut seen = BTreeSet::new();
@@ -323,7 +307,10 @@ where
         out.extend(items);
         match next.filter(|t| !t.is_empty()) {
             Some(t) if !seen.insert(t.clone()) => {
-                anyhow::bail!("{what}: the service gave the same nextToken twice; stopping")
+                return Err(AwsError::RepeatedToken {
+                    operation,
+                    scope: scope.clone(),
+                })
             }
             Some(t) => token = Some(t),
             None => return Ok(out),
@@ -354,19 +341,19 @@ fn redundancy(value: Option<&sdk_types::HasLogicalRedundancy>) -> Redundancy {
 }
 
 /// Converts an SDK VIF at once, so its clear-text auth keys live only inside `Secret`.
-fn convert_vif(vif: &sdk_types::VirtualInterface, scope: &Scope) -> anyhow::Result<ObservedVif> {
-    let id = vif
-        .virtual_interface_id()
-        .context("a virtual interface without virtualInterfaceId")?;
+fn convert_vif(vif: &sdk_types::VirtualInterface, scope: &Scope) -> Result<ObservedVif, Unusable> {
+    let id = vif.virtual_interface_id().ok_or(Unusable::NoVifId)?;
     let mut peers = Vec::new();
     for p in vif.bgp_peers() {
         let family = match p.address_family() {
             Some(sdk_types::AddressFamily::IPv4) => AddressFamily::Ipv4,
             Some(sdk_types::AddressFamily::IPv6) => AddressFamily::Ipv6,
-            other => anyhow::bail!(
-                "virtual interface {id} has a BGP peer with address family {:?}",
-                other.map(|f| f.as_str())
-            ),
+            other => {
+                return Err(Unusable::AddressFamily {
+                    vif: id.to_string(),
+                    family: other.map(|f| f.as_str().to_string()),
+                })
+            }
         };
         let raw = match p.asn_long() {
             Some(long) if long > 0 => long,
@@ -375,8 +362,9 @@ fn convert_vif(vif: &sdk_types::VirtualInterface, scope: &Scope) -> anyhow::Resu
         let asn = u64::try_from(raw)
             .ok()
             .and_then(|v| Asn::new(v).ok())
-            .with_context(|| {
-                format!("virtual interface {id} has a BGP peer with invalid ASN {raw}")
+            .ok_or_else(|| Unusable::Asn {
+                vif: id.to_string(),
+                raw,
             })?;
         peers.push(ObservedPeer {
             bgp_peer_id: p.bgp_peer_id().map(str::to_string),

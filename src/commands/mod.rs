@@ -126,7 +126,7 @@ pub struct Planned {
 /// Loads and validates the config, before any network.
 pub fn load_config(dir: &Path, vars: &VarArgs) -> anyhow::Result<Config> {
     let inputs = config::Inputs::from_process(vars.vars.clone(), vars.var_files.clone());
-    config::load_dir(dir, &inputs)
+    Ok(config::load_dir(dir, &inputs)?)
 }
 
 pub async fn observe_and_plan(
@@ -158,30 +158,36 @@ pub async fn observe_and_plan(
 /// Rounds of describing (each with the SDK's own retries) before a plan gives up on reading AWS.
 const OBSERVE_ROUNDS: u32 = 4;
 
-/// Describes AWS, trying again (after 0.5s, 1s, 2s) when a round fails: describes change nothing, so repeating them
-/// is always safe, and one flaky answer should not stop a plan.
+/// Describes AWS, trying again (after 0.5s, 1s, 2s) when a round fails in a way that may pass: describes change
+/// nothing, so repeating them is always safe, and one flaky answer should not stop a plan. A refusal for good (no
+/// permission, say) stops at once.
 async fn observe_patiently(
     session: &Session,
     desired: &Desired,
     state: &State,
     printer: &Printer,
 ) -> anyhow::Result<crate::observe::Observation> {
-    let mut pause = std::time::Duration::from_millis(500);
     let mut round = 1;
     loop {
         match crate::observe::observe(&session.dc, desired, state).await {
             Ok(observation) => return Ok(observation),
-            Err(e) if round >= OBSERVE_ROUNDS => {
+            Err(e) if round >= OBSERVE_ROUNDS || !crate::apply::worth_retrying(&e) => {
+                let times = if round == 1 { "once" } else { "times" };
+                let tried = if round == 1 {
+                    String::new()
+                } else {
+                    format!("{round} ")
+                };
                 return Err(e).context(format!(
-                    "cannot read the current Direct Connect configuration (tried {OBSERVE_ROUNDS} times)"
-                ))
+                    "cannot read the current Direct Connect configuration (tried {tried}{times})"
+                ));
             }
             Err(e) => {
+                let pause = crate::apply::Backoff::DESCRIBES.delay(round - 1);
                 printer.status(&format!(
                     "warning: reading Direct Connect failed ({e:#}); trying again in {pause:?}"
                 ));
                 tokio::time::sleep(pause).await;
-                pause *= 2;
                 round += 1;
             }
         }

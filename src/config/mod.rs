@@ -1,6 +1,7 @@
 //! Loads `*.hcl` files into `Desired`, checking every rule knowable without AWS and locating each mistake.
 
 mod diagnostic;
+mod error;
 mod eval;
 pub mod fmt;
 mod secrets;
@@ -16,6 +17,7 @@ use hcl_edit::repr::Span;
 use hcl_edit::structure::{Attribute, Block, Body, Structure};
 
 pub use diagnostic::{Diagnostic, Diagnostics};
+pub use error::ConfigError;
 pub use eval::Inputs;
 pub use source::SourceFile;
 
@@ -84,43 +86,41 @@ impl Config {
 
 /// The `*.hcl` files directly in `dir`, sorted. A `*.hcl` entry that is a dangling link, a directory or anything
 /// but a regular file is an error, never silently absent (its peers would be planned for destruction).
-pub fn config_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let entries = std::fs::read_dir(dir)
-        .map_err(|e| anyhow::anyhow!("cannot read config directory {}: {e}", dir.display()))?;
+pub fn config_files(dir: &Path) -> Result<Vec<PathBuf>, ConfigError> {
+    let unreadable = |source| ConfigError::ReadDir {
+        dir: dir.to_path_buf(),
+        source,
+    };
     let mut paths = Vec::new();
-    for entry in entries {
-        let path = entry
-            .map_err(|e| anyhow::anyhow!("cannot read config directory {}: {e}", dir.display()))?
-            .path();
+    for entry in std::fs::read_dir(dir).map_err(unreadable)? {
+        let path = entry.map_err(unreadable)?.path();
         if path.extension().is_none_or(|x| x != "hcl") {
             continue;
         }
         match std::fs::metadata(&path) {
             Ok(meta) if meta.is_file() => paths.push(path),
-            Ok(_) => anyhow::bail!(
-                "{} is not a regular file; config files must be",
-                path.display()
-            ),
-            Err(e) if std::fs::symlink_metadata(&path).is_ok() => anyhow::bail!(
-                "{} is a link to nothing readable ({e}); fix or remove it: a config file that cannot be read is never taken as absent",
-                path.display()
-            ),
-            Err(e) => anyhow::bail!("cannot read {}: {e}", path.display()),
+            Ok(_) => return Err(ConfigError::NotAFile(path)),
+            Err(cause) if std::fs::symlink_metadata(&path).is_ok() => {
+                return Err(ConfigError::DanglingLink { path, cause })
+            }
+            Err(source) => return Err(ConfigError::ReadFile { path, source }),
         }
     }
     paths.sort();
     if paths.is_empty() {
-        anyhow::bail!("no *.hcl files in {}", dir.display());
+        return Err(ConfigError::NoFiles(dir.to_path_buf()));
     }
     Ok(paths)
 }
 
 /// Reads every `*.hcl` file directly in `dir` (sorted, non-recursive) and loads them as one config.
-pub fn load_dir(dir: &Path, inputs: &Inputs) -> anyhow::Result<Config> {
+pub fn load_dir(dir: &Path, inputs: &Inputs) -> Result<Config, ConfigError> {
     let mut files = Vec::new();
     for path in config_files(dir)? {
-        let bytes = std::fs::read(&path)
-            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(source) => return Err(ConfigError::ReadFile { path, source }),
+        };
         let display = path.display().to_string();
         match String::from_utf8(bytes) {
             Ok(text) => files.push(SourceFile::new(display, text)),
