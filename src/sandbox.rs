@@ -2,13 +2,34 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context as _;
-
-use crate::sim::{self, RunningSim, SimOptions, World};
+use crate::sim::{self, RunningSim, SimError, SimOptions, World, WorldError};
 
 pub const ACCESS_KEY: &str = "AKIDDXCTLSANDBOX";
 pub const SECRET_KEY: &str = "dxctl-sandbox-secret";
 pub const DEFAULT_REGION: &str = "us-east-1";
+
+/// Why the sandbox could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    /// The seed world or the evolving copy cannot be read or is invalid.
+    #[error(transparent)]
+    World(#[from] WorldError),
+    /// The directory of the evolving copy (`path` is the copy) cannot be created.
+    #[error("cannot create {path}")]
+    CreateDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write sandbox world {path}")]
+    WriteWorld {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Sim(#[from] SimError),
+}
 
 /// The sandbox world copy for a seed world: `<state dir>/sandbox/<world file name>`.
 pub fn copy_path(world: &Path, state: &Path) -> PathBuf {
@@ -30,16 +51,22 @@ pub async fn start(
     state: &Path,
     reset: bool,
     persist: bool,
-) -> anyhow::Result<(RunningSim, PathBuf)> {
+) -> Result<(RunningSim, PathBuf), SandboxError> {
     let copy = copy_path(world, state);
     if reset || !copy.exists() {
         let seed = World::load(world)?;
         if let Some(parent) = copy.parent() {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("cannot create {}", copy.display()))?;
+            std::fs::create_dir_all(parent).map_err(|source| SandboxError::CreateDir {
+                path: copy.clone(),
+                source,
+            })?;
         }
-        crate::state::write_atomically(&copy, seed.to_json().as_bytes(), false)
-            .with_context(|| format!("cannot write sandbox world {}", copy.display()))?;
+        crate::state::write_atomically(&copy, seed.to_json().as_bytes(), false).map_err(
+            |source| SandboxError::WriteWorld {
+                path: copy.clone(),
+                source,
+            },
+        )?;
     }
     let current = World::load(&copy)?;
     let running = sim::start(
@@ -51,4 +78,43 @@ pub async fn start(
     )
     .await?;
     Ok((running, copy))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_missing_seed_world_is_a_world_error_and_leaves_no_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let (world, state) = (
+            dir.path().join("nowhere.json"),
+            dir.path().join("dxctl.state.json"),
+        );
+        let Err(err) = start(&world, &state, false, false).await else {
+            panic!("a sandbox started from a missing world");
+        };
+        assert!(
+            matches!(&err, SandboxError::World(WorldError::Read { path, .. }) if *path == world),
+            "{err:?}"
+        );
+        assert!(!copy_path(&world, &state).exists());
+    }
+
+    #[tokio::test]
+    async fn an_unwritable_copy_is_refused_by_kind() {
+        let dir = tempfile::tempdir().unwrap();
+        let world = dir.path().join("world.json");
+        std::fs::write(&world, "{}").unwrap();
+        // A file where the sandbox directory should be.
+        std::fs::write(dir.path().join("sandbox"), "").unwrap();
+        let state = dir.path().join("dxctl.state.json");
+        let Err(err) = start(&world, &state, false, false).await else {
+            panic!("a sandbox started without its copy");
+        };
+        assert!(
+            matches!(&err, SandboxError::CreateDir { path, .. } if *path == copy_path(&world, &state)),
+            "{err:?}"
+        );
+    }
 }

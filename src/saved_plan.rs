@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -15,6 +14,97 @@ use crate::state::State;
 
 /// Version 2 pins decisions ([`Pinned`]); version 1 stored `plan --json`'s view and is refused with a clear error.
 pub const FORMAT_VERSION: u32 = 2;
+
+/// Why a plan could not be saved, read, or applied as saved.
+#[derive(Debug, thiserror::Error)]
+pub enum SavedPlanError {
+    #[error("cannot resolve {path}")]
+    ResolveDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The config directory's files could not be listed (the config loader's error, whose type is its own).
+    #[error(transparent)]
+    ConfigFiles(Box<dyn std::error::Error + Send + Sync>),
+    #[error("cannot read {path}")]
+    ReadConfigFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Serialize(serde_json::Error),
+    #[error("cannot write plan file {path}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot read plan file {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} is not a dxctl plan file")]
+    NotAPlan {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// Any `format_version` but [`FORMAT_VERSION`]; `None` when the file has none.
+    #[error(
+        "plan file {path} has format_version {}; this dxctl reads {FORMAT_VERSION}. Run `dxctl plan --out` again",
+        .version.map_or_else(|| "(none)".to_string(), |v| v.to_string())
+    )]
+    UnsupportedVersion { path: PathBuf, version: Option<u64> },
+    #[error("saved plan is stale: {0}; run `dxctl plan` again")]
+    Stale(StaleReason),
+}
+
+/// What changed since a plan was saved; its `Display` is the reason [`SavedPlanError::Stale`] gives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StaleReason {
+    /// Another apply (or a state command) wrote the state.
+    State {
+        planned_lineage: String,
+        planned_serial: u64,
+        lineage: String,
+        serial: u64,
+    },
+    /// The config files' names or contents.
+    Config { dir: PathBuf },
+    /// The observed facts the plan relied on.
+    Observed,
+    /// Planning again decides differently (a secret or a variable changed?).
+    Replanned,
+}
+
+impl std::fmt::Display for StaleReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StaleReason::State {
+                planned_lineage,
+                planned_serial,
+                lineage,
+                serial,
+            } => write!(
+                f,
+                "the state changed since the plan was made (lineage {} serial {planned_serial} -> lineage {} serial {serial})",
+                short(planned_lineage),
+                short(lineage)
+            ),
+            StaleReason::Config { dir } => {
+                write!(f, "the configuration in {} changed", dir.display())
+            }
+            StaleReason::Observed => f.write_str("the Direct Connect facts it relied on changed"),
+            StaleReason::Replanned => f.write_str(
+                "planning again gives a different plan (a secret or a variable changed?)",
+            ),
+        }
+    }
+}
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SavedPlan {
@@ -139,15 +229,19 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-pub fn config_fingerprint(dir: &Path) -> anyhow::Result<String> {
+pub fn config_fingerprint(dir: &Path) -> Result<String, SavedPlanError> {
     let mut hash = Sha256::new();
-    for path in crate::config::config_files(dir)? {
+    let files =
+        crate::config::config_files(dir).map_err(|e| SavedPlanError::ConfigFiles(e.into()))?;
+    for path in files {
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let text =
-            std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let text = match std::fs::read(&path) {
+            Ok(text) => text,
+            Err(source) => return Err(SavedPlanError::ReadConfigFile { path, source }),
+        };
         hash.update(format!("{}:{name}:{}:", name.len(), text.len()).as_bytes());
         hash.update(&text);
     }
@@ -174,11 +268,13 @@ impl SavedPlan {
         state: &State,
         observed: &Observed,
         plan: &Plan,
-    ) -> anyhow::Result<SavedPlan> {
+    ) -> Result<SavedPlan, SavedPlanError> {
         Ok(SavedPlan {
             format_version: FORMAT_VERSION,
-            config_dir: std::path::absolute(dir)
-                .with_context(|| format!("cannot resolve {}", dir.display()))?,
+            config_dir: std::path::absolute(dir).map_err(|source| SavedPlanError::ResolveDir {
+                path: dir.to_path_buf(),
+                source,
+            })?,
             state_lineage: state.lineage.clone(),
             state_serial: state.serial,
             config_fingerprint: config_fingerprint(dir)?,
@@ -188,65 +284,67 @@ impl SavedPlan {
         })
     }
 
-    pub fn write(&self, path: &Path) -> anyhow::Result<()> {
-        let mut text = serde_json::to_string_pretty(self)?;
+    pub fn write(&self, path: &Path) -> Result<(), SavedPlanError> {
+        let mut text = serde_json::to_string_pretty(self).map_err(SavedPlanError::Serialize)?;
         text.push('\n');
-        crate::state::write_atomically(path, text.as_bytes(), false)
-            .with_context(|| format!("cannot write plan file {}", path.display()))
+        crate::state::write_atomically(path, text.as_bytes(), false).map_err(|source| {
+            SavedPlanError::Write {
+                path: path.to_path_buf(),
+                source,
+            }
+        })
     }
 
-    pub fn read(path: &Path) -> anyhow::Result<SavedPlan> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read plan file {}", path.display()))?;
-        let not_a_plan = || format!("{} is not a dxctl plan file", path.display());
-        let value: serde_json::Value = serde_json::from_str(&text).with_context(not_a_plan)?;
+    pub fn read(path: &Path) -> Result<SavedPlan, SavedPlanError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SavedPlanError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let not_a_plan = |source| SavedPlanError::NotAPlan {
+            path: path.to_path_buf(),
+            source,
+        };
+        let value: serde_json::Value = serde_json::from_str(&text).map_err(not_a_plan)?;
         let version = value
             .get("format_version")
             .and_then(serde_json::Value::as_u64);
         if version != Some(u64::from(FORMAT_VERSION)) {
-            anyhow::bail!(
-                "plan file {} has format_version {}; this dxctl reads {FORMAT_VERSION}. Run `dxctl plan --out` again",
-                path.display(),
-                version.map_or_else(|| "(none)".to_string(), |v| v.to_string())
-            );
+            return Err(SavedPlanError::UnsupportedVersion {
+                path: path.to_path_buf(),
+                version,
+            });
         }
-        let saved: SavedPlan = serde_json::from_value(value).with_context(not_a_plan)?;
+        let saved: SavedPlan = serde_json::from_value(value).map_err(not_a_plan)?;
         Ok(saved)
     }
 
-    /// Refuses with "saved plan is stale" and the reason when anything the plan relied on has changed.
+    /// Refuses with [`SavedPlanError::Stale`] ("saved plan is stale" and the reason) when anything the plan relied
+    /// on has changed.
     pub fn check(
         &self,
         state: &State,
         observed: &Observed,
         replanned: &Plan,
-    ) -> anyhow::Result<()> {
-        let stale =
-            |why: String| anyhow::anyhow!("saved plan is stale: {why}; run `dxctl plan` again");
+    ) -> Result<(), SavedPlanError> {
+        let stale = |why: StaleReason| Err(SavedPlanError::Stale(why));
         if state.lineage != self.state_lineage || state.serial != self.state_serial {
-            return Err(stale(format!(
-                "the state changed since the plan was made (lineage {} serial {} -> lineage {} serial {})",
-                short(&self.state_lineage),
-                self.state_serial,
-                short(&state.lineage),
-                state.serial
-            )));
+            return stale(StaleReason::State {
+                planned_lineage: self.state_lineage.clone(),
+                planned_serial: self.state_serial,
+                lineage: state.lineage.clone(),
+                serial: state.serial,
+            });
         }
         if config_fingerprint(&self.config_dir)? != self.config_fingerprint {
-            return Err(stale(format!(
-                "the configuration in {} changed",
-                self.config_dir.display()
-            )));
+            return stale(StaleReason::Config {
+                dir: self.config_dir.clone(),
+            });
         }
         if observed_fingerprint(observed) != self.observed_fingerprint {
-            return Err(stale(
-                "the Direct Connect facts it relied on changed".into(),
-            ));
+            return stale(StaleReason::Observed);
         }
         if pins(replanned) != self.changes {
-            return Err(stale(
-                "planning again gives a different plan (a secret or a variable changed?)".into(),
-            ));
+            return stale(StaleReason::Replanned);
         }
         Ok(())
     }
@@ -300,9 +398,151 @@ mod tests {
             .check(&state, &Observed::default(), &Plan::default())
             .unwrap_err();
         assert!(
+            matches!(
+                &err,
+                SavedPlanError::Stale(StaleReason::State { serial: 0, .. })
+            ),
+            "{err:?}"
+        );
+        assert!(
             err.to_string()
                 .contains("lineage 0123456é serial 1 -> lineage üüüüüüüü serial 0"),
             "{err}"
+        );
+    }
+
+    /// A saved plan made from `dir` as it is now, against an empty state and world.
+    fn saved_from(dir: &Path) -> SavedPlan {
+        let state = State::default();
+        SavedPlan::new(dir, &state, &Observed::default(), &Plan::default()).unwrap()
+    }
+
+    #[test]
+    fn each_change_since_saving_is_its_own_stale_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("main.hcl"), "# one\n").unwrap();
+        let saved = saved_from(dir.path());
+        let (state, observed, plan) = (State::default(), Observed::default(), Plan::default());
+        saved.check(&state, &observed, &plan).unwrap();
+
+        let moved_on = State {
+            serial: 1,
+            ..State::default()
+        };
+        let err = saved.check(&moved_on, &observed, &plan).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                SavedPlanError::Stale(StaleReason::State {
+                    planned_serial: 0,
+                    serial: 1,
+                    ..
+                })
+            ),
+            "{err:?}"
+        );
+
+        let mut changed = saved.clone();
+        changed.observed_fingerprint = "elsewhere".into();
+        let err = changed.check(&state, &observed, &plan).unwrap_err();
+        assert!(
+            matches!(err, SavedPlanError::Stale(StaleReason::Observed)),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "saved plan is stale: the Direct Connect facts it relied on changed; run `dxctl plan` again"
+        );
+
+        let mut changed = saved.clone();
+        changed.changes.push(Pinned {
+            address: "virtual_interface.dxvif-a.bgp_peer.v6".into(),
+            action: PinnedAction::Delete,
+            step: 0,
+            bgp_peer_id: Some("dxpeer-1".into()),
+            desired: None,
+        });
+        let err = changed.check(&state, &observed, &plan).unwrap_err();
+        assert!(
+            matches!(err, SavedPlanError::Stale(StaleReason::Replanned)),
+            "{err:?}"
+        );
+
+        std::fs::write(dir.path().join("main.hcl"), "# two\n").unwrap();
+        let err = saved.check(&state, &observed, &plan).unwrap_err();
+        assert!(
+            matches!(&err, SavedPlanError::Stale(StaleReason::Config { dir: d }) if *d == saved.config_dir),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "saved plan is stale: the configuration in {} changed; run `dxctl plan` again",
+                saved.config_dir.display()
+            )
+        );
+    }
+
+    #[test]
+    fn a_plan_file_is_refused_by_kind() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("main.hcl"), "").unwrap();
+        let path = dir.path().join("plan.json");
+
+        let err = SavedPlan::read(&path).unwrap_err();
+        assert!(
+            matches!(&err, SavedPlanError::Read { source, .. } if source.kind() == std::io::ErrorKind::NotFound),
+            "{err:?}"
+        );
+
+        std::fs::write(&path, "not json").unwrap();
+        let err = SavedPlan::read(&path).unwrap_err();
+        assert!(matches!(err, SavedPlanError::NotAPlan { .. }), "{err:?}");
+
+        std::fs::write(&path, r#"{"format_version": 1}"#).unwrap();
+        let err = SavedPlan::read(&path).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                SavedPlanError::UnsupportedVersion {
+                    version: Some(1),
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "plan file {} has format_version 1; this dxctl reads 2. Run `dxctl plan --out` again",
+                path.display()
+            )
+        );
+        std::fs::write(&path, "{}").unwrap();
+        let err = SavedPlan::read(&path).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                SavedPlanError::UnsupportedVersion { version: None, .. }
+            ),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string().contains("has format_version (none);"),
+            "{err}"
+        );
+
+        std::fs::write(&path, r#"{"format_version": 2}"#).unwrap();
+        let err = SavedPlan::read(&path).unwrap_err();
+        assert!(matches!(err, SavedPlanError::NotAPlan { .. }), "{err:?}");
+
+        let saved = saved_from(dir.path());
+        saved.write(&path).unwrap();
+        assert_eq!(SavedPlan::read(&path).unwrap(), saved);
+        let err = saved.write(dir.path()).unwrap_err();
+        assert!(
+            matches!(&err, SavedPlanError::Write { path, .. } if path == dir.path()),
+            "{err:?}"
         );
     }
 }

@@ -3,6 +3,7 @@
 
 mod connections;
 mod engine;
+mod error;
 pub mod protocol;
 mod request_log;
 pub mod rpcv2;
@@ -18,15 +19,15 @@ use std::sync::PoisonError;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::Context as _;
 use tokio::sync::oneshot;
 
 pub use connections::{
     ServerLimits, DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
 };
 pub use engine::{Engine, RequestFault, DEFAULT_DELETION_DELAY, DEFAULT_PROVISION_DELAY};
+pub use error::{SaveError, SimError};
 pub use protocol::ApiError;
-pub use world::World;
+pub use world::{World, WorldError};
 
 use request_log::RequestLog;
 use saver::Saver;
@@ -68,7 +69,7 @@ impl Shared {
     }
 
     /// Waits until change `number` (from [`Shared::note_change`]) is saved.
-    async fn saved(&self, number: Option<u64>) -> anyhow::Result<()> {
+    async fn saved(&self, number: Option<u64>) -> Result<(), SaveError> {
         match (&self.saver, number) {
             (Some(saver), Some(number)) => saver.saved(number).await,
             _ => Ok(()),
@@ -110,13 +111,14 @@ impl RunningSim {
     }
 
     /// Stops serving and, when persisting, writes the final world.
-    pub async fn stop(mut self) -> anyhow::Result<()> {
+    pub async fn stop(mut self) -> Result<(), SimError> {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
         (&mut self.task)
             .await
-            .context("simulator task panicked")??;
+            .map_err(SimError::TaskPanicked)?
+            .map_err(SimError::Serve)?;
         let Some(saver) = &self.shared.saver else {
             return Ok(());
         };
@@ -126,21 +128,26 @@ impl RunningSim {
     }
 
     /// Serves until the task ends (for `dxctl sim serve`).
-    pub async fn wait(self) -> anyhow::Result<()> {
-        self.task.await.context("simulator task panicked")??;
-        Ok(())
+    pub async fn wait(self) -> Result<(), SimError> {
+        self.task
+            .await
+            .map_err(SimError::TaskPanicked)?
+            .map_err(SimError::Serve)
     }
 }
 
 /// Starts a simulator on `options.listen` (default 127.0.0.1 on an ephemeral port).
-pub async fn start(world: World, options: SimOptions) -> anyhow::Result<RunningSim> {
+pub async fn start(world: World, options: SimOptions) -> Result<RunningSim, SimError> {
     let listen = options
         .listen
         .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
     let listener = tokio::net::TcpListener::bind(listen)
         .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
-    let addr = listener.local_addr()?;
+        .map_err(|source| SimError::Listen {
+            addr: listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(SimError::LocalAddr)?;
     let log = options
         .request_log
         .as_deref()
@@ -182,9 +189,7 @@ use crate::clock::now_ms;
 fn snapshot(shared: Arc<Shared>) -> saver::Snapshot {
     Box::new(move || {
         // A poisoned lock means a request panicked mid-change: better no save than a half-changed world.
-        let mut engine = shared.engine.lock().map_err(|_| {
-            anyhow::anyhow!("the simulator's world is poisoned; it is no longer saved")
-        })?;
+        let mut engine = shared.engine.lock().map_err(|_| SaveError::Poisoned)?;
         engine.advance(now_ms());
         let counted = shared
             .saver

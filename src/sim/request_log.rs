@@ -7,8 +7,9 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::SystemTime;
 
-use anyhow::Context as _;
 use serde::Serialize;
+
+use super::SimError;
 
 #[derive(Debug, Serialize)]
 pub struct LogEntry {
@@ -53,12 +54,15 @@ pub struct RequestLog {
 }
 
 impl RequestLog {
-    pub fn create(path: &Path) -> anyhow::Result<RequestLog> {
+    pub fn create(path: &Path) -> Result<RequestLog, SimError> {
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(path)
-            .with_context(|| format!("cannot open request log {}", path.display()))?;
+            .map_err(|source| SimError::RequestLog {
+                path: path.to_path_buf(),
+                source,
+            })?;
         Ok(RequestLog {
             file: Mutex::new(file),
         })

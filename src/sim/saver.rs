@@ -7,22 +7,22 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use anyhow::Context as _;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 use super::engine::Engine;
 use super::world::World;
+use super::{SaveError, SimError};
 
 /// How far saving has got: the newest change a save attempt covered, and its error if it failed.
 #[derive(Clone, Debug, Default)]
 struct Saved {
     through: u64,
-    error: Option<Arc<str>>,
+    error: Option<SaveError>,
 }
 
 /// Takes the world as it is, and the number of changes it includes (under the engine lock, so both agree).
-pub type Snapshot = Box<dyn Fn() -> anyhow::Result<(u64, World)> + Send + Sync>;
+pub type Snapshot = Box<dyn Fn() -> Result<(u64, World), SaveError> + Send + Sync>;
 
 /// The request side of the writer: counts changes, and waits for them to be saved.
 pub struct Saver {
@@ -78,7 +78,7 @@ impl Saver {
     }
 
     /// Waits until a save covering change `number` has landed; its error if that save failed.
-    pub async fn saved(&self, number: u64) -> anyhow::Result<()> {
+    pub async fn saved(&self, number: u64) -> Result<(), SaveError> {
         let mut saved = self.saved.clone();
         let outcome = saved
             .wait_for(|s| s.through >= number)
@@ -86,20 +86,18 @@ impl Saver {
             .map(|s| s.error.clone());
         match outcome {
             Ok(None) => Ok(()),
-            Ok(Some(error)) => Err(anyhow::anyhow!("{error}")),
-            Err(_) => Err(anyhow::anyhow!("the world is no longer being saved")),
+            Ok(Some(error)) => Err(error),
+            Err(_) => Err(SaveError::Stopped),
         }
     }
 
     /// Saves the world as it is now (whether or not it changed), and waits for it to land.
-    pub async fn flush(&self, engine: &Mutex<Engine>) -> anyhow::Result<()> {
+    pub async fn flush(&self, engine: &Mutex<Engine>) -> Result<(), SimError> {
         let number = {
-            let mut engine = engine
-                .lock()
-                .map_err(|_| anyhow::anyhow!("sim world poisoned"))?;
+            let mut engine = engine.lock().map_err(|_| SimError::WorldPoisoned)?;
             self.note_change(&mut engine)
         };
-        self.saved(number).await
+        Ok(self.saved(number).await?)
     }
 
     /// Stops the writer once it is idle (call [`Saver::flush`] first to save the last changes).
@@ -146,18 +144,21 @@ impl Writer {
                 };
                 let result =
                     crate::state::write_atomically(&path, world.to_json().as_bytes(), false)
-                        .with_context(|| format!("cannot save sandbox world {}", path.display()));
+                        .map_err(|source| SaveError::Write {
+                            path,
+                            source: Arc::new(source),
+                        });
                 (covered, result)
             })
             .await;
             let (covered, result) = match attempt {
-                Ok((covered, result)) => (covered, result.map_err(|e| format!("{e:#}"))),
-                Err(e) => (requested, Err(format!("saving the world failed: {e}"))),
+                Ok(done) => done,
+                Err(e) => (requested, Err(SaveError::Failed(Arc::new(e)))),
             };
             through = through.max(covered);
             self.saved.send_replace(Saved {
                 through,
-                error: result.err().map(Arc::from),
+                error: result.err(),
             });
         }
     }
@@ -237,7 +238,10 @@ mod tests {
         assert_eq!(World::load(&path).unwrap().sim.seed, Some(19));
         s.stop().await;
         assert!(
-            s.saved(s.changes.borrow().saturating_add(1)).await.is_err(),
+            matches!(
+                s.saved(s.changes.borrow().saturating_add(1)).await,
+                Err(SaveError::Stopped)
+            ),
             "no saves after stop"
         );
     }
@@ -251,11 +255,16 @@ mod tests {
         let engine = engine();
         let (s, writer) = Saver::new();
         let s = Arc::new(s);
-        saver(&engine, path, &s, writer, Duration::ZERO);
+        saver(&engine, path.clone(), &s, writer, Duration::ZERO);
         let err = s.flush(&engine).await.unwrap_err();
         assert!(
-            format!("{err:#}").contains("cannot save sandbox world"),
-            "{err:#}"
+            matches!(&err, SimError::Save(SaveError::Write { path: p, .. }) if *p == path),
+            "{err:?}"
+        );
+        assert!(
+            super::super::error::chain(&err)
+                .starts_with(&format!("cannot save sandbox world {}: ", path.display())),
+            "{err:?}"
         );
         s.stop().await;
     }

@@ -1,15 +1,81 @@
 //! The simulator's world: VIFs, connections and LAGs in the API's own JSON shapes, keeping fields it does not model.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::world_check::Problems;
+
 pub const DEFAULT_REGION: &str = "us-east-1";
+
+/// Why a world file, a `sim` setting or a command-line fault or rate limit was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum WorldError {
+    #[error("cannot read world file {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file was read; what is wrong with it is the source.
+    #[error("invalid world file {path}")]
+    Invalid {
+        path: PathBuf,
+        #[source]
+        source: Box<WorldError>,
+    },
+    /// The AWS data breaks the Direct Connect API model: every problem, located.
+    #[error(transparent)]
+    Check(#[from] Problems),
+    /// Not the shape of a world (an unknown `sim` setting, say), located.
+    #[error("line {line}, column {column}")]
+    Json {
+        line: usize,
+        column: usize,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A duration setting that is not a duration; `setting` is its path under `sim.` (`faults.latency`, or a
+    /// region of `consistencyWindowByRegion`).
+    #[error("sim.{setting} {value:?}")]
+    BadDuration {
+        setting: String,
+        value: String,
+        #[source]
+        source: humantime::DurationError,
+    },
+    /// A fault rate (`throttleRate`…) outside 0..=1.
+    #[error("sim.faults.{setting} is {rate}; rates are fractions from 0 to 1")]
+    RateOutOfRange { setting: &'static str, rate: f64 },
+    /// A `sim.rateLimits` bucket whose `perSecond` or `burst` is not a positive number.
+    #[error("sim.rateLimits.{key}: perSecond and burst must be positive numbers")]
+    RateLimitNotPositive { key: String },
+    /// A `RATE[/BURST]` part that is not a positive number.
+    #[error("{text:?} is not a positive number")]
+    BadRateLimit { text: String },
+    /// A `--fault` that is not `KEY=VALUE`.
+    #[error("--fault {spec:?}: expected KEY=VALUE")]
+    BadFaultSpec { spec: String },
+    /// A `--fault latency=` or `late-write-delay=` that is not a duration.
+    #[error("--fault {key}={value}")]
+    BadFaultDuration {
+        key: String,
+        value: String,
+        #[source]
+        source: humantime::DurationError,
+    },
+    /// A `--fault` rate that is not a number from 0 to 1.
+    #[error("--fault {key}={value}: the rate must be a number from 0 to 1")]
+    BadFaultRate { key: String, value: String },
+    #[error("unknown fault {key:?}; expected one of {}", Faults::KEYS.join(", "))]
+    UnknownFault { key: String },
+    #[error("unknown transitioning rule {rule:?}; expected vif-or-peers, vif or off")]
+    UnknownTransitioningRule { rule: String },
+}
 
 /// A whole world file. `describe-virtual-interfaces` output pastes in as is.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -135,15 +201,15 @@ pub enum TransitioningRule {
 }
 
 impl std::str::FromStr for TransitioningRule {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = WorldError;
+    fn from_str(s: &str) -> Result<Self, WorldError> {
         match s {
             "vif-or-peers" => Ok(TransitioningRule::VifOrPeers),
             "vif" => Ok(TransitioningRule::Vif),
             "off" => Ok(TransitioningRule::Off),
-            other => Err(format!(
-                "unknown transitioning rule {other:?}; expected vif-or-peers, vif or off"
-            )),
+            other => Err(WorldError::UnknownTransitioningRule {
+                rule: other.to_string(),
+            }),
         }
     }
 }
@@ -164,17 +230,19 @@ impl RateLimit {
     }
 
     /// Parses `RATE` or `RATE/BURST`, e.g. `2` or `2.5/5`.
-    pub fn parse(text: &str) -> Result<RateLimit, String> {
+    pub fn parse(text: &str) -> Result<RateLimit, WorldError> {
         let (rate, burst) = match text.split_once('/') {
             Some((r, b)) => (r, Some(b)),
             None => (text, None),
         };
-        let number = |t: &str| -> Result<f64, String> {
+        let number = |t: &str| -> Result<f64, WorldError> {
             t.trim()
                 .parse::<f64>()
                 .ok()
                 .filter(|v| v.is_finite() && *v > 0.0)
-                .ok_or_else(|| format!("{t:?} is not a positive number"))
+                .ok_or_else(|| WorldError::BadRateLimit {
+                    text: t.to_string(),
+                })
         };
         Ok(RateLimit {
             per_second: number(rate)?,
@@ -197,13 +265,18 @@ impl Faults {
     }
 
     /// Sets one fault from a command-line `KEY=VALUE`.
-    pub fn set(&mut self, spec: &str) -> anyhow::Result<()> {
+    pub fn set(&mut self, spec: &str) -> Result<(), WorldError> {
         let (key, value) = spec
             .split_once('=')
-            .ok_or_else(|| anyhow::anyhow!("--fault {spec:?}: expected KEY=VALUE"))?;
+            .ok_or_else(|| WorldError::BadFaultSpec {
+                spec: spec.to_string(),
+            })?;
         if key == "latency" || key == "late-write-delay" {
-            humantime::parse_duration(value)
-                .map_err(|e| anyhow::anyhow!("--fault {key}={value}: {e}"))?;
+            humantime::parse_duration(value).map_err(|source| WorldError::BadFaultDuration {
+                key: key.to_string(),
+                value: value.to_string(),
+                source,
+            })?;
             let slot = if key == "latency" {
                 &mut self.latency
             } else {
@@ -216,8 +289,9 @@ impl Faults {
             .parse()
             .ok()
             .filter(|r| (0.0..=1.0).contains(r))
-            .ok_or_else(|| {
-                anyhow::anyhow!("--fault {key}={value}: the rate must be a number from 0 to 1")
+            .ok_or_else(|| WorldError::BadFaultRate {
+                key: key.to_string(),
+                value: value.to_string(),
             })?;
         let slot = match key {
             "throttle" => &mut self.throttle_rate,
@@ -231,10 +305,11 @@ impl Faults {
             "stuck-pending" => &mut self.stuck_pending_rate,
             "end-deleted" => &mut self.end_deleted_rate,
             "bgp-down" => &mut self.bgp_down_rate,
-            other => anyhow::bail!(
-                "unknown fault {other:?}; expected one of {}",
-                Faults::KEYS.join(", ")
-            ),
+            other => {
+                return Err(WorldError::UnknownFault {
+                    key: other.to_string(),
+                })
+            }
         };
         *slot = rate;
         Ok(())
@@ -263,7 +338,7 @@ impl Faults {
     }
 
     /// Checks rates and durations, as a world file's `sim.faults` is checked on load.
-    pub fn checked(&self) -> anyhow::Result<()> {
+    pub fn checked(&self) -> Result<(), WorldError> {
         for (name, rate) in [
             ("throttleRate", self.throttle_rate),
             ("serverErrorRate", self.server_error_rate),
@@ -278,7 +353,10 @@ impl Faults {
             ("bgpDownRate", self.bgp_down_rate),
         ] {
             if !(0.0..=1.0).contains(&rate) {
-                anyhow::bail!("sim.faults.{name} is {rate}; rates are fractions from 0 to 1");
+                return Err(WorldError::RateOutOfRange {
+                    setting: name,
+                    rate,
+                });
             }
         }
         for (name, d) in [
@@ -286,8 +364,7 @@ impl Faults {
             ("lateWriteDelay", &self.late_write_delay),
         ] {
             if let Some(d) = d {
-                humantime::parse_duration(d)
-                    .map_err(|e| anyhow::anyhow!("sim.faults.{name} {d:?}: {e}"))?;
+                check_duration(&format!("faults.{name}"), d)?;
             }
         }
         Ok(())
@@ -295,7 +372,7 @@ impl Faults {
 }
 
 impl SimSettings {
-    fn check(&self) -> anyhow::Result<()> {
+    fn check(&self) -> Result<(), WorldError> {
         let durations = [
             ("provisionDelay", &self.provision_delay),
             ("deletionDelay", &self.deletion_delay),
@@ -312,13 +389,13 @@ impl SimSettings {
             .filter_map(|(n, d)| d.as_ref().map(|d| (n, d)))
             .chain(by_region)
         {
-            humantime::parse_duration(d).map_err(|e| anyhow::anyhow!("sim.{name} {d:?}: {e}"))?;
+            check_duration(name, d)?;
         }
         for (key, limit) in &self.rate_limits {
             if !(limit.per_second.is_finite() && limit.per_second > 0.0)
                 || limit.burst.is_some_and(|b| !(b.is_finite() && b > 0.0))
             {
-                anyhow::bail!("sim.rateLimits.{key}: perSecond and burst must be positive numbers");
+                return Err(WorldError::RateLimitNotPositive { key: key.clone() });
             }
         }
         self.faults.checked()
@@ -570,6 +647,17 @@ mod shared_vifs {
     }
 }
 
+/// Checks the duration setting `sim.{setting}`.
+fn check_duration(setting: &str, value: &str) -> Result<(), WorldError> {
+    humantime::parse_duration(value)
+        .map(drop)
+        .map_err(|source| WorldError::BadDuration {
+            setting: setting.to_string(),
+            value: value.to_string(),
+            source,
+        })
+}
+
 /// A duration setting such as "2s"; `parse` already rejected malformed ones.
 fn duration(text: &Option<String>) -> Option<Duration> {
     text.as_deref()
@@ -586,17 +674,25 @@ pub struct Parent<'a> {
 }
 
 impl World {
-    pub fn load(path: &Path) -> anyhow::Result<World> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read world file {}", path.display()))?;
-        World::parse(&text).with_context(|| format!("invalid world file {}", path.display()))
+    pub fn load(path: &Path) -> Result<World, WorldError> {
+        let text = std::fs::read_to_string(path).map_err(|source| WorldError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        World::parse(&text).map_err(|e| WorldError::Invalid {
+            path: path.to_path_buf(),
+            source: Box::new(e),
+        })
     }
 
     /// Parses a world; errors carry line and column.
-    pub fn parse(text: &str) -> anyhow::Result<World> {
+    pub fn parse(text: &str) -> Result<World, WorldError> {
         super::world_check::check(text)?;
-        let mut world: World = serde_json::from_str(text)
-            .map_err(|e| anyhow::anyhow!("line {}, column {}: {e}", e.line(), e.column()))?;
+        let mut world: World = serde_json::from_str(text).map_err(|source| WorldError::Json {
+            line: source.line(),
+            column: source.column(),
+            source,
+        })?;
         world.sim.check()?;
         world.timestamps_to_epoch_seconds();
         Ok(world)
@@ -693,10 +789,141 @@ mod tests {
             r#"{"sim": {"faults": {"throtleRate": 1}}}"#,
         ] {
             let err = World::parse(text).unwrap_err();
-            assert!(format!("{err:#}").contains("unknown field"), "{err:#}");
+            let WorldError::Json {
+                line: 1, source, ..
+            } = &err
+            else {
+                panic!("{err:?}");
+            };
+            assert!(source.to_string().contains("unknown field"), "{err:?}");
         }
         World::parse(r#"{"sim": {"consistencyWindow": "2s", "faults": {"throttleRate": 1}}}"#)
             .unwrap();
+    }
+
+    #[test]
+    fn a_bad_sim_setting_is_refused_by_kind() {
+        let err = World::parse(r#"{"sim": {"consistencyWindowByRegion": {"eu-west-1": "soon"}}}"#)
+            .unwrap_err();
+        assert!(
+            matches!(&err, WorldError::BadDuration { setting, value, .. } if setting == "eu-west-1" && value == "soon"),
+            "{err:?}"
+        );
+        let err = World::parse(r#"{"sim": {"faults": {"latency": "2 parsecs"}}}"#).unwrap_err();
+        assert!(
+            matches!(&err, WorldError::BadDuration { setting, .. } if setting == "faults.latency"),
+            "{err:?}"
+        );
+        let err = World::parse(r#"{"sim": {"faults": {"dropRate": 1.5}}}"#).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                WorldError::RateOutOfRange {
+                    setting: "dropRate",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let err =
+            World::parse(r#"{"sim": {"rateLimits": {"describe": {"perSecond": 0}}}}"#).unwrap_err();
+        assert!(
+            matches!(&err, WorldError::RateLimitNotPositive { key } if key == "describe"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn a_world_file_is_refused_as_unreadable_or_invalid() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.json");
+        let err = World::load(&missing).unwrap_err();
+        assert!(
+            matches!(&err, WorldError::Read { path, source } if *path == missing && source.kind() == std::io::ErrorKind::NotFound),
+            "{err:?}"
+        );
+        let bad = dir.path().join("bad.json");
+        std::fs::write(&bad, r#"{"virtualInterfaces": 5}"#).unwrap();
+        let err = World::load(&bad).unwrap_err();
+        let WorldError::Invalid { path, source } = &err else {
+            panic!("{err:?}");
+        };
+        assert_eq!(*path, bad);
+        assert!(matches!(**source, WorldError::Check(_)), "{err:?}");
+        // As the binary prints it: the file, then the located problem.
+        assert_eq!(
+            format!("{:#}", anyhow::Error::from(err)),
+            format!(
+                "invalid world file {}: {source}",
+                bad.display(),
+                source = World::parse(r#"{"virtualInterfaces": 5}"#).unwrap_err()
+            )
+        );
+    }
+
+    #[test]
+    fn fault_specs_are_refused_by_kind() {
+        let mut faults = Faults::default();
+        let err = faults.set("nonsense").unwrap_err();
+        assert!(
+            matches!(&err, WorldError::BadFaultSpec { spec } if spec == "nonsense"),
+            "{err:?}"
+        );
+        assert_eq!(err.to_string(), r#"--fault "nonsense": expected KEY=VALUE"#);
+        let err = faults.set("nonsense=0.5").unwrap_err();
+        assert!(
+            matches!(&err, WorldError::UnknownFault { key } if key == "nonsense"),
+            "{err:?}"
+        );
+        assert!(err
+            .to_string()
+            .starts_with(r#"unknown fault "nonsense"; expected one of throttle, server-error,"#));
+        for spec in ["throttle=2", "throttle=-0.1", "throttle=often"] {
+            let err = faults.set(spec).unwrap_err();
+            assert!(
+                matches!(&err, WorldError::BadFaultRate { key, .. } if key == "throttle"),
+                "{spec}: {err:?}"
+            );
+        }
+        let err = faults.set("latency=slow").unwrap_err();
+        assert!(
+            matches!(&err, WorldError::BadFaultDuration { key, value, .. } if key == "latency" && value == "slow"),
+            "{err:?}"
+        );
+        assert_eq!(faults, Faults::default(), "a refused fault changes nothing");
+        faults.set("throttle=0.25").unwrap();
+        faults.set("latency=20ms").unwrap();
+        assert_eq!(
+            (faults.throttle_rate, faults.latency()),
+            (0.25, Duration::from_millis(20))
+        );
+    }
+
+    #[test]
+    fn rate_limits_and_rules_are_refused_by_kind() {
+        assert_eq!(
+            RateLimit::parse("2.5/5").unwrap(),
+            RateLimit {
+                per_second: 2.5,
+                burst: Some(5.0)
+            }
+        );
+        for (text, bad) in [("0", "0"), ("2/-1", "-1"), ("fast", "fast")] {
+            let err = RateLimit::parse(text).unwrap_err();
+            assert!(
+                matches!(&err, WorldError::BadRateLimit { text } if text == bad),
+                "{text}: {err:?}"
+            );
+        }
+        let err = "sometimes".parse::<TransitioningRule>().unwrap_err();
+        assert!(
+            matches!(&err, WorldError::UnknownTransitioningRule { rule } if rule == "sometimes"),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            r#"unknown transitioning rule "sometimes"; expected vif-or-peers, vif or off"#
+        );
     }
 
     #[test]

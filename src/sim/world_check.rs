@@ -184,7 +184,7 @@ impl Rule {
 
 /// One problem, located at the offending value (or the object lacking a member).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct WorldError {
+pub struct Problem {
     /// e.g. `virtualInterfaces[0].bgpPeers[1].bgpPeerState`; empty for syntax errors.
     pub path: String,
     /// 1-based.
@@ -196,7 +196,7 @@ pub struct WorldError {
     pub message: String,
 }
 
-impl fmt::Display for WorldError {
+impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "line {}, column {}: ", self.line, self.column)?;
         if !self.path.is_empty() {
@@ -208,9 +208,9 @@ impl fmt::Display for WorldError {
 
 /// Every problem found in a world file, in file order.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct WorldErrors(pub Vec<WorldError>);
+pub struct Problems(pub Vec<Problem>);
 
-impl fmt::Display for WorldErrors {
+impl fmt::Display for Problems {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, e) in self.0.iter().enumerate() {
             if i > 0 {
@@ -222,10 +222,10 @@ impl fmt::Display for WorldErrors {
     }
 }
 
-impl std::error::Error for WorldErrors {}
+impl std::error::Error for Problems {}
 
 /// Checks the AWS-data parts of a world file's text against the Direct Connect API's types and enums.
-pub fn check(text: &str) -> Result<(), WorldErrors> {
+pub fn check(text: &str) -> Result<(), Problems> {
     let strict = ParseOptions {
         allow_comments: false,
         allow_loose_object_property_names: false,
@@ -241,7 +241,7 @@ pub fn check(text: &str) -> Result<(), WorldErrors> {
     let root = match jsonc_parser::parse_to_ast(text, &CollectOptions::default(), &strict) {
         Ok(parsed) => parsed.value,
         Err(e) => {
-            return Err(WorldErrors(vec![WorldError {
+            return Err(Problems(vec![Problem {
                 path: String::new(),
                 line: e.line_display(),
                 column: e.column_display(),
@@ -269,7 +269,7 @@ pub fn check(text: &str) -> Result<(), WorldErrors> {
         return Ok(());
     }
     checker.errors.sort_by_key(|(offset, _)| *offset);
-    Err(WorldErrors(
+    Err(Problems(
         checker.errors.into_iter().map(|(_, e)| e).collect(),
     ))
 }
@@ -277,7 +277,7 @@ pub fn check(text: &str) -> Result<(), WorldErrors> {
 struct Checker<'t> {
     text: &'t str,
     /// With the byte offset each was found at, to sort them into file order.
-    errors: Vec<(usize, WorldError)>,
+    errors: Vec<(usize, Problem)>,
     /// Ids seen so far, by id member, with the offset of their first use.
     seen: HashMap<&'static str, HashMap<String, usize>>,
 }
@@ -465,7 +465,7 @@ impl Checker<'_> {
         let (line, column) = line_column(self.text, offset);
         self.errors.push((
             offset,
-            WorldError {
+            Problem {
                 path: path.to_string(),
                 line,
                 column,

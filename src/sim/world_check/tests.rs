@@ -6,7 +6,7 @@ fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn errors(text: &str) -> Vec<WorldError> {
+fn errors(text: &str) -> Vec<Problem> {
     check(text).expect_err("the world is refused").0
 }
 
