@@ -104,7 +104,8 @@ pub async fn execute<D: DirectConnect, S: StateStore + Clone + Send + 'static>(
     }
     if settled_intents {
         // Peers adopted from earlier lost creates, and settled intents, are written before anything else runs.
-        if let Err(e) = recorder.flush().await {
+        // As anyhow, so `{:#}` prints the cause after the message, as the CLI prints errors.
+        if let Err(e) = recorder.flush().await.map_err(anyhow::Error::from) {
             summary
                 .failures
                 .push(("(state)".into(), format!("cannot write the state: {e:#}")));
@@ -188,7 +189,7 @@ pub async fn execute<D: DirectConnect, S: StateStore + Clone + Send + 'static>(
         }
     }
     let (state, folded) = recorder.finish().await;
-    if let Err(e) = folded {
+    if let Err(e) = folded.map_err(anyhow::Error::from) {
         summary.failures.push((
             "(state)".into(),
             format!(

@@ -69,6 +69,13 @@ impl From<anyhow::Error> for Stop {
     }
 }
 
+/// The state recorder's failures read as any other: the message, then its causes.
+impl From<crate::state::StateError> for Stop {
+    fn from(e: crate::state::StateError) -> Stop {
+        Stop::from(anyhow::Error::from(e))
+    }
+}
+
 type Step<T> = Result<T, Stop>;
 
 /// What one send of a mutating call came to.
