@@ -22,6 +22,7 @@ mod cli;
 pub mod clock;
 mod commands;
 pub mod config;
+mod error_chain;
 pub mod model;
 mod observe;
 pub mod plan;

@@ -24,9 +24,9 @@ pub enum SavedPlanError {
         #[source]
         source: std::io::Error,
     },
-    /// The config directory's files could not be listed (the config loader's error, whose type is its own).
+    /// The config directory's files could not be listed.
     #[error(transparent)]
-    ConfigFiles(Box<dyn std::error::Error + Send + Sync>),
+    ConfigFiles(crate::config::ConfigError),
     #[error("cannot read {path}")]
     ReadConfigFile {
         path: PathBuf,
@@ -231,8 +231,7 @@ fn hex(bytes: &[u8]) -> String {
 
 pub fn config_fingerprint(dir: &Path) -> Result<String, SavedPlanError> {
     let mut hash = Sha256::new();
-    let files =
-        crate::config::config_files(dir).map_err(|e| SavedPlanError::ConfigFiles(e.into()))?;
+    let files = crate::config::config_files(dir).map_err(SavedPlanError::ConfigFiles)?;
     for path in files {
         let name = path
             .file_name()

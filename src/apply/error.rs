@@ -7,11 +7,13 @@ use std::sync::Arc;
 use super::poll::Waited;
 use super::readiness::Unreachable;
 use crate::aws::{Failure, Operation};
+use crate::error_chain::Chain;
 use crate::model::{PeerState, VifId};
 use crate::plan::intents::Settlement;
+use crate::state::StateError;
 
 /// A state write that failed, shared by the steps that waited on it.
-pub type RecordError = Arc<dyn std::error::Error + Send + Sync>;
+pub type RecordError = Arc<StateError>;
 
 /// Why a change failed.
 #[derive(Clone, Debug, thiserror::Error)]
@@ -73,16 +75,16 @@ pub enum ApplyError {
     #[error("create outcome unknown: {}", .0.describe())]
     Unsettled(Settlement),
     /// The state could not be written before anything was sent.
-    #[error("cannot write the state: {}", Chain(.0.as_ref()))]
+    #[error("cannot write the state: {}", Chain(.0.as_ref() as &StateError))]
     StateWrite(RecordError),
     /// A state write failed: nothing more is sent for this VIF.
-    #[error("{}", Chain(.0.as_ref()))]
+    #[error("{}", Chain(.0.as_ref() as &StateError))]
     Record(RecordError),
     /// The journal could not be folded into the state file at the end; nothing is lost.
     #[error(
         "cannot fold the state journal into the state file: {}; the journal keeps every change, and the next \
          apply folds it in",
-        Chain(.0.as_ref())
+        Chain(.0.as_ref() as &StateError)
     )]
     Fold(RecordError),
 }
@@ -139,20 +141,5 @@ impl fmt::Display for WaitEnd<'_> {
             Waited::AwaitingApproval => f.write_str("awaiting AWS approval"),
             other => write!(f, "{other:?}"),
         }
-    }
-}
-
-/// An error and its causes, `: `-separated, as the command edge prints them.
-struct Chain<'a>(&'a (dyn std::error::Error + 'static));
-
-impl fmt::Display for Chain<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut cause = self.0.source();
-        while let Some(c) = cause {
-            write!(f, ": {c}")?;
-            cause = c.source();
-        }
-        Ok(())
     }
 }

@@ -307,10 +307,10 @@ impl Memory {
 }
 
 impl StateStore for Memory {
-    fn load(&self) -> anyhow::Result<State> {
+    fn load(&self) -> crate::state::Result<State> {
         Ok(self.last())
     }
-    fn save(&self, state: &mut State) -> anyhow::Result<()> {
+    fn save(&self, state: &mut State) -> crate::state::Result<()> {
         state.serial += 1;
         self.0.lock().unwrap().push(state.clone());
         Ok(())

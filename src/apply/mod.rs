@@ -106,9 +106,7 @@ pub async fn execute<D: DirectConnect, S: StateStore + Clone + Send + 'static>(
         if let Err(e) = recorder.flush().await {
             summary.failures.push((
                 "(state)".into(),
-                ApplyError::StateWrite(RecordError::from(
-                    Box::<dyn std::error::Error + Send + Sync>::from(e),
-                )),
+                ApplyError::StateWrite(RecordError::new(e)),
             ));
             summary.state = recorder.into_state();
             return summary;
@@ -191,12 +189,9 @@ pub async fn execute<D: DirectConnect, S: StateStore + Clone + Send + 'static>(
     }
     let (state, folded) = recorder.finish().await;
     if let Err(e) = folded {
-        summary.failures.push((
-            "(state)".into(),
-            ApplyError::Fold(RecordError::from(
-                Box::<dyn std::error::Error + Send + Sync>::from(e),
-            )),
-        ));
+        summary
+            .failures
+            .push(("(state)".into(), ApplyError::Fold(RecordError::new(e))));
     }
     summary.state = state;
     summary

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::model::{PeerAddress, VifId};
-use crate::state::{Call, Change, Intent, Journal, PeerRecord, State, StateStore};
+use crate::state::{Call, Change, Intent, Journal, PeerRecord, State, StateError, StateStore};
 
 pub struct Recorder<S> {
     store: S,
@@ -58,7 +58,7 @@ impl<S: StateStore + Clone + Send + 'static> Recorder<S> {
     }
 
     /// Makes the changes `change` computes from the current state, then returns once a write includes them.
-    async fn update(&self, change: impl FnOnce(&State) -> Vec<Change>) -> anyhow::Result<()> {
+    async fn update(&self, change: impl FnOnce(&State) -> Vec<Change>) -> Result<(), StateError> {
         let mine = {
             let mut memory = self.memory();
             for c in change(&memory.state) {
@@ -117,7 +117,7 @@ impl<S: StateStore + Clone + Send + 'static> Recorder<S> {
             } else {
                 None
             };
-            anyhow::Ok((snapshot, journal))
+            Ok::<_, StateError>((snapshot, journal))
         })
         .await??;
         {
@@ -143,7 +143,7 @@ impl<S: StateStore + Clone + Send + 'static> Recorder<S> {
         &self,
         mut record: PeerRecord,
         deposes: Option<&str>,
-    ) -> anyhow::Result<()> {
+    ) -> Result<(), StateError> {
         self.update(|state| {
             if let Some(old) = state.peer(&record.address) {
                 record.deposed.extend(old.deposed.iter().cloned());
@@ -172,12 +172,12 @@ impl<S: StateStore + Clone + Send + 'static> Recorder<S> {
     }
 
     /// Records (and writes) that a call is about to be sent, before it is sent.
-    pub async fn intend(&self, intent: Intent) -> anyhow::Result<()> {
+    pub async fn intend(&self, intent: Intent) -> Result<(), StateError> {
         self.update(|_| vec![Change::PutIntent(intent)]).await
     }
 
     /// Drops the intent for `address`: its outcome is settled and nothing else records it.
-    pub async fn settle(&self, address: &PeerAddress) -> anyhow::Result<()> {
+    pub async fn settle(&self, address: &PeerAddress) -> Result<(), StateError> {
         if self.intent(address).is_none() {
             return Ok(());
         }
@@ -199,7 +199,7 @@ impl<S: StateStore + Clone + Send + 'static> Recorder<S> {
             .collect()
     }
 
-    pub async fn remove(&self, address: &PeerAddress) -> anyhow::Result<()> {
+    pub async fn remove(&self, address: &PeerAddress) -> Result<(), StateError> {
         self.update(|state| {
             let mut changes = Vec::with_capacity(2);
             if state.peer(address).is_some() {
@@ -213,7 +213,7 @@ impl<S: StateStore + Clone + Send + 'static> Recorder<S> {
         .await
     }
 
-    pub async fn remove_deposed(&self, address: &PeerAddress, id: &str) -> anyhow::Result<()> {
+    pub async fn remove_deposed(&self, address: &PeerAddress, id: &str) -> Result<(), StateError> {
         self.update(|state| {
             let mut changes = Vec::with_capacity(2);
             if let Some(r) = state.peer(address) {
@@ -236,7 +236,7 @@ impl<S: StateStore + Clone + Send + 'static> Recorder<S> {
     }
 
     /// Writes the state as it stands (an apply whose only change is settling earlier intents).
-    pub async fn flush(&self) -> anyhow::Result<()> {
+    pub async fn flush(&self) -> Result<(), StateError> {
         self.update(|_| Vec::new()).await
     }
 
@@ -251,7 +251,7 @@ impl<S: StateStore + Clone + Send + 'static> Recorder<S> {
     /// Ends the run: folds the journal into the state proper, so the next reader finds one file again. Returns the
     /// state in memory, and whether folding worked (if not, the journal keeps everything and the next apply folds
     /// it in).
-    pub async fn finish(self) -> (State, anyhow::Result<()>) {
+    pub async fn finish(self) -> (State, Result<(), StateError>) {
         let writer = self.writer.into_inner();
         let memory = self
             .memory
@@ -269,7 +269,7 @@ impl<S: StateStore + Clone + Send + 'static> Recorder<S> {
             None => store.recover(),
         })
         .await
-        .map_err(anyhow::Error::from)
+        .map_err(StateError::from)
         .and_then(|r| r);
         (memory.state, folded)
     }
@@ -293,10 +293,10 @@ mod tests {
     }
 
     impl StateStore for Gated {
-        fn load(&self) -> anyhow::Result<State> {
+        fn load(&self) -> crate::state::Result<State> {
             Ok(self.last.lock().unwrap().clone())
         }
-        fn save(&self, state: &mut State) -> anyhow::Result<()> {
+        fn save(&self, state: &mut State) -> crate::state::Result<()> {
             while !self.open.load(Ordering::SeqCst) {
                 std::thread::sleep(std::time::Duration::from_millis(1));
             }
@@ -379,10 +379,14 @@ mod tests {
     struct MemoryJournal(Journaled);
 
     impl Journal for MemoryJournal {
-        fn append(&mut self, serial: u64, changes: &[Change]) -> anyhow::Result<()> {
+        fn append(&mut self, serial: u64, changes: &[Change]) -> crate::state::Result<()> {
             if self.0.appends.lock().unwrap().len() + 1 == self.0.fail_append.load(Ordering::SeqCst)
             {
-                anyhow::bail!("disk full");
+                return Err(StateError::Io {
+                    access: crate::state::Access::AppendJournal,
+                    path: "memory.journal".into(),
+                    source: std::io::Error::other("disk full"),
+                });
             }
             self.0
                 .appends
@@ -399,19 +403,19 @@ mod tests {
     }
 
     impl StateStore for Journaled {
-        fn load(&self) -> anyhow::Result<State> {
+        fn load(&self) -> crate::state::Result<State> {
             Ok(self.last.lock().unwrap().clone())
         }
-        fn save(&self, state: &mut State) -> anyhow::Result<()> {
+        fn save(&self, state: &mut State) -> crate::state::Result<()> {
             state.serial += 1;
             self.saves.fetch_add(1, Ordering::SeqCst);
             *self.last.lock().unwrap() = state.clone();
             Ok(())
         }
-        fn journal(&self, _saved: &State) -> anyhow::Result<Option<Box<dyn Journal>>> {
+        fn journal(&self, _saved: &State) -> crate::state::Result<Option<Box<dyn Journal>>> {
             Ok(Some(Box::new(MemoryJournal(self.clone()))))
         }
-        fn compact(&self, state: &State) -> anyhow::Result<()> {
+        fn compact(&self, state: &State) -> crate::state::Result<()> {
             *self.compacted.lock().unwrap() = Some(state.clone());
             Ok(())
         }

@@ -21,7 +21,7 @@ use crate::clock::{now_ms, rfc3339};
 use crate::model::{ObservedPeer, PeerSpec, PeerState};
 use crate::plan::intents::{Created, Deleted};
 use crate::plan::{Action, Change, Forgotten, Incarnation, Kind, Order};
-use crate::state::{Call, Creation, Intent, PeerRecord, StateStore};
+use crate::state::{Call, Creation, Intent, PeerRecord, StateError, StateStore};
 
 /// Sends of one call, counting the ones AWS refused for now (throttled, transitioning) and the ones settled as
 /// not having happened. The apply's deadline usually ends a hopeless run sooner.
@@ -71,11 +71,10 @@ impl From<ApplyError> for Stop {
     }
 }
 
-impl From<anyhow::Error> for Stop {
-    fn from(e: anyhow::Error) -> Stop {
-        Stop::from(ApplyError::Record(RecordError::from(Box::<
-            dyn std::error::Error + Send + Sync,
-        >::from(e))))
+/// A state write that failed: nothing more is sent for this VIF.
+impl From<StateError> for Stop {
+    fn from(e: StateError) -> Stop {
+        Stop::from(ApplyError::Record(RecordError::new(e)))
     }
 }
 

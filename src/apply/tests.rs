@@ -431,10 +431,10 @@ mod ambiguous {
     struct Memory(Arc<Mutex<State>>);
 
     impl StateStore for Memory {
-        fn load(&self) -> anyhow::Result<State> {
+        fn load(&self) -> crate::state::Result<State> {
             Ok(self.0.lock().unwrap().clone())
         }
-        fn save(&self, state: &mut State) -> anyhow::Result<()> {
+        fn save(&self, state: &mut State) -> crate::state::Result<()> {
             state.serial += 1;
             *self.0.lock().unwrap() = state.clone();
             Ok(())

@@ -133,7 +133,7 @@ impl Failure {
                 kind: FailureKind::Lost,
                 code: None,
                 message: format!(
-                    "an unexpected HTTP {status} (the answer is not shown: it may hold auth keys)"
+                    "HTTP {status}: an answer that could not be read (not shown: it may hold auth keys)"
                 ),
             };
         };

@@ -1,7 +1,5 @@
 //! The simulator's errors: starting, serving and stopping it, and saving its world.
 
-use std::error::Error;
-use std::fmt::Write as _;
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -58,35 +56,4 @@ pub enum SaveError {
     /// The writer has stopped; no later change will be saved.
     #[error("the world is no longer being saved")]
     Stopped,
-}
-
-/// An error and its causes as `anyhow` prints them with `{:#}` (`outer: inner: …`), for error messages the
-/// simulator sends over HTTP.
-pub(crate) fn chain(error: &dyn Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let _ = write!(text, ": {cause}");
-        source = cause.source();
-    }
-    text
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn chain_joins_causes_as_anyhow_does() {
-        let error = SimError::Listen {
-            addr: SocketAddr::from(([127, 0, 0, 1], 1)),
-            source: io::Error::new(io::ErrorKind::AddrInUse, "address in use"),
-        };
-        assert_eq!(
-            chain(&error),
-            format!("{:#}", anyhow::Error::from(error)).as_str()
-        );
-        let flat = SimError::Save(SaveError::Stopped);
-        assert_eq!(chain(&flat), "the world is no longer being saved");
-    }
 }

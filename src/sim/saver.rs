@@ -262,7 +262,7 @@ mod tests {
             "{err:?}"
         );
         assert!(
-            super::super::error::chain(&err)
+            crate::error_chain::chain(&err)
                 .starts_with(&format!("cannot save sandbox world {}: ", path.display())),
             "{err:?}"
         );

@@ -415,7 +415,7 @@ async fn saved_or_500(shared: &Shared, change: Option<u64>) -> Result<(), ApiErr
         ApiError::other(
             StatusCode::INTERNAL_SERVER_ERROR,
             "DirectConnectServerException",
-            super::error::chain(&e),
+            crate::error_chain::chain(&e),
         )
     })
 }
@@ -454,8 +454,11 @@ async fn set_faults(
     }
     let faults: Faults = match serde_json::from_slice(&body)
         .map_err(|e| e.to_string())
-        .and_then(|f: Faults| f.checked().map(|()| f).map_err(|e| super::error::chain(&e)))
-    {
+        .and_then(|f: Faults| {
+            f.checked()
+                .map(|()| f)
+                .map_err(|e| crate::error_chain::chain(&e))
+        }) {
         Ok(f) => f,
         Err(e) => return invalid(e),
     };

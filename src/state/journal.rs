@@ -10,10 +10,9 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 
-use super::{Change, Journal, State};
+use super::{Access, Change, Journal, Result, State, StateError};
 
 const JOURNAL_FORMAT: u32 = 1;
 
@@ -205,7 +204,7 @@ impl LocalJournal {
         }
     }
 
-    fn write(&mut self, bytes: &[u8]) -> anyhow::Result<()> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         if let Some(file) = &mut self.file {
             file.write_all(bytes)?;
             file.sync_data()?;
@@ -225,12 +224,13 @@ impl LocalJournal {
 }
 
 impl Journal for LocalJournal {
-    fn append(&mut self, serial: u64, changes: &[Change]) -> anyhow::Result<()> {
-        anyhow::ensure!(
-            Some(serial) == self.last_serial.checked_add(1),
-            "journal commit {serial} does not follow {}",
-            self.last_serial
-        );
+    fn append(&mut self, serial: u64, changes: &[Change]) -> Result<()> {
+        if Some(serial) != self.last_serial.checked_add(1) {
+            return Err(StateError::CommitOutOfOrder {
+                serial,
+                last: self.last_serial,
+            });
+        }
         let mut bytes = Vec::new();
         if self.file.is_none() {
             serde_json::to_writer(
@@ -240,7 +240,8 @@ impl Journal for LocalJournal {
                     lineage: self.lineage.clone(),
                     base_serial: self.base_serial,
                 },
-            )?;
+            )
+            .map_err(StateError::Encode)?;
             bytes.push(b'\n');
         }
         serde_json::to_writer(
@@ -249,10 +250,11 @@ impl Journal for LocalJournal {
                 serial,
                 changes: std::borrow::Cow::Borrowed(changes),
             },
-        )?;
+        )
+        .map_err(StateError::Encode)?;
         bytes.push(b'\n');
         self.write(&bytes)
-            .with_context(|| format!("cannot append to {}", self.path.display()))?;
+            .map_err(StateError::io(Access::AppendJournal, &self.path))?;
         self.last_serial = serial;
         Ok(())
     }

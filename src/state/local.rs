@@ -4,12 +4,11 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context as _;
 use rand::Rng;
 
 use super::file::{self, Unreadable};
 use super::journal::{self, Contents, LocalJournal, Mismatch, Replayed};
-use super::{Journal, State, StateStore, FORMAT_VERSION};
+use super::{Access, Journal, Result, State, StateError, StateId, StateStore, FORMAT_VERSION};
 
 /// The state file at `path`, its journal `<path>.journal`, its lock `<path>.lock` (see `lock`) and its
 /// `<path>.backup`.
@@ -31,115 +30,84 @@ impl LocalStateFile {
         journal::path_for(&self.path)
     }
 
-    /// What to say after a problem: nothing was changed, and where earlier versions are.
-    fn earlier_versions(&self) -> String {
-        format!(
-            "Nothing was changed; the previous version is kept as {}.backup",
-            self.path.display()
-        )
-    }
-
     /// The state file alone (without its journal), checked; `None` if there is none.
-    fn read_file(&self) -> anyhow::Result<Option<State>> {
+    fn read_file(&self) -> Result<Option<State>> {
         let text = match std::fs::read_to_string(&self.path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => {
-                return Err(e)
-                    .with_context(|| format!("cannot read state file {}", self.path.display()))
-            }
+            Err(e) => return Err(StateError::io(Access::ReadStateFile, &self.path)(e)),
         };
         let state = match file::from_text(&text) {
             Ok(state) => state,
-            Err(Unreadable::Malformed(e)) => {
-                return Err(anyhow::Error::new(e).context(format!(
-                    "state file {} is not valid dxctl state (the previous version is kept as {}.backup)",
-                    self.path.display(),
-                    self.path.display()
-                )))
+            Err(Unreadable::Malformed(source)) => {
+                return Err(StateError::Malformed {
+                    path: self.path.clone(),
+                    source,
+                })
             }
-            Err(Unreadable::Version(v)) => anyhow::bail!(
-                "state file {} has format_version {v}; this dxctl reads version {FORMAT_VERSION}",
-                self.path.display()
-            ),
+            Err(Unreadable::Version(found)) => {
+                return Err(StateError::UnsupportedVersion {
+                    path: self.path.clone(),
+                    found,
+                    supported: FORMAT_VERSION,
+                })
+            }
         };
-        state.check().map_err(|problem| {
-            anyhow::anyhow!(
-                "state file {} is inconsistent: {problem}. {}",
-                self.path.display(),
-                self.earlier_versions()
-            )
+        state.check().map_err(|problem| StateError::Inconsistent {
+            path: self.path.clone(),
+            journal: None,
+            problem,
         })?;
         Ok(Some(state))
     }
 
     /// The journal's bytes, `None` if there is none. Anything but a regular file there is refused, never read
     /// (a FIFO would block).
-    fn read_journal(&self) -> anyhow::Result<Option<Vec<u8>>> {
+    fn read_journal(&self) -> Result<Option<Vec<u8>>> {
         let path = self.journal_path();
         match std::fs::symlink_metadata(&path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => {
-                return Err(e)
-                    .with_context(|| format!("cannot read state journal {}", path.display()))
-            }
-            Ok(meta) if !meta.is_file() => anyhow::bail!(
-                "state journal {} is not a regular file; move it aside",
-                path.display()
-            ),
+            Err(e) => return Err(StateError::io(Access::ReadJournal, &path)(e)),
+            Ok(meta) if !meta.is_file() => return Err(StateError::JournalNotAFile { path }),
             Ok(_) => {}
         }
         std::fs::read(&path)
             .map(Some)
-            .with_context(|| format!("cannot read state journal {}", path.display()))
+            .map_err(StateError::io(Access::ReadJournal, &path))
     }
 
-    fn bad_line(&self, bad: &journal::BadLine) -> anyhow::Error {
-        anyhow::anyhow!(
-            "state journal {} line {}: {}. The journal holds the changes committed after the state file {} was \
-             written, so the current state cannot be known without it. {}; restore it only after checking AWS \
-             for peers created since",
-            self.journal_path().display(),
-            bad.line,
-            bad.problem,
-            self.path.display(),
-            self.earlier_versions()
-        )
+    fn bad_line(&self, bad: journal::BadLine) -> StateError {
+        StateError::JournalBadLine {
+            journal: self.journal_path(),
+            line: bad.line,
+            problem: bad.problem,
+            path: self.path.clone(),
+        }
     }
 
-    fn other_state(&self, lineage: &str, base_serial: u64, file: Option<&State>) -> anyhow::Error {
-        let holds = file.map_or_else(
-            || "there is no state file".to_string(),
-            |s| {
-                format!(
-                    "the state file {} holds lineage {} serial {}",
-                    self.path.display(),
-                    s.lineage,
-                    s.serial
-                )
-            },
-        );
-        anyhow::anyhow!(
-            "state journal {} continues lineage {lineage} serial {base_serial}, but {holds}: it belongs to another \
-             state. Nothing was changed; move the journal aside only if {} is the state you mean (the previous \
-             version is kept as {}.backup)",
-            self.journal_path().display(),
-            self.path.display(),
-            self.path.display()
-        )
+    fn other_state(&self, lineage: String, base_serial: u64, file: Option<&State>) -> StateError {
+        StateError::OtherState {
+            journal: self.journal_path(),
+            lineage,
+            base_serial,
+            path: self.path.clone(),
+            file: file.map(|s| StateId {
+                lineage: s.lineage.clone(),
+                serial: s.serial,
+            }),
+        }
     }
 
     /// Writes `state` as it is (no serial bump), keeping the previous file as `.backup`.
-    fn write_whole(&self, state: &State) -> anyhow::Result<()> {
+    fn write_whole(&self, state: &State) -> Result<()> {
         let dir = parent_dir(&self.path);
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("cannot create {}", dir.display()))?;
-        let text = file::to_text(state)?;
+        std::fs::create_dir_all(&dir).map_err(StateError::io(Access::CreateDir, &dir))?;
+        let text = file::to_text(state).map_err(StateError::Encode)?;
         write_atomically(&self.path, text.as_bytes(), true)
-            .with_context(|| format!("cannot write state file {}", self.path.display()))
+            .map_err(StateError::io(Access::WriteStateFile, &self.path))
     }
 
-    fn remove_journal(&self) -> anyhow::Result<()> {
+    fn remove_journal(&self) -> Result<()> {
         let path = self.journal_path();
         match std::fs::remove_file(&path) {
             Ok(()) => {
@@ -147,15 +115,13 @@ impl LocalStateFile {
                 Ok(())
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => {
-                Err(e).with_context(|| format!("cannot remove state journal {}", path.display()))
-            }
+            Err(e) => Err(StateError::io(Access::RemoveJournal, &path)(e)),
         }
     }
 }
 
 impl StateStore for LocalStateFile {
-    fn load(&self) -> anyhow::Result<State> {
+    fn load(&self) -> Result<State> {
         let mut state = self.read_file()?;
         let Some(bytes) = self.read_journal()? else {
             return Ok(state.unwrap_or_default());
@@ -164,54 +130,51 @@ impl StateStore for LocalStateFile {
             Ok(Replayed::Empty | Replayed::Stale) => {}
             Ok(Replayed::Applied { .. }) => {
                 if let Some(state) = &state {
-                    state.check().map_err(|problem| {
-                        anyhow::anyhow!(
-                            "state file {} with its journal {} is inconsistent: {problem}. {}",
-                            self.path.display(),
-                            self.journal_path().display(),
-                            self.earlier_versions()
-                        )
+                    state.check().map_err(|problem| StateError::Inconsistent {
+                        path: self.path.clone(),
+                        journal: Some(self.journal_path()),
+                        problem,
                     })?;
                 }
             }
-            Err(Mismatch::Line(bad)) => return Err(self.bad_line(&bad)),
+            Err(Mismatch::Line(bad)) => return Err(self.bad_line(bad)),
             Err(Mismatch::OtherState {
                 lineage,
                 base_serial,
-            }) => return Err(self.other_state(&lineage, base_serial, state.as_ref())),
+            }) => return Err(self.other_state(lineage, base_serial, state.as_ref())),
         }
         Ok(state.unwrap_or_default())
     }
 
-    fn save(&self, state: &mut State) -> anyhow::Result<()> {
+    fn save(&self, state: &mut State) -> Result<()> {
         if state.lineage.is_empty() {
             let bytes: [u8; 16] = rand::rng().random();
             state.lineage = bytes.iter().map(|b| format!("{b:02x}")).collect();
         }
-        state.serial = state.serial.checked_add(1).ok_or_else(|| {
-            anyhow::anyhow!(
-                "state file {} has serial {}, which cannot grow further",
-                self.path.display(),
-                state.serial
-            )
-        })?;
+        state.serial = state
+            .serial
+            .checked_add(1)
+            .ok_or_else(|| StateError::SerialExhausted {
+                path: self.path.clone(),
+                serial: state.serial,
+            })?;
         self.write_whole(state)?;
         // Only after the state file holds everything: a kill in between leaves a stale journal, which load skips.
         self.remove_journal()
     }
 
-    fn journal(&self, saved: &State) -> anyhow::Result<Option<Box<dyn Journal>>> {
+    fn journal(&self, saved: &State) -> Result<Option<Box<dyn Journal>>> {
         Ok(Some(Box::new(LocalJournal::new(
             self.journal_path(),
             saved,
         ))))
     }
 
-    fn compact(&self, state: &State) -> anyhow::Result<()> {
+    fn compact(&self, state: &State) -> Result<()> {
         let Some(bytes) = self.read_journal()? else {
             return Ok(());
         };
-        match journal::contents(&bytes).map_err(|bad| self.bad_line(&bad))? {
+        match journal::contents(&bytes).map_err(|bad| self.bad_line(bad))? {
             Contents::Empty => {}
             Contents::Commits {
                 lineage,
@@ -219,14 +182,15 @@ impl StateStore for LocalStateFile {
                 last_serial,
             } => {
                 if lineage != state.lineage {
-                    return Err(self.other_state(&lineage, base_serial, Some(state)));
+                    return Err(self.other_state(lineage, base_serial, Some(state)));
                 }
-                anyhow::ensure!(
-                    state.serial >= last_serial,
-                    "cannot compact state journal {}: it reaches serial {last_serial}, past the state given (serial {})",
-                    self.journal_path().display(),
-                    state.serial
-                );
+                if state.serial < last_serial {
+                    return Err(StateError::JournalAhead {
+                        journal: self.journal_path(),
+                        last_serial,
+                        serial: state.serial,
+                    });
+                }
                 // At a higher serial the state file was written after the journal (it is stale): nothing to fold.
                 if state.serial == last_serial {
                     self.write_whole(state)?;
@@ -476,7 +440,13 @@ mod tests {
         let good = lines.clone();
         lines[2] = lines[2].replacen("\"changes\"", "\"chang\"", 1);
         std::fs::write(store.journal_path(), lines.join("\n") + "\n").unwrap();
-        let err = format!("{:#}", store.load().unwrap_err());
+        let err = store.load().unwrap_err();
+        assert!(
+            matches!(&err, StateError::JournalBadLine { journal, line: 3, path, .. }
+                if journal == &store.journal_path() && path == store.path()),
+            "{err:?}"
+        );
+        let err = format!("{:#}", anyhow::Error::from(err));
         assert!(err.contains("s.json.journal line 3"), "{err}");
         assert!(err.contains("s.json.backup"), "{err}");
         // Recovering refuses too, and leaves the journal in place.
@@ -539,29 +509,68 @@ mod tests {
     #[test]
     fn a_journal_of_another_state_or_that_is_no_regular_file_is_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let (store, _) = journaled(&dir);
-        let journal = std::fs::read(store.journal_path()).unwrap();
+        let (store, states) = journaled(&dir);
+        let base = &states[0];
+        // What the journal continues, and what the state file holds instead.
+        let other = |err: &StateError| match err {
+            StateError::OtherState {
+                journal,
+                lineage,
+                base_serial,
+                path,
+                file,
+            } if journal == &store.journal_path() && path == store.path() => {
+                assert_eq!((lineage, *base_serial), (&base.lineage, base.serial));
+                file.clone().map(|f| (f.lineage, f.serial))
+            }
+            _ => panic!("not a journal of another state: {err:?}"),
+        };
         // The state file was replaced by an older version (serial 1 -> 0 here: behind the journal's base).
         let mut older = store.read_file().unwrap().unwrap();
         older.serial = 0;
         std::fs::write(store.path(), file::to_text(&older).unwrap()).unwrap();
-        let err = format!("{:#}", store.load().unwrap_err());
+        let err = store.load().unwrap_err();
+        assert_eq!(other(&err), Some((base.lineage.clone(), 0)));
+        let err = format!("{:#}", anyhow::Error::from(err));
         assert!(err.contains("belongs to another state"), "{err}");
         // Another lineage.
         older.serial = 1;
         older.lineage = "another".into();
         std::fs::write(store.path(), file::to_text(&older).unwrap()).unwrap();
-        let err = format!("{:#}", store.load().unwrap_err());
-        assert!(err.contains("lineage another serial 1"), "{err}");
+        let err = store.load().unwrap_err();
+        assert_eq!(other(&err), Some(("another".to_string(), 1)));
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "state journal {} continues lineage {} serial 1, but the state file {} holds lineage another \
+                 serial 1: it belongs to another state. Nothing was changed; move the journal aside only if {} is \
+                 the state you mean (the previous version is kept as {}.backup)",
+                store.journal_path().display(),
+                base.lineage,
+                store.path().display(),
+                store.path().display(),
+                store.path().display()
+            )
+        );
+        // Compacting with a state of another lineage is refused the same way, and keeps the journal.
+        assert_eq!(
+            other(&store.compact(&older).unwrap_err()),
+            Some(("another".to_string(), 1))
+        );
+        assert!(store.journal_path().exists());
         // No state file at all.
         std::fs::remove_file(store.path()).unwrap();
-        let err = format!("{:#}", store.load().unwrap_err());
-        assert!(err.contains("there is no state file"), "{err}");
-        std::fs::write(store.journal_path(), &journal).unwrap();
+        let err = store.load().unwrap_err();
+        assert_eq!(other(&err), None);
+        assert!(err.to_string().contains("there is no state file"), "{err}");
         std::fs::remove_file(store.journal_path()).unwrap();
         std::fs::create_dir(store.journal_path()).unwrap();
-        let err = format!("{:#}", store.load().unwrap_err());
-        assert!(err.contains("not a regular file"), "{err}");
+        let err = store.load().unwrap_err();
+        assert!(
+            matches!(&err, StateError::JournalNotAFile { path } if path == &store.journal_path()),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("not a regular file"), "{err}");
     }
 
     #[test]
@@ -570,6 +579,47 @@ mod tests {
         let path = dir.path().join("s.json");
         std::fs::write(&path, "{not json").unwrap();
         let err = LocalStateFile::new(&path).load().unwrap_err();
+        assert!(
+            matches!(&err, StateError::Malformed { path: p, .. } if p == &path),
+            "{err:?}"
+        );
+        let err = anyhow::Error::from(err);
         assert!(format!("{err:#}").contains("s.json"), "{err:#}");
+        // The parser's complaint follows the message, once.
+        assert_eq!(
+            format!("{err:#}").matches("key must be a string").count(),
+            1,
+            "{err:#}"
+        );
+        // A newer format is refused by its version.
+        std::fs::write(&path, "{\"format_version\": 7}").unwrap();
+        assert!(matches!(
+            LocalStateFile::new(&path).load(),
+            Err(StateError::UnsupportedVersion {
+                found: 7,
+                supported: FORMAT_VERSION,
+                ..
+            })
+        ));
+    }
+
+    /// An OS error is the cause, printed once after the message (as the CLI prints errors: `{:#}`).
+    #[test]
+    fn an_unreadable_state_file_names_the_file_and_then_the_os_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        std::fs::create_dir(&path).unwrap();
+        let err = LocalStateFile::new(&path).load().unwrap_err();
+        let StateError::Io {
+            access: Access::ReadStateFile,
+            path: p,
+            source,
+        } = &err
+        else {
+            panic!("not a read failure: {err:?}")
+        };
+        assert_eq!(p, &path);
+        let expected = format!("cannot read state file {}: {source}", path.display());
+        assert_eq!(format!("{:#}", anyhow::Error::from(err)), expected);
     }
 }

@@ -6,11 +6,10 @@ use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::Context as _;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use super::LocalStateFile;
+use super::{Access, LocalStateFile, Result, StateError};
 
 /// Who holds the lock.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,7 +42,7 @@ impl LockInfo {
 /// A held lock. Dropping it releases it (best effort); `release` says whether that worked.
 pub trait StateLock: Send {
     fn info(&self) -> &LockInfo;
-    fn release(self: Box<Self>) -> anyhow::Result<()>;
+    fn release(self: Box<Self>) -> Result<()>;
 }
 
 /// What one try at the lock found.
@@ -56,11 +55,12 @@ pub enum Attempt {
 /// The lock a state store provides. Each call tries once and does not wait; `acquire` waits.
 pub trait StateLocking {
     /// Takes the lock for `info` if it is free.
-    fn try_lock(&self, info: &LockInfo) -> anyhow::Result<Attempt>;
+    fn try_lock(&self, info: &LockInfo) -> Result<Attempt>;
     /// The current holder, if there is one and it said who it is.
-    fn lock_info(&self) -> anyhow::Result<Option<LockInfo>>;
-    /// Clears a lock whose holder is gone. Refuses when `id` does not match, or when its holder is still alive.
-    fn force_unlock(&self, id: &str) -> anyhow::Result<()>;
+    fn lock_info(&self) -> Result<Option<LockInfo>>;
+    /// Clears a lock whose holder is gone. Refuses when nobody holds it (`NotLocked`), when `id` does not match
+    /// (`WrongLockId`), or when its holder is still alive (`StillHeld`).
+    fn force_unlock(&self, id: &str) -> Result<()>;
     /// The state the lock guards, as messages name it.
     fn locked_name(&self) -> String;
 }
@@ -69,12 +69,12 @@ pub trait StateLocking {
 const RETRY: Duration = Duration::from_millis(100);
 
 /// Takes the lock, waiting up to `timeout` for another holder to finish. The waiting sleeps on the async clock and
-/// each try runs on the blocking pool, so the executor is never blocked.
+/// each try runs on the blocking pool, so the executor is never blocked. Still held at the timeout: `Locked`.
 pub async fn acquire<L: StateLocking + Clone + Send + 'static>(
     store: &L,
     operation: &str,
     timeout: Duration,
-) -> anyhow::Result<Box<dyn StateLock>> {
+) -> Result<Box<dyn StateLock>> {
     let info = LockInfo::new(operation);
     let started = tokio::time::Instant::now();
     loop {
@@ -88,19 +88,10 @@ pub async fn acquire<L: StateLocking + Clone + Send + 'static>(
         };
         let waited = started.elapsed();
         if waited >= timeout {
-            let who = holder.map_or_else(
-                || "another dxctl process (no lock info)".to_string(),
-                |h| {
-                    format!(
-                        "pid {} on {} ({}) since {}, lock ID {}",
-                        h.pid, h.host, h.operation, h.time, h.id
-                    )
-                },
-            );
-            anyhow::bail!(
-                "the state {} is locked by {who}; wait for it to finish, retry with --lock-timeout, or, if that process is gone, run `dxctl state force-unlock <ID>`",
-                store.locked_name()
-            );
+            return Err(StateError::Locked {
+                state: store.locked_name(),
+                holder: holder.map(Box::new),
+            });
         }
         tokio::time::sleep(RETRY.min(timeout - waited)).await;
     }
@@ -131,10 +122,10 @@ impl StateLock for LocalLock {
         &self.info
     }
 
-    fn release(mut self: Box<Self>) -> anyhow::Result<()> {
+    fn release(mut self: Box<Self>) -> Result<()> {
         let path = self.info_path.clone();
         self.remove_info()
-            .with_context(|| format!("cannot remove {}", path.display()))
+            .map_err(StateError::io(Access::RemoveLockInfo, path))
     }
 }
 
@@ -170,33 +161,33 @@ fn holder(state: &Path) -> Option<LockInfo> {
 }
 
 impl StateLocking for LocalStateFile {
-    fn try_lock(&self, info: &LockInfo) -> anyhow::Result<Attempt> {
+    fn try_lock(&self, info: &LockInfo) -> Result<Attempt> {
         let (lock_path, info_path) = paths(self.path());
         if let Some(dir) = lock_path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
+            std::fs::create_dir_all(dir).map_err(StateError::io(Access::CreateDir, dir))?;
         }
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .open(&lock_path)
-            .with_context(|| format!("cannot open lock file {}", lock_path.display()))?;
+            .map_err(StateError::io(Access::OpenLockFile, &lock_path))?;
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
                 return Ok(Attempt::Held(holder(self.path())))
             }
-            Err(std::fs::TryLockError::Error(e)) => {
-                return Err(e).with_context(|| format!("cannot lock {}", lock_path.display()))
+            Err(std::fs::TryLockError::Error(source)) => {
+                return Err(StateError::Io {
+                    access: Access::Lock,
+                    path: lock_path,
+                    source,
+                })
             }
         }
-        super::write_atomically(
-            &info_path,
-            serde_json::to_string_pretty(info)?.as_bytes(),
-            false,
-        )
-        .with_context(|| format!("cannot write {}", info_path.display()))?;
+        let text = serde_json::to_string_pretty(info).map_err(StateError::Encode)?;
+        super::write_atomically(&info_path, text.as_bytes(), false)
+            .map_err(StateError::io(Access::WriteLockInfo, &info_path))?;
         Ok(Attempt::Acquired(Box::new(LocalLock {
             file: Some(file),
             info_path,
@@ -204,34 +195,30 @@ impl StateLocking for LocalStateFile {
         })))
     }
 
-    fn lock_info(&self) -> anyhow::Result<Option<LockInfo>> {
+    fn lock_info(&self) -> Result<Option<LockInfo>> {
         Ok(holder(self.path()))
     }
 
-    fn force_unlock(&self, id: &str) -> anyhow::Result<()> {
+    fn force_unlock(&self, id: &str) -> Result<()> {
         let state = self.path();
         let (lock_path, info_path) = paths(state);
-        let current = holder(state)
-            .ok_or_else(|| anyhow::anyhow!("the state {} is not locked", state.display()))?;
+        let current = holder(state).ok_or_else(|| StateError::NotLocked {
+            state: self.locked_name(),
+        })?;
         if current.id != id {
-            anyhow::bail!(
-                "lock ID {id} does not match the current lock {} (pid {} on {})",
-                current.id,
-                current.pid,
-                current.host
-            );
+            return Err(StateError::WrongLockId {
+                id: id.to_string(),
+                holder: Box::new(current),
+            });
         }
         if let Ok(file) = OpenOptions::new().write(true).open(&lock_path) {
             if let Err(std::fs::TryLockError::WouldBlock) = file.try_lock() {
-                anyhow::bail!(
-                    "lock {id} is still held by a running process (pid {} on {}); stop it instead",
-                    current.pid,
-                    current.host
-                );
+                return Err(StateError::StillHeld {
+                    holder: Box::new(current),
+                });
             }
         }
-        std::fs::remove_file(&info_path)
-            .with_context(|| format!("cannot remove {}", info_path.display()))
+        std::fs::remove_file(&info_path).map_err(StateError::io(Access::RemoveLockInfo, info_path))
     }
 
     fn locked_name(&self) -> String {
@@ -257,19 +244,23 @@ mod tests {
         let err = acquire(&store, "apply", Duration::from_millis(250))
             .await
             .err()
-            .unwrap()
-            .to_string();
+            .unwrap();
+        let StateError::Locked { state, holder } = &err else {
+            panic!("not a lock conflict: {err}")
+        };
+        assert_eq!(holder.as_deref(), Some(first.info()), "the holder, as data");
+        assert_eq!(state, &store.locked_name());
+        let err = err.to_string();
         assert!(
             err.contains(&format!("pid {}", std::process::id())),
             "{err}"
         );
         assert!(err.contains(&first.info().id), "{err}");
         assert!(err.contains("s.json is locked by"), "{err}");
-        assert!(store
-            .force_unlock(&first.info().id)
-            .unwrap_err()
-            .to_string()
-            .contains("still held"));
+        assert!(matches!(
+            store.force_unlock(&first.info().id),
+            Err(StateError::StillHeld { holder }) if *holder == *first.info()
+        ));
         first.release().unwrap();
         assert_eq!(store.lock_info().unwrap(), None);
         let again = acquire(&store, "apply", Duration::ZERO).await.unwrap();
@@ -335,16 +326,32 @@ mod tests {
             .open(dir.path().join("nested/s.json.lock"))
             .unwrap();
         held.try_lock().unwrap();
-        assert!(store
-            .force_unlock(&id)
-            .unwrap_err()
-            .to_string()
-            .contains("still held"));
-        assert!(store
-            .force_unlock("wrong-id")
-            .unwrap_err()
-            .to_string()
-            .contains("does not match"));
+        let holder: LockInfo = serde_json::from_slice(&info).unwrap();
+        let still_held = store.force_unlock(&id).unwrap_err();
+        assert!(
+            matches!(&still_held, StateError::StillHeld { holder: h } if **h == holder),
+            "{still_held:?}"
+        );
+        assert_eq!(
+            still_held.to_string(),
+            format!(
+                "lock {id} is still held by a running process (pid {} on {}); stop it instead",
+                holder.pid, holder.host
+            )
+        );
+        // A wrong id is refused whatever the holder's state, naming the current lock.
+        let wrong = store.force_unlock("wrong-id").unwrap_err();
+        assert!(
+            matches!(&wrong, StateError::WrongLockId { id: given, holder: h } if given == "wrong-id" && **h == holder),
+            "{wrong:?}"
+        );
+        assert_eq!(
+            wrong.to_string(),
+            format!(
+                "lock ID wrong-id does not match the current lock {id} (pid {} on {})",
+                holder.pid, holder.host
+            )
+        );
         // ...and once the OS lock is gone, the stale info file is cleared and the lock can be taken again.
         drop(held);
         assert!(matches!(
@@ -355,10 +362,14 @@ mod tests {
         std::fs::write(dir.path().join("other.json.lock.info"), &info).unwrap();
         stale.force_unlock(&id).unwrap();
         assert_eq!(stale.lock_info().unwrap(), None);
-        assert!(stale
-            .force_unlock(&id)
-            .unwrap_err()
-            .to_string()
-            .contains("is not locked"));
+        let unlocked = stale.force_unlock(&id).unwrap_err();
+        assert!(
+            matches!(&unlocked, StateError::NotLocked { state } if state == &stale.locked_name()),
+            "{unlocked:?}"
+        );
+        assert_eq!(
+            unlocked.to_string(),
+            format!("the state {} is not locked", stale.path().display())
+        );
     }
 }

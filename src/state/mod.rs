@@ -1,6 +1,8 @@
 //! The record of which peers dxctl manages: the in-memory `State`, the `Change`s apply makes to it, and the
-//! `StateStore` and `StateLocking` traits a backend implements (the local file today; a remote one can follow).
+//! `StateStore` and `StateLocking` traits a backend implements (the local file today; a remote one can follow), and
+//! the `StateError` they fail with.
 
+mod error;
 mod file;
 pub mod intent;
 mod journal;
@@ -9,6 +11,7 @@ pub mod lock;
 
 use serde::{Deserialize, Serialize};
 
+pub use error::{Access, Result, StateError, StateId};
 pub use file::FORMAT_VERSION;
 pub use intent::{Call, Creation, Intent};
 pub use local::{write_atomically, LocalStateFile};
@@ -202,28 +205,28 @@ impl State {
 pub trait StateStore {
     /// The current state: everything committed (the state file, plus the journal if one is left), or an empty
     /// state if none was written yet. It only reads, so it needs no lock.
-    fn load(&self) -> anyhow::Result<State>;
+    fn load(&self) -> Result<State>;
 
     /// Writes the whole `state`, bumping its serial (and fixing its lineage on first write), and drops any
     /// journal: `state` was loaded through it, so it holds what the journal held.
-    fn save(&self, state: &mut State) -> anyhow::Result<()>;
+    fn save(&self, state: &mut State) -> Result<()>;
 
     /// A journal for changes made on top of `saved`, which this store has just saved; `None` if the store keeps
     /// no journal.
-    fn journal(&self, saved: &State) -> anyhow::Result<Option<Box<dyn Journal>>> {
+    fn journal(&self, saved: &State) -> Result<Option<Box<dyn Journal>>> {
         let _ = saved;
         Ok(None)
     }
 
     /// Folds the journal into the state proper without changing the serial. `state` is the committed state, the
     /// one `load` returns now. Does nothing when there is no journal.
-    fn compact(&self, state: &State) -> anyhow::Result<()> {
+    fn compact(&self, state: &State) -> Result<()> {
         let _ = state;
         Ok(())
     }
 
     /// Folds in a journal a killed run left behind, so the state proper tells everything again.
-    fn recover(&self) -> anyhow::Result<()> {
+    fn recover(&self) -> Result<()> {
         let state = self.load()?;
         self.compact(&state)
     }
@@ -233,7 +236,7 @@ pub trait StateStore {
 pub trait Journal: Send {
     /// Durably appends one group commit: `changes`, in the order they were made, taking the state from serial
     /// `serial - 1` to `serial`. After an error the journal is not used again: the caller saves the whole state.
-    fn append(&mut self, serial: u64, changes: &[Change]) -> anyhow::Result<()>;
+    fn append(&mut self, serial: u64, changes: &[Change]) -> Result<()>;
 }
 
 #[cfg(test)]
