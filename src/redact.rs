@@ -17,10 +17,12 @@ pub const MASK: &str = "(sensitive)";
 /// 6 to 80 characters. Places that know which value is secret (an evaluation error quoting one) mask any length.
 pub const MIN_LEN: usize = 6;
 
-/// Secrets are kept in levels, each with its automaton, like a binary counter: new ones gather in a small pending
-/// level, which becomes a level of its own when full, and a level is merged into the one before it while it is as
-/// large. Each secret is so in O(log n) automaton builds, not in one per registration: an apply that learns thousands
-/// of keys (every peer it creates has one) would otherwise rebuild the whole automaton after every new key.
+/// Secrets are kept in levels, each with its automaton, like a binary counter: new ones gather in a pending level,
+/// which becomes a level of its own once it holds this many when text is next scrubbed, and a level is merged into
+/// the one before it while it is as large. Each secret is so in O(log n) automaton builds, not in one per
+/// registration: an apply that learns thousands of keys (every peer it creates has one) would otherwise rebuild the
+/// whole automaton after every new key. Nothing is built until text is scrubbed, so a plan that learns every key of
+/// a large config and account before it prints builds one automaton for them all.
 const PENDING: usize = 64;
 
 struct Level {
@@ -74,6 +76,10 @@ impl Registry {
         }
         self.pending.push(form);
         self.pending_level = None;
+    }
+
+    /// Makes a full pending level a level of its own, merging levels as a binary counter carries.
+    fn settle(&mut self) {
         if self.pending.len() < PENDING {
             return;
         }
@@ -102,6 +108,7 @@ impl Registry {
     /// Where secrets occur in `text`: the union of every occurrence of every secret, as sorted, disjoint byte ranges
     /// (an occurrence overlapping another, even of a shorter secret, is covered whole).
     fn spans(&mut self, text: &str) -> Vec<(usize, usize)> {
+        self.settle();
         let mut found = Vec::new();
         for level in &self.levels {
             level.spans(text, &mut found);
@@ -326,6 +333,8 @@ mod tests {
         for i in 0..PENDING {
             register(&format!("ovl-filler-{i:03}-zz"));
         }
+        // Scrubbing settles the full pending level, so the next secret is in another one.
+        let _ = scrub("settle");
         register("part-7q2-and-tail-w8");
         let text = "x ovl-first-part-7q2-and-tail-w8 y";
         assert_eq!(scrub(text), "x (sensitive) y");

@@ -6,7 +6,7 @@
 //! anywhere on a line (inside an object, after a comment sign). Expressions (`env("NAME")`, `var.x`) are not secret
 //! text.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 /// The most text a `[list]` or `{object}` value is searched for strings.
 const COLLECTION_LIMIT: usize = 64 * 1024;
@@ -188,6 +188,8 @@ pub fn literals(text: &str, sensitive: &BTreeSet<String>) -> Vec<String> {
     let is_secret = |key: &str| {
         secret_name(key) || (declares_sensitive && key == "default") || sensitive.contains(key)
     };
+    // A large config repeats a few names thousands of times: each is judged once.
+    let mut judged: HashMap<&str, bool> = HashMap::new();
     let b = text.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
@@ -198,7 +200,8 @@ pub fn literals(text: &str, sensitive: &BTreeSet<String>) -> Vec<String> {
             while i < b.len() && is_ident(b[i]) {
                 i += 1;
             }
-            if is_secret(&text[start..i]) {
+            let name = &text[start..i];
+            if *judged.entry(name).or_insert_with(|| is_secret(name)) {
                 value_after(text, i, &mut out);
             }
             continue;

@@ -1,4 +1,4 @@
-//! Shared by the `sim_load` bench and the `sim_concurrency` integration test: a generated world, a mixed
+//! Shared by the `sim_load` bench and its `cargo test` checks (`load_checks`): a generated world, a mixed
 //! request load from many independent SDK clients (one tokio task each), latency statistics, and the
 //! lost-update check of the simulator's final world against what the clients were told.
 

@@ -1,4 +1,5 @@
-//! Simulator load benchmark: `cargo bench --bench sim_load`.
+//! Simulator load benchmark: `cargo bench --bench sim_load`. Under `cargo test` (no `--bench` argument) it runs
+//! the checks of `load_checks` instead: the same load at a small scale, without timing.
 //!
 //! Starts the Direct Connect simulator in-process on 127.0.0.1 (ephemeral port) with a generated world, then
 //! drives it with many concurrent SDK clients (one `aws_sdk_directconnect::Client` and one tokio task each)
@@ -20,8 +21,7 @@
 //! - `DXCTL_LOAD_REQUEST_LOG` (unset): `1` turns on the simulator's request log (a temporary file) and checks
 //!   it has one line per request sent.
 
-// Shared with tests/it/sim_concurrency.rs, which uses the parts this bench does not.
-#[allow(dead_code)]
+mod load_checks;
 mod load_common;
 
 use std::collections::BTreeMap;
@@ -309,6 +309,15 @@ async fn run(cfg: Config) -> bool {
 }
 
 fn main() -> ExitCode {
+    // `cargo bench` passes --bench; `cargo test` runs this target too, with at most a name filter.
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if !args.iter().any(|a| a == "--bench") {
+        return load_checks::run(
+            args.iter()
+                .find(|a| !a.starts_with('-'))
+                .map(String::as_str),
+        );
+    }
     let cfg = match Config::from_env() {
         Ok(cfg) => cfg,
         Err(e) => {

@@ -13,7 +13,6 @@ mod pacing;
 mod sandbox;
 mod sdk;
 mod secrets;
-mod sim_concurrency;
 mod sim_faults;
 mod sim_server;
 mod support;

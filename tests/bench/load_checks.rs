@@ -1,21 +1,66 @@
-//! The simulator under concurrent SDK clients: no lost updates, and rule checks atomic with their writes.
-//! The same load and check as `cargo bench --bench sim_load`, at a small scale and without timing.
-
-// Shared with the bench, which uses the parts this test does not (statistics).
-#[allow(dead_code)]
-#[path = "../bench/load_common.rs"]
-mod load_common;
+//! What `cargo test` runs of this bench: the same load and lost-update check at a small scale and without timing,
+//! and the simulator's rule checks staying atomic with their writes under concurrent SDK clients. Each check panics
+//! on failure; `run` reports each by name, as a test harness would.
 
 use std::collections::BTreeMap;
+use std::process::ExitCode;
 use std::sync::Arc;
 
-use load_common::{
+use crate::load_common::{
     api_matches_world, error_code, find_peer, generate_world, ipv4_pair, lost_updates, new_client,
     request_log_matches, run_load, start_sim, LoadPlan, Op, CLIENT_EXCEPTION,
 };
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_mixed_load_loses_no_updates() {
+/// Runs the checks whose names contain `filter` (all without one), each on its own 4-thread runtime, and fails
+/// when any panics.
+pub fn run(filter: Option<&str>) -> ExitCode {
+    type Check = (&'static str, fn());
+    let checks: [Check; 3] = [
+        ("concurrent_mixed_load_loses_no_updates", || {
+            on_runtime(concurrent_mixed_load_loses_no_updates())
+        }),
+        (
+            "parallel_creates_without_logical_redundancy_admit_one_peer_per_family",
+            || on_runtime(parallel_creates_without_logical_redundancy_admit_one_peer_per_family()),
+        ),
+        (
+            "lost_update_check_reports_each_kind_of_difference",
+            lost_update_check_reports_each_kind_of_difference,
+        ),
+    ];
+    let mut failed = 0;
+    let chosen: Vec<&Check> = checks
+        .iter()
+        .filter(|(name, _)| filter.is_none_or(|f| name.contains(f)))
+        .collect();
+    println!("\nrunning {} checks", chosen.len());
+    for (name, check) in &chosen {
+        let ok = std::panic::catch_unwind(check).is_ok();
+        println!("check {name} ... {}", if ok { "ok" } else { "FAILED" });
+        failed += usize::from(!ok);
+    }
+    println!(
+        "\ncheck result: {}. {} passed; {failed} failed\n",
+        if failed == 0 { "ok" } else { "FAILED" },
+        chosen.len() - failed
+    );
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn on_runtime(check: impl std::future::Future<Output = ()>) {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+        .block_on(check);
+}
+
+pub async fn concurrent_mixed_load_loses_no_updates() {
     let seed = generate_world(16, &["us-east-1", "eu-west-1"], "yes", 2);
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("requests.jsonl");
@@ -78,8 +123,7 @@ async fn concurrent_mixed_load_loses_no_updates() {
 /// Without logical redundancy a VIF takes one live peer per address family. Many clients race to add an
 /// IPv4 and an IPv6 peer to the same empty VIFs: exactly one of each family may win per VIF, and every
 /// loser must be refused, so the rule check and the insert happen as one step.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn parallel_creates_without_logical_redundancy_admit_one_peer_per_family() {
+pub async fn parallel_creates_without_logical_redundancy_admit_one_peer_per_family() {
     const VIFS: usize = 6;
     const CLIENTS: usize = 16;
     const REGION: &str = "us-east-1";
@@ -195,10 +239,9 @@ async fn parallel_creates_without_logical_redundancy_admit_one_peer_per_family()
 
 /// The lost-update check is not vacuous: a vanished create, an undone delete and an unreported peer are
 /// each reported.
-#[test]
-fn lost_update_check_reports_each_kind_of_difference() {
+pub fn lost_update_check_reports_each_kind_of_difference() {
+    use crate::load_common::{ClientReport, CreatedPeer, LoadOutcome};
     use dxctl::sim::world::Peer;
-    use load_common::{ClientReport, CreatedPeer, LoadOutcome};
 
     let seed = generate_world(2, &["us-east-1"], "yes", 1);
     let vif = seed.vifs_by_region["us-east-1"][0].clone();
