@@ -17,6 +17,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Direct Connect endpoint (overrides AWS_ENDPOINT_URL_DIRECT_CONNECT and the AWS default)
     #[arg(long, global = true, value_name = "URL")]
@@ -47,9 +48,10 @@ pub struct GlobalArgs {
     /// Never colour output (colour is used only on a terminal; NO_COLOR also turns it off)
     #[arg(long, global = true)]
     pub no_color: bool,
-    /// Show more detail on stderr
-    #[arg(short, long, global = true, conflicts_with = "quiet")]
-    pub verbose: bool,
+    /// Show more detail on stderr: -v the full cause of errors and each API call, -vv the SDK's requests, -vvv
+    /// everything the libraries trace
+    #[arg(short, long, global = true, conflicts_with = "quiet", action = clap::ArgAction::Count)]
+    pub verbose: u8,
     /// Show only data and errors
     #[arg(short, long, global = true)]
     pub quiet: bool,
@@ -65,9 +67,17 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Show a saved plan, or the current state
     Show(ShowArgs),
-    /// Inspect or unlock the state
+    /// Inspect the state, stop managing peers, rename them, or unlock it
     #[command(subcommand)]
     State(StateCommand),
+    /// Write HCL for the BGP peers that exist in AWS, so dxctl can manage them (adopting, never re-creating)
+    Import(ImportArgs),
+    /// Describe the managed peers live and show their BGP sessions; exits 2 when one is down
+    Status(StatusArgs),
+    /// Print a shell completion script
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), or write one page per command into a directory
+    Man(ManArgs),
     /// Rewrite *.hcl files in the canonical format, keeping comments
     Fmt(FmtArgs),
     /// Run the Direct Connect simulator
@@ -151,6 +161,10 @@ pub struct ApplyArgs {
     /// Give up waiting for peers to become available after this long
     #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
     pub timeout: Duration,
+    /// After peers are available, also wait for their BGP sessions to come up (bgpStatus up), at most TIMEOUT
+    #[arg(long, value_name = "TIMEOUT", num_args = 0..=1, require_equals = true,
+          default_missing_value = "5m", value_parser = humantime::parse_duration)]
+    pub wait_bgp_up: Option<Duration>,
     /// Time between polling rounds [default: 5s, or 500ms in sandbox mode]
     #[arg(long, value_parser = humantime::parse_duration)]
     pub poll_interval: Option<Duration>,
@@ -242,15 +256,109 @@ pub enum Format {
 pub struct ShowArgs {
     /// A plan file saved by `plan --out`; without it, the current state
     pub planfile: Option<PathBuf>,
+    /// Print as JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum StateCommand {
-    /// List the peers dxctl manages
-    List,
+    /// List the peers dxctl manages, with their addresses
+    List(StateListArgs),
+    /// Show one managed peer in full
+    Show(StateShowArgs),
+    /// Stop managing peers (a peer's address, or a VIF id for all of its peers); AWS is not touched
+    Rm(StateRmArgs),
+    /// Give a managed peer a new address (after renaming its block); AWS is not touched
+    Mv(StateMvArgs),
     /// Clear the lock left by a dxctl that is gone
     ForceUnlock {
         /// The lock ID from the error message
         id: String,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct StateListArgs {
+    /// Print as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StateShowArgs {
+    /// The peer's address, e.g. virtual_interface.dxvif-1.bgp_peer.v6
+    pub address: String,
+    /// Print as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StateRmArgs {
+    /// Peer addresses, or VIF ids (every peer of the VIF)
+    #[arg(required = true)]
+    pub targets: Vec<String>,
+    /// Show what would be removed; change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StateMvArgs {
+    /// The peer's current address
+    pub from: String,
+    /// Its new address (same VIF, or another VIF in the same region and account)
+    pub to: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Directory to write the *.hcl files to (created if missing; existing files are never overwritten)
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub out: PathBuf,
+    /// Regions to import (repeatable or comma-separated) [default: --region, else the AWS config chain's]
+    #[arg(long = "regions", value_name = "REGION", value_delimiter = ',')]
+    pub regions: Vec<String>,
+    /// Import only these VIFs (repeatable or comma-separated)
+    #[arg(long = "vif", value_name = "VIF_ID", value_delimiter = ',')]
+    pub vifs: Vec<String>,
+    /// Import only the VIFs on these connections or LAGs (repeatable or comma-separated)
+    #[arg(long = "connection", value_name = "ID", value_delimiter = ',')]
+    pub connections: Vec<String>,
+    /// One file per region, or per connection
+    #[arg(long, value_enum, default_value_t = SplitBy::Region)]
+    pub split_by: SplitBy,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum SplitBy {
+    Region,
+    Connection,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Directory of *.hcl files
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// Print as JSON
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub vars: VarArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write dxctl.1 and a dxctl-COMMAND.1 page per command into this directory instead of printing dxctl.1
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }

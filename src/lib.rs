@@ -69,7 +69,7 @@ pub fn main() -> ExitCode {
     };
     let verbosity = if cli.global.quiet {
         Verbosity::Quiet
-    } else if cli.global.verbose {
+    } else if cli.global.verbose > 0 {
         Verbosity::Verbose
     } else {
         Verbosity::Normal
@@ -110,6 +110,10 @@ async fn run(cli: &Cli, printer: &Printer) -> anyhow::Result<ExitCode> {
         Command::State(command) => commands::state::state(&cli.global, command, printer),
         Command::Fmt(args) => commands::fmt::fmt(args, printer),
         Command::Sim(SimCommand::Serve(args)) => commands::sim::serve(args, printer).await,
+        Command::Import(args) => commands::import::import(&cli.global, args, printer).await,
+        Command::Status(args) => commands::status::status(&cli.global, args, printer).await,
+        Command::Completions(args) => commands::completions::completions(args, printer),
+        Command::Man(args) => commands::completions::man(args, printer),
     }
 }
 

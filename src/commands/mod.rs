@@ -1,11 +1,15 @@
 //! One function per command, plus the session setup (client, sandbox, state) they share.
 
 pub mod apply;
+pub mod completions;
 pub mod fmt;
+pub mod import;
 pub mod plan;
 pub mod show;
 pub mod sim;
 pub mod state;
+pub mod state_edit;
+pub mod status;
 pub mod validate;
 
 use std::path::Path;

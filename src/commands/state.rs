@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use crate::cli::{GlobalArgs, StateCommand};
+use crate::cli::{GlobalArgs, StateCommand, StateShowArgs};
 use crate::printer::Printer;
 use crate::state::{LocalStateFile, State, StateLocking, StateStore};
 
@@ -12,7 +12,10 @@ pub fn state(
     printer: &Printer,
 ) -> anyhow::Result<ExitCode> {
     match command {
-        StateCommand::List => list(&LocalStateFile::new(&global.state).load()?, printer)?,
+        StateCommand::List(_) => list(&LocalStateFile::new(&global.state).load()?, printer)?,
+        StateCommand::Show(args) => return show(global, args, printer),
+        StateCommand::Rm(args) => return super::state_edit::rm(global, args, printer),
+        StateCommand::Mv(args) => return super::state_edit::mv(global, args, printer),
         StateCommand::ForceUnlock { id } => {
             LocalStateFile::new(&global.state).force_unlock(id)?;
             printer.data(&format!(
@@ -53,4 +56,14 @@ pub fn list(state: &State, printer: &Printer) -> anyhow::Result<()> {
     }
     printer.data(&out)?;
     Ok(())
+}
+
+/// `dxctl state show ADDRESS`.
+pub fn show(
+    global: &GlobalArgs,
+    args: &StateShowArgs,
+    printer: &Printer,
+) -> anyhow::Result<ExitCode> {
+    let _ = (global, args, printer);
+    anyhow::bail!("dxctl state show is not built yet")
 }
