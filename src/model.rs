@@ -396,6 +396,16 @@ pub struct VifSpec {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Desired {
     pub vifs: Vec<VifSpec>,
+    /// `moved { from, to }` blocks: renames of managed peers, in config order.
+    pub moved: Vec<MovedBlock>,
+}
+
+/// A `moved { from = ..., to = ... }` block: the managed peer at `from` is the one `to` declares.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MovedBlock {
+    pub from: PeerAddress,
+    pub to: PeerAddress,
+    pub location: Location,
 }
 
 /// A BGP peer as described by AWS, converted away from SDK types (which print auth keys in Debug).

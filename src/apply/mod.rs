@@ -56,6 +56,8 @@ pub struct Summary {
     pub added: usize,
     pub destroyed: usize,
     pub adopted: usize,
+    /// Managed peers that took a new address (no API call).
+    pub moved: usize,
     pub forgotten: usize,
     pub failures: Vec<(String, ApplyError)>,
     pub awaiting_approval: Vec<String>,
@@ -88,9 +90,13 @@ pub async fn execute<D: DirectConnect, S: StateStore + Clone + Send + 'static>(
         cancel,
         abort,
     } = controls;
-    let settled_intents = plan.settlements.iter().any(|s| s.settles());
+    // Settled intents and moves change the state before any step runs.
+    let settled_intents = plan.settlements.iter().any(|s| s.settles()) || !plan.moves.is_empty();
     let recorder = Recorder::new(store, state);
-    let mut summary = Summary::default();
+    let mut summary = Summary {
+        moved: plan.moves.len(),
+        ..Summary::default()
+    };
     // Creating anything for an address whose earlier create may yet appear could duplicate it.
     let unsettled: Vec<(String, ApplyError)> = plan
         .unsettled()

@@ -197,7 +197,7 @@ fn report(
     printer: &Printer,
 ) -> anyhow::Result<ExitCode> {
     let counts = format!(
-        "Resources: {} added, 0 changed, {} destroyed{}{}.",
+        "Resources: {} added, 0 changed, {} destroyed{}{}{}.",
         summary.added,
         summary.destroyed,
         if summary.adopted > 0 {
@@ -207,6 +207,11 @@ fn report(
         },
         if summary.forgotten > 0 {
             format!(", {} forgotten", summary.forgotten)
+        } else {
+            String::new()
+        },
+        if summary.moved > 0 {
+            format!(", {} moved", summary.moved)
         } else {
             String::new()
         },

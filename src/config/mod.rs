@@ -4,6 +4,7 @@ mod diagnostic;
 mod error;
 mod eval;
 pub mod fmt;
+mod moved;
 mod secrets;
 mod source;
 mod validate;
@@ -21,7 +22,7 @@ pub use error::ConfigError;
 pub use eval::Inputs;
 pub use source::SourceFile;
 
-use crate::model::{Desired, Location, Scope, VifId, VifSpec};
+use crate::model::{Desired, Location, MovedBlock, Scope, VifId, VifSpec};
 use eval::Evaluator;
 
 /// A `provider "aws"` block: the default one (`alias` is `None`) or an aliased one.
@@ -39,6 +40,8 @@ pub struct Config {
     pub providers: Vec<Provider>,
     /// Declared VIFs, sorted by id, with the alias of the provider they use.
     vifs: Vec<(VifSpec, Option<String>)>,
+    /// `moved` blocks, in file order.
+    moved: Vec<MovedBlock>,
 }
 
 impl Config {
@@ -72,7 +75,10 @@ impl Config {
                 vif
             })
             .collect();
-        Desired { vifs }
+        Desired {
+            vifs,
+            moved: self.moved.clone(),
+        }
     }
 
     /// The named AWS profiles the config uses.
@@ -251,6 +257,7 @@ pub fn load_sources(files: &[SourceFile], inputs: &Inputs) -> Result<Config, Dia
         diags,
         providers: Vec::new(),
         vifs: BTreeMap::new(),
+        moved: Vec::new(),
         redact: Vec::new(),
     };
     for (src, body) in files.iter().zip(&bodies) {
@@ -266,6 +273,7 @@ struct Loader<'a> {
     diags: Vec<Diagnostic>,
     providers: Vec<Provider>,
     vifs: BTreeMap<VifId, VifDecl>,
+    moved: Vec<MovedBlock>,
     /// Spans of literal auth keys, masked in the snippets diagnostics show.
     redact: Vec<(String, std::ops::Range<usize>)>,
 }
@@ -277,7 +285,7 @@ struct VifDecl {
     alias_at: Option<(Location, Option<std::ops::Range<usize>>)>,
 }
 
-const TOP_LEVEL_BLOCKS: &[&str] = &["provider", "variable", "virtual_interface"];
+const TOP_LEVEL_BLOCKS: &[&str] = &["provider", "variable", "virtual_interface", "moved"];
 const PROVIDER_ATTRIBUTES: &[&str] = &["alias", "region", "profile"];
 
 impl Loader<'_> {
@@ -286,12 +294,17 @@ impl Loader<'_> {
             match structure {
                 Structure::Attribute(attr) => self.diags.push(
                     Diagnostic::at(src, attr.span(), "unknown-attribute", format!("unexpected top-level attribute `{}`", attr.key.as_str()))
-                        .with_hint("only provider, variable and virtual_interface blocks belong at the top level"),
+                        .with_hint("only provider, variable, virtual_interface and moved blocks belong at the top level"),
                 ),
                 Structure::Block(block) => match block.ident.as_str() {
                     "provider" => self.provider_block(src, block),
                     "variable" => {}
                     "virtual_interface" => self.vif_block(src, block),
+                    "moved" => {
+                        if let Some(m) = moved::moved_block(src, block, &mut self.diags) {
+                            self.moved.push(m);
+                        }
+                    }
                     other => {
                         let mut d = Diagnostic::at(src, block.ident.span(), "unknown-block", format!("unknown block type `{other}`"));
                         d.hint = Some(suggest(other, TOP_LEVEL_BLOCKS));
@@ -517,6 +530,7 @@ impl Loader<'_> {
         Ok(Config {
             providers: self.providers,
             vifs: self.vifs.into_values().map(|d| (d.spec, d.alias)).collect(),
+            moved: self.moved,
         })
     }
 }

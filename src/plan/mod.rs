@@ -1,6 +1,7 @@
 //! The pure planner: compares Desired with Observed and Owned, and says what to do for each peer, in what order, and why.
 
 pub mod intents;
+pub mod moves;
 mod schedule;
 mod vif;
 mod why;
@@ -234,6 +235,8 @@ pub struct Plan {
     pub missing_facts: BTreeSet<Scope>,
     /// How the state's write-ahead intents (calls of an earlier apply whose answers were lost) were settled.
     pub settlements: Vec<intents::Settlement>,
+    /// Managed peers that take a new address (a renamed block, a `moved` block), with no API call.
+    pub moves: Vec<moves::Move>,
 }
 
 /// Terraform's summary counts.
@@ -245,11 +248,16 @@ pub struct Summary {
     pub adopt: usize,
     pub forget: usize,
     pub wait: usize,
+    #[serde(rename = "move")]
+    pub moves: usize,
 }
 
 impl Plan {
     pub fn summary(&self) -> Summary {
-        let mut s = Summary::default();
+        let mut s = Summary {
+            moves: self.moves.len(),
+            ..Summary::default()
+        };
         for c in &self.changes {
             match c.action.kind() {
                 Kind::Create => s.add += 1,
@@ -271,6 +279,7 @@ impl Plan {
     pub fn has_changes(&self) -> bool {
         self.changes.iter().any(|c| c.action.kind() != Kind::NoOp)
             || self.settlements.iter().any(intents::Settlement::settles)
+            || !self.moves.is_empty()
     }
 
     /// Creates of an earlier apply whose outcome no describe could tell yet.
@@ -288,8 +297,12 @@ pub fn plan(desired: &Desired, observed: &Observed, owned: &State) -> Plan {
 /// [`plan`], and the state it planned against: `owned` with its settled intents applied, which is where an apply of
 /// the plan starts.
 pub fn plan_and_settle(desired: &Desired, observed: &Observed, owned: &State) -> (Plan, State) {
-    let resolution = intents::resolve(owned, observed);
+    let mut resolution = intents::resolve(owned, observed);
+    let (moves, refused_moves) = moves::moves(desired, observed, &resolution.state);
+    moves::apply(&mut resolution.state, &moves);
     let mut plan = plan_settled(desired, observed, &resolution.state);
+    plan.refusals.extend(refused_moves);
+    plan.moves = moves;
     for s in &resolution.settlements {
         if let intents::Outcome::Ambiguous { .. } = s.outcome {
             let location = desired

@@ -47,6 +47,7 @@ fn peer(id: &str, family: AddressFamily, asn: u64, state: PeerState) -> Observed
 
 fn desired(peers: Vec<PeerSpec>) -> Desired {
     Desired {
+        moved: vec![],
         vifs: vec![VifSpec {
             id: VifId(VIF.into()),
             scope: Scope::region("us-east-1"),

@@ -138,6 +138,10 @@ pub enum Rule {
     ReplaceImpossible,
     /// An earlier call whose outcome cannot be told apart.
     AmbiguousIntent,
+    /// A `moved` block whose target is already managed, or one of several moving the same peer.
+    MovedConflict,
+    /// A `moved` block that would take a peer to another VIF.
+    MovedAcrossVifs,
 }
 
 impl Rule {
@@ -152,6 +156,8 @@ impl Rule {
             Rule::LastPeer => "last-peer",
             Rule::ReplaceImpossible => "replace-impossible",
             Rule::AmbiguousIntent => "ambiguous-intent",
+            Rule::MovedConflict => "moved-conflict",
+            Rule::MovedAcrossVifs => "moved-across-vifs",
         }
     }
 }

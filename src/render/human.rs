@@ -7,6 +7,7 @@ use similar::{ChangeTag, TextDiff};
 
 use super::{desired_attributes, observed_attributes};
 use crate::model::{ObservedPeer, PeerSpec};
+use crate::plan::moves::MoveWhy;
 use crate::plan::{Action, Attribute, Change, Incarnation, Order, Plan};
 
 struct Paint {
@@ -143,8 +144,38 @@ pub fn human(plan: &Plan, color: bool) -> String {
         .iter()
         .filter_map(|c| heading(c).map(|h| (c, h)))
         .collect();
-    if !shown.is_empty() {
+    if !shown.is_empty() || !plan.moves.is_empty() {
         out.push_str("dxctl will perform the following actions:\n");
+    }
+    for m in &plan.moves {
+        out.push('\n');
+        let _ = writeln!(
+            out,
+            "  # {} has moved to {}",
+            p.bold(&m.from.0),
+            p.bold(&m.to.0)
+        );
+        let why = match &m.why {
+            MoveWhy::Block { location } => format!("the moved block at {location}"),
+            MoveWhy::Renamed => {
+                "its block was renamed, and the peer matches only the new one".into()
+            }
+        };
+        let _ = writeln!(
+            out,
+            "  # ({why}; peer {} is kept, with no API call)",
+            m.bgp_peer_id
+        );
+        let _ = writeln!(
+            out,
+            "  {} {} => {}",
+            p.paint(AnsiColor::Cyan, ">"),
+            m.from,
+            m.to
+        );
+    }
+    if shown.is_empty() && !plan.moves.is_empty() {
+        out.push('\n');
     }
     for (c, (what, order)) in &shown {
         out.push('\n');
@@ -269,6 +300,9 @@ pub fn human(plan: &Plan, color: bool) -> String {
         );
         if s.forget > 0 {
             let _ = write!(line, " {} to forget.", s.forget);
+        }
+        if s.moves > 0 {
+            let _ = write!(line, " {} to move.", s.moves);
         }
         let _ = writeln!(out, "{}", p.bold(&line));
     }

@@ -82,6 +82,7 @@ pub fn json(plan: &Plan) -> Value {
             "outcome": st.outcome,
             "description": st.describe(),
         })).collect::<Vec<_>>(),
+        "moves": plan.moves,
         "warnings": plan.warnings,
         "refusals": plan.refusals.iter().map(|r| json!({
             "address": r.address,

@@ -22,9 +22,16 @@ pub fn markdown(plan: &Plan) -> String {
         .iter()
         .filter(|c| c.action.kind() != Kind::NoOp)
         .collect();
-    if rows.is_empty() {
+    if !plan.moves.is_empty() {
+        out.push_str("**Moved** (a managed peer takes a new address; no API call)\n\n");
+        for m in &plan.moves {
+            let _ = writeln!(out, "- `{}` → `{}` (peer {})", m.from, m.to, m.bgp_peer_id);
+        }
+        out.push('\n');
+    }
+    if rows.is_empty() && plan.moves.is_empty() {
         out.push_str("No changes. Your infrastructure matches the configuration.\n");
-    } else {
+    } else if !rows.is_empty() {
         out.push_str("| | Address | Action | Reason |\n|---|---|---|---|\n");
         for c in rows {
             let sign = match c.action.kind() {

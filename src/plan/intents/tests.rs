@@ -225,6 +225,7 @@ fn the_planner_never_lists_an_adopted_peer_as_unmanaged() {
     let r = resolve(&s, &o);
     // The config no longer declares the peer: the adopted record is deleted, not left unmanaged.
     let desired = Desired {
+        moved: vec![],
         vifs: vec![VifSpec {
             id: VifId(VIF.into()),
             scope: Scope::region("us-east-1"),
