@@ -391,6 +391,7 @@ fn owned_peer_is_preferred_among_lookalikes_and_never_confused() {
 
 /// Executes a plan on the in-memory world, as AWS and the executor would.
 fn apply_in_memory(p: &Plan, o: &mut Observed, s: &mut State) {
+    super::moves::apply(s, &p.moves);
     let mut next = 0;
     for c in &p.changes {
         let vif = o.vifs.iter_mut().find(|v| v.id == c.vif).unwrap();
