@@ -338,7 +338,11 @@ pub struct Location {
 }
 
 impl fmt::Display for Location {
+    /// `file:line:column`; just the file for a place without lines (`(state)`: the state file's entry).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            return f.write_str(&self.file);
+        }
         write!(f, "{}:{}:{}", self.file, self.line, self.column)
     }
 }

@@ -1,16 +1,166 @@
-//! `dxctl state rm` and `dxctl state mv`: change what dxctl manages without touching AWS.
+//! `dxctl state rm` and `dxctl state mv`: change what dxctl manages without touching AWS. Both hold the state lock,
+//! fold any journal a killed apply left, and refuse an address with an unsettled call (its outcome decides what the
+//! record should say).
 
+use std::collections::BTreeSet;
 use std::process::ExitCode;
 
 use crate::cli::{GlobalArgs, StateMvArgs, StateRmArgs};
+use crate::model::{PeerAddress, VifId};
+use crate::plan::moves::is_peer_address;
 use crate::printer::Printer;
+use crate::state::{lock, LocalStateFile, PeerRecord, State, StateStore};
+
+/// Loads the state under the lock; the lock is released when the returned guard drops.
+fn locked(
+    global: &GlobalArgs,
+    operation: &str,
+) -> anyhow::Result<(LocalStateFile, Box<dyn crate::state::StateLock>, State)> {
+    let store = LocalStateFile::new(&global.state);
+    let held = lock::acquire_blocking(&store, operation, global.lock_timeout)?;
+    store.recover()?;
+    let state = store.load()?;
+    Ok((store, held, state))
+}
+
+/// The closest managed address to `wanted`, for "did you mean".
+fn did_you_mean(state: &State, wanted: &str) -> String {
+    state
+        .peers
+        .iter()
+        .map(|p| (strsim::jaro_winkler(wanted, &p.address.0), &p.address))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, a)| format!("; did you mean {a}?"))
+        .unwrap_or_else(|| "; `dxctl state list` shows what is managed".into())
+}
+
+/// The records a target names: one peer's address, or every peer of a VIF id.
+fn targeted(state: &State, target: &str) -> anyhow::Result<Vec<PeerRecord>> {
+    if target.starts_with("virtual_interface.") {
+        if !is_peer_address(target) {
+            anyhow::bail!(
+                "{target} is not a peer address (virtual_interface.<vif id>.bgp_peer.<label>) or a VIF id"
+            );
+        }
+        return match state.peer(&PeerAddress(target.to_string())) {
+            Some(r) => Ok(vec![r.clone()]),
+            None => anyhow::bail!("{target} is not managed{}", did_you_mean(state, target)),
+        };
+    }
+    let vif = VifId(target.to_string());
+    let records: Vec<PeerRecord> = state.on_vif(&vif).cloned().collect();
+    if records.is_empty() {
+        anyhow::bail!(
+            "no managed peer is on {target}{}",
+            did_you_mean(state, &format!("virtual_interface.{target}"))
+        );
+    }
+    Ok(records)
+}
+
+/// Refuses an address whose last call's answer was lost: until a plan settles it, nobody knows what the record
+/// should say.
+fn refuse_unsettled(state: &State, address: &PeerAddress) -> anyhow::Result<()> {
+    if let Some(intent) = state.intent(address) {
+        anyhow::bail!(
+            "{address} has a call whose answer was lost ({}); run `dxctl plan` or `dxctl apply` to settle it first",
+            intent.describe()
+        );
+    }
+    Ok(())
+}
 
 pub fn rm(global: &GlobalArgs, args: &StateRmArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
-    let _ = (global, args, printer);
-    anyhow::bail!("dxctl state rm is not built yet")
+    let (store, held, mut state) = locked(global, "state rm")?;
+    let mut chosen: BTreeSet<PeerAddress> = BTreeSet::new();
+    let mut lines = String::new();
+    for target in &args.targets {
+        for r in targeted(&state, target)? {
+            refuse_unsettled(&state, &r.address)?;
+            if chosen.insert(r.address.clone()) {
+                lines.push_str(&format!(
+                    "{} {} ({}, {} ASN {})\n",
+                    if args.dry_run { "Would remove" } else { "Removed" },
+                    r.address,
+                    r.bgp_peer_id,
+                    r.address_family,
+                    r.asn
+                ));
+                if !r.deposed.is_empty() {
+                    lines.push_str(&format!(
+                        "  with its deposed peer(s) {}: dxctl will no longer delete them\n",
+                        r.deposed.join(", ")
+                    ));
+                }
+            }
+        }
+    }
+    if args.dry_run {
+        printer.data(&format!(
+            "{lines}Dry run: the state was not changed ({} peer(s)).\n",
+            chosen.len()
+        ))?;
+        held.release()?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    for address in &chosen {
+        state.remove(address);
+    }
+    store.save(&mut state)?;
+    held.release()?;
+    printer.data(&format!(
+        "{lines}Removed {} peer(s) from the state. AWS was not touched: the peers keep running, and dxctl lists \
+         them as unmanaged (or adopts them again while the config still declares them).\n",
+        chosen.len()
+    ))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 pub fn mv(global: &GlobalArgs, args: &StateMvArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
-    let _ = (global, args, printer);
-    anyhow::bail!("dxctl state mv is not built yet")
+    for address in [&args.from, &args.to] {
+        if !is_peer_address(address) {
+            anyhow::bail!(
+                "{address} is not a peer address: write virtual_interface.<vif id>.bgp_peer.<label>"
+            );
+        }
+    }
+    let (from, to) = (PeerAddress(args.from.clone()), PeerAddress(args.to.clone()));
+    if from == to {
+        anyhow::bail!("{from} and {to} are the same address");
+    }
+    let (store, held, mut state) = locked(global, "state mv")?;
+    let Some(record) = state.peer(&from).cloned() else {
+        anyhow::bail!("{from} is not managed{}", did_you_mean(&state, &from.0));
+    };
+    let vif_prefix = format!("virtual_interface.{}.bgp_peer.", record.virtual_interface_id);
+    if !to.0.starts_with(&vif_prefix) {
+        anyhow::bail!(
+            "{from} cannot move to {to}: a BGP peer belongs to its virtual interface ({})",
+            record.virtual_interface_id
+        );
+    }
+    if let Some(there) = state.peer(&to) {
+        anyhow::bail!(
+            "{to} is already managed (peer {}); `dxctl state rm {to}` first if it should go",
+            there.bgp_peer_id
+        );
+    }
+    refuse_unsettled(&state, &from)?;
+    crate::plan::moves::apply(
+        &mut state,
+        &[crate::plan::moves::Move {
+            from: from.clone(),
+            to: to.clone(),
+            bgp_peer_id: record.bgp_peer_id.clone(),
+            why: crate::plan::moves::MoveWhy::Renamed,
+        }],
+    );
+    store.save(&mut state)?;
+    held.release()?;
+    printer.data(&format!(
+        "Moved {from} to {to} (peer {}). AWS was not touched.\n",
+        record.bgp_peer_id
+    ))?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -4,7 +4,7 @@
 //! VIF's last peer. Creates go first (sessions stay up), then deletes; a replacement is create-before-destroy
 //! when the family may hold two peers, destroy-before-create when another peer keeps the VIF alive.
 
-use super::{Action, Change, Kind, Order, Plan, Refusal, Rule};
+use super::{Action, Change, Kind, Order, Plan, Reason, Refusal, Rule};
 use crate::model::{AddressFamily, Location, Observed, ObservedVif};
 
 /// What one order of steps achieves.
@@ -129,16 +129,27 @@ pub(super) fn order(
             Action::Create { desired } => (
                 Rule::FamilyExclusive,
                 format!(
-                    "{} already has an {} peer and its {parent} does not have logical redundancy (hasLogicalRedundancy is {}); a second {} peer is not allowed",
+                    "{} already has an {} peer ({}) and its {parent} does not have logical redundancy (hasLogicalRedundancy is {}); a second {} peer is not allowed",
                     seen.id,
                     desired.family,
+                    family_peers(seen, desired.family),
                     observed.redundancy_text(seen),
                     desired.family
                 ),
             ),
-            Action::Delete { .. } => (
+            Action::Delete { live, .. } => (
                 Rule::LastPeer,
-                format!("deleting it would leave {} with no BGP peer, and AWS refuses to delete a virtual interface's last peer; keep a peer in the configuration or delete the virtual interface", seen.id),
+                match c.reason {
+                    Reason::VifRemovedFromConfig => format!(
+                        "its virtual_interface block was removed, but deleting {} would leave {} with no BGP peer, and AWS refuses to delete a virtual interface's last peer; to stop managing {} without touching AWS, run `dxctl state rm {}`, or put the block back",
+                        live.id(), seen.id, seen.id, seen.id
+                    ),
+                    Reason::RemovedFromConfig => format!(
+                        "its block was removed, but deleting {} would leave {} with no BGP peer, and AWS refuses to delete a virtual interface's last peer; to stop managing it without touching AWS, run `dxctl state rm {}`, or keep a peer in the configuration",
+                        live.id(), seen.id, c.address
+                    ),
+                    _ => format!("deleting it would leave {} with no BGP peer, and AWS refuses to delete a virtual interface's last peer; keep a peer in the configuration or delete the virtual interface", seen.id),
+                },
             ),
             _ => (
                 Rule::ReplaceImpossible,
@@ -168,5 +179,20 @@ pub(super) fn order(
             });
         }
         plan.changes.push(c);
+    }
+}
+
+/// The live peers of `family` on the VIF, by id, for refusals that name them.
+fn family_peers(seen: &ObservedVif, family: AddressFamily) -> String {
+    let ids: Vec<&str> = seen
+        .peers
+        .iter()
+        .filter(|p| !p.state.is_gone() && p.family == family)
+        .map(|p| p.id())
+        .collect();
+    if ids.is_empty() {
+        "being created by this plan".into()
+    } else {
+        ids.join(", ")
     }
 }

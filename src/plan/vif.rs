@@ -52,7 +52,7 @@ pub(super) fn plan_declared(
     records: Vec<&PeerRecord>,
     plan: &mut Plan,
 ) {
-    let Some(seen) = usable(spec, seen, plan) else {
+    let Some(seen) = usable(spec, seen, observed, plan) else {
         return;
     };
     // Ids dxctl owns on this VIF, including deposed ones: none of them is ever adopted for another address.
@@ -83,6 +83,7 @@ pub(super) fn plan_declared(
 fn usable<'a>(
     spec: &VifSpec,
     seen: Option<&'a ObservedVif>,
+    observed: &Observed,
     plan: &mut Plan,
 ) -> Option<&'a ObservedVif> {
     let refuse = |rule, message| Refusal {
@@ -96,8 +97,10 @@ fn usable<'a>(
             plan.refusals.push(refuse(
                 Rule::VifNotFound,
                 format!(
-                    "virtual interface {} does not exist in {}",
-                    spec.id, spec.scope
+                    "virtual interface {} does not exist in {}{}",
+                    spec.id,
+                    spec.scope,
+                    vif_hint(spec, observed)
                 ),
             ));
             None
@@ -114,6 +117,29 @@ fn usable<'a>(
         }
         Some(seen) => Some(seen),
     }
+}
+
+/// Where a VIF that is not in its region may be: the same id in another described region, or a near id in its own.
+fn vif_hint(spec: &VifSpec, observed: &Observed) -> String {
+    if let Some(elsewhere) = observed
+        .vifs
+        .iter()
+        .find(|v| v.id == spec.id && v.scope != spec.scope)
+    {
+        return format!(
+            "; it exists in {}: check the provider this block uses",
+            elsewhere.scope
+        );
+    }
+    observed
+        .vifs
+        .iter()
+        .filter(|v| v.scope == spec.scope)
+        .map(|v| (strsim::jaro_winkler(&spec.id.0, &v.id.0), &v.id))
+        .filter(|(score, _)| *score > 0.85)
+        .max_by(|a, b| a.0.total_cmp(&b.0).then_with(|| b.1.cmp(a.1)))
+        .map(|(_, id)| format!("; did you mean {id}?"))
+        .unwrap_or_default()
 }
 
 /// One declared VIF being planned: which described peers are spoken for, and the changes so far.
@@ -337,7 +363,7 @@ impl Declared<'_> {
         }
     }
 
-    /// A new peer with a public ASN on a public VIF waits for AWS's allow-listing.
+    /// A new peer with a public ASN on a public VIF is refused by AWS unless the ASN is allow-listed for the VIF.
     fn public_asn_warnings(&self, plan: &mut Plan) {
         if self.seen.vif_type != VifType::Public {
             return;
@@ -350,7 +376,7 @@ impl Declared<'_> {
             if !asn.is_private() {
                 plan.warnings.push(Warning {
                     address: c.address.0.clone(),
-                    message: format!("ASN {asn} is public: AWS must allow-list it for this public VIF, or the peer stays in verifying"),
+                    message: format!("ASN {asn} is public: AWS refuses it on this public VIF (CreateBGPPeer fails) unless it is on the allow list for the VIF; a private ASN (64512-65534, 4200000000-4294967294) needs none"),
                 });
             }
         }

@@ -97,6 +97,31 @@ pub async fn acquire<L: StateLocking + Clone + Send + 'static>(
     }
 }
 
+/// [`acquire`] for commands that do only file work (the state commands): each try and each wait blocks the calling
+/// thread.
+pub fn acquire_blocking<L: StateLocking>(
+    store: &L,
+    operation: &str,
+    timeout: Duration,
+) -> Result<Box<dyn StateLock>> {
+    let info = LockInfo::new(operation);
+    let started = std::time::Instant::now();
+    loop {
+        let holder = match store.try_lock(&info)? {
+            Attempt::Acquired(lock) => return Ok(lock),
+            Attempt::Held(holder) => holder,
+        };
+        let waited = started.elapsed();
+        if waited >= timeout {
+            return Err(StateError::Locked {
+                state: store.locked_name(),
+                holder: holder.map(Box::new),
+            });
+        }
+        std::thread::sleep(RETRY.min(timeout - waited));
+    }
+}
+
 /// The local lock: the open, OS-locked `<state>.lock`, and the info file removed on release.
 struct LocalLock {
     file: Option<File>,
