@@ -81,7 +81,11 @@ pub fn rm(global: &GlobalArgs, args: &StateRmArgs, printer: &Printer) -> anyhow:
             if chosen.insert(r.address.clone()) {
                 lines.push_str(&format!(
                     "{} {} ({}, {} ASN {})\n",
-                    if args.dry_run { "Would remove" } else { "Removed" },
+                    if args.dry_run {
+                        "Would remove"
+                    } else {
+                        "Removed"
+                    },
                     r.address,
                     r.bgp_peer_id,
                     r.address_family,
@@ -133,7 +137,10 @@ pub fn mv(global: &GlobalArgs, args: &StateMvArgs, printer: &Printer) -> anyhow:
     let Some(record) = state.peer(&from).cloned() else {
         anyhow::bail!("{from} is not managed{}", did_you_mean(&state, &from.0));
     };
-    let vif_prefix = format!("virtual_interface.{}.bgp_peer.", record.virtual_interface_id);
+    let vif_prefix = format!(
+        "virtual_interface.{}.bgp_peer.",
+        record.virtual_interface_id
+    );
     if !to.0.starts_with(&vif_prefix) {
         anyhow::bail!(
             "{from} cannot move to {to}: a BGP peer belongs to its virtual interface ({})",

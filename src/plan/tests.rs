@@ -6,7 +6,8 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::model::{
-    AddressFamily, Asn, Location, ObservedPeer, ObservedVif, PeerSpec, Scope, Secret, VifSpec,
+    AddressFamily, Asn, Location, MovedBlock, ObservedPeer, ObservedVif, PeerSpec, Scope, Secret,
+    VifSpec,
 };
 use crate::state::PeerRecord;
 
@@ -563,4 +564,108 @@ fn a_deposed_peer_that_is_already_deleted_is_forgotten() {
         Some("dxpeer-old")
     );
     assert!(p.has_changes());
+}
+
+fn address(label: &str) -> PeerAddress {
+    PeerAddress::new(&VifId(VIF.into()), label)
+}
+
+/// A renamed block whose peer matches only the new declaration, and only it, moves; the plan then keeps the peer.
+#[test]
+fn an_unambiguous_rename_moves_the_record_and_keeps_the_peer() {
+    let v6 = peer("dxpeer-v6", Ipv6, 64600, PeerState::Available);
+    let v4 = peer("dxpeer-v4", Ipv4, 65000, PeerState::Available);
+    let state = owned(&[("v6", &v6), ("v4", &v4)]);
+    let d = desired(vec![
+        spec("ipv6_primary", Ipv6, 64600),
+        spec("v4", Ipv4, 65000),
+    ]);
+    let p = plan(&d, &observed(vec![v6, v4], Some("no")), &state);
+    assert_eq!(p.moves.len(), 1);
+    assert_eq!(
+        (
+            &p.moves[0].from,
+            &p.moves[0].to,
+            p.moves[0].bgp_peer_id.as_str()
+        ),
+        (&address("v6"), &address("ipv6_primary"), "dxpeer-v6")
+    );
+    assert_eq!(
+        actions(&p),
+        [
+            ("ipv6_primary".to_string(), Kind::NoOp),
+            ("v4".to_string(), Kind::NoOp)
+        ]
+    );
+    assert!(p.has_changes(), "the state changes");
+    let (summary, mut settled) = (p.summary(), state.clone());
+    assert_eq!((summary.add, summary.destroy, summary.moves), (0, 0, 1));
+    moves::apply(&mut settled, &p.moves);
+    assert!(
+        settled.peer(&address("ipv6_primary")).is_some() && settled.peer(&address("v6")).is_none()
+    );
+}
+
+/// Two old peers that both match a new declaration are never guessed between; a `moved` block decides.
+#[test]
+fn an_ambiguous_rename_is_not_guessed_and_a_moved_block_settles_it() {
+    let mut left = peer("dxpeer-l", Ipv4, 65010, PeerState::Available);
+    left.customer_address = Some("169.254.10.2/30".into());
+    let mut right = peer("dxpeer-r", Ipv4, 65010, PeerState::Available);
+    right.customer_address = Some("169.254.11.2/30".into());
+    let state = owned(&[("left", &left), ("right", &right)]);
+    let o = observed(vec![left, right], Some("yes"));
+    let mut b = spec("b", Ipv4, 65010);
+    b.customer_address = Some("169.254.11.2/30".into());
+    let mut d = desired(vec![spec("a", Ipv4, 65010), b]);
+    let guessed = plan(&d, &o, &state);
+    assert!(guessed.moves.is_empty());
+    assert_eq!((guessed.summary().add, guessed.summary().destroy), (2, 2));
+
+    let block = |from: &str, to: &str| MovedBlock {
+        from: address(from),
+        to: address(to),
+        location: Location::default(),
+    };
+    d.moved = vec![block("left", "a"), block("right", "b")];
+    let p = plan(&d, &o, &state);
+    assert_eq!(p.moves.len(), 2);
+    assert!(p.refusals.is_empty(), "{:?}", p.refusals);
+    assert_eq!((p.summary().add, p.summary().destroy), (0, 0));
+
+    // Followed once, a block is history: its `from` is no longer owned.
+    let mut moved = state.clone();
+    moves::apply(&mut moved, &p.moves);
+    let again = plan(&d, &o, &moved);
+    assert!(again.moves.is_empty() && !again.has_changes());
+}
+
+#[test]
+fn moved_blocks_never_cross_vifs_or_overwrite_a_managed_address() {
+    let v6 = peer("dxpeer-v6", Ipv6, 64600, PeerState::Available);
+    let v4 = peer("dxpeer-v4", Ipv4, 65000, PeerState::Available);
+    let state = owned(&[("v6", &v6), ("v4", &v4)]);
+    let o = observed(vec![v6, v4], Some("no"));
+    let mut d = desired(vec![spec("v6", Ipv6, 64600), spec("v4", Ipv4, 65000)]);
+    d.moved = vec![MovedBlock {
+        from: address("v6"),
+        to: PeerAddress("virtual_interface.dxvif-b.bgp_peer.v6".into()),
+        location: Location::default(),
+    }];
+    assert_eq!(rules(&plan(&d, &o, &state)), ["moved-across-vifs"]);
+    d.moved[0].to = address("v4");
+    assert_eq!(rules(&plan(&d, &o, &state)), ["moved-conflict"]);
+    d.moved = vec![
+        MovedBlock {
+            from: address("v6"),
+            to: address("x"),
+            location: Location::default(),
+        },
+        MovedBlock {
+            from: address("v6"),
+            to: address("y"),
+            location: Location::default(),
+        },
+    ];
+    assert_eq!(rules(&plan(&d, &o, &state)), ["moved-conflict"]);
 }

@@ -1,88 +1,13 @@
 //! Planner and executor end to end on the simulator: adopt, replace in both orders, refusals, saved plans,
 //! locking, outputs, faults that must converge, approval, and Ctrl-C.
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use super::sim_env::Env;
 use super::support::*;
-
-/// The seed world with a few changes: delay, logical redundancy, and any extra `sim` settings.
-fn world(dir: &Path, delay: &str, redundancy: &str, sim: Value) -> PathBuf {
-    let text = std::fs::read_to_string(repo().join("examples/seed/world.json")).unwrap();
-    let mut w: Value = serde_json::from_str(&text).unwrap();
-    w["connections"][0]["hasLogicalRedundancy"] = redundancy.into();
-    w["sim"]["provisionDelay"] = delay.into();
-    w["sim"]["deletionDelay"] = "100ms".into();
-    if let Value::Object(extra) = sim {
-        for (k, v) in extra {
-            w["sim"][k] = v;
-        }
-    }
-    let path = dir.join("world.json");
-    std::fs::write(&path, w.to_string()).unwrap();
-    path
-}
-
-struct Env {
-    _tmp: tempfile::TempDir,
-    dir: PathBuf,
-    sim: SimProcess,
-    cfg: PathBuf,
-}
-
-impl Env {
-    fn new(delay: &str, redundancy: &str, sim: Value, hcl: &str) -> Env {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().to_path_buf();
-        let w = world(&dir, delay, redundancy, sim);
-        let sim = SimProcess::start(&w, &dir, &[]);
-        let cfg = config_dir(&dir, "cfg", hcl);
-        Env {
-            _tmp: tmp,
-            dir,
-            sim,
-            cfg,
-        }
-    }
-
-    fn dxctl(&self, args: &[&str]) -> Command {
-        let mut cmd = dxctl(&self.dir);
-        cmd.args(["--endpoint-url", &self.sim.url(), "--state"])
-            .arg(self.dir.join("state.json"))
-            .args(args);
-        cmd
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        run(self.dxctl(args).arg(&self.cfg))
-    }
-
-    fn set_config(&self, hcl: &str) {
-        std::fs::write(self.cfg.join("main.hcl"), hcl).unwrap();
-    }
-
-    fn peers(&self) -> Vec<Value> {
-        self.sim.world()["virtualInterfaces"][0]["bgpPeers"]
-            .as_array()
-            .unwrap()
-            .clone()
-    }
-
-    fn live(&self) -> Vec<Value> {
-        self.peers()
-            .into_iter()
-            .filter(|p| !matches!(p["bgpPeerState"].as_str(), Some("deleting" | "deleted")))
-            .collect()
-    }
-
-    fn state(&self) -> Value {
-        serde_json::from_str(&std::fs::read_to_string(self.dir.join("state.json")).unwrap())
-            .unwrap()
-    }
-}
 
 const FAST: &[&str] = &["apply", "--auto-approve", "--poll-interval", "50ms"];
 

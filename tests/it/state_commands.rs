@@ -1,0 +1,145 @@
+//! `state rm` and `state mv` change what dxctl manages and never touch AWS; the refusal for a removed VIF block names
+//! the `state rm` way out.
+
+use serde_json::json;
+
+use super::sim_env::Env;
+use super::support::*;
+
+const FAST: &[&str] = &["apply", "--auto-approve", "--poll-interval", "50ms"];
+const V6: &str = "virtual_interface.dxvif-fg1vuj3d.bgp_peer.v6";
+const V4: &str = "virtual_interface.dxvif-fg1vuj3d.bgp_peer.v4";
+
+fn writes(env: &Env) -> usize {
+    env.sim.count("CreateBGPPeer") + env.sim.count("DeleteBGPPeer")
+}
+
+fn addresses(env: &Env) -> Vec<String> {
+    env.state()["peers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["address"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn state_rm_stops_managing_and_a_removed_vif_block_is_then_left_alone() {
+    let env = Env::new("50ms", "no", json!({}), SEED_HCL);
+    assert_eq!(env.run(FAST).code, 0);
+    let before = writes(&env);
+    let live_before = env.live().len();
+
+    // Removing the whole VIF block would delete its last peer: refused, with the way out.
+    env.set_config("provider \"aws\" {\n  region = \"us-east-1\"\n}\n");
+    let refused = env.run(&["plan"]);
+    assert_eq!(refused.code, 1);
+    assert!(
+        refused.stderr.contains("(state): error[last-peer]")
+            && refused
+                .stderr
+                .contains("run `dxctl state rm dxvif-fg1vuj3d`"),
+        "{}",
+        refused.stderr
+    );
+
+    // A dry run changes nothing.
+    let dry = run(&mut env.dxctl(&["state", "rm", "--dry-run", "dxvif-fg1vuj3d"]));
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    assert!(
+        dry.stdout.contains(&format!("Would remove {V4}")),
+        "{}",
+        dry.stdout
+    );
+    assert_eq!(addresses(&env).len(), 2);
+
+    let rm = run(&mut env.dxctl(&["state", "rm", "dxvif-fg1vuj3d"]));
+    assert_eq!(rm.code, 0, "{}", rm.stderr);
+    assert!(
+        rm.stdout.contains(&format!("Removed {V6}")) && rm.stdout.contains("Removed 2 peer(s)"),
+        "{}",
+        rm.stdout
+    );
+    assert!(addresses(&env).is_empty());
+    let plan = env.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
+    assert_eq!(writes(&env), before, "state rm touches no peer");
+    assert_eq!(env.live().len(), live_before);
+}
+
+#[test]
+fn state_rm_of_a_declared_peer_is_adopted_again_and_unknown_addresses_get_a_suggestion() {
+    let env = Env::new("50ms", "no", json!({}), SEED_HCL);
+    assert_eq!(env.run(FAST).code, 0);
+    let before = writes(&env);
+    let typo = run(&mut env.dxctl(&[
+        "state",
+        "rm",
+        "virtual_interface.dxvif-fg1vuj3d.bgp_peer.v7",
+    ]));
+    assert_eq!(typo.code, 1);
+    assert!(
+        typo.stderr.contains(&format!("did you mean {V6}?")),
+        "{}",
+        typo.stderr
+    );
+    let not_address = run(&mut env.dxctl(&["state", "rm", "virtual_interface.dxvif-fg1vuj3d"]));
+    assert_eq!(not_address.code, 1);
+    assert!(
+        not_address.stderr.contains("is not a peer address"),
+        "{}",
+        not_address.stderr
+    );
+
+    let rm = run(&mut env.dxctl(&["state", "rm", V6]));
+    assert_eq!(rm.code, 0, "{}", rm.stderr);
+    assert_eq!(addresses(&env), [V4]);
+    let plan = env.run(&["plan"]);
+    assert!(
+        plan.stdout.contains("Plan: 1 to adopt, 0 to add"),
+        "{}",
+        plan.stdout
+    );
+    assert_eq!(env.run(FAST).code, 0);
+    assert_eq!(addresses(&env).len(), 2);
+    assert_eq!(writes(&env), before);
+}
+
+#[test]
+fn state_mv_renames_a_record_so_a_renamed_block_plans_nothing() {
+    let env = Env::new("50ms", "no", json!({}), SEED_HCL);
+    assert_eq!(env.run(FAST).code, 0);
+    let before = writes(&env);
+    let to = "virtual_interface.dxvif-fg1vuj3d.bgp_peer.ipv6_primary";
+    let mv = run(&mut env.dxctl(&["state", "mv", V6, to]));
+    assert_eq!(mv.code, 0, "{}", mv.stderr);
+    assert!(
+        mv.stdout.contains(&format!("Moved {V6} to {to}")),
+        "{}",
+        mv.stdout
+    );
+    env.set_config(&SEED_HCL.replace("bgp_peer \"v6\"", "bgp_peer \"ipv6_primary\""));
+    let plan = env.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
+
+    for (args, says) in [
+        (
+            vec![to, "virtual_interface.dxvif-other.bgp_peer.x"],
+            "a BGP peer belongs to its virtual interface",
+        ),
+        (vec![to, V4], "is already managed"),
+        (
+            vec![V6, "virtual_interface.dxvif-fg1vuj3d.bgp_peer.y"],
+            "is not managed",
+        ),
+        (vec![to, to], "are the same address"),
+        (vec!["v6", to], "is not a peer address"),
+    ] {
+        let mut cmd_args = vec!["state", "mv"];
+        cmd_args.extend(args.iter().copied());
+        let out = run(&mut env.dxctl(&cmd_args));
+        assert_eq!(out.code, 1, "{args:?}");
+        assert!(out.stderr.contains(says), "{args:?}: {}", out.stderr);
+    }
+    assert_eq!(writes(&env), before);
+}
