@@ -1,9 +1,13 @@
 //! Saved plans: what `plan --out` writes and `apply FILE` checks before running it. Its own versioned format: the
 //! decisions it pins are stored as such, not as `plan --json` shows them, so a change to the JSON view never makes a
-//! saved plan stale. No secrets are stored; they are resolved again from the config at apply time.
+//! saved plan stale. No secrets are stored; they are resolved again from the config at apply time, and a keyed
+//! fingerprint of each one refuses the plan when a secret has another value by then.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use hmac::{Hmac, Mac};
+use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -77,7 +81,9 @@ pub enum StaleReason {
     Config { dir: PathBuf },
     /// The observed facts the plan relied on.
     Observed,
-    /// Planning again decides differently (a secret or a variable changed?).
+    /// A secret the plan was made with (an auth key, a sensitive address) has another value now.
+    SecretChanged { field: String, address: String },
+    /// Planning again decides differently (a variable changed?).
     Replanned,
 }
 
@@ -99,6 +105,9 @@ impl std::fmt::Display for StaleReason {
                 write!(f, "the configuration in {} changed", dir.display())
             }
             StaleReason::Observed => f.write_str("the Direct Connect facts it relied on changed"),
+            StaleReason::SecretChanged { field, address } => {
+                write!(f, "a secret changed: {field} of {address}")
+            }
             StaleReason::Replanned => f.write_str(
                 "planning again gives a different plan (a secret or a variable changed?)",
             ),
@@ -120,6 +129,14 @@ pub struct SavedPlan {
     pub observed_fingerprint: String,
     /// Every decision of the plan, in order.
     pub changes: Vec<Pinned>,
+    /// The random key of `secret_fingerprints` (hex), fresh for each plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_fingerprint_key: Option<String>,
+    /// For each secret value the plan was made with, by "ADDRESS FIELD": HMAC-SHA256 under
+    /// `secret_fingerprint_key` (hex). Never the secret: apply recomputes them and refuses a plan whose secrets
+    /// changed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub secret_fingerprints: BTreeMap<String, String>,
     /// The plan as `plan` printed it, for `show`.
     pub rendered: String,
 }
@@ -225,6 +242,69 @@ fn pins(plan: &Plan) -> Vec<Pinned> {
     plan.changes.iter().map(Pinned::of).collect()
 }
 
+/// Keyed fingerprints of every secret value the plan's changes ask for: auth keys, and any field a sensitive
+/// variable (or `env()`, `file()`) gave.
+fn secret_fingerprints(plan: &Plan, key: &[u8]) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for c in &plan.changes {
+        let Some(spec) = c.action.desired() else {
+            continue;
+        };
+        let values = [
+            ("auth_key", spec.auth_key.as_ref().map(|k| k.expose())),
+            ("amazon_address", spec.amazon_address.as_deref()),
+            ("customer_address", spec.customer_address.as_deref()),
+        ];
+        for (field, value) in values {
+            let Some(value) = value else {
+                continue;
+            };
+            if field != "auth_key" && !spec.sensitive.contains(field) {
+                continue;
+            }
+            // HMAC takes a key of any length.
+            let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key) else {
+                continue;
+            };
+            mac.update(c.address.0.as_bytes());
+            mac.update(&[0]);
+            mac.update(field.as_bytes());
+            mac.update(&[0]);
+            mac.update(value.as_bytes());
+            out.insert(
+                format!("{} {field}", c.address),
+                hex(&mac.finalize().into_bytes()),
+            );
+        }
+    }
+    out
+}
+
+/// The first secret whose fingerprint differs, as (field, address).
+fn changed_secret(
+    saved: &BTreeMap<String, String>,
+    now: &BTreeMap<String, String>,
+) -> Option<(String, String)> {
+    let keys: BTreeSet<&String> = saved.keys().chain(now.keys()).collect();
+    keys.into_iter()
+        .find(|k| saved.get(*k) != now.get(*k))
+        .map(|k| match k.rsplit_once(' ') {
+            Some((address, field)) => (field.to_string(), address.to_string()),
+            None => ("a secret".to_string(), k.clone()),
+        })
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    (text.len() % 2 == 0)
+        .then(|| {
+            (0..text.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+                .collect()
+        })
+        .flatten()
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -268,6 +348,7 @@ impl SavedPlan {
         observed: &Observed,
         plan: &Plan,
     ) -> Result<SavedPlan, SavedPlanError> {
+        let key: [u8; 32] = rand::rng().random();
         Ok(SavedPlan {
             format_version: FORMAT_VERSION,
             config_dir: std::path::absolute(dir).map_err(|source| SavedPlanError::ResolveDir {
@@ -279,6 +360,8 @@ impl SavedPlan {
             config_fingerprint: config_fingerprint(dir)?,
             observed_fingerprint: observed_fingerprint(observed),
             changes: pins(plan),
+            secret_fingerprint_key: Some(hex(&key)),
+            secret_fingerprints: secret_fingerprints(plan, &key),
             rendered: crate::redact::scrub(&crate::render::human(plan, false)).into_owned(),
         })
     }
@@ -341,6 +424,15 @@ impl SavedPlan {
         }
         if observed_fingerprint(observed) != self.observed_fingerprint {
             return stale(StaleReason::Observed);
+        }
+        if let Some(key) = self.secret_fingerprint_key.as_deref() {
+            let Some(key) = unhex(key) else {
+                return stale(StaleReason::Replanned);
+            };
+            let now = secret_fingerprints(replanned, &key);
+            if let Some((field, address)) = changed_secret(&self.secret_fingerprints, &now) {
+                return stale(StaleReason::SecretChanged { field, address });
+            }
         }
         if pins(replanned) != self.changes {
             return stale(StaleReason::Replanned);

@@ -11,6 +11,7 @@ mod lifecycle;
 mod moves;
 mod output_discipline;
 mod pacing;
+mod plan_files;
 mod sandbox;
 mod sdk;
 mod secrets;
