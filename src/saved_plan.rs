@@ -295,7 +295,7 @@ fn changed_secret(
 }
 
 fn unhex(text: &str) -> Option<Vec<u8>> {
-    (text.len() % 2 == 0)
+    text.len().is_multiple_of(2)
         .then(|| {
             (0..text.len())
                 .step_by(2)
@@ -479,6 +479,8 @@ mod tests {
             config_fingerprint: String::new(),
             observed_fingerprint: String::new(),
             changes: vec![],
+            secret_fingerprint_key: None,
+            secret_fingerprints: BTreeMap::new(),
             rendered: String::new(),
         };
         let state = State {
