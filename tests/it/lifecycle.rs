@@ -714,3 +714,65 @@ fn apply_json_streams_one_event_per_line() {
         .unwrap()
         .starts_with("Apply complete!"));
 }
+
+/// Ctrl-C while a destroy-before-create replacement waits for its delete: exit 130, and the next apply resumes (the
+/// old peer gone, the new one created once).
+#[test]
+fn sigint_while_a_replacement_waits_for_its_delete_exits_130_and_resumes() {
+    use std::io::BufRead;
+    let env = Env::new(
+        "100ms",
+        "no",
+        serde_json::json!({"deletionDelay": "3s"}),
+        SEED_HCL,
+    );
+    assert_eq!(env.run(FAST).code, 0);
+    env.set_config(&SEED_HCL.replace("asn            = 64600", "asn            = 64601"));
+    let mut child = env
+        .dxctl(FAST)
+        .arg(&env.cfg)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !seen.contains("destroy before create") {
+        assert!(Instant::now() < deadline, "no replacement started: {seen}");
+        let mut line = String::new();
+        if stderr.read_line(&mut line).unwrap() == 0 {
+            panic!("apply ended before replacing: {seen}");
+        }
+        seen.push_str(&line);
+    }
+    // The delete is sent at once; its peer takes 3s to go.
+    std::thread::sleep(Duration::from_millis(800));
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut stdout).unwrap();
+    let code = child.wait().unwrap().code();
+    assert_eq!(code, Some(130), "{seen}{rest}{stdout}");
+    assert!(stdout.contains("Interrupted."), "{stdout}");
+    assert!(
+        !stdout.contains("apply failed") && !rest.contains("apply failed"),
+        "{rest}"
+    );
+
+    let out = env.run(FAST);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let v6: Vec<_> = env
+        .live()
+        .into_iter()
+        .filter(|p| p["addressFamily"] == "ipv6")
+        .collect();
+    assert_eq!(v6.len(), 1, "{v6:?}");
+    assert_eq!(v6[0]["asn"], 64601);
+    assert!(env.run(&["plan"]).stdout.contains("No changes."));
+}
