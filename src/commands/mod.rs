@@ -48,6 +48,10 @@ impl Session {
             Some(world) => {
                 let (running, copy) =
                     sandbox::start(world, &global.state, global.sandbox_reset, writes).await?;
+                if global.sandbox_reset {
+                    // The caller holds the state lock (plan takes it for a reset too).
+                    set_state_aside(&store, printer)?;
+                }
                 printer.status(&format!(
                     "Sandbox: simulator on {} (world {}, evolving copy {})",
                     running.endpoint_url(),
@@ -205,4 +209,28 @@ pub fn refused(plan: &Plan) -> anyhow::Error {
         "{n} planned change{} cannot be made; nothing was sent to AWS",
         if n == 1 { "" } else { "s" }
     )
+}
+
+/// `--sandbox-reset` on a command that writes: the world starts over, so the state (which names peers of the old
+/// world) is set aside as `<state>.before-reset`, journal folded in first, and the run starts from an empty state.
+fn set_state_aside(store: &LocalStateFile, printer: &Printer) -> anyhow::Result<()> {
+    store.recover()?;
+    let path = store.path();
+    if !path.exists() {
+        return Ok(());
+    }
+    let mut aside = path.as_os_str().to_owned();
+    aside.push(".before-reset");
+    let aside = std::path::PathBuf::from(aside);
+    std::fs::rename(path, &aside).with_context(|| {
+        format!(
+            "cannot set the state {} aside for --sandbox-reset",
+            path.display()
+        )
+    })?;
+    printer.status(&format!(
+        "Sandbox reset: the state of the old world was moved to {}",
+        aside.display()
+    ));
+    Ok(())
 }

@@ -102,6 +102,16 @@ fn seed_example_applies_then_plans_no_changes() {
         .arg(&config));
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stdout.contains("1 to add"), "{}", out.stdout);
+    // The state named peers of the old world: it is set aside, and the plan adopts the seed world's peer again.
+    assert!(out.stdout.contains("1 to adopt"), "{}", out.stdout);
+    assert!(
+        out.stderr
+            .contains("Sandbox reset: the state of the old world was moved to"),
+        "{}",
+        out.stderr
+    );
+    assert!(cwd.join("state/dxctl.state.json.before-reset").exists());
+    assert!(!cwd.join("state/dxctl.state.json").exists());
 }
 
 #[test]
