@@ -33,6 +33,7 @@ mod sandbox;
 pub mod saved_plan;
 pub mod sim;
 pub mod state;
+mod trace;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -74,6 +75,7 @@ pub fn main() -> ExitCode {
     } else {
         Verbosity::Normal
     };
+    trace::install(cli.global.verbose);
     let color = !cli.global.no_color && std::env::var_os("NO_COLOR").is_none();
     let printer = Printer::new(verbosity, printer::Terminal::detect(), color);
     let runtime = match tokio::runtime::Builder::new_multi_thread()

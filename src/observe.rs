@@ -36,6 +36,7 @@ pub async fn observe<D: DirectConnect>(
     let described = try_join_all(scopes.iter().map(|s| async move {
         let started = crate::clock::now_ms();
         let vifs = dc.describe_virtual_interfaces(s).await?;
+        tracing::debug!(scope = %s, vifs = vifs.len(), "described");
         Ok::<_, AwsError>((s.clone(), started, vifs))
     }))
     .await?;

@@ -650,6 +650,7 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
         // writing the intent took.
         let deadline = Instant::now() + self.timing.call_timeout;
         self.recorder.intend(self.intent(c, call)).await?;
+        tracing::debug!(%operation, scope = %c.scope, address = %c.address, attempt, "sending");
         let mut abort = self.abort.clone();
         let answer = tokio::select! {
             answer = tokio::time::timeout_at(deadline, send()) => answer,
@@ -675,6 +676,10 @@ impl<D: DirectConnect, S: StateStore + Clone + Send + 'static> Ctx<'_, D, S> {
             }),
         };
         drop(permit);
+        match &result {
+            Ok(_) => tracing::debug!(%operation, address = %c.address, "answered"),
+            Err(e) => tracing::debug!(%operation, address = %c.address, error = %e, "failed"),
+        }
         let failure = match result {
             Ok(answer) => {
                 self.pacer.succeeded(&c.scope, operation);

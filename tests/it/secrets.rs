@@ -1262,7 +1262,12 @@ fn unreadable_cases() -> Vec<Case> {
                     ("describeconnections", "{\"connections\":[]}".into()),
                 ]);
                 let cfg = ctx.config("cfg", &config);
-                for args in [&["plan"][..], &["-v", "plan"][..], &["plan", "--json"][..]] {
+                for args in [
+                    &["plan"][..],
+                    &["-v", "plan"][..],
+                    &["-vvv", "plan"][..],
+                    &["plan", "--json"][..],
+                ] {
                     let label = args.join(" ");
                     let mut cmd = ctx.at(&fake.url());
                     cmd.env("DXCTL_VAR_k", VAR_ENV)
@@ -1307,7 +1312,7 @@ fn unreadable_cases() -> Vec<Case> {
                 ("createbgppeer", created.to_string()),
             ]);
             let cfg = ctx.config("cfg", &config);
-            for args in [&["-v", "apply", "--auto-approve"][..], &["apply", "--auto-approve", "--json"][..]] {
+            for args in [&["-v", "apply", "--auto-approve"][..], &["-vvv", "apply", "--auto-approve"][..], &["apply", "--auto-approve", "--json"][..]] {
                 let mut cmd = ctx.at(&fake.url());
                 cmd.env("DXCTL_VAR_k", VAR_ENV)
                     .args(["--call-timeout", "2s"])
@@ -1514,7 +1519,7 @@ fn described_cases() -> Vec<Case> {
                 peer("v4", "ipv4", 65000, "auth_key = env(\"DX_KEY\")")
             ));
             let cfg = ctx.config("cfg", &hcl);
-            for args in [&["-v", "apply", "--auto-approve"][..], &["apply", "--auto-approve", "--json"][..]] {
+            for args in [&["-v", "apply", "--auto-approve"][..], &["-vvv", "apply", "--auto-approve"][..], &["apply", "--auto-approve", "--json"][..]] {
                 let mut cmd = ctx.at(&sim.url());
                 cmd.env("DXCTL_VAR_k", VAR_ENV)
                     .args(args)
