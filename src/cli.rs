@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 /// Manage AWS Direct Connect BGP peers as code.
-#[derive(Debug, Parser)]
+#[derive(Clone, Debug, Parser)]
 #[command(name = "dxctl", version, about, long_about = None)]
 pub struct Cli {
     #[command(flatten)]
@@ -16,7 +16,7 @@ pub struct Cli {
     pub command: Command,
 }
 
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 #[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Direct Connect endpoint (overrides AWS_ENDPOINT_URL_DIRECT_CONNECT and the AWS default)
@@ -57,7 +57,7 @@ pub struct GlobalArgs {
     pub quiet: bool,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Clone, Debug, Subcommand)]
 pub enum Command {
     /// Show what apply would change
     Plan(PlanArgs),
@@ -104,7 +104,7 @@ fn parse_var(text: &str) -> Result<(String, String), String> {
     }
 }
 
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct ValidateArgs {
     /// Directory of *.hcl files
     #[arg(default_value = ".")]
@@ -113,7 +113,7 @@ pub struct ValidateArgs {
     pub vars: VarArgs,
 }
 
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct FmtArgs {
     /// Directory of *.hcl files
     #[arg(default_value = ".")]
@@ -123,7 +123,7 @@ pub struct FmtArgs {
     pub check: bool,
 }
 
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct PlanArgs {
     /// Directory of *.hcl files
     #[arg(default_value = ".")]
@@ -144,7 +144,7 @@ pub struct PlanArgs {
     pub vars: VarArgs,
 }
 
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct ApplyArgs {
     /// Directory of *.hcl files, or a plan file saved by `plan --out`
     #[arg(default_value = ".")]
@@ -177,13 +177,13 @@ pub struct ApplyArgs {
     pub vars: VarArgs,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Clone, Debug, Subcommand)]
 pub enum SimCommand {
     /// Serve the simulator over HTTP until interrupted
     Serve(SimServeArgs),
 }
 
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct SimServeArgs {
     /// World file (API output shapes plus an optional `sim` section)
     #[arg(long, value_name = "WORLD.json")]
@@ -252,7 +252,7 @@ pub enum Format {
     Markdown,
 }
 
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct ShowArgs {
     /// A plan file saved by `plan --out`; without it, the current state
     pub planfile: Option<PathBuf>,
@@ -261,7 +261,7 @@ pub struct ShowArgs {
     pub json: bool,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Clone, Debug, Subcommand)]
 pub enum StateCommand {
     /// List the peers dxctl manages, with their addresses
     List(StateListArgs),
@@ -278,14 +278,14 @@ pub enum StateCommand {
     },
 }
 
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct StateListArgs {
     /// Print as JSON
     #[arg(long)]
     pub json: bool,
 }
 
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct StateShowArgs {
     /// The peer's address, e.g. virtual_interface.dxvif-1.bgp_peer.v6
     pub address: String,
@@ -294,7 +294,7 @@ pub struct StateShowArgs {
     pub json: bool,
 }
 
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct StateRmArgs {
     /// Peer addresses, or VIF ids (every peer of the VIF)
     #[arg(required = true)]
@@ -304,7 +304,7 @@ pub struct StateRmArgs {
     pub dry_run: bool,
 }
 
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct StateMvArgs {
     /// The peer's current address
     pub from: String,
@@ -312,7 +312,7 @@ pub struct StateMvArgs {
     pub to: String,
 }
 
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct ImportArgs {
     /// Directory to write the *.hcl files to (created if missing; existing files are never overwritten)
     #[arg(long, value_name = "DIR", default_value = ".")]
@@ -337,7 +337,7 @@ pub enum SplitBy {
     Connection,
 }
 
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct StatusArgs {
     /// Directory of *.hcl files
     #[arg(default_value = ".")]
@@ -349,14 +349,14 @@ pub struct StatusArgs {
     pub vars: VarArgs,
 }
 
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct ManArgs {
     /// Write dxctl.1 and a dxctl-COMMAND.1 page per command into this directory instead of printing dxctl.1
     #[arg(long, value_name = "DIR")]
     pub out_dir: Option<PathBuf>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct CompletionsArgs {
     /// The shell
     #[arg(value_enum)]

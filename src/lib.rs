@@ -23,6 +23,7 @@ pub mod clock;
 mod commands;
 pub mod config;
 mod error_chain;
+mod interrupt;
 pub mod model;
 mod observe;
 pub mod plan;
@@ -88,7 +89,18 @@ pub fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(run(&cli, &printer)) {
+    let outcome = runtime.block_on(async {
+        tokio::select! {
+            result = run(&cli, &printer) => result,
+            () = interrupt::outside_apply() => {
+                printer.warning("Interrupted: stopped before changing anything.");
+                Ok(ExitCode::from(interrupt::EXIT_INTERRUPTED))
+            }
+        }
+    });
+    // A prompt or a state command may still be blocked on its thread: never wait for it.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    match outcome {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
@@ -109,7 +121,12 @@ async fn run(cli: &Cli, printer: &Printer) -> anyhow::Result<ExitCode> {
         Command::Apply(args) => commands::apply::apply(&cli.global, args, printer).await,
         Command::Validate(args) => commands::validate::validate(args, printer),
         Command::Show(args) => commands::show::show(&cli.global, args, printer),
-        Command::State(command) => commands::state::state(&cli.global, command, printer),
+        // On the blocking pool, so Ctrl-C still ends a wait for the state lock.
+        Command::State(command) => {
+            let (global, command, printer) = (cli.global.clone(), command.clone(), *printer);
+            tokio::task::spawn_blocking(move || commands::state::state(&global, &command, &printer))
+                .await?
+        }
         Command::Fmt(args) => commands::fmt::fmt(args, printer),
         Command::Sim(SimCommand::Serve(args)) => commands::sim::serve(args, printer).await,
         Command::Import(args) => commands::import::import(&cli.global, args, printer).await,

@@ -19,7 +19,7 @@ pub const EXIT_AWAITING_APPROVAL: u8 = 3;
 /// How long a lost call's effect may take to show in describes, unless `--settle-window` or the sandbox says.
 const DEFAULT_SETTLE_WINDOW: Duration = Duration::from_secs(30);
 /// Exit status after Ctrl-C.
-pub const EXIT_INTERRUPTED: u8 = 130;
+pub const EXIT_INTERRUPTED: u8 = crate::interrupt::EXIT_INTERRUPTED;
 
 pub async fn apply(
     global: &GlobalArgs,
@@ -77,7 +77,7 @@ async fn run(
         }
         return Ok(ExitCode::SUCCESS);
     }
-    if saved.is_none() && !args.auto_approve && !confirm(printer)? {
+    if saved.is_none() && !args.auto_approve && !confirm(printer).await? {
         anyhow::bail!("apply cancelled; nothing was changed");
     }
     let options = Options {
@@ -105,6 +105,7 @@ async fn run(
     let (cancel_tx, cancel) = watch::channel(false);
     let (abort_tx, abort) = watch::channel(false);
     let notices = *printer;
+    let _ctrl_c = crate::interrupt::take_over();
     // No exit from here: even an abort returns through the normal path, so the state's journal is folded in, the
     // lock released and the sandbox's world saved.
     let interrupts = tokio::spawn(async move {
@@ -260,9 +261,11 @@ fn report(
 }
 
 /// Asks on the terminal; refuses outright when there is none.
-fn confirm(printer: &Printer) -> anyhow::Result<bool> {
+/// Asks on the terminal, from the blocking pool, so Ctrl-C at the prompt still stops dxctl.
+async fn confirm(printer: &Printer) -> anyhow::Result<bool> {
     let question = "\nDo you want to perform these actions?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ";
-    match printer.prompt(question)? {
+    let asker = *printer;
+    match tokio::task::spawn_blocking(move || asker.prompt(question)).await?? {
         Some(answer) => Ok(answer.trim() == "yes"),
         None => anyhow::bail!(
             "apply needs --auto-approve when stdin is not a terminal; nothing was changed"

@@ -89,6 +89,8 @@ pub async fn serve(args: &SimServeArgs, printer: &Printer) -> anyhow::Result<Exi
         "dxctl simulator listening on {}",
         running.endpoint_url()
     ));
+    // Ctrl-C stops the simulator gracefully (its world saved), and dxctl exits 0.
+    let _ctrl_c = crate::interrupt::take_over();
     shutdown_signal().await;
     printer.status("dxctl simulator stopping");
     running.stop().await?;

@@ -143,3 +143,48 @@ fn state_mv_renames_a_record_so_a_renamed_block_plans_nothing() {
     }
     assert_eq!(writes(&env), before);
 }
+
+/// Ctrl-C while waiting for the state lock (apply, or a state command) exits 130 at once, having changed nothing.
+#[cfg(unix)]
+#[test]
+fn sigint_while_waiting_for_the_state_lock_exits_130() {
+    let env = Env::new("50ms", "no", json!({}), SEED_HCL);
+    assert_eq!(env.run(FAST).code, 0);
+    let state_before = std::fs::read(env.dir.join("state.json")).unwrap();
+    let store = dxctl::state::LocalStateFile::new(env.dir.join("state.json"));
+    let dxctl::state::lock::Attempt::Acquired(_held) =
+        dxctl::state::StateLocking::try_lock(&store, &dxctl::state::LockInfo::new("apply (test)"))
+            .unwrap()
+    else {
+        panic!("the state lock is free")
+    };
+    for args in [
+        vec!["--lock-timeout", "120s", "apply", "--auto-approve"],
+        vec!["--lock-timeout", "120s", "state", "rm", V6],
+    ] {
+        let mut cmd = env.dxctl(&args);
+        if args.contains(&"apply") {
+            cmd.arg(&env.cfg);
+        }
+        let child = cmd
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        let status = std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(130), "{args:?}: {stderr}");
+        assert!(stderr.contains("Interrupted"), "{args:?}: {stderr}");
+    }
+    assert_eq!(
+        std::fs::read(env.dir.join("state.json")).unwrap(),
+        state_before,
+        "nothing changed"
+    );
+}
