@@ -10,6 +10,7 @@ mod hostile;
 mod lifecycle;
 mod output_discipline;
 mod pacing;
+mod results;
 mod sandbox;
 mod sdk;
 mod secrets;
