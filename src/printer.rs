@@ -67,6 +67,16 @@ impl Printer {
         self.color && self.terminal.stderr
     }
 
+    /// How many columns stdout's terminal has; `None` when stdout is no terminal (a pipe takes any width).
+    pub fn data_width(&self) -> Option<usize> {
+        if !self.terminal.stdout {
+            return None;
+        }
+        terminal_size::terminal_size_of(std::io::stdout())
+            .map(|(terminal_size::Width(w), _)| usize::from(w))
+            .filter(|&w| w > 0)
+    }
+
     /// Data for stdout. A closed pipe is not an error worth a message; the caller decides.
     pub fn data(&self, text: &str) -> std::io::Result<()> {
         crate::redact::stdout(text)
@@ -111,7 +121,7 @@ impl Printer {
     /// when quiet).
     pub fn progress(&self, style: ProgressStyle) -> Box<dyn Progress> {
         match style {
-            ProgressStyle::Json => Box::new(JsonLines),
+            ProgressStyle::Json => Box::new(JsonLines::new()),
             ProgressStyle::Human if self.terminal.stderr && self.verbosity != Verbosity::Quiet => {
                 Box::new(Bars::new())
             }

@@ -21,6 +21,8 @@ use crate::state::{Call, PeerRecord, State, StateStore};
 const VIF: &str = "dxvif-script";
 const PROVISION: Duration = Duration::from_secs(3);
 const DELETION: Duration = Duration::from_secs(2);
+/// How long after a created peer is available its BGP session comes up.
+const BGP_UP: Duration = Duration::from_secs(4);
 
 /// How the scripted service answers one call.
 #[derive(Clone, Debug)]
@@ -61,6 +63,10 @@ impl Peer {
             (None, Some(_)) => PeerState::Pending,
             (None, None) => p.state,
         };
+        if let Some(at) = self.available_at {
+            let up = p.state == PeerState::Available && now >= at + BGP_UP;
+            p.bgp_status = if up { BgpStatus::Up } else { BgpStatus::Down };
+        }
         p
     }
 }
@@ -417,6 +423,7 @@ async fn run_with(
             },
             settle: Duration::from_secs(5),
             call_timeout,
+            wait_bgp_up: None,
         },
         Controls {
             progress: &Lines { quiet: true },
@@ -719,4 +726,95 @@ async fn a_second_interrupt_stops_waiting_for_a_call_in_flight_and_keeps_its_int
         matches!(&last.intents[..], [i] if matches!(i.call, Call::CreateBGPPeer(_))),
         "the call in flight stays recorded: {last:?}"
     );
+}
+
+/// Runs `changes` with `apply --wait-bgp-up=allowed`.
+async fn run_waiting_for_bgp(
+    service: &Service,
+    changes: Vec<Change>,
+    allowed: Duration,
+) -> Summary {
+    let (_cancel, cancel) = watch::channel(false);
+    let (_abort, abort) = watch::channel(false);
+    let plan = Plan {
+        changes,
+        ..Plan::default()
+    };
+    let observed = Observed {
+        vifs: vec![service.vif()],
+        ..Observed::default()
+    };
+    execute(
+        service,
+        &plan,
+        &observed,
+        service.store.clone(),
+        State::default(),
+        Options {
+            parallelism: 4,
+            wait: WaitOptions {
+                interval: Duration::from_secs(1),
+                timeout: Duration::from_secs(300),
+            },
+            settle: Duration::from_secs(5),
+            call_timeout: Duration::from_secs(20),
+            wait_bgp_up: Some(allowed),
+        },
+        Controls {
+            progress: &Lines { quiet: true },
+            cancel,
+            abort,
+        },
+    )
+    .await
+}
+
+#[tokio::test(start_paused = true)]
+async fn wait_bgp_up_returns_once_the_session_is_up_and_not_before() {
+    let store = Memory::default();
+    let service = Service::new(&store, vec![Answer::Ok], vec![], vec![existing()]);
+    let started = Instant::now();
+    let summary = run_waiting_for_bgp(&service, vec![create_v6()], Duration::from_secs(60)).await;
+    assert!(summary.failures.is_empty(), "{:?}", summary.failures);
+    assert_eq!(summary.added, 1);
+    assert_eq!(summary.bgp_up, [address("v6").to_string()]);
+    assert!(summary.bgp_not_up.is_empty());
+    let took = started.elapsed();
+    assert!(
+        took >= PROVISION + BGP_UP,
+        "returned after {took:?}, before the session was up"
+    );
+    assert!(
+        took < PROVISION + BGP_UP + Duration::from_secs(3),
+        "took {took:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_session_not_up_in_time_is_reported_per_peer_without_failing_the_create() {
+    let store = Memory::default();
+    let service = Service::new(&store, vec![Answer::Ok], vec![], vec![existing()]);
+    let started = Instant::now();
+    let summary = run_waiting_for_bgp(&service, vec![create_v6()], Duration::from_secs(2)).await;
+    assert!(summary.failures.is_empty(), "{:?}", summary.failures);
+    assert_eq!(summary.added, 1);
+    assert!(summary.bgp_up.is_empty());
+    assert_eq!(
+        summary.bgp_not_up,
+        [(
+            address("v6").to_string(),
+            "created, BGP session not up after 2s (bgpStatus down)".to_string()
+        )]
+    );
+    let took = started.elapsed();
+    assert!(
+        took >= PROVISION + Duration::from_secs(2),
+        "gave up after {took:?}"
+    );
+    assert!(
+        took < PROVISION + BGP_UP,
+        "waited {took:?}, past the time allowed"
+    );
+    // The peer is recorded all the same.
+    assert_eq!(store.last().peers.len(), 1);
 }

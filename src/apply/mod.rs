@@ -2,6 +2,7 @@
 //! every step and waiting for peers in batched polls. One idempotent attempt per step: a lost answer is
 //! resolved by describing again, never by sending a create twice.
 
+mod bgp;
 mod error;
 mod pace;
 mod poll;
@@ -38,6 +39,8 @@ pub struct Options {
     pub settle: Duration,
     /// The most one API call may take (the SDK gives up after it).
     pub call_timeout: Duration,
+    /// (`--wait-bgp-up`) After the new peers are available, how long to wait for their BGP sessions to come up.
+    pub wait_bgp_up: Option<Duration>,
 }
 
 /// What happened to one change.
@@ -62,6 +65,9 @@ pub struct Summary {
     pub failures: Vec<(String, ApplyError)>,
     pub awaiting_approval: Vec<String>,
     pub skipped: Vec<(String, Skip)>,
+    /// (`--wait-bgp-up`) Peers whose BGP session came up, and those not up in time with why, by address.
+    pub bgp_up: Vec<String>,
+    pub bgp_not_up: Vec<(String, String)>,
     pub interrupted: bool,
     pub state: State,
 }
@@ -160,7 +166,17 @@ pub async fn execute<D: DirectConnect, S: StateStore + Clone + Send + 'static>(
                 abort: abort.clone(),
                 timing,
             };
-            async move { ctx.run_vif(changes, known, public).await }
+            let recorder = &recorder;
+            async move {
+                let out = ctx.run_vif(changes, known, public).await;
+                let bgp = match options.wait_bgp_up {
+                    Some(allowed) => {
+                        bgp::wait_all(&ctx.poller, recorder, progress, &out, allowed).await
+                    }
+                    None => Vec::new(),
+                };
+                (out, bgp)
+            }
         }));
     // The poll loop ends once every VIF run has finished and dropped its handle.
     drop(poller);
@@ -169,7 +185,19 @@ pub async fn execute<D: DirectConnect, S: StateStore + Clone + Send + 'static>(
         poll::run(dc, rx, options.wait, progress, cancel.clone())
     );
     summary.interrupted = *cancel.borrow();
-    for (change, outcome) in results.into_iter().flatten() {
+    let mut changes_done = Vec::new();
+    for (out, bgp) in results {
+        changes_done.extend(out);
+        for (address, waited) in bgp {
+            match waited {
+                bgp::BgpWait::Up => summary.bgp_up.push(address),
+                bgp::BgpWait::NotUp(why) => summary.bgp_not_up.push((address, why)),
+            }
+        }
+    }
+    summary.bgp_up.sort();
+    summary.bgp_not_up.sort();
+    for (change, outcome) in changes_done {
         let address = change.address.to_string();
         match outcome {
             Outcome::Done | Outcome::AwaitingApproval => {

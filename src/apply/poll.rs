@@ -110,6 +110,7 @@ pub async fn run<D: DirectConnect>(
     let mut waiters: Vec<Waiter> = Vec::new();
     let backoff = super::retry::Backoff::polls(options.interval);
     let mut failed_rounds = 0u32;
+    let mut round = 0u64;
     // Once the interrupt sender is gone no interrupt can come; stop listening for one.
     let mut listening = true;
     loop {
@@ -164,6 +165,7 @@ pub async fn run<D: DirectConnect>(
             by_scope.entry(w.scope.clone()).or_default().push(i);
         }
         let scopes: Vec<Scope> = by_scope.keys().cloned().collect();
+        round += 1;
         let described = join_all(scopes.iter().map(|s| async move {
             let started = crate::clock::now_ms();
             dc.describe_virtual_interfaces(s)
@@ -186,6 +188,19 @@ pub async fn run<D: DirectConnect>(
                     continue;
                 }
             };
+            progress.event(Event {
+                kind: "poll",
+                message: format!(
+                    "round {round}: described {} virtual interfaces in {scope}; {} waits pending there",
+                    vifs.len(),
+                    by_scope[scope].len()
+                ),
+                round: Some(round),
+                scope: Some(scope.to_string()),
+                vifs: Some(vifs.len()),
+                pending: Some(by_scope[scope].len()),
+                ..Event::default()
+            });
             // One index per describe: each waiter finds its VIF without scanning the region.
             let mut listed: HashMap<&VifId, &[ObservedPeer]> = HashMap::with_capacity(vifs.len());
             for v in &vifs {
@@ -195,20 +210,42 @@ pub async fn run<D: DirectConnect>(
                 let w = &mut waiters[i];
                 let peers = listed.get(&w.vif).copied();
                 match readiness(&w.goal, peers, started) {
-                    Readiness::Ready(peer) => finished.push((i, Waited::Ready(peer))),
+                    Readiness::Ready(peer) => {
+                        if let Some(p) = &peer {
+                            progress.event(Event::observed(&w.address, p));
+                        }
+                        finished.push((i, Waited::Ready(peer)));
+                    }
                     Readiness::Created(c) => finished.push((i, Waited::Created(c))),
                     Readiness::Deleted(d) => finished.push((i, Waited::Deleted(d))),
                     Readiness::Failed(reason) => finished.push((i, Waited::Failed(reason))),
                     Readiness::Waiting(state) => {
                         if state != w.last || w.reported.elapsed() >= REPORT_EVERY {
-                            let shown = match (&state, &w.goal) {
-                                (Some(s), _) => s.as_str().to_string(),
-                                (None, Goal::Created { .. } | Goal::Deleted { .. }) => {
+                            let bgp = match &w.goal {
+                                Goal::BgpUp { id, .. } => Some(
+                                    peers
+                                        .unwrap_or_default()
+                                        .iter()
+                                        .find(|p| p.bgp_peer_id.as_deref() == Some(id.as_str()))
+                                        .map_or("unknown", |p| p.bgp_status.as_str())
+                                        .to_string(),
+                                ),
+                                _ => None,
+                            };
+                            let shown = match (&state, &w.goal, &bgp) {
+                                (Some(s), _, Some(bgp)) => format!("{s}, BGP {bgp}"),
+                                (Some(s), _, None) => s.as_str().to_string(),
+                                (None, Goal::Created { .. } | Goal::Deleted { .. }, _) => {
                                     "outcome not yet known".to_string()
                                 }
-                                (None, _) => "not listed yet".to_string(),
+                                (None, _, _) => "not listed yet".to_string(),
                             };
-                            progress.event(Event::waiting(&w.address, &shown, w.since.elapsed()));
+                            let mut event = Event::waiting(&w.address, &shown, w.since.elapsed());
+                            if let Some(bgp) = bgp {
+                                event.state = state.as_ref().map(|s| s.as_str().to_string());
+                                event.bgp_status = Some(bgp);
+                            }
+                            progress.event(event);
                             w.reported = Instant::now();
                         }
                         w.last = state;

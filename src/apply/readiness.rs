@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::model::{ObservedPeer, PeerState};
+use crate::model::{BgpStatus, ObservedPeer, PeerState};
 use crate::plan::intents::{settle_create, settle_delete, Created, Deleted};
 use crate::state::Creation;
 
@@ -20,6 +20,13 @@ pub enum Goal {
     Deletable { id: String, visible_by_ms: u64 },
     /// The VIF having no peer mid-change (`pending` or `deleting`): what a call refused as "transitioning" waits for.
     Quiet,
+    /// An available peer's BGP session coming up (`bgpStatus` `up`), given up on by a describe that starts at or
+    /// after `give_up_at_ms` (`apply --wait-bgp-up`). Missing from the list before `visible_by_ms` is waited out.
+    BgpUp {
+        id: String,
+        visible_by_ms: u64,
+        give_up_at_ms: u64,
+    },
     /// The outcome of a CreateBGPPeer whose answer was lost.
     Created {
         creation: Creation,
@@ -55,6 +62,9 @@ pub enum Unreachable {
     Vanished,
     #[error("the peer went to {0} instead of available")]
     WentTo(PeerState),
+    /// (`Goal::BgpUp`) The time allowed ran out; the peer's last `bgpStatus` and state.
+    #[error("its BGP session was not up in time (bgpStatus {bgp}, state {state})")]
+    BgpNotUp { bgp: BgpStatus, state: PeerState },
 }
 
 /// Readiness given one describe of the VIF (`peers`, or `None` when the VIF is not listed) that started at
@@ -74,6 +84,34 @@ pub fn readiness(goal: &Goal, peers: Option<&[ObservedPeer]>, described_at_ms: u
             Some(p) if p.state.is_gone() => Readiness::Failed(Unreachable::WentTo(p.state.clone())),
             Some(p) => Readiness::Waiting(Some(p.state.clone())),
         },
+        Goal::BgpUp {
+            id,
+            visible_by_ms,
+            give_up_at_ms,
+        } => {
+            let late = described_at_ms >= *give_up_at_ms;
+            match find(id) {
+                None if described_at_ms < *visible_by_ms && !late => Readiness::Waiting(None),
+                None if described_at_ms < *visible_by_ms => {
+                    Readiness::Failed(Unreachable::BgpNotUp {
+                        bgp: BgpStatus::Unknown,
+                        state: PeerState::Other("not listed".into()),
+                    })
+                }
+                None => Readiness::Failed(Unreachable::Vanished),
+                Some(p) if p.state.is_gone() => {
+                    Readiness::Failed(Unreachable::WentTo(p.state.clone()))
+                }
+                Some(p) if p.state == PeerState::Available && p.bgp_status == BgpStatus::Up => {
+                    Readiness::Ready(Some(p.clone()))
+                }
+                Some(p) if late => Readiness::Failed(Unreachable::BgpNotUp {
+                    bgp: p.bgp_status.clone(),
+                    state: p.state.clone(),
+                }),
+                Some(p) => Readiness::Waiting(Some(p.state.clone())),
+            }
+        }
         Goal::Deletable { id, visible_by_ms } => match find(id) {
             None if described_at_ms < *visible_by_ms => Readiness::Waiting(None),
             None => Readiness::Ready(None),
@@ -160,6 +198,51 @@ mod tests {
         for s in [PeerState::Deleted, PeerState::Deleting] {
             assert!(matches!(available(Some(s), 0), Readiness::Failed(_)));
         }
+    }
+
+    #[test]
+    fn bgp_up_waits_for_an_available_peer_with_its_session_up_until_the_time_allowed() {
+        let goal = Goal::BgpUp {
+            id: "dxpeer-1".into(),
+            visible_by_ms: 1_000,
+            give_up_at_ms: 5_000,
+        };
+        let with = |state: PeerState, bgp: BgpStatus| {
+            let mut p = peer("dxpeer-1", state);
+            p.bgp_status = bgp;
+            vec![p]
+        };
+        let up = with(PeerState::Available, BgpStatus::Up);
+        assert!(matches!(
+            readiness(&goal, Some(&up), 0),
+            Readiness::Ready(Some(_))
+        ));
+        assert!(matches!(
+            readiness(&goal, Some(&up), 9_000),
+            Readiness::Ready(Some(_))
+        ));
+        let down = with(PeerState::Available, BgpStatus::Down);
+        assert_eq!(
+            readiness(&goal, Some(&down), 4_999),
+            Readiness::Waiting(Some(PeerState::Available))
+        );
+        assert_eq!(
+            readiness(&goal, Some(&down), 5_000),
+            Readiness::Failed(Unreachable::BgpNotUp {
+                bgp: BgpStatus::Down,
+                state: PeerState::Available
+            })
+        );
+        let gone = with(PeerState::Deleted, BgpStatus::Down);
+        assert_eq!(
+            readiness(&goal, Some(&gone), 0),
+            Readiness::Failed(Unreachable::WentTo(PeerState::Deleted))
+        );
+        assert_eq!(readiness(&goal, Some(&[]), 999), Readiness::Waiting(None));
+        assert_eq!(
+            readiness(&goal, Some(&[]), 1_000),
+            Readiness::Failed(Unreachable::Vanished)
+        );
     }
 
     #[test]

@@ -131,6 +131,11 @@ impl<S: StateStore + Clone + Send + 'static> Recorder<S> {
         Ok(())
     }
 
+    /// The record at `address`, as the state in memory holds it now.
+    pub fn peer(&self, address: &PeerAddress) -> Option<PeerRecord> {
+        self.memory().state.peer(address).cloned()
+    }
+
     pub fn has(&self, address: &PeerAddress, id: &str) -> bool {
         self.memory()
             .state

@@ -489,6 +489,7 @@ mod ambiguous {
                 },
                 settle: Duration::from_millis(60),
                 call_timeout: Duration::from_millis(10),
+                wait_bgp_up: None,
             },
             Controls {
                 progress: &progress,

@@ -9,15 +9,18 @@ use super::{load_config, observe_and_plan, refused, Planned, Session};
 use crate::apply::{self, Event, Options, Progress, Summary, WaitOptions};
 use crate::cli::{ApplyArgs, GlobalArgs};
 use crate::config::Config;
+use crate::plan::Plan;
 use crate::printer::{Printer, ProgressStyle};
 use crate::render;
 use crate::saved_plan::SavedPlan;
-use crate::state::{lock, LocalStateFile, StateStore};
+use crate::state::{lock, LocalStateFile, PeerRecord, StateStore};
 
 /// Exit status when everything applied but AWS still has to approve peers on public VIFs.
 pub const EXIT_AWAITING_APPROVAL: u8 = 3;
 /// How long a lost call's effect may take to show in describes, unless `--settle-window` or the sandbox says.
 const DEFAULT_SETTLE_WINDOW: Duration = Duration::from_secs(30);
+/// Exit status when everything applied but, with `--wait-bgp-up`, some BGP session was not up in time.
+pub const EXIT_BGP_NOT_UP: u8 = 4;
 /// Exit status after Ctrl-C.
 pub const EXIT_INTERRUPTED: u8 = crate::interrupt::EXIT_INTERRUPTED;
 
@@ -96,6 +99,7 @@ async fn run(
                 .unwrap_or(DEFAULT_SETTLE_WINDOW)
         }),
         call_timeout: global.call_timeout,
+        wait_bgp_up: args.wait_bgp_up,
     };
     let progress = printer.progress(if args.json {
         ProgressStyle::Json
@@ -133,7 +137,13 @@ async fn run(
     )
     .await;
     interrupts.abort();
-    report(&summary, args.json, progress.as_ref(), printer)
+    report(
+        &summary,
+        &planned.plan,
+        args.json,
+        progress.as_ref(),
+        printer,
+    )
 }
 
 /// Plans; while the state holds creates of an earlier apply whose outcome no describe can tell yet, describes again
@@ -193,6 +203,7 @@ async fn settle_earlier_calls(
 
 fn report(
     summary: &Summary,
+    plan: &Plan,
     json: bool,
     progress: &dyn Progress,
     printer: &Printer,
@@ -248,16 +259,115 @@ fn report(
             summary.awaiting_approval.join(", ")
         )
     };
+    let assigned = assigned(summary, plan);
     if json {
+        // The completion stays the last event.
+        for peer in &assigned {
+            progress.event(peer_event(peer));
+        }
         progress.event(Event::new("", "note", done));
     } else {
-        printer.data(&format!("\n{done}\n"))?;
+        printer.data(&format!("\n{done}\n{}", assigned_text(&assigned)))?;
     }
-    Ok(if summary.awaiting_approval.is_empty() {
-        ExitCode::SUCCESS
-    } else {
+    Ok(if !summary.awaiting_approval.is_empty() {
         ExitCode::from(EXIT_AWAITING_APPROVAL)
+    } else if !summary.bgp_not_up.is_empty() {
+        ExitCode::from(EXIT_BGP_NOT_UP)
+    } else {
+        ExitCode::SUCCESS
     })
+}
+
+/// A peer this apply created, replaced, adopted or waited for, as recorded, with how its BGP wait ended (with
+/// `--wait-bgp-up`).
+struct Assigned<'a> {
+    record: &'a PeerRecord,
+    bgp: Option<&'a str>,
+}
+
+/// The peers whose addresses the network engineer types into the router next: every created, replaced, adopted
+/// or waited-for peer that did not fail, in address order.
+fn assigned<'a>(summary: &'a Summary, plan: &Plan) -> Vec<Assigned<'a>> {
+    use crate::plan::Kind;
+    let mut out: Vec<Assigned<'a>> = plan
+        .changes
+        .iter()
+        .filter(|c| {
+            matches!(
+                c.action.kind(),
+                Kind::Create | Kind::Replace(_) | Kind::Adopt | Kind::Wait
+            )
+        })
+        .filter(|c| {
+            let a = c.address.0.as_str();
+            !summary.failures.iter().any(|(f, _)| f == a)
+                && !summary.skipped.iter().any(|(s, _)| s == a)
+        })
+        .filter_map(|c| summary.state.peer(&c.address))
+        .map(|record| Assigned {
+            record,
+            bgp: if summary.bgp_up.contains(&record.address.0) {
+                Some("up")
+            } else {
+                summary
+                    .bgp_not_up
+                    .iter()
+                    .find(|(a, _)| *a == record.address.0)
+                    .map(|(_, why)| why.as_str())
+            },
+        })
+        .collect();
+    out.sort_by(|a, b| a.record.address.cmp(&b.record.address));
+    out.dedup_by(|a, b| a.record.address == b.record.address);
+    out
+}
+
+/// The assigned addresses, one short line each, so no terminal width cuts them.
+fn assigned_text(peers: &[Assigned<'_>]) -> String {
+    if peers.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("\nPeers (addresses for the router configuration):\n");
+    for p in peers {
+        let r = p.record;
+        out.push_str(&format!("  {}\n", r.address));
+        out.push_str(&format!("    bgp_peer_id       {}\n", r.bgp_peer_id));
+        out.push_str(&format!(
+            "    amazon_address    {}\n",
+            r.amazon_address.as_deref().unwrap_or("-")
+        ));
+        out.push_str(&format!(
+            "    customer_address  {}\n",
+            r.customer_address.as_deref().unwrap_or("-")
+        ));
+        if let Some(bgp) = p.bgp {
+            out.push_str(&format!("    bgp_session       {bgp}\n"));
+        }
+    }
+    out
+}
+
+/// (`--json`) One `peer` event per assigned peer.
+fn peer_event(p: &Assigned<'_>) -> Event {
+    let r = p.record;
+    Event {
+        address: r.address.to_string(),
+        kind: "peer",
+        message: format!(
+            "[id={}, amazon_address={}, customer_address={}]{}",
+            r.bgp_peer_id,
+            r.amazon_address.as_deref().unwrap_or("-"),
+            r.customer_address.as_deref().unwrap_or("-"),
+            p.bgp
+                .map(|b| format!(" BGP session: {b}"))
+                .unwrap_or_default()
+        ),
+        bgp_peer_id: Some(r.bgp_peer_id.clone()),
+        amazon_address: r.amazon_address.clone(),
+        customer_address: r.customer_address.clone(),
+        bgp_status: (p.bgp == Some("up")).then(|| "up".to_string()),
+        ..Event::default()
+    }
 }
 
 /// Asks on the terminal; refuses outright when there is none.

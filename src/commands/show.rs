@@ -9,6 +9,11 @@ use crate::state::{LocalStateFile, StateStore};
 
 pub fn show(global: &GlobalArgs, args: &ShowArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     match &args.planfile {
+        Some(path) if args.json => anyhow::bail!(
+            "show --json prints the state; for {} as JSON run `dxctl plan --json` (a saved plan keeps only its \
+             printed form)",
+            path.display()
+        ),
         Some(path) => {
             let saved = SavedPlan::read(path)?;
             printer.data(&format!(
@@ -18,7 +23,11 @@ pub fn show(global: &GlobalArgs, args: &ShowArgs, printer: &Printer) -> anyhow::
                 saved.rendered
             ))?;
         }
-        None => super::state::list(&LocalStateFile::new(&global.state).load()?, printer)?,
+        None => super::state::list(
+            &LocalStateFile::new(&global.state).load()?,
+            args.json,
+            printer,
+        )?,
     }
     Ok(ExitCode::SUCCESS)
 }

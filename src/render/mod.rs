@@ -4,6 +4,8 @@
 mod human;
 mod json;
 mod markdown;
+pub mod peers;
+pub mod table;
 
 pub use human::{human, refusals};
 pub use json::json;

@@ -392,7 +392,8 @@ fn json_and_markdown_plans_and_state_list() {
     let list = run(&mut env.dxctl(&["state", "list"]));
     assert!(
         list.stdout
-            .contains("virtual_interface.dxvif-fg1vuj3d.bgp_peer.v6\tdxpeer-"),
+            .lines()
+            .any(|l| l.starts_with("virtual_interface.dxvif-fg1vuj3d.bgp_peer.v6  dxpeer-")),
         "{}",
         list.stdout
     );

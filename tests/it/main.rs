@@ -12,6 +12,7 @@ mod moves;
 mod output_discipline;
 mod pacing;
 mod plan_files;
+mod results;
 mod sandbox;
 mod sdk;
 mod secrets;

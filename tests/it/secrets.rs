@@ -1366,6 +1366,8 @@ fn adopt_and_add() -> String {
 }
 
 const FAST: &[&str] = &["--poll-interval", "50ms"];
+/// `status` on `keyed_world` after an apply: both sessions are up by then (`bgpUpDelay` 50ms), so it exits 0.
+const STATUS_CODE: i32 = 0;
 
 /// Starts a simulator on `world` in the case directory.
 fn sim(ctx: &mut Ctx, world: &Value, extra: &[&str]) -> SimProcess {
@@ -1423,6 +1425,22 @@ fn described_cases() -> Vec<Case> {
             let mut cmd = ctx.at(&sim.url());
             cmd.args(["state", "list"]);
             ctx.run("state list", cmd, 0, &["bgp_peer.v4", "bgp_peer.v6"]);
+            let mut cmd = ctx.at(&sim.url());
+            cmd.args(["state", "list", "--json"]);
+            ctx.run("state list --json", cmd, 0, &["bgp_peer.v6"]);
+            let mut cmd = ctx.at(&sim.url());
+            cmd.args(["state", "show"])
+                .arg(format!("virtual_interface.{VIF}.bgp_peer.v6"));
+            ctx.run("state show", cmd, 0, &["bgp_peer_id"]);
+            for json in [false, true] {
+                let mut cmd = ctx.at(&sim.url());
+                cmd.env("DXCTL_VAR_k", VAR_ENV).args(["-v", "status"]);
+                if json {
+                    cmd.arg("--json");
+                }
+                cmd.arg(&cfg);
+                ctx.run("-v status", cmd, STATUS_CODE, &["bgp_peer.v6"]);
+            }
             let mut cmd = ctx.at(&sim.url());
             cmd.env("DXCTL_VAR_k", VAR_ENV)
                 .args(["-v", "plan", "--detailed-exitcode"])
