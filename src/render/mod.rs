@@ -6,7 +6,7 @@ mod json;
 mod markdown;
 
 pub use human::{human, refusals};
-pub use json::json;
+pub use json::{config_errors, json};
 pub use markdown::markdown;
 
 use crate::model::{ObservedPeer, PeerSpec};
