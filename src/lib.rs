@@ -104,11 +104,14 @@ pub fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            match diagnostics(&e) {
-                Some(diags) => {
+            match (diagnostics(&e), aws_hint(&e)) {
+                (Some(diags), _) => {
                     printer.error(&format!("{}\n", diags.render(printer.color_stderr())))
                 }
-                None => printer.error(&format!("Error: {e:#}\n")),
+                (None, Some((hint, detail))) => {
+                    printer.error(&hinted(&e, &hint, detail, cli.global.verbose > 0))
+                }
+                (None, None) => printer.error(&format!("Error: {e:#}\n")),
             }
             ExitCode::from(1)
         }
@@ -167,6 +170,27 @@ fn diagnostics(e: &anyhow::Error) -> Option<&config::Diagnostics> {
         e.downcast_ref::<config::ConfigError>()
             .and_then(config::ConfigError::diagnostics)
     })
+}
+
+/// The cause and advice of a failed AWS call the user can fix (connection, endpoint, credentials, permissions),
+/// with the SDK's error chain for `-v`.
+fn aws_hint(e: &anyhow::Error) -> Option<(aws::Hint, Option<&str>)> {
+    let aws = e.chain().find_map(|c| c.downcast_ref::<aws::AwsError>())?;
+    Some((aws.hint()?, aws.detail()))
+}
+
+/// One line of cause and one of advice; the whole error chain (and the SDK's) only when `verbose`.
+fn hinted(e: &anyhow::Error, hint: &aws::Hint, detail: Option<&str>, verbose: bool) -> String {
+    let mut out = format!("Error: {}\n  hint: {}\n", hint.cause, hint.advice);
+    if verbose {
+        out.push_str(&format!("  error chain: {e:#}\n"));
+        if let Some(detail) = detail {
+            out.push_str(&format!("  SDK error: {detail}\n"));
+        }
+    } else {
+        out.push_str("  (-v shows the whole error)\n");
+    }
+    out
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {

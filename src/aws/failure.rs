@@ -50,6 +50,121 @@ impl fmt::Display for Failure {
 
 impl std::error::Error for Failure {}
 
+/// Why a call never got to Direct Connect, from the SDK's typed error: the connection, the endpoint or the
+/// credentials on this side. What a person is told to check follows from it ([`super::Hint`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Unreached {
+    /// No connection to the endpoint; `reason` says why ("connection refused", a name that does not resolve…).
+    Connect { reason: String },
+    /// No answer in time.
+    Timeout,
+    /// The endpoint URL cannot be used (no scheme, say).
+    BadEndpoint,
+    /// No credentials anywhere in the chain (environment, profiles, SSO, container, instance metadata).
+    NoCredentials,
+    /// A credential provider failed: a profile that is wrong, an SSO session that expired, a process that failed.
+    CredentialsFailed,
+}
+
+impl Unreached {
+    /// Classifies an SDK error that never reached the service, from the types in its source chain (credential
+    /// provider errors, endpoint resolution errors, I/O errors) and the dispatch failure's kind; `None` when the
+    /// service answered (or the error is of no kind this knows).
+    pub fn from_sdk<E>(err: &SdkError<E, HttpResponse>) -> Option<Unreached>
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        if let SdkError::TimeoutError(_) = err {
+            return Some(Unreached::Timeout);
+        }
+        if !matches!(
+            err,
+            SdkError::DispatchFailure(_) | SdkError::ConstructionFailure(_)
+        ) {
+            return None;
+        }
+        let mut io = None;
+        let mut connecting = false;
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+        while let Some(e) = source {
+            if let Some(c) =
+                e.downcast_ref::<aws_credential_types::provider::error::CredentialsError>()
+            {
+                return Some(match c {
+                    aws_credential_types::provider::error::CredentialsError::CredentialsNotLoaded(_) => {
+                        Unreached::NoCredentials
+                    }
+                    _ => Unreached::CredentialsFailed,
+                });
+            }
+            if e.is::<aws_smithy_runtime_api::client::endpoint::error::ResolveEndpointError>() {
+                return Some(Unreached::BadEndpoint);
+            }
+            // The HTTP client's own error says whether it failed while connecting (DNS, TCP, TLS), before
+            // anything was sent, or later (a connection that closed mid-answer is no connection problem).
+            if let Some(client) = e.downcast_ref::<hyper_util::client::legacy::Error>() {
+                connecting |= client.is_connect();
+            }
+            if let Some(found) = e.downcast_ref::<std::io::Error>() {
+                io.get_or_insert(found);
+            }
+            source = e.source();
+        }
+        let dispatch = match err {
+            SdkError::DispatchFailure(d) => d,
+            _ => return None,
+        };
+        let refused = io.is_some_and(|e| e.kind() == std::io::ErrorKind::ConnectionRefused);
+        if dispatch.is_timeout() {
+            Some(Unreached::Timeout)
+        } else if dispatch.is_io() && (connecting || refused) {
+            Some(Unreached::Connect {
+                reason: io.map_or_else(|| "no connection".to_string(), io_reason),
+            })
+        } else {
+            None
+        }
+    }
+
+    /// Whether trying again could help: a connection or a timeout may pass; a bad endpoint or missing credentials
+    /// do not.
+    pub fn kind(&self) -> FailureKind {
+        match self {
+            Unreached::Connect { .. } | Unreached::Timeout => FailureKind::Lost,
+            Unreached::BadEndpoint | Unreached::NoCredentials | Unreached::CredentialsFailed => {
+                FailureKind::Rejected
+            }
+        }
+    }
+
+    /// One line saying what went wrong, naming the endpoint (when one was set) as `endpoint`.
+    pub fn describe(&self, endpoint: &str) -> String {
+        match self {
+            Unreached::Connect { reason } => format!("cannot connect to {endpoint} ({reason})"),
+            Unreached::Timeout => format!("no answer from {endpoint} in time"),
+            Unreached::BadEndpoint => format!("cannot use the endpoint URL {endpoint}"),
+            Unreached::NoCredentials => "no AWS credentials found".to_string(),
+            Unreached::CredentialsFailed => "the AWS credentials could not be loaded".to_string(),
+        }
+    }
+}
+
+/// An I/O error's reason as a person reads it: its kind for the common ones, else its text (a name that does not
+/// resolve says so there).
+fn io_reason(e: &std::io::Error) -> String {
+    use std::io::ErrorKind;
+    match e.kind() {
+        ErrorKind::ConnectionRefused => "connection refused".into(),
+        ErrorKind::ConnectionReset => "connection reset".into(),
+        ErrorKind::ConnectionAborted => "connection aborted".into(),
+        ErrorKind::TimedOut => "timed out".into(),
+        ErrorKind::HostUnreachable => "host unreachable".into(),
+        ErrorKind::NetworkUnreachable => "network unreachable".into(),
+        ErrorKind::AddrNotAvailable => "address not available".into(),
+        _ => e.to_string(),
+    }
+}
+
 /// The kind of an error answer, from its HTTP status, error code and message; `None` for a status that is no
 /// error (the answer then could not be read).
 fn classify(status: u16, code: Option<&str>, message: &str) -> Option<FailureKind> {

@@ -7,8 +7,8 @@ mod sdk;
 use std::collections::BTreeMap;
 use std::future::Future;
 
-pub use error::{AwsError, Operation, Unusable};
-pub use failure::{Failure, FailureKind};
+pub use error::{AwsError, Hint, Operation, Unusable};
+pub use failure::{Failure, FailureKind, Unreached};
 pub use sdk::{ClientSettings, SdkDirectConnect};
 
 use crate::model::{AddressFamily, Asn, ObservedVif, Redundancy, Scope, Secret, VifId};

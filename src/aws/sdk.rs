@@ -11,6 +11,7 @@ use aws_smithy_http_client::tls;
 use aws_sdk_directconnect::config::retry::RetryConfig;
 use aws_sdk_directconnect::config::timeout::TimeoutConfig;
 
+use super::failure::Unreached;
 use super::{AwsError, DirectConnect, Failure, NewPeer, Operation, Unusable};
 use crate::model::{
     AddressFamily, Asn, BgpStatus, ObservedPeer, ObservedVif, PeerState, Redundancy, Scope, Secret,
@@ -74,6 +75,19 @@ impl SdkDirectConnect {
     /// The SDK client for a region of the default profile, for callers that need operations the trait does not cover.
     pub fn client(&self, region: &str) -> Client {
         self.scoped(&Scope::region(region))
+    }
+
+    /// The endpoint URL the SDK config sets (--endpoint-url, AWS_ENDPOINT_URL, a profile's), for error messages.
+    fn endpoint(&self, scope: &Scope) -> Option<&str> {
+        let profile = if self.ignore_profiles {
+            None
+        } else {
+            scope.profile.clone()
+        };
+        self.bases
+            .get(&profile)
+            .unwrap_or(&self.bases[&None])
+            .endpoint_url()
     }
 
     fn scoped(&self, scope: &Scope) -> Client {
@@ -140,6 +154,7 @@ impl DirectConnect for SdkDirectConnect {
         scope: &Scope,
     ) -> Result<Vec<ObservedVif>, AwsError> {
         let client = self.scoped(scope);
+        let endpoint = self.endpoint(scope);
         let operation = Operation::DescribeVirtualInterfaces;
         all_pages(operation, scope, |token| {
             let request = client.describe_virtual_interfaces().set_next_token(token);
@@ -147,7 +162,7 @@ impl DirectConnect for SdkDirectConnect {
                 let resp = request
                     .send()
                     .await
-                    .map_err(|e| call_failed(operation, scope, &e))?;
+                    .map_err(|e| call_failed(endpoint, operation, scope, &e))?;
                 let vifs = resp
                     .virtual_interfaces()
                     .iter()
@@ -164,13 +179,13 @@ impl DirectConnect for SdkDirectConnect {
         scope: &Scope,
     ) -> Result<BTreeMap<String, Redundancy>, AwsError> {
         let client = self.scoped(scope);
+        let endpoint = self.endpoint(scope);
         let connections = all_pages(Operation::DescribeConnections, scope, |token| {
             let request = client.describe_connections().set_next_token(token);
             async {
-                let resp = request
-                    .send()
-                    .await
-                    .map_err(|e| call_failed(Operation::DescribeConnections, scope, &e))?;
+                let resp = request.send().await.map_err(|e| {
+                    call_failed(endpoint, Operation::DescribeConnections, scope, &e)
+                })?;
                 let facts = resp
                     .connections()
                     .iter()
@@ -190,7 +205,7 @@ impl DirectConnect for SdkDirectConnect {
                 let resp = request
                     .send()
                     .await
-                    .map_err(|e| call_failed(Operation::DescribeLags, scope, &e))?;
+                    .map_err(|e| call_failed(endpoint, Operation::DescribeLags, scope, &e))?;
                 let facts = resp
                     .lags()
                     .iter()
@@ -215,6 +230,7 @@ impl DirectConnect for SdkDirectConnect {
         bgp_peer_id: &str,
     ) -> Result<ObservedVif, AwsError> {
         let operation = Operation::DeleteBgpPeer;
+        let endpoint = self.endpoint(scope);
         let resp = self
             .scoped(scope)
             .delete_bgp_peer()
@@ -224,7 +240,7 @@ impl DirectConnect for SdkDirectConnect {
             .config_override(self.single_attempt())
             .send()
             .await
-            .map_err(|e| call_failed(operation, scope, &e))?;
+            .map_err(|e| call_failed(endpoint, operation, scope, &e))?;
         let vif = resp
             .virtual_interface()
             .ok_or(Unusable::NoVirtualInterface(operation))?;
@@ -238,6 +254,7 @@ impl DirectConnect for SdkDirectConnect {
         peer: &NewPeer,
     ) -> Result<ObservedVif, AwsError> {
         let operation = Operation::CreateBgpPeer;
+        let endpoint = self.endpoint(scope);
         let mut new = NewBgpPeer::builder().address_family(match peer.family {
             AddressFamily::Ipv4 => sdk_types::AddressFamily::IPv4,
             AddressFamily::Ipv6 => sdk_types::AddressFamily::IPv6,
@@ -262,7 +279,7 @@ impl DirectConnect for SdkDirectConnect {
             .config_override(self.single_attempt())
             .send()
             .await
-            .map_err(|e| call_failed(operation, scope, &e))?;
+            .map_err(|e| call_failed(endpoint, operation, scope, &e))?;
         let vif = resp
             .virtual_interface()
             .ok_or(Unusable::NoVirtualInterface(operation))?;
@@ -270,8 +287,10 @@ impl DirectConnect for SdkDirectConnect {
     }
 }
 
-/// A call's SDK error as a classified [`Failure`]: never the answer's raw text, which can hold auth keys.
+/// A call's SDK error as a classified [`Failure`] (or, when it never got to AWS, why): never the answer's raw
+/// text, which can hold auth keys.
 fn call_failed<E>(
+    endpoint: Option<&str>,
     operation: Operation,
     scope: &Scope,
     e: &aws_sdk_directconnect::error::SdkError<
@@ -282,10 +301,35 @@ fn call_failed<E>(
 where
     E: aws_sdk_directconnect::error::ProvideErrorMetadata + std::error::Error + 'static,
 {
-    AwsError::Call {
+    let Some(cause) = Unreached::from_sdk(e) else {
+        return AwsError::Call {
+            operation,
+            scope: scope.clone(),
+            failure: Failure::from_sdk(e),
+        };
+    };
+    let shown = match endpoint {
+        Some(url) => url.to_string(),
+        None => format!("the Direct Connect endpoint of {}", scope.region),
+    };
+    AwsError::Unreached {
         operation,
         scope: scope.clone(),
-        failure: Failure::from_sdk(e),
+        endpoint: endpoint.map(str::to_string),
+        failure: Failure {
+            kind: cause.kind(),
+            code: None,
+            message: cause.describe(&shown),
+        },
+        // An endpoint that cannot be applied is reported with the whole request, body and all (auth keys).
+        detail: if cause == Unreached::BadEndpoint {
+            "the endpoint URL could not be applied to the request (the SDK's error is not shown: it quotes the \
+             request, which may hold an auth key)"
+                .to_string()
+        } else {
+            aws_sdk_directconnect::error::DisplayErrorContext(e).to_string()
+        },
+        cause,
     }
 }
 

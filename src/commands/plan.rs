@@ -4,6 +4,8 @@ use std::process::ExitCode;
 
 use super::{load_config, observe_and_plan, refused, Session};
 use crate::cli::{Format, GlobalArgs, PlanArgs};
+use crate::config::{ConfigError, Diagnostic, Diagnostics};
+use crate::model::Location;
 use crate::printer::Printer;
 use crate::render;
 use crate::saved_plan::SavedPlan;
@@ -13,7 +15,20 @@ pub async fn plan(
     args: &PlanArgs,
     printer: &Printer,
 ) -> anyhow::Result<ExitCode> {
-    let config = load_config(&args.dir, &args.vars)?;
+    let format = if args.json { Format::Json } else { args.format };
+    let config = match load_config(&args.dir, &args.vars) {
+        Ok(config) => config,
+        Err(e) => {
+            // A machine reading the plan gets the errors as JSON too; people still see them on stderr.
+            if format == Format::Json {
+                printer.data(&format!(
+                    "{:#}\n",
+                    render::config_errors(&as_diagnostics(&args.dir, &e))
+                ))?;
+            }
+            return Err(e);
+        }
+    };
     // Starting a sandbox over rewrites its world: not while an apply holds the state.
     let _lock = if global.sandbox.is_some() && global.sandbox_reset {
         Some(
@@ -31,7 +46,6 @@ pub async fn plan(
     let result = observe_and_plan(&session, &config, printer).await;
     session.close().await?;
     let planned = result?;
-    let format = if args.json { Format::Json } else { args.format };
     if !planned.plan.refusals.is_empty() {
         if format == Format::Json {
             printer.data(&format!("{:#}\n", render::json(&planned.plan)))?;
@@ -57,4 +71,23 @@ pub async fn plan(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// A config load's error as diagnostics: its located ones, or one for a directory or file that cannot be read.
+fn as_diagnostics(dir: &std::path::Path, e: &anyhow::Error) -> Diagnostics {
+    let located = e
+        .downcast_ref::<ConfigError>()
+        .and_then(ConfigError::diagnostics);
+    match located {
+        Some(d) => d.clone(),
+        None => Diagnostics::single(Diagnostic::new(
+            Location {
+                file: dir.display().to_string(),
+                line: 0,
+                column: 0,
+            },
+            "config-unreadable",
+            format!("{e:#}"),
+        )),
+    }
 }

@@ -40,6 +40,27 @@ pub struct Evaluated {
     pub secret: bool,
 }
 
+/// Why an expression could not be evaluated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EvalError {
+    /// It uses a variable whose problem is already reported.
+    Reported,
+    /// What is wrong (never quoting a secret), and what to do about it when known.
+    Failed {
+        message: String,
+        hint: Option<String>,
+    },
+}
+
+impl EvalError {
+    fn failed(message: impl Into<String>) -> EvalError {
+        EvalError::Failed {
+            message: message.into(),
+            hint: None,
+        }
+    }
+}
+
 /// Evaluates expressions against the resolved variables.
 pub struct Evaluator<'a> {
     pub inputs: &'a Inputs,
@@ -72,25 +93,32 @@ impl<'a> Evaluator<'a> {
     }
 
     /// Evaluates `expr` written in the file at `base` (for `file()` paths).
-    pub fn eval(&self, base: &Path, expr: &Expression) -> Result<Evaluated, String> {
+    pub fn eval(&self, base: &Path, expr: &Expression) -> Result<Evaluated, EvalError> {
         let mut expr = expr.clone();
         let mut pass = Resolver {
             eval: self,
             base,
             secret: false,
             error: None,
+            undeclared: None,
             poisoned: false,
             substituted: Vec::new(),
         };
         pass.visit_expr_mut(&mut expr);
         if pass.poisoned {
-            return Err(String::new());
+            return Err(EvalError::Reported);
+        }
+        if let Some(name) = pass.undeclared {
+            return Err(EvalError::Failed {
+                message: format!("`var.{name}` is not declared"),
+                hint: Some(self.undeclared_hint(&name)),
+            });
         }
         if let Some(e) = pass.error {
             // env() and file() errors quote their arguments, which may be secret (`file(env("KEY_PATH"))`).
             let mut hidden = pass.substituted;
             hidden.extend(self.sensitive_values());
-            return Err(crate::redact::mask_values(&e, &hidden));
+            return Err(EvalError::failed(crate::redact::mask_values(&e, &hidden)));
         }
         let secret = pass.secret;
         let mut ctx = Context::new();
@@ -98,8 +126,9 @@ impl<'a> Evaluator<'a> {
         let expr: hcl::Expression = expr.into();
         // hcl-rs's number arithmetic panics on some input (`x % 0`, overflow): contain it as an error.
         let evaluated = crate::redact::contained(|| expr.evaluate(&ctx)).map_err(|_| {
-            "the arithmetic cannot be evaluated (division by zero or a number out of range)"
-                .to_string()
+            EvalError::failed(
+                "the arithmetic cannot be evaluated (division by zero or a number out of range)",
+            )
         })?;
         evaluated
             .map(|value| Evaluated { value, secret })
@@ -107,8 +136,30 @@ impl<'a> Evaluator<'a> {
                 // hcl-rs quotes the values it could not use: never one from env(), file() or a sensitive variable.
                 let mut hidden = pass.substituted;
                 hidden.extend(self.sensitive_values());
-                crate::redact::mask_values(&e.kind().to_string(), &hidden)
+                EvalError::failed(crate::redact::mask_values(&e.kind().to_string(), &hidden))
             })
+    }
+
+    /// "did you mean" for `var.NAME` when no variable NAME is declared.
+    fn undeclared_hint(&self, name: &str) -> String {
+        let declared: Vec<&str> = self
+            .vars
+            .keys()
+            .chain(&self.failed)
+            .map(String::as_str)
+            .collect();
+        match super::closest(name, &declared) {
+            Some(close) => format!("did you mean `var.{close}`?"),
+            None if declared.is_empty() => {
+                format!("no variables are declared; declare it with variable \"{name}\" {{ ... }}")
+            }
+            None => {
+                let mut names = declared;
+                names.sort_unstable();
+                names.dedup();
+                format!("declared variables: {}", names.join(", "))
+            }
+        }
     }
 
     /// The values of sensitive variables, as text.
@@ -132,15 +183,16 @@ impl<'a> Evaluator<'a> {
     ) -> Option<Evaluated> {
         match self.eval(&src.dir(), &attr.value) {
             Ok(v) => Some(v),
-            // It uses a variable whose problem is already reported.
-            Err(detail) if detail.is_empty() => None,
-            Err(detail) => {
-                diags.push(Diagnostic::at(
+            Err(EvalError::Reported) => None,
+            Err(EvalError::Failed { message, hint }) => {
+                let mut d = Diagnostic::at(
                     src,
                     attr.value.span(),
                     "evaluation",
-                    format!("cannot evaluate `{}`: {detail}", attr.key.as_str()),
-                ));
+                    format!("cannot evaluate `{}`: {message}", attr.key.as_str()),
+                );
+                d.hint = hint;
+                diags.push(d);
                 None
             }
         }
@@ -179,6 +231,8 @@ struct Resolver<'e, 'a> {
     base: &'e Path,
     secret: bool,
     error: Option<String>,
+    /// The first `var.NAME` whose variable is not declared at all.
+    undeclared: Option<String>,
     poisoned: bool,
     /// The values `env()` and `file()` gave, which an error message must not quote.
     substituted: Vec<String>,
@@ -216,8 +270,12 @@ impl VisitMut for Resolver<'_, '_> {
                             ));
                             return;
                         }
-                        Err(e) => {
-                            self.error = Some(e);
+                        Err(EvalError::Reported) => {
+                            self.poisoned = true;
+                            return;
+                        }
+                        Err(EvalError::Failed { message, .. }) => {
+                            self.error = Some(message);
                             return;
                         }
                     }
@@ -244,6 +302,9 @@ impl VisitMut for Resolver<'_, '_> {
                         }
                         if self.eval.failed.contains(name.as_str()) {
                             self.poisoned = true;
+                        } else if !self.eval.vars.contains_key(name.as_str()) {
+                            self.undeclared
+                                .get_or_insert_with(|| name.as_str().to_string());
                         }
                     }
                 }

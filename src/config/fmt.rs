@@ -111,8 +111,9 @@ fn has_blank_line(prefix: &str) -> bool {
 }
 
 /// Comment lines re-indented, blank lines collapsed to one (none at the start unless `keep_blank`), then the indent.
+/// A `/* */` comment's body is kept byte for byte: only the whitespace around whole lines changes.
 fn normalize_lines(text: &str, indent: &str, keep_blank: bool) -> String {
-    let mut segments: Vec<&str> = text.split('\n').collect();
+    let mut segments: Vec<&str> = logical_lines(text);
     let last = segments.pop().unwrap_or("");
     let mut out = String::new();
     let mut blank = false;
@@ -145,6 +146,35 @@ fn normalize_lines(text: &str, indent: &str, keep_blank: bool) -> String {
     out
 }
 
+/// `text` split at its newlines, except those inside a `/* */` comment (a `/*` after `#` or `//` opens none).
+fn logical_lines(text: &str) -> Vec<&str> {
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    let (mut start, mut i) = (0, 0);
+    let mut line_comment = false;
+    while i < b.len() {
+        match b[i] {
+            b'\n' => {
+                out.push(&text[start..i]);
+                start = i + 1;
+                line_comment = false;
+            }
+            b'#' => line_comment = true,
+            b'/' if b.get(i + 1) == Some(&b'/') => line_comment = true,
+            b'/' if !line_comment && b.get(i + 1) == Some(&b'*') => {
+                match text[i + 2..].find("*/") {
+                    Some(n) => i += 2 + n + 1,
+                    None => i = b.len(),
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    out.push(&text[start.min(text.len())..]);
+    out
+}
+
 /// A trailing comment kept with one space before it; whitespace dropped.
 fn inline_comment(text: &str) -> String {
     let t = text.trim();
@@ -167,6 +197,21 @@ mod tests {
         let expected = "# head comment\n\nprovider \"aws\" {\n  region = \"us-east-1\" # where\n}\nvirtual_interface \"dxvif-a\" {\n  # the v6 peer\n  bgp_peer \"v6\" {\n    address_family = \"ipv6\"\n    asn            = 64600\n\n    auth_key = env(\"K\") // inline\n    # closing comment\n  }\n}\n# tail\n";
         assert_eq!(once, expected, "got:\n{once}");
         assert_eq!(format(&once).unwrap(), once);
+    }
+
+    #[test]
+    fn block_comment_bodies_are_left_alone() {
+        let text = "provider \"aws\" {\n      /* keep\n         this   indent\n\t  and this\n   */\n region = \"us-east-1\"\n}\n/*\ntop\n  level */\nvariable \"x\" {\n  default = 1 /* a\n     b */\n}\n";
+        let once = format(text).unwrap();
+        let expected = "provider \"aws\" {\n  /* keep\n         this   indent\n\t  and this\n   */\n  region = \"us-east-1\"\n}\n/*\ntop\n  level */\nvariable \"x\" {\n  default = 1 /* a\n     b */\n}\n";
+        assert_eq!(once, expected, "got:\n{once}");
+        assert_eq!(format(&once).unwrap(), once);
+        // A `/*` inside a line comment opens nothing.
+        let text = "# not /* a comment\n  # still a line\nx = 1\n";
+        assert_eq!(
+            format(text).unwrap(),
+            "# not /* a comment\n# still a line\nx = 1\n"
+        );
     }
 
     #[test]

@@ -333,6 +333,20 @@ impl Loader<'_> {
                 .map(|(s, _)| s)
         };
         let (alias, region, profile) = (text("alias"), text("region"), text("profile"));
+        if region.as_deref().is_some_and(|r| r.trim().is_empty()) {
+            self.diags.push(
+                Diagnostic::at(
+                    src,
+                    attrs.get("region").and_then(|a| a.value.span()),
+                    "region-empty",
+                    "`region` is empty",
+                )
+                .with_hint(
+                    "name an AWS region, e.g. region = \"us-east-1\", or remove `region` to take it from \
+                     --region or AWS_REGION",
+                ),
+            );
+        }
         let location = src.span_location(block.span());
         if let Some(first) = self.providers.iter().find(|p| p.alias == alias) {
             let what = alias
@@ -613,15 +627,20 @@ fn attributes<'a>(
 
 /// "did you mean" text for a misspelt name.
 fn suggest(got: &str, allowed: &[&str]) -> String {
-    let best = allowed
+    match closest(got, allowed) {
+        Some(name) => format!("did you mean `{name}`?"),
+        None => format!("expected one of: {}", allowed.join(", ")),
+    }
+}
+
+/// The allowed name closest to a misspelt one, when one is close enough to be what was meant.
+fn closest<'a>(got: &str, allowed: &[&'a str]) -> Option<&'a str> {
+    allowed
         .iter()
         .map(|a| (strsim::jaro_winkler(got, a), *a))
         .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0));
-    match best {
-        Some((_, name)) => format!("did you mean `{name}`?"),
-        None => format!("expected one of: {}", allowed.join(", ")),
-    }
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, name)| name)
 }
 
 #[cfg(test)]

@@ -143,6 +143,45 @@ pub fn peer(
     })
 }
 
+/// What is wrong with an IPv4 address in CIDR form that does not parse: the missing prefix length, the part or
+/// octet that is invalid, or the prefix length out of range.
+fn cidr_hint(text: &str) -> String {
+    const EXAMPLE: &str = "e.g. \"169.254.255.1/30\"";
+    let Some((address, prefix)) = text.trim().split_once('/') else {
+        return format!("write it with its prefix length, {EXAMPLE}");
+    };
+    let parts: Vec<&str> = address.split('.').collect();
+    if parts.len() != 4 {
+        return format!(
+            "an IPv4 address has four parts separated by dots; `{address}` has {}, {EXAMPLE}",
+            parts.len()
+        );
+    }
+    for (i, part) in parts.iter().enumerate() {
+        let ordinal = ["first", "second", "third", "fourth"][i];
+        let valid = !part.is_empty()
+            && part.bytes().all(|b| b.is_ascii_digit())
+            && part.parse::<u8>().is_ok()
+            && !(part.len() > 1 && part.starts_with('0'));
+        if !valid {
+            let why = if part.is_empty() {
+                "is empty".to_string()
+            } else if part.bytes().all(|b| b.is_ascii_digit()) && part.parse::<u8>().is_ok() {
+                format!("({part}) has a leading zero")
+            } else if part.bytes().all(|b| b.is_ascii_digit()) {
+                format!("({part}) is more than 255")
+            } else {
+                format!("(`{part}`) is not a number")
+            };
+            return format!("the {ordinal} octet of `{address}` {why}: each octet is 0 to 255");
+        }
+    }
+    match prefix.parse::<u8>() {
+        Ok(len) if len <= 32 => format!("`{text}` is not a valid address in CIDR form, {EXAMPLE}"),
+        _ => format!("the prefix length `/{prefix}` must be a number from 0 to 32, {EXAMPLE}"),
+    }
+}
+
 struct Address<'a> {
     attr: &'a Attribute,
     text: String,
@@ -234,9 +273,13 @@ fn address_rules(
                                     shown(&a.text, a.secret)
                                 ),
                             )
-                            .with_hint(
-                                "write it with its prefix length, e.g. \"169.254.255.1/30\"",
-                            ),
+                            .with_hint(if a.secret {
+                                "write it as four numbers 0 to 255 and a prefix length, e.g. \
+                                 \"169.254.255.1/30\""
+                                    .to_string()
+                            } else {
+                                cidr_hint(&a.text)
+                            }),
                         );
                         None
                     }
@@ -316,4 +359,45 @@ fn line_span(src: &SourceFile, line: usize) -> Option<Range<usize>> {
         .find('\n')
         .unwrap_or(src.text.len() - start);
     Some(start..start + len)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cidr_hint;
+
+    #[test]
+    fn an_invalid_address_names_the_part_that_is_wrong() {
+        let cases = [
+            ("169.254.255.1", "write it with its prefix length"),
+            (
+                "169.254.300.1/30",
+                "the third octet of `169.254.300.1` (300) is more than 255",
+            ),
+            (
+                "169.254.x.1/30",
+                "the third octet of `169.254.x.1` (`x`) is not a number",
+            ),
+            ("169.254..1/30", "the third octet of `169.254..1` is empty"),
+            (
+                "01.254.255.1/30",
+                "the first octet of `01.254.255.1` (01) has a leading zero",
+            ),
+            (
+                "169.254.1/30",
+                "an IPv4 address has four parts separated by dots; `169.254.1` has 3",
+            ),
+            (
+                "169.254.255.1/33",
+                "the prefix length `/33` must be a number from 0 to 32",
+            ),
+            (
+                "169.254.255.1/",
+                "the prefix length `/` must be a number from 0 to 32",
+            ),
+        ];
+        for (text, want) in cases {
+            let hint = cidr_hint(text);
+            assert!(hint.starts_with(want), "{text}: {hint}");
+        }
+    }
 }

@@ -119,6 +119,15 @@ pub fn declare(
     })
 }
 
+/// Where a variable's value came from, so a bad value is blamed on what gave it, not on the `variable` block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Origin {
+    Default,
+    Env,
+    VarFile(Location),
+    Flag,
+}
+
 /// The value of every variable, or diagnostics for unset, undeclared or mistyped ones.
 pub fn resolve(
     decls: &[Variable],
@@ -126,46 +135,44 @@ pub fn resolve(
     inputs: &Inputs,
     diags: &mut Vec<Diagnostic>,
 ) -> BTreeMap<String, (Value, bool)> {
-    let mut values: BTreeMap<&str, Value> = BTreeMap::new();
+    let mut values: BTreeMap<&str, (Value, Origin)> = BTreeMap::new();
     for v in decls {
         if let Some(d) = &v.default {
-            values.insert(&v.name, d.clone());
+            values.insert(&v.name, (d.clone(), Origin::Default));
         }
         if let Some(text) = inputs.env.get(&format!("DXCTL_VAR_{}", v.name)) {
-            values.insert(&v.name, from_text(text, v.ty));
+            values.insert(&v.name, (from_text(text, v.ty), Origin::Env));
         }
     }
-    let cli = Location {
-        file: "(command line)".into(),
-        line: 1,
-        column: 1,
-    };
+    let names: Vec<&str> = decls.iter().map(|d| d.name.as_str()).collect();
     for path in &inputs.var_files {
         for (name, value, location) in var_file(path, inputs, diags) {
             match decls.iter().find(|d| d.name == name) {
                 Some(d) => {
-                    values.insert(&d.name, value);
+                    values.insert(&d.name, (value, Origin::VarFile(location)));
                 }
-                None => diags.push(Diagnostic::new(
-                    location,
-                    "undeclared-variable",
-                    format!("variable `{name}` is not declared in the config"),
-                )),
+                None => diags.push(
+                    Diagnostic::new(
+                        location,
+                        "undeclared-variable",
+                        format!("variable `{name}` is not declared in the config"),
+                    )
+                    .with_hint(undeclared_hint(&name, &names)),
+                ),
             }
         }
     }
     for (name, text) in &inputs.vars {
         match decls.iter().find(|d| &d.name == name) {
             Some(d) => {
-                values.insert(&d.name, from_text(text, d.ty));
+                values.insert(&d.name, (from_text(text, d.ty), Origin::Flag));
             }
             None => diags.push(
-                Diagnostic::new(
-                    cli.clone(),
+                Diagnostic::on_command_line(
                     "undeclared-variable",
-                    format!("--var {name}: no variable `{name}` is declared"),
+                    format!("--var {name}=…: no variable `{name}` is declared"),
                 )
-                .with_hint("declare it with variable \"NAME\" { ... }"),
+                .with_hint(undeclared_hint(name, &names)),
             ),
         }
     }
@@ -188,18 +195,10 @@ pub fn resolve(
                     d.name
                 )),
             ),
-            Some(value) if !type_matches(value, d.ty) => diags.push(Diagnostic::at(
-                src,
-                d.span.clone(),
-                "variable-type",
-                format!(
-                    "variable `{}` must be {}, but its value is {}",
-                    d.name,
-                    type_label(d.ty),
-                    type_name(value)
-                ),
-            )),
-            Some(value) => {
+            Some((value, origin)) if !type_matches(value, d.ty) => {
+                diags.push(mistyped(d, src, value, origin));
+            }
+            Some((value, _)) => {
                 if d.sensitive {
                     if let Value::String(s) = value {
                         crate::redact::register(s);
@@ -210,6 +209,62 @@ pub fn resolve(
         }
     }
     out
+}
+
+/// A value of the wrong type, blamed on what gave it: the `--var` flag, the environment variable, the variable
+/// file's line, or (for a `default`) the `variable` block. The value itself is never quoted: it may be secret.
+fn mistyped(d: &Variable, src: &SourceFile, value: &Value, origin: &Origin) -> Diagnostic {
+    let want = type_label(d.ty);
+    let (what, sample) = match d.ty {
+        VarType::Number => ("a number", "65000"),
+        VarType::Bool => ("true or false", "true"),
+        VarType::String | VarType::Any => ("a string", "text"),
+    };
+    match origin {
+        Origin::Flag => Diagnostic::on_command_line(
+            "variable-type",
+            format!(
+                "--var {}=…: variable `{}` must be {want}, and the value given is not",
+                d.name, d.name
+            ),
+        )
+        .with_hint(format!("pass {what}, e.g. --var {}={sample}", d.name)),
+        Origin::Env => Diagnostic::on_command_line(
+            "variable-type",
+            format!(
+                "DXCTL_VAR_{}: variable `{}` must be {want}, and the environment variable's value is not",
+                d.name, d.name
+            ),
+        )
+        .with_hint(format!("set DXCTL_VAR_{} to {what}, e.g. {sample}", d.name)),
+        Origin::VarFile(location) => Diagnostic::new(
+            location.clone(),
+            "variable-type",
+            format!(
+                "variable `{}` must be {want}, but this file gives it {}",
+                d.name,
+                type_name(value)
+            ),
+        ),
+        Origin::Default => Diagnostic::at(
+            src,
+            d.span.clone(),
+            "variable-type",
+            format!(
+                "variable `{}` must be {want}, but its default is {}",
+                d.name,
+                type_name(value)
+            ),
+        ),
+    }
+}
+
+/// "did you mean" for a value given to a variable that is not declared.
+fn undeclared_hint(name: &str, declared: &[&str]) -> String {
+    match super::closest(name, declared) {
+        Some(close) => format!("did you mean `{close}`?"),
+        None => format!("declare it with variable \"{name}\" {{ ... }}"),
+    }
 }
 
 /// Attributes of a `--var-file`: `name = value` lines.

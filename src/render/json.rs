@@ -2,6 +2,7 @@
 
 use serde_json::{json, Map, Value};
 
+use crate::config::Diagnostics;
 use crate::model::{ObservedPeer, PeerSpec};
 use crate::plan::Plan;
 
@@ -92,4 +93,69 @@ pub fn json(plan: &Plan) -> Value {
         })).collect::<Vec<_>>(),
         "summary": plan.summary(),
     })
+}
+
+/// Config errors as a JSON document, for `plan --json`: `format_version` and `errors[]`, each with `file`, `line`
+/// and `column` (null for a mistake on the command line or a file that cannot be read), `rule`, `message` and `hint` (null when there is none).
+pub fn config_errors(diagnostics: &Diagnostics) -> Value {
+    let errors: Vec<Value> = diagnostics
+        .items
+        .iter()
+        .map(|d| {
+            let located = !d.is_command_line() && d.location.line > 0;
+            json!({
+                "file": d.location.file,
+                "line": located.then_some(d.location.line),
+                "column": located.then_some(d.location.column),
+                "rule": d.rule,
+                "message": d.message,
+                "hint": d.hint,
+            })
+        })
+        .collect();
+    json!({
+        "format_version": JSON_FORMAT_VERSION,
+        "errors": errors,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Diagnostic;
+    use crate::model::Location;
+
+    #[test]
+    fn config_errors_carry_location_rule_message_and_hint() {
+        let located = Diagnostic::new(
+            Location {
+                file: "cfg/main.hcl".into(),
+                line: 2,
+                column: 12,
+            },
+            "region-empty",
+            "`region` is empty",
+        )
+        .with_hint("name an AWS region");
+        let flag = Diagnostic::on_command_line(
+            "undeclared-variable",
+            "--var x=…: no variable `x` is declared",
+        );
+        let doc = config_errors(&Diagnostics {
+            items: vec![located, flag],
+            sources: vec![],
+        });
+        assert_eq!(
+            doc,
+            json!({
+                "format_version": JSON_FORMAT_VERSION,
+                "errors": [
+                    {"file": "cfg/main.hcl", "line": 2, "column": 12, "rule": "region-empty",
+                     "message": "`region` is empty", "hint": "name an AWS region"},
+                    {"file": "(command line)", "line": null, "column": null, "rule": "undeclared-variable",
+                     "message": "--var x=…: no variable `x` is declared", "hint": null},
+                ]
+            })
+        );
+    }
 }

@@ -8,7 +8,7 @@ pub mod peers;
 pub mod table;
 
 pub use human::{human, refusals};
-pub use json::json;
+pub use json::{config_errors, json};
 pub use markdown::markdown;
 
 use crate::model::{ObservedPeer, PeerSpec};

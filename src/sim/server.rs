@@ -351,9 +351,35 @@ fn read_call(
     entry.operation = Some(operation.clone());
     let region = protocol::region(headers)?;
     entry.region = Some(region.clone());
-    let credentials = shared.lock_engine().world.sim.credentials.clone();
+    let (credentials, expired, denied) = {
+        let engine = shared.lock_engine();
+        let sim = &engine.world.sim;
+        (
+            sim.credentials.clone(),
+            !sim.expired_access_keys.is_empty()
+                && sigv4::access_key_id(headers)
+                    .is_some_and(|id| sim.expired_access_keys.contains(&id)),
+            sim.denied_operations.contains(&operation),
+        )
+    };
     if !credentials.is_empty() {
         sigv4::verify(method, uri, headers, body, &credentials)?;
+    }
+    if expired {
+        return Err(ApiError::other(
+            StatusCode::BAD_REQUEST,
+            "ExpiredTokenException",
+            "The security token included in the request is expired",
+        ));
+    }
+    if denied {
+        return Err(ApiError::other(
+            StatusCode::BAD_REQUEST,
+            "AccessDeniedException",
+            format!(
+                "User: arn:aws:iam::123456789012:user/dxctl-sim is not authorized to perform: directconnect:{operation}"
+            ),
+        ));
     }
     let input = wire.input(headers, body)?;
     entry.virtual_interface_id = input

@@ -96,6 +96,14 @@ pub fn verify_at(
     }
 }
 
+/// The access key id a request's `Authorization` header names, if it has a readable one (not verified).
+pub fn access_key_id(headers: &HeaderMap) -> Option<String> {
+    let header = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    parse_authorization(header)
+        .ok()
+        .map(|auth| auth.access_key_id.to_string())
+}
+
 /// A credential as the signer takes it.
 fn identity(credential: &Credential) -> Identity {
     Credentials::new(

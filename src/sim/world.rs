@@ -138,6 +138,12 @@ pub struct SimSettings {
     /// When present, SigV4 signatures are verified against these keys.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub credentials: Vec<super::sigv4::Credential>,
+    /// Access key ids whose session token has expired: their requests get 400 `ExpiredTokenException`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expired_access_keys: Vec<String>,
+    /// Operations the caller is not allowed: 400 `AccessDeniedException`, as AWS answers a missing IAM permission.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub denied_operations: Vec<String>,
     #[serde(default, skip_serializing_if = "Faults::is_none")]
     pub faults: Faults,
     /// Lifecycle steps still to happen, in the order they were scheduled.

@@ -5,6 +5,7 @@ mod awscli;
 mod config_cli;
 mod conformance;
 mod crash;
+mod errors;
 mod fault_matrix;
 mod hostile;
 mod lifecycle;
