@@ -82,18 +82,33 @@ pub async fn acquire<L: StateLocking + Clone + Send + 'static>(
             let (store, info) = (store.clone(), info.clone());
             tokio::task::spawn_blocking(move || store.try_lock(&info)).await??
         };
-        let holder = match attempt {
-            Attempt::Acquired(lock) => return Ok(lock),
-            Attempt::Held(holder) => holder,
-        };
-        let waited = started.elapsed();
-        if waited >= timeout {
-            return Err(StateError::Locked {
-                state: store.locked_name(),
-                holder: holder.map(Box::new),
-            });
+        match next(store, attempt, started.elapsed(), timeout)? {
+            Next::Acquired(lock) => return Ok(lock),
+            Next::WaitFor(pause) => tokio::time::sleep(pause).await,
         }
-        tokio::time::sleep(RETRY.min(timeout - waited)).await;
+    }
+}
+
+/// What comes after one try at the lock.
+enum Next {
+    Acquired(Box<dyn StateLock>),
+    WaitFor(Duration),
+}
+
+/// The lock, or the pause before the next try; once `timeout` has passed, `Locked` with the holder.
+fn next<L: StateLocking>(
+    store: &L,
+    attempt: Attempt,
+    waited: Duration,
+    timeout: Duration,
+) -> Result<Next> {
+    match attempt {
+        Attempt::Acquired(lock) => Ok(Next::Acquired(lock)),
+        Attempt::Held(holder) if waited >= timeout => Err(StateError::Locked {
+            state: store.locked_name(),
+            holder: holder.map(Box::new),
+        }),
+        Attempt::Held(_) => Ok(Next::WaitFor(RETRY.min(timeout - waited))),
     }
 }
 
@@ -107,18 +122,10 @@ pub fn acquire_blocking<L: StateLocking>(
     let info = LockInfo::new(operation);
     let started = std::time::Instant::now();
     loop {
-        let holder = match store.try_lock(&info)? {
-            Attempt::Acquired(lock) => return Ok(lock),
-            Attempt::Held(holder) => holder,
-        };
-        let waited = started.elapsed();
-        if waited >= timeout {
-            return Err(StateError::Locked {
-                state: store.locked_name(),
-                holder: holder.map(Box::new),
-            });
+        match next(store, store.try_lock(&info)?, started.elapsed(), timeout)? {
+            Next::Acquired(lock) => return Ok(lock),
+            Next::WaitFor(pause) => std::thread::sleep(pause),
         }
-        std::thread::sleep(RETRY.min(timeout - waited));
     }
 }
 

@@ -612,35 +612,15 @@ const ABORTABLE_APPLY: &[&str] = &[
 #[cfg(unix)]
 #[test]
 fn a_second_sigint_aborts_a_call_in_flight_but_releases_the_lock_and_keeps_the_intent() {
-    use std::io::BufRead;
     let env = Env::new(
         "200ms",
         "yes",
         serde_json::json!({"faults": {"latency": "6s"}}),
         SEED_HCL,
     );
-    let mut child = env
-        .dxctl(ABORTABLE_APPLY)
-        .arg(&env.cfg)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
     // Progress lines name each step as it starts: wait for the create to be under way.
-    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-    let mut seen = String::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !seen.contains("Creating...") {
-        assert!(
-            Instant::now() < deadline,
-            "apply never started creating: {seen}"
-        );
-        let mut line = String::new();
-        if stderr.read_line(&mut line).unwrap() == 0 {
-            panic!("apply ended before creating: {seen}");
-        }
-        seen.push_str(&line);
-    }
+    let (mut child, mut stderr, seen) =
+        spawn_until(env.dxctl(ABORTABLE_APPLY).arg(&env.cfg), "Creating...");
     std::thread::sleep(Duration::from_millis(300));
     let interrupt = || {
         let status = Command::new("kill")
@@ -720,7 +700,6 @@ fn apply_json_streams_one_event_per_line() {
 /// old peer gone, the new one created once).
 #[test]
 fn sigint_while_a_replacement_waits_for_its_delete_exits_130_and_resumes() {
-    use std::io::BufRead;
     let env = Env::new(
         "100ms",
         "no",
@@ -729,24 +708,8 @@ fn sigint_while_a_replacement_waits_for_its_delete_exits_130_and_resumes() {
     );
     assert_eq!(env.run(FAST).code, 0);
     env.set_config(&SEED_HCL.replace("asn            = 64600", "asn            = 64601"));
-    let mut child = env
-        .dxctl(FAST)
-        .arg(&env.cfg)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-    let mut seen = String::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !seen.contains("destroy before create") {
-        assert!(Instant::now() < deadline, "no replacement started: {seen}");
-        let mut line = String::new();
-        if stderr.read_line(&mut line).unwrap() == 0 {
-            panic!("apply ended before replacing: {seen}");
-        }
-        seen.push_str(&line);
-    }
+    let (mut child, mut stderr, seen) =
+        spawn_until(env.dxctl(FAST).arg(&env.cfg), "destroy before create");
     // The delete is sent at once; its peer takes 3s to go.
     std::thread::sleep(Duration::from_millis(800));
     let status = Command::new("kill")
@@ -776,4 +739,34 @@ fn sigint_while_a_replacement_waits_for_its_delete_exits_130_and_resumes() {
     assert_eq!(v6.len(), 1, "{v6:?}");
     assert_eq!(v6[0]["asn"], 64601);
     assert!(env.run(&["plan"]).stdout.contains("No changes."));
+}
+
+/// Starts `cmd` with piped output and reads its stderr until a line contains `needle` (at most 60s): the child, the
+/// rest of its stderr, and what was read.
+fn spawn_until(
+    cmd: &mut Command,
+    needle: &str,
+) -> (
+    std::process::Child,
+    std::io::BufReader<std::process::ChildStderr>,
+    String,
+) {
+    use std::io::BufRead;
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !seen.contains(needle) {
+        assert!(Instant::now() < deadline, "never saw {needle:?}: {seen}");
+        let mut line = String::new();
+        if stderr.read_line(&mut line).unwrap() == 0 {
+            panic!("ended before {needle:?}: {seen}");
+        }
+        seen.push_str(&line);
+    }
+    (child, stderr, seen)
 }
