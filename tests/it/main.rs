@@ -7,6 +7,7 @@ mod conformance;
 mod crash;
 mod fault_matrix;
 mod hostile;
+mod import;
 mod lifecycle;
 mod output_discipline;
 mod pacing;
