@@ -23,6 +23,7 @@ pub mod clock;
 mod commands;
 pub mod config;
 mod error_chain;
+mod import;
 mod interrupt;
 pub mod model;
 mod observe;

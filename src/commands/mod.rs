@@ -43,6 +43,25 @@ impl Session {
         printer: &Printer,
         writes: bool,
     ) -> anyhow::Result<Session> {
+        Self::open_with_profiles(global, &config.profiles(), printer, writes).await
+    }
+
+    /// Opens a session without a config (`import`): the default AWS profile, and the sandbox's world only read.
+    pub async fn open_regions(global: &GlobalArgs, printer: &Printer) -> anyhow::Result<Session> {
+        Self::open_with_profiles(global, &Default::default(), printer, false).await
+    }
+
+    /// The region `--region`, the sandbox or the AWS config chain gives, if any.
+    pub fn default_region(&self) -> Option<&str> {
+        self.region.as_deref()
+    }
+
+    async fn open_with_profiles(
+        global: &GlobalArgs,
+        profiles: &std::collections::BTreeSet<String>,
+        printer: &Printer,
+        writes: bool,
+    ) -> anyhow::Result<Session> {
         let store = LocalStateFile::new(&global.state);
         let (settings, sandbox, region) = match &global.sandbox {
             Some(world) => {
@@ -84,7 +103,7 @@ impl Session {
                 (settings, None, global.region.clone())
             }
         };
-        let dc = SdkDirectConnect::with_profiles(&settings, &config.profiles()).await;
+        let dc = SdkDirectConnect::with_profiles(&settings, profiles).await;
         let region = region.or_else(|| dc.default_region());
         printer.detail(&format!(
             "state file {}; default region {}",

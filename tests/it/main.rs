@@ -9,6 +9,7 @@ mod crash;
 mod errors;
 mod fault_matrix;
 mod hostile;
+mod import;
 mod lifecycle;
 mod moves;
 mod output_discipline;

@@ -1578,6 +1578,39 @@ fn described_cases() -> Vec<Case> {
     cases
 }
 
+/// `dxctl import` writes HCL from described peers: their keys must reach neither its output nor its files (the
+/// generated `*.hcl` are grepped like every file dxctl writes), nor the plan that adopts them.
+fn import_cases() -> Vec<Case> {
+    vec![case(
+        "import/described-keys",
+        "import (-v, --split-by connection, refused over existing files), then plan and apply of the imported config with the key from DXCTL_VAR_",
+        |ctx| {
+            let extra = vec![described_peer("dxpeer-fgsec002", "ipv6", 64700)];
+            let sim = sim(ctx, &keyed_world("yes", "100ms", extra), &[]);
+            for (args, code, says) in [
+                (&["-v", "import", "--out", "imported"][..], 0, "variables.hcl"),
+                (&["import", "--split-by", "connection", "--out", "by-connection"][..], 0, "dxcon-fgsecre1.hcl"),
+                (&["-v", "import", "--out", "imported"][..], 1, "already holds"),
+            ] {
+                let mut cmd = ctx.at(&sim.url());
+                cmd.args(args).args(["--regions", "us-east-1"]);
+                ctx.run(&args.join(" "), cmd, code, &[says]);
+            }
+            for args in [&["-v", "plan"][..], &["-v", "apply", "--auto-approve"][..], &["plan", "--json"][..]] {
+                let mut cmd = ctx.at(&sim.url());
+                cmd.env("DXCTL_VAR_auth_key_dxvif_fgsecre1_ipv4", DESCRIBED)
+                    .env("DXCTL_VAR_auth_key_dxvif_fgsecre1_ipv6", DESCRIBED)
+                    .args(args)
+                    .arg(ctx.dir.join("imported"));
+                ctx.run(&args.join(" "), cmd, 0, &["dxvif-fgsecre1"]);
+            }
+            if sim.count("CreateBGPPeer") != 0 {
+                ctx.fail("applying the imported config created a peer");
+            }
+        },
+    )]
+}
+
 /// `CreateBGPPeer` sent straight to the simulator (it checks no signature unless its world lists credentials).
 fn raw_create(port: u16, input: &Value) -> (u16, String) {
     let body = input.to_string();
@@ -1697,6 +1730,7 @@ fn no_marker_secret_is_ever_printed_or_written() {
     cases.extend(fixture_cases());
     cases.extend(unreadable_cases());
     cases.extend(described_cases());
+    cases.extend(import_cases());
     for (i, (_, a)) in MARKERS.iter().enumerate() {
         assert!(a.len() >= 12, "marker {a:?} is too short to be distinctive");
         for (_, b) in &MARKERS[i + 1..] {
