@@ -103,6 +103,9 @@ impl<'a> Evaluator<'a> {
             undeclared: None,
             poisoned: false,
             substituted: Vec::new(),
+            used: BTreeSet::new(),
+            var_roots: 0,
+            var_attrs: 0,
         };
         pass.visit_expr_mut(&mut expr);
         if pass.poisoned {
@@ -122,7 +125,15 @@ impl<'a> Evaluator<'a> {
         }
         let secret = pass.secret;
         let mut ctx = Context::new();
-        ctx.declare_var("var", Value::Object(self.vars.clone()));
+        let vars = if pass.var_roots > pass.var_attrs {
+            self.vars.clone()
+        } else {
+            pass.used
+                .iter()
+                .filter_map(|name| Some((name.clone(), self.vars.get(name)?.clone())))
+                .collect()
+        };
+        ctx.declare_var("var", Value::Object(vars));
         let expr: hcl::Expression = expr.into();
         // hcl-rs's number arithmetic panics on some input (`x % 0`, overflow): contain it as an error.
         let evaluated = crate::redact::contained(|| expr.evaluate(&ctx)).map_err(|_| {
@@ -236,6 +247,12 @@ struct Resolver<'e, 'a> {
     poisoned: bool,
     /// The values `env()` and `file()` gave, which an error message must not quote.
     substituted: Vec<String>,
+    /// The variables named as `var.NAME`: only they are handed to the evaluation (a config of thousands of
+    /// variables would otherwise copy them all for every expression).
+    used: BTreeSet<String>,
+    /// How often `var` itself appears; more often than `used` names means a use that is not `var.NAME`.
+    var_roots: usize,
+    var_attrs: usize,
 }
 
 impl VisitMut for Resolver<'_, '_> {
@@ -297,6 +314,8 @@ impl VisitMut for Resolver<'_, '_> {
                 let root_is_var = matches!(&t.expr, Expression::Variable(v) if v.as_str() == "var");
                 if let (true, Some(first)) = (root_is_var, t.operators.first()) {
                     if let TraversalOperator::GetAttr(name) = first.value() {
+                        self.var_attrs += 1;
+                        self.used.insert(name.as_str().to_string());
                         if self.eval.sensitive.contains(name.as_str()) {
                             self.secret = true;
                         }
@@ -309,6 +328,7 @@ impl VisitMut for Resolver<'_, '_> {
                     }
                 }
             }
+            Expression::Variable(v) if v.as_str() == "var" => self.var_roots += 1,
             _ => {}
         }
     }

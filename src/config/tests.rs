@@ -348,3 +348,42 @@ fn arithmetic_that_would_panic_is_an_evaluation_error() {
         );
     }
 }
+
+/// Only the variables an expression names are handed to its evaluation, and `var` used any other way (an index)
+/// still sees them all.
+#[test]
+fn variables_reach_expressions_by_name_and_by_index() {
+    let text = r#"
+variable "asn_a" {
+  default = 65001
+}
+
+variable "asn_b" {
+  default = 65002
+}
+
+variable "which" {
+  default = "asn_b"
+}
+
+provider "aws" {
+  region = "us-east-1"
+}
+
+virtual_interface "dxvif-fg1vuj3d" {
+  bgp_peer "a" {
+    address_family = "ipv4"
+    asn            = var.asn_a
+  }
+
+  bgp_peer "b" {
+    address_family = "ipv6"
+    asn            = var[var.which]
+  }
+}
+"#;
+    let config = load(text).unwrap();
+    let desired = config.desired("us-east-1");
+    let asns: Vec<u32> = desired.vifs[0].peers.iter().map(|p| p.asn.get()).collect();
+    assert_eq!(asns, [65001, 65002]);
+}
