@@ -13,6 +13,12 @@
 //!   pure predicates and one shared polling loop.
 //! - [`sim`] is the Direct Connect simulator (AWS JSON 1.1 and Smithy RPC v2 CBOR over HTTP), used by sandbox mode
 //!   and by the tests.
+//! - `import` writes HCL for what exists (pure; `commands::import` describes and writes the files).
+//! - Each layer fails with its own typed error (`aws::AwsError`, `state::StateError`, `config::ConfigError`,
+//!   `saved_plan::SavedPlanError`, `sim::SimError`, the applier's `ApplyError`); `anyhow` joins them only in
+//!   `commands` and here, and `error_chain` prints a chain in one line where no `anyhow` is at hand.
+//! - `interrupt` decides what Ctrl-C means outside an apply's steps (exit 130, nothing changed); `trace` puts
+//!   `tracing` events behind `-vv`/`-vvv`, through the redaction point.
 //!
 //! The public modules are the ones the tests, fuzz targets and benchmarks drive directly; the rest is private.
 
