@@ -271,6 +271,11 @@ pub enum StateCommand {
     Rm(StateRmArgs),
     /// Give a managed peer a new address (after renaming its block); AWS is not touched
     Mv(StateMvArgs),
+    /// Print the current state (its journal folded in) in the state file's format, for a backup or a move
+    Pull,
+    /// Replace the state with FILE (as `state pull` wrote it): refused unless it continues this state (same lineage,
+    /// a serial not behind)
+    Push(StatePushArgs),
     /// Clear the lock left by a dxctl that is gone
     ForceUnlock {
         /// The lock ID from the error message
@@ -302,6 +307,15 @@ pub struct StateRmArgs {
     /// Show what would be removed; change nothing
     #[arg(long)]
     pub dry_run: bool,
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct StatePushArgs {
+    /// A state file, as `dxctl state pull` prints it
+    pub file: PathBuf,
+    /// Push even when the lineage differs or the serial is behind (the current state is kept as `.backup`)
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Clone, Debug, Args)]

@@ -21,6 +21,8 @@ pub fn state(
         StateCommand::Show(args) => return show(global, args, printer),
         StateCommand::Rm(args) => return super::state_edit::rm(global, args, printer),
         StateCommand::Mv(args) => return super::state_edit::mv(global, args, printer),
+        StateCommand::Pull => return super::state_edit::pull(global, printer),
+        StateCommand::Push(args) => return super::state_edit::push(global, args, printer),
         StateCommand::ForceUnlock { id } => {
             LocalStateFile::new(&global.state).force_unlock(id)?;
             printer.data(&format!(

@@ -1,11 +1,11 @@
-//! `dxctl state rm` and `dxctl state mv`: change what dxctl manages without touching AWS. Both hold the state lock,
-//! fold any journal a killed apply left, and refuse an address with an unsettled call (its outcome decides what the
-//! record should say).
+//! `dxctl state rm`, `state mv`, `state pull` and `state push`: change what dxctl manages, or move the state
+//! itself, without touching AWS. Writers hold the state lock, fold any journal a killed apply left, and refuse an
+//! address with an unsettled call (its outcome decides what the record should say).
 
 use std::collections::BTreeSet;
 use std::process::ExitCode;
 
-use crate::cli::{GlobalArgs, StateMvArgs, StateRmArgs};
+use crate::cli::{GlobalArgs, StateMvArgs, StatePushArgs, StateRmArgs};
 use crate::model::{PeerAddress, VifId};
 use crate::plan::moves::is_peer_address;
 use crate::printer::Printer;
@@ -168,6 +168,81 @@ pub fn mv(global: &GlobalArgs, args: &StateMvArgs, printer: &Printer) -> anyhow:
     printer.data(&format!(
         "Moved {from} to {to} (peer {}). AWS was not touched.\n",
         record.bgp_peer_id
+    ))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn pull(global: &GlobalArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
+    let state = LocalStateFile::new(&global.state).load()?;
+    printer.data(&crate::state::to_text(&state)?)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn push(
+    global: &GlobalArgs,
+    args: &StatePushArgs,
+    printer: &Printer,
+) -> anyhow::Result<ExitCode> {
+    let text = std::fs::read_to_string(&args.file)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", args.file.display()))?;
+    let mut pushed = match crate::state::from_text(&text) {
+        Ok(state) => state,
+        Err(crate::state::Unreadable::Malformed(e)) => {
+            anyhow::bail!("{} is not a dxctl state: {e}", args.file.display())
+        }
+        Err(crate::state::Unreadable::Version(v)) => anyhow::bail!(
+            "{} is state format version {v}; this dxctl reads version {}",
+            args.file.display(),
+            crate::state::FORMAT_VERSION
+        ),
+    };
+    pushed
+        .check()
+        .map_err(|problem| anyhow::anyhow!("{} is inconsistent: {problem}", args.file.display()))?;
+    let (store, held, current) = locked(global, "state push")?;
+    let fresh =
+        current.lineage.is_empty() && current.peers.is_empty() && current.intents.is_empty();
+    if !args.force && !fresh {
+        if pushed.lineage != current.lineage {
+            anyhow::bail!(
+                "{} is another state (lineage {}) than {} (lineage {}); nothing was pushed (--force replaces it anyway)",
+                args.file.display(),
+                pushed.lineage,
+                global.state.display(),
+                current.lineage
+            );
+        }
+        if pushed.serial < current.serial {
+            anyhow::bail!(
+                "{} is at serial {}, behind the state's {}: it would undo later changes; nothing was pushed \
+                 (`dxctl state pull` the current state, or --force)",
+                args.file.display(),
+                pushed.serial,
+                current.serial
+            );
+        }
+        if pushed.serial == current.serial && pushed != current {
+            anyhow::bail!(
+                "{} has the state's serial {} but other content: two copies diverged; nothing was pushed (--force \
+                 picks this one)",
+                args.file.display(),
+                pushed.serial
+            );
+        }
+    }
+    if pushed.lineage.is_empty() {
+        pushed.lineage = current.lineage.clone();
+    }
+    // Past any serial the store has written, so the pushed content is never mistaken for an older one.
+    pushed.serial = pushed.serial.max(current.serial);
+    store.save(&mut pushed)?;
+    held.release()?;
+    printer.data(&format!(
+        "Pushed {} to {} (serial {}, {} peer(s)). AWS was not touched.\n",
+        args.file.display(),
+        global.state.display(),
+        pushed.serial,
+        pushed.peers.len()
     ))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -12,7 +12,7 @@ pub mod lock;
 use serde::{Deserialize, Serialize};
 
 pub use error::{Access, Result, StateError, StateId};
-pub use file::FORMAT_VERSION;
+pub use file::{from_text, to_text, Unreadable, FORMAT_VERSION};
 pub use intent::{Call, Creation, Intent};
 pub use local::{write_atomically, LocalStateFile};
 pub use lock::{LockInfo, StateLock, StateLocking};

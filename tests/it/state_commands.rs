@@ -188,3 +188,70 @@ fn sigint_while_waiting_for_the_state_lock_exits_130() {
         "nothing changed"
     );
 }
+
+#[test]
+fn state_pull_and_push_move_a_state_and_refuse_what_would_undo_changes() {
+    let env = Env::new("50ms", "no", json!({}), SEED_HCL);
+    assert_eq!(env.run(FAST).code, 0);
+    let pulled = run(&mut env.dxctl(&["state", "pull"]));
+    assert_eq!(pulled.code, 0, "{}", pulled.stderr);
+    let copy = env.dir.join("copy.json");
+    std::fs::write(&copy, &pulled.stdout).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&pulled.stdout).unwrap();
+    assert_eq!(doc["peers"].as_array().unwrap().len(), 2);
+
+    // Into an empty state elsewhere: accepted.
+    let other = env.dir.join("other.json");
+    let mut push = env.dxctl(&["state", "push"]);
+    push.arg(&copy).args(["--state"]).arg(&other);
+    let pushed = run(&mut push);
+    assert_eq!(pushed.code, 0, "{}", pushed.stderr);
+    let moved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&other).unwrap()).unwrap();
+    assert_eq!(moved["lineage"], doc["lineage"]);
+    assert_eq!(moved["peers"], doc["peers"]);
+
+    // The original moves on (a state rm), so the copy is behind: refused, then forced.
+    assert_eq!(run(&mut env.dxctl(&["state", "rm", V6])).code, 0);
+    let mut stale = env.dxctl(&["state", "push"]);
+    stale.arg(&copy);
+    let refused = run(&mut stale);
+    assert_eq!(refused.code, 1);
+    assert!(
+        refused.stderr.contains("behind the state's"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(addresses(&env), [V4], "nothing was pushed");
+    let mut forced = env.dxctl(&["state", "push", "--force"]);
+    forced.arg(&copy);
+    assert_eq!(run(&mut forced).code, 0);
+    assert_eq!(addresses(&env).len(), 2);
+
+    // Another lineage is refused.
+    let mut foreign = doc.clone();
+    foreign["lineage"] = "0123456789abcdef0123456789abcdef".into();
+    foreign["serial"] = 1_000.into();
+    let foreign_path = env.dir.join("foreign.json");
+    std::fs::write(&foreign_path, foreign.to_string()).unwrap();
+    let mut other_lineage = env.dxctl(&["state", "push"]);
+    other_lineage.arg(&foreign_path);
+    let out = run(&mut other_lineage);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("is another state (lineage"),
+        "{}",
+        out.stderr
+    );
+    let garbage = env.dir.join("garbage.json");
+    std::fs::write(&garbage, "{\"format_version\": 1, \"peers\": 3}").unwrap();
+    let mut bad = env.dxctl(&["state", "push"]);
+    bad.arg(&garbage);
+    let out = run(&mut bad);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("is not a dxctl state"),
+        "{}",
+        out.stderr
+    );
+}
