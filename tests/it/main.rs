@@ -15,6 +15,7 @@ mod moves;
 mod output_discipline;
 mod pacing;
 mod plan_files;
+mod plan_schema;
 mod results;
 mod sandbox;
 mod sdk;
