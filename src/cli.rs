@@ -23,7 +23,7 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "URL")]
     pub endpoint_url: Option<String>,
     /// Region for VIFs whose provider block names none (else the AWS config chain decides)
-    #[arg(long, global = true, value_name = "REGION")]
+    #[arg(long, global = true, value_name = "REGION", value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub region: Option<String>,
     /// Run against an in-process simulator seeded from this world file; needs no AWS account
     #[arg(long, global = true, value_name = "WORLD.json")]
@@ -332,7 +332,8 @@ pub struct ImportArgs {
     #[arg(long, value_name = "DIR", default_value = ".")]
     pub out: PathBuf,
     /// Regions to import (repeatable or comma-separated) [default: --region, else the AWS config chain's]
-    #[arg(long = "regions", value_name = "REGION", value_delimiter = ',')]
+    #[arg(long = "regions", value_name = "REGION", value_delimiter = ',',
+          value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub regions: Vec<String>,
     /// Import only these VIFs (repeatable or comma-separated)
     #[arg(long = "vif", value_name = "VIF_ID", value_delimiter = ',')]

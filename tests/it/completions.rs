@@ -76,6 +76,14 @@ fn every_command_lists_global_options_under_their_own_heading() {
             "{command:?}: a global flag among its own"
         );
     }
+    for empty in [
+        &["--region", "", "plan"][..],
+        &["import", "--regions", ""][..],
+    ] {
+        let out = run(dxctl(tmp.path()).args(empty));
+        assert_eq!(out.code, 1, "{empty:?}");
+        assert!(out.stderr.contains("--region"), "{empty:?}: {}", out.stderr);
+    }
     let vvv = run(dxctl(tmp.path()).args(["-vvv", "validate", "/nonexistent"]));
     assert_eq!(vvv.code, 1, "-vvv is accepted: {}", vvv.stderr);
     assert!(
