@@ -382,15 +382,17 @@ fn record(label: &str, peer: &ObservedPeer) -> PeerRecord {
 async fn run(service: &Service, changes: Vec<Change>, state: State) -> Summary {
     let (_cancel, cancel) = watch::channel(false);
     let (_abort, abort) = watch::channel(false);
-    run_with(
-        service,
-        changes,
-        state,
-        cancel,
-        abort,
-        Duration::from_secs(20),
-    )
-    .await
+    let timing = Timing {
+        call_timeout: Duration::from_secs(20),
+        wait_bgp_up: None,
+    };
+    run_with(service, changes, state, cancel, abort, timing).await
+}
+
+/// The per-run options the tests vary.
+struct Timing {
+    call_timeout: Duration,
+    wait_bgp_up: Option<Duration>,
 }
 
 async fn run_with(
@@ -399,7 +401,7 @@ async fn run_with(
     state: State,
     cancel: watch::Receiver<bool>,
     abort: watch::Receiver<bool>,
-    call_timeout: Duration,
+    timing: Timing,
 ) -> Summary {
     let plan = Plan {
         changes,
@@ -422,8 +424,8 @@ async fn run_with(
                 timeout: Duration::from_secs(300),
             },
             settle: Duration::from_secs(5),
-            call_timeout,
-            wait_bgp_up: None,
+            call_timeout: timing.call_timeout,
+            wait_bgp_up: timing.wait_bgp_up,
         },
         Controls {
             progress: &Lines { quiet: true },
@@ -708,7 +710,10 @@ async fn a_second_interrupt_stops_waiting_for_a_call_in_flight_and_keeps_its_int
             State::default(),
             cancel,
             abort,
-            Duration::from_secs(7200)
+            Timing {
+                call_timeout: Duration::from_secs(7200),
+                wait_bgp_up: None,
+            }
         ),
         interrupts
     );
@@ -736,37 +741,11 @@ async fn run_waiting_for_bgp(
 ) -> Summary {
     let (_cancel, cancel) = watch::channel(false);
     let (_abort, abort) = watch::channel(false);
-    let plan = Plan {
-        changes,
-        ..Plan::default()
+    let timing = Timing {
+        call_timeout: Duration::from_secs(20),
+        wait_bgp_up: Some(allowed),
     };
-    let observed = Observed {
-        vifs: vec![service.vif()],
-        ..Observed::default()
-    };
-    execute(
-        service,
-        &plan,
-        &observed,
-        service.store.clone(),
-        State::default(),
-        Options {
-            parallelism: 4,
-            wait: WaitOptions {
-                interval: Duration::from_secs(1),
-                timeout: Duration::from_secs(300),
-            },
-            settle: Duration::from_secs(5),
-            call_timeout: Duration::from_secs(20),
-            wait_bgp_up: Some(allowed),
-        },
-        Controls {
-            progress: &Lines { quiet: true },
-            cancel,
-            abort,
-        },
-    )
-    .await
+    run_with(service, changes, State::default(), cancel, abort, timing).await
 }
 
 #[tokio::test(start_paused = true)]

@@ -9,7 +9,7 @@ use tokio::sync::watch;
 use super::poll::{self, Wait, WaitOptions, Waited};
 use super::progress::Lines;
 use super::readiness::{Goal, Unreachable};
-use crate::aws::{AwsError, DirectConnect, FailureKind, NewPeer, Operation};
+use crate::aws::{AwsError, DirectConnect, NewPeer, Operation};
 use crate::model::{AddressFamily, Asn, ObservedPeer, ObservedVif, PeerState, Scope, VifId};
 
 /// Peers of each region turn `final_state` on the `ready_after`-th describe of that region.
@@ -66,12 +66,7 @@ impl DirectConnect for Scripted {
         &self,
         _: &Scope,
     ) -> Result<BTreeMap<String, crate::model::Redundancy>, AwsError> {
-        Err(AwsError::failed(
-            Operation::DescribeLags,
-            FailureKind::Rejected,
-            None,
-            "not used by the poll loop",
-        ))
+        Err(AwsError::not_scripted(Operation::DescribeConnections))
     }
 
     async fn delete_bgp_peer(
@@ -80,12 +75,7 @@ impl DirectConnect for Scripted {
         _: &VifId,
         _: &str,
     ) -> Result<ObservedVif, AwsError> {
-        Err(AwsError::failed(
-            Operation::DescribeLags,
-            FailureKind::Rejected,
-            None,
-            "not used by the poll loop",
-        ))
+        Err(AwsError::not_scripted(Operation::DeleteBgpPeer))
     }
 
     async fn create_bgp_peer(
@@ -94,12 +84,7 @@ impl DirectConnect for Scripted {
         _: &VifId,
         _: &NewPeer,
     ) -> Result<ObservedVif, AwsError> {
-        Err(AwsError::failed(
-            Operation::DescribeLags,
-            FailureKind::Rejected,
-            None,
-            "not used by the poll loop",
-        ))
+        Err(AwsError::not_scripted(Operation::CreateBgpPeer))
     }
 }
 
@@ -375,12 +360,7 @@ mod ambiguous {
             _: &Scope,
         ) -> Result<std::collections::BTreeMap<String, crate::model::Redundancy>, AwsError>
         {
-            Err(AwsError::failed(
-                Operation::DescribeLags,
-                FailureKind::Rejected,
-                None,
-                "not used",
-            ))
+            Err(AwsError::not_scripted(Operation::DescribeConnections))
         }
 
         async fn delete_bgp_peer(
@@ -389,12 +369,7 @@ mod ambiguous {
             _: &VifId,
             _: &str,
         ) -> Result<ObservedVif, AwsError> {
-            Err(AwsError::failed(
-                Operation::DescribeLags,
-                FailureKind::Rejected,
-                None,
-                "not used",
-            ))
+            Err(AwsError::not_scripted(Operation::DeleteBgpPeer))
         }
 
         async fn create_bgp_peer(

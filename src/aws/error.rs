@@ -185,6 +185,16 @@ impl AwsError {
 
 #[cfg(test)]
 impl AwsError {
+    /// What a scripted fake answers for an operation its test never makes.
+    pub fn not_scripted(operation: Operation) -> AwsError {
+        AwsError::failed(
+            operation,
+            super::FailureKind::Rejected,
+            None,
+            "not scripted for this test",
+        )
+    }
+
     /// A failed call, as scripted fakes answer.
     pub fn failed(
         operation: Operation,
