@@ -13,7 +13,7 @@ use crate::plan::Plan;
 use crate::printer::{Printer, ProgressStyle};
 use crate::render;
 use crate::saved_plan::SavedPlan;
-use crate::state::{lock, LocalStateFile, PeerRecord, StateStore};
+use crate::state::{lock, PeerRecord, StateStore};
 
 /// Exit status when everything applied but AWS still has to approve peers on public VIFs.
 pub const EXIT_AWAITING_APPROVAL: u8 = 3;
@@ -38,11 +38,13 @@ pub async fn apply(
         .as_ref()
         .map_or_else(|| args.dir.clone(), |s| s.config_dir.clone());
     let config = load_config(&dir, &args.vars)?;
-    let store = LocalStateFile::new(&global.state);
+    let backend = super::backend::resolve(global, config.backend.as_ref(), printer);
+    let store = super::backend::open(global, &backend)?;
     let _lock = lock::acquire(&store, "apply", global.lock_timeout).await?;
     // A journal a killed apply left behind is folded into the state file before this one reads the state.
-    tokio::task::spawn_blocking(move || store.recover()).await??;
-    let session = Session::open(global, &config, printer, true).await?;
+    let recovering = store.clone();
+    tokio::task::spawn_blocking(move || recovering.recover()).await??;
+    let session = Session::open(global, &config, store, printer, true).await?;
     let result = run(&session, global, args, &config, saved.as_ref(), printer).await;
     let closed = session.close().await;
     let code = result?;
