@@ -241,7 +241,18 @@ fn report(
         for (address, why) in &summary.skipped {
             msg.push_str(&format!("\n  {address}: not run: {why}"));
         }
-        msg.push_str("\nThe state records every completed step; fix the cause and run apply again to resume.");
+        if summary
+            .failures
+            .iter()
+            .any(|(_, cause)| cause.is_state_conflict())
+        {
+            msg.push_str(
+                "\nAnother writer changed the state during this run, so the state lacks this run's last steps; the \
+                 next plan or apply describes AWS and adopts the peers this run made.",
+            );
+        } else {
+            msg.push_str("\nThe state records every completed step; fix the cause and run apply again to resume.");
+        }
         anyhow::bail!(msg);
     }
     if summary.interrupted {

@@ -296,6 +296,20 @@ impl StateError {
     }
 }
 
+impl StateError {
+    /// Whether it comes from a remote (S3) state.
+    pub fn is_remote(&self) -> bool {
+        matches!(
+            self,
+            StateError::Remote { .. }
+                | StateError::RemoteUnreadable { .. }
+                | StateError::Conflict { .. }
+                | StateError::LockLost { .. }
+                | StateError::LockChanged { .. }
+        )
+    }
+}
+
 fn with_journal(journal: &Option<PathBuf>) -> String {
     journal
         .as_ref()

@@ -18,6 +18,7 @@ mod plan_files;
 mod plan_schema;
 mod results;
 mod s3_server;
+mod s3_state;
 mod sandbox;
 mod sdk;
 mod secrets;
