@@ -419,7 +419,7 @@ fn a_backend_block_names_the_state_and_the_flag_wins_over_it() {
         env.cfg.join("backend.hcl"),
         format!(
             "backend \"s3\" {{\n  bucket   = \"{BUCKET}\"\n  key      = \"block/dxctl.state.json\"\n  region   = \
-             \"us-east-1\"\n  endpoint = \"{}\"\n}}\n",
+             \"us-east-1\"\n  endpoint = \"{}\"\n  kms_key_id = \"alias/dx-state\"\n}}\n",
             env.s3.url()
         ),
     )
