@@ -435,6 +435,11 @@ fn a_backend_block_names_the_state_and_the_flag_wins_over_it() {
         !env.dir.join("state").exists(),
         "no local state was written"
     );
+    assert_eq!(
+        env.s3.encryption(BUCKET, "block/dxctl.state.json"),
+        (Some("aws:kms".to_string()), Some("alias/dx-state".to_string())),
+        "written with SSE-KMS under the block's key"
+    );
 
     let mut list = env.bare(&["state", "list", "--json", "--dir"]);
     list.env_remove("AWS_ENDPOINT_URL_S3").arg(&env.cfg);
