@@ -437,7 +437,10 @@ fn a_backend_block_names_the_state_and_the_flag_wins_over_it() {
     );
     assert_eq!(
         env.s3.encryption(BUCKET, "block/dxctl.state.json"),
-        (Some("aws:kms".to_string()), Some("alias/dx-state".to_string())),
+        (
+            Some("aws:kms".to_string()),
+            Some("alias/dx-state".to_string())
+        ),
         "written with SSE-KMS under the block's key"
     );
 
