@@ -7,7 +7,7 @@ use hcl_edit::expr::Expression;
 use hcl_edit::structure::{Block, Structure};
 use hcl_edit::Span as _;
 
-use super::{attributes, config_files, ConfigError, Diagnostic, Diagnostics, SourceFile};
+use super::{attributes, config_files, ConfigError, Diagnostic, SourceFile};
 use crate::model::Location;
 use crate::state::{check_bucket, check_key, S3Settings};
 
@@ -205,14 +205,7 @@ pub fn backend_in(dir: &Path) -> Result<Option<BackendBlock>, ConfigError> {
         }
     }
     if !diags.is_empty() {
-        return Err(Diagnostics {
-            items: diags,
-            sources: files
-                .iter()
-                .map(|f| (f.display_path.clone(), f.text.clone()))
-                .collect(),
-        }
-        .into());
+        return Err(super::with_sources(diags, &files).into());
     }
     Ok(backend)
 }

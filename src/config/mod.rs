@@ -195,6 +195,17 @@ fn per_file<T: Send>(files: &[SourceFile], work: impl Fn(&SourceFile) -> T + Syn
     })
 }
 
+/// Diagnostics together with the files they point into (their snippets quote them).
+fn with_sources(items: Vec<Diagnostic>, files: &[SourceFile]) -> Diagnostics {
+    Diagnostics {
+        items,
+        sources: files
+            .iter()
+            .map(|f| (f.display_path.clone(), f.text.clone()))
+            .collect(),
+    }
+}
+
 /// Loads already-read sources. Pure apart from `file()` reads: the environment comes from `inputs`.
 pub fn load_sources(files: &[SourceFile], inputs: &Inputs) -> Result<Config, Diagnostics> {
     register_secret_literals(files);
@@ -212,13 +223,7 @@ pub fn load_sources(files: &[SourceFile], inputs: &Inputs) -> Result<Config, Dia
     }
     if !diags.is_empty() {
         // Later checks would only add noise about a config that cannot be read.
-        return Err(Diagnostics {
-            items: diags,
-            sources: files
-                .iter()
-                .map(|f| (f.display_path.clone(), f.text.clone()))
-                .collect(),
-        });
+        return Err(with_sources(diags, files));
     }
     // Variables first: every file may use any file's variables.
     let mut ev = Evaluator::new(inputs);

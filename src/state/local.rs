@@ -145,16 +145,7 @@ impl StateStore for LocalStateFile {
     }
 
     fn save(&self, state: &mut State) -> Result<()> {
-        if state.lineage.is_empty() {
-            state.lineage = super::new_lineage();
-        }
-        state.serial = state
-            .serial
-            .checked_add(1)
-            .ok_or_else(|| StateError::SerialExhausted {
-                path: self.path.clone(),
-                serial: state.serial,
-            })?;
+        super::next_commit(state, self.path.clone())?;
         self.write_whole(state)?;
         // Only after the state file holds everything: a kill in between leaves a stale journal, which load skips.
         self.remove_journal()

@@ -201,11 +201,22 @@ impl State {
     }
 }
 
-/// A random id for a state written for the first time.
-fn new_lineage() -> String {
-    use rand::Rng;
-    let bytes: [u8; 16] = rand::rng().random();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// What every store does to a state it is about to write whole: fix its lineage on first write, and count the
+/// commit. `name` (a path or URL) names the state if its serial cannot grow.
+fn next_commit(state: &mut State, name: impl Into<std::path::PathBuf>) -> Result<()> {
+    if state.lineage.is_empty() {
+        use rand::Rng;
+        let bytes: [u8; 16] = rand::rng().random();
+        state.lineage = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    }
+    state.serial = state
+        .serial
+        .checked_add(1)
+        .ok_or_else(|| StateError::SerialExhausted {
+            path: name.into(),
+            serial: state.serial,
+        })?;
+    Ok(())
 }
 
 /// Where state lives: the local file, or an S3 object (`Store` picks one). Writes need the lock (`StateLocking`).

@@ -22,6 +22,17 @@ const WORKERS: usize = 4;
 /// The longest any one dxctl run may take before the test gives up on it.
 const RUN_LIMIT: Duration = Duration::from_secs(90);
 pub(super) const VIFS: usize = 6;
+/// The crash tests' apply: fast polling, a bounded run, and a settle window past the consistency window.
+pub(super) const APPLY_ARGS: [&str; 8] = [
+    "apply",
+    "--auto-approve",
+    "--poll-interval",
+    "100ms",
+    "--timeout",
+    "60s",
+    "--settle-window",
+    "3s",
+];
 /// The simulator's consistency window.
 pub(super) const WINDOW_MS: u64 = 2_000;
 
@@ -528,16 +539,7 @@ fn one_seed(
             .arg(config);
         cmd
     };
-    let apply_args = [
-        "apply",
-        "--auto-approve",
-        "--poll-interval",
-        "100ms",
-        "--timeout",
-        "60s",
-        "--settle-window",
-        "3s",
-    ];
+    let apply_args = APPLY_ARGS;
     let mut problems: Vec<String> = Vec::new();
     if before.is_some() {
         let setup_run = run_bounded(

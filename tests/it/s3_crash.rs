@@ -9,23 +9,16 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use super::crash::{check_world, config_hcl, declared, kill_delay, landing, world, WINDOW_MS};
+use super::crash::{
+    check_world, config_hcl, declared, kill_delay, landing, world, APPLY_ARGS, WINDOW_MS,
+};
 use super::s3_server::MotoS3;
 use super::support::*;
 
 const BUCKET: &str = "crash-state";
 /// Peers the config creates.
 const CREATES: usize = 14;
-const APPLY: &[&str] = &[
-    "apply",
-    "--auto-approve",
-    "--poll-interval",
-    "100ms",
-    "--timeout",
-    "60s",
-    "--settle-window",
-    "3s",
-];
+const APPLY: &[&str] = &APPLY_ARGS;
 /// The longest any one run may take.
 const RUN_LIMIT: Duration = Duration::from_secs(90);
 

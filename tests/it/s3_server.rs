@@ -3,11 +3,11 @@
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_sdk_s3::primitives::ByteStream;
 
-use crate::support::repo;
+use crate::support::{repo, wait_for_port};
 
 /// Credentials the tests give both dxctl and the harness's client (moto accepts any).
 pub const ACCESS_KEY: &str = "AKIDS3TEST";
@@ -44,20 +44,11 @@ impl MotoS3 {
             .stderr(Stdio::null())
             .spawn()
             .expect("python3 must run tests/s3/moto_s3.py (pip install -r tests/requirements.txt)");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let port: u16 = loop {
-            if let Some(port) = std::fs::read_to_string(&port_file)
-                .ok()
-                .and_then(|s| s.trim().parse().ok())
-            {
-                break port;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "moto's S3 server did not start; is moto[server] installed (pip install -r tests/requirements.txt)?"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        };
+        let port = wait_for_port(
+            &port_file,
+            Duration::from_secs(60),
+            "moto's S3 server (is moto[server] installed? pip install -r tests/requirements.txt)",
+        );
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

@@ -294,25 +294,19 @@ fn a_run_killed_holding_the_s3_lock_is_cleared_by_force_unlock_and_the_next_run_
     }
 }
 
-const V4_ONLY_HCL: &str = r#"provider "aws" {
-  region = "us-east-1"
+/// The seed config without its IPv6 peer.
+fn v4_only_hcl() -> String {
+    let v6 =
+        "\n  bgp_peer \"v6\" {\n    address_family = \"ipv6\"\n    asn            = 64600\n  }\n";
+    assert!(SEED_HCL.contains(v6));
+    SEED_HCL.replace(v6, "")
 }
-
-virtual_interface "dxvif-fg1vuj3d" {
-  bgp_peer "v4" {
-    address_family   = "ipv4"
-    asn              = 65000
-    amazon_address   = "169.254.255.1/30"
-    customer_address = "169.254.255.2/30"
-  }
-}
-"#;
 
 /// The state written behind an apply's back (someone restores an old copy mid-run) is never overwritten: the run's
 /// next write fails its compare-and-swap and says so. The next run then adopts the peer the interrupted one made.
 #[test]
 fn a_state_written_behind_an_applys_back_is_detected_and_never_overwritten() {
-    let env = S3Env::new("300ms", V4_ONLY_HCL);
+    let env = S3Env::new("300ms", &v4_only_hcl());
     assert_eq!(env.run(FAST).code, 0);
     let before = env.s3.text(BUCKET, KEY);
     env.set_config(SEED_HCL);

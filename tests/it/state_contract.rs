@@ -35,6 +35,17 @@ struct S3Home<'a> {
     key: String,
 }
 
+impl<'a> S3Home<'a> {
+    /// The state at `key` in the bucket `net-state`.
+    fn new(s3: &'a MotoS3, key: &str) -> S3Home<'a> {
+        S3Home {
+            s3,
+            bucket: "net-state".into(),
+            key: key.into(),
+        }
+    }
+}
+
 impl Home for S3Home<'_> {
     fn open(&self) -> Store {
         let settings = S3Settings {
@@ -169,13 +180,7 @@ fn the_s3_store_keeps_the_state_and_lock_contract() {
     let dir = tempfile::tempdir().unwrap();
     let s3 = MotoS3::start(dir.path());
     s3.create_bucket("net-state", true);
-    contract(&mut |name| {
-        Box::new(S3Home {
-            s3: &s3,
-            bucket: "net-state".into(),
-            key: format!("{name}/dxctl.state.json"),
-        })
-    });
+    contract(&mut |name| Box::new(S3Home::new(&s3, &format!("{name}/dxctl.state.json"))));
 }
 
 /// What S3 adds to the contract: a write is a compare-and-swap on the version this run read, so a writer that read
@@ -185,11 +190,7 @@ fn an_s3_write_based_on_an_older_read_is_refused_and_overwrites_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let s3 = MotoS3::start(dir.path());
     s3.create_bucket("net-state", false);
-    let home = S3Home {
-        s3: &s3,
-        bucket: "net-state".into(),
-        key: "cas/dxctl.state.json".into(),
-    };
+    let home = S3Home::new(&s3, "cas/dxctl.state.json");
     // Two runs read the same (absent) state; the first to write wins, the second is refused.
     let (one, two) = (home.open(), home.open());
     let (mut a, mut b) = (one.load().unwrap(), two.load().unwrap());
@@ -240,11 +241,7 @@ fn s3_force_unlock_clears_a_lock_and_its_old_holder_hears_of_it() {
     let dir = tempfile::tempdir().unwrap();
     let s3 = MotoS3::start(dir.path());
     s3.create_bucket("net-state", false);
-    let home = S3Home {
-        s3: &s3,
-        bucket: "net-state".into(),
-        key: "fu/dxctl.state.json".into(),
-    };
+    let home = S3Home::new(&s3, "fu/dxctl.state.json");
     let store = home.open();
     let held = acquire_blocking(&store, "apply", Duration::ZERO).unwrap();
     home.open().force_unlock(&held.info().id).unwrap();

@@ -92,6 +92,25 @@ virtual_interface "dxvif-fg1vuj3d" {
 }
 "#;
 
+/// The port a server child wrote to `port_file` once it listened; fails the test after `limit`.
+pub fn wait_for_port(port_file: &Path, limit: Duration, what: &str) -> u16 {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(port) = std::fs::read_to_string(port_file)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+        {
+            return port;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not write its port file {}",
+            port_file.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// `dxctl sim serve` as a child process on an ephemeral loopback port; killed on drop.
 pub struct SimProcess {
     child: Child,
@@ -119,20 +138,7 @@ impl SimProcess {
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         let child = cmd.spawn().expect("spawn dxctl sim serve");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let port = loop {
-            if let Some(port) = std::fs::read_to_string(&port_file)
-                .ok()
-                .and_then(|s| s.trim().parse().ok())
-            {
-                break port;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "simulator did not write its port file"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        };
+        let port = wait_for_port(&port_file, Duration::from_secs(20), "the simulator");
         let admin_key = std::fs::read_to_string(world)
             .ok()
             .and_then(|text| serde_json::from_str::<Value>(&text).ok())

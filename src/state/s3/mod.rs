@@ -347,16 +347,7 @@ impl StateStore for S3State {
     }
 
     fn save(&self, state: &mut State) -> Result<()> {
-        if state.lineage.is_empty() {
-            state.lineage = super::new_lineage();
-        }
-        state.serial = state
-            .serial
-            .checked_add(1)
-            .ok_or_else(|| StateError::SerialExhausted {
-                path: self.url().into(),
-                serial: state.serial,
-            })?;
+        super::next_commit(state, self.url())?;
         let text = file::to_text(state).map_err(StateError::Encode)?;
         let condition = match &*self.base() {
             Base::Unread | Base::Absent => Condition::Absent,
