@@ -31,14 +31,10 @@ pub struct GlobalArgs {
     /// Start the sandbox over from the world file, discarding its evolving copy
     #[arg(long, global = true, requires = "sandbox")]
     pub sandbox_reset: bool,
-    /// State file
-    #[arg(
-        long,
-        global = true,
-        value_name = "PATH",
-        default_value = "state/dxctl.state.json"
-    )]
-    pub state: PathBuf,
+    /// Where the state lives: a file path or s3://BUCKET/KEY. Wins over a `backend "s3"` block; without either, the
+    /// state is the file state/dxctl.state.json
+    #[arg(long, global = true, value_name = "PATH|s3://BUCKET/KEY", env = "DXCTL_STATE", value_parser = parse_state)]
+    pub state: Option<crate::state::Backend>,
     /// Give up on one AWS API call after this long (a lost answer is then settled by describing, never resent blindly)
     #[arg(long, global = true, default_value = "20s", value_parser = humantime::parse_duration)]
     pub call_timeout: Duration,
@@ -67,9 +63,8 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Show a saved plan, or the current state
     Show(ShowArgs),
-    /// Inspect the state, stop managing peers, rename them, or unlock it
-    #[command(subcommand)]
-    State(StateCommand),
+    /// Inspect the state, stop managing peers, rename them, move it, or unlock it
+    State(StateArgs),
     /// Write HCL for the BGP peers that exist in AWS, so dxctl can manage them (adopting, never re-creating)
     Import(ImportArgs),
     /// Describe the managed peers live and show their BGP sessions; exits 2 when one is down
@@ -94,6 +89,10 @@ pub struct VarArgs {
     /// Read variables from an HCL file of `name = value` lines (repeatable)
     #[arg(long = "var-file", value_name = "FILE.hcl")]
     pub var_files: Vec<PathBuf>,
+}
+
+fn parse_state(text: &str) -> Result<crate::state::Backend, String> {
+    crate::state::Backend::parse(text)
 }
 
 fn parse_var(text: &str) -> Result<(String, String), String> {
@@ -261,6 +260,15 @@ pub struct ShowArgs {
     pub json: bool,
 }
 
+#[derive(Clone, Debug, Args)]
+pub struct StateArgs {
+    /// Config directory whose `backend "s3"` block names the state (when --state is not given)
+    #[arg(long, global = true, value_name = "DIR", default_value = ".")]
+    pub dir: PathBuf,
+    #[command(subcommand)]
+    pub command: StateCommand,
+}
+
 #[derive(Clone, Debug, Subcommand)]
 pub enum StateCommand {
     /// List the peers dxctl manages, with their addresses
@@ -276,6 +284,8 @@ pub enum StateCommand {
     /// Replace the state with FILE (as `state pull` wrote it): refused unless it continues this state (same lineage,
     /// a serial not behind)
     Push(StatePushArgs),
+    /// Copy the state to another home (a file or s3://BUCKET/KEY), under both locks; the old home is kept
+    Migrate(StateMigrateArgs),
     /// Clear the lock left by a dxctl that is gone
     ForceUnlock {
         /// The lock ID from the error message
@@ -316,6 +326,14 @@ pub struct StatePushArgs {
     /// Push even when the lineage differs or the serial is behind (the current state is kept as `.backup`)
     #[arg(long)]
     pub force: bool,
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct StateMigrateArgs {
+    /// The new home: a file path or s3://BUCKET/KEY (S3 settings other than bucket and key come from the
+    /// `backend "s3"` block, if any, and the AWS config chain)
+    #[arg(long, value_name = "PATH|s3://BUCKET/KEY", value_parser = parse_state)]
+    pub to: crate::state::Backend,
 }
 
 #[derive(Clone, Debug, Args)]

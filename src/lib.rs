@@ -132,9 +132,9 @@ async fn run(cli: &Cli, printer: &Printer) -> anyhow::Result<ExitCode> {
         Command::Validate(args) => commands::validate::validate(args, printer),
         Command::Show(args) => commands::show::show(&cli.global, args, printer),
         // On the blocking pool, so Ctrl-C still ends a wait for the state lock.
-        Command::State(command) => {
-            let (global, command, printer) = (cli.global.clone(), command.clone(), *printer);
-            tokio::task::spawn_blocking(move || commands::state::state(&global, &command, &printer))
+        Command::State(args) => {
+            let (global, args, printer) = (cli.global.clone(), args.clone(), *printer);
+            tokio::task::spawn_blocking(move || commands::state::state(&global, &args, &printer))
                 .await?
         }
         Command::Fmt(args) => commands::fmt::fmt(args, printer),

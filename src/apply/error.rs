@@ -80,13 +80,34 @@ pub enum ApplyError {
     /// A state write failed: nothing more is sent for this VIF.
     #[error("{}", Chain(.0.as_ref() as &StateError))]
     Record(RecordError),
-    /// The journal could not be folded into the state file at the end; nothing is lost.
-    #[error(
-        "cannot fold the state journal into the state file: {}; the journal keeps every change, and the next \
-         apply folds it in",
-        Chain(.0.as_ref() as &StateError)
-    )]
+    /// The state could not be completed at the end: a local journal not folded in (nothing is lost: the journal
+    /// keeps it), or a remote state's final write refused.
+    #[error("{}", fold_failure(.0))]
     Fold(RecordError),
+}
+
+fn fold_failure(e: &StateError) -> String {
+    if e.is_remote() {
+        format!("cannot write the final state: {}", Chain(e))
+    } else {
+        format!(
+            "cannot fold the state journal into the state file: {}; the journal keeps every change, and the next \
+             apply folds it in",
+            Chain(e)
+        )
+    }
+}
+
+impl ApplyError {
+    /// Whether the state refused this run's write because another writer changed it (a failed compare-and-swap):
+    /// the state then lacks this run's last steps.
+    pub fn is_state_conflict(&self) -> bool {
+        matches!(
+            self,
+            ApplyError::StateWrite(e) | ApplyError::Record(e) | ApplyError::Fold(e)
+                if matches!(e.as_ref(), StateError::Conflict { .. })
+        )
+    }
 }
 
 /// Why a change was not run, or stopped before it finished; nothing was lost, and the next apply resumes.

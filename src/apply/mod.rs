@@ -223,9 +223,13 @@ pub async fn execute<D: DirectConnect, S: StateStore + Clone + Send + 'static>(
     }
     let (state, folded) = recorder.finish().await;
     if let Err(e) = folded {
-        summary
-            .failures
-            .push(("(state)".into(), ApplyError::Fold(RecordError::new(e))));
+        let fold = ApplyError::Fold(RecordError::new(e));
+        // A conflict already reported for a step is the same refusal again: said once.
+        let said =
+            fold.is_state_conflict() && summary.failures.iter().any(|(_, c)| c.is_state_conflict());
+        if !said {
+            summary.failures.push(("(state)".into(), fold));
+        }
     }
     summary.state = state;
     summary

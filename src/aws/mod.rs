@@ -9,7 +9,7 @@ use std::future::Future;
 
 pub use error::{AwsError, Hint, Operation, Unusable};
 pub use failure::{Failure, FailureKind, Unreached};
-pub use sdk::{ClientSettings, SdkDirectConnect};
+pub use sdk::{https_client, ClientSettings, SdkDirectConnect};
 
 use crate::model::{AddressFamily, Asn, ObservedVif, Redundancy, Scope, Secret, VifId};
 

@@ -113,13 +113,17 @@ impl SdkDirectConnect {
     }
 }
 
-async fn load(settings: &ClientSettings, profile: Option<&str>) -> SdkConfig {
-    let http = aws_smithy_http_client::Builder::new()
+/// The HTTPS client every AWS SDK client of dxctl uses (rustls with ring).
+pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(
             tls::rustls_provider::CryptoMode::Ring,
         ))
-        .build_https();
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http);
+        .build_https()
+}
+
+async fn load(settings: &ClientSettings, profile: Option<&str>) -> SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(https_client());
     if let Some(url) = &settings.endpoint_url {
         loader = loader.endpoint_url(url);
     }

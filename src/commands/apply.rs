@@ -13,7 +13,7 @@ use crate::plan::Plan;
 use crate::printer::{Printer, ProgressStyle};
 use crate::render;
 use crate::saved_plan::SavedPlan;
-use crate::state::{lock, LocalStateFile, PeerRecord, StateStore};
+use crate::state::{lock, PeerRecord, StateStore};
 
 /// Exit status when everything applied but AWS still has to approve peers on public VIFs.
 pub const EXIT_AWAITING_APPROVAL: u8 = 3;
@@ -38,11 +38,13 @@ pub async fn apply(
         .as_ref()
         .map_or_else(|| args.dir.clone(), |s| s.config_dir.clone());
     let config = load_config(&dir, &args.vars)?;
-    let store = LocalStateFile::new(&global.state);
+    let backend = super::backend::resolve(global, config.backend.as_ref(), printer);
+    let store = super::backend::open(global, &backend)?;
     let _lock = lock::acquire(&store, "apply", global.lock_timeout).await?;
     // A journal a killed apply left behind is folded into the state file before this one reads the state.
-    tokio::task::spawn_blocking(move || store.recover()).await??;
-    let session = Session::open(global, &config, printer, true).await?;
+    let recovering = store.clone();
+    tokio::task::spawn_blocking(move || recovering.recover()).await??;
+    let session = Session::open(global, &config, store, printer, true).await?;
     let result = run(&session, global, args, &config, saved.as_ref(), printer).await;
     let closed = session.close().await;
     let code = result?;
@@ -239,7 +241,18 @@ fn report(
         for (address, why) in &summary.skipped {
             msg.push_str(&format!("\n  {address}: not run: {why}"));
         }
-        msg.push_str("\nThe state records every completed step; fix the cause and run apply again to resume.");
+        if summary
+            .failures
+            .iter()
+            .any(|(_, cause)| cause.is_state_conflict())
+        {
+            msg.push_str(
+                "\nAnother writer changed the state during this run, so the state lacks this run's last steps; the \
+                 next plan or apply describes AWS and adopts the peers this run made.",
+            );
+        } else {
+            msg.push_str("\nThe state records every completed step; fix the cause and run apply again to resume.");
+        }
         anyhow::bail!(msg);
     }
     if summary.interrupted {

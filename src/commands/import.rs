@@ -24,7 +24,15 @@ pub async fn import(
     if args.out.exists() && !args.out.is_dir() {
         anyhow::bail!("--out {} exists and is not a directory", args.out.display());
     }
-    let session = Session::open_regions(global, printer).await?;
+    // The state tells which peers are managed, and under which labels: the one a config in --out (or here) names.
+    let config_dir = if args.out.is_dir() {
+        args.out.as_path()
+    } else {
+        std::path::Path::new(".")
+    };
+    let backend = super::backend::resolve_in(global, config_dir, printer)?;
+    let store = super::backend::open(global, &backend)?;
+    let session = Session::open_regions(global, store, printer).await?;
     let regions = regions(args, session.default_region())?;
     printer.status(&format!(
         "Describing virtual interfaces in {}...",

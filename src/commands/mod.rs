@@ -1,6 +1,7 @@
 //! One function per command, plus the session setup (client, sandbox, state) they share.
 
 pub mod apply;
+pub mod backend;
 pub mod completions;
 pub mod fmt;
 pub mod import;
@@ -9,6 +10,7 @@ pub mod show;
 pub mod sim;
 pub mod state;
 pub mod state_edit;
+pub mod state_migrate;
 pub mod status;
 pub mod validate;
 
@@ -24,31 +26,36 @@ use crate::plan::Plan;
 use crate::printer::Printer;
 use crate::sandbox;
 use crate::sim::RunningSim;
-use crate::state::{LocalStateFile, State, StateStore};
+use crate::state::{LocalStateFile, State, StateStore, Store};
 
 /// The client, state store and (in sandbox mode) simulator a command works with.
 pub struct Session {
     pub dc: SdkDirectConnect,
-    pub store: LocalStateFile,
+    pub store: Store,
     sandbox: Option<RunningSim>,
     region: Option<String>,
 }
 
 impl Session {
-    /// Opens the session. `writes` says whether the command changes the world: only then is the sandbox's
-    /// evolving world written back.
+    /// Opens the session on `store`. `writes` says whether the command changes the world: only then is the
+    /// sandbox's evolving world written back.
     pub async fn open(
         global: &GlobalArgs,
         config: &Config,
+        store: Store,
         printer: &Printer,
         writes: bool,
     ) -> anyhow::Result<Session> {
-        Self::open_with_profiles(global, &config.profiles(), printer, writes).await
+        Self::open_with_profiles(global, &config.profiles(), store, printer, writes).await
     }
 
     /// Opens a session without a config (`import`): the default AWS profile, and the sandbox's world only read.
-    pub async fn open_regions(global: &GlobalArgs, printer: &Printer) -> anyhow::Result<Session> {
-        Self::open_with_profiles(global, &Default::default(), printer, false).await
+    pub async fn open_regions(
+        global: &GlobalArgs,
+        store: Store,
+        printer: &Printer,
+    ) -> anyhow::Result<Session> {
+        Self::open_with_profiles(global, &Default::default(), store, printer, false).await
     }
 
     /// The region `--region`, the sandbox or the AWS config chain gives, if any.
@@ -59,17 +66,29 @@ impl Session {
     async fn open_with_profiles(
         global: &GlobalArgs,
         profiles: &std::collections::BTreeSet<String>,
+        store: Store,
         printer: &Printer,
         writes: bool,
     ) -> anyhow::Result<Session> {
-        let store = LocalStateFile::new(&global.state);
         let (settings, sandbox, region) = match &global.sandbox {
             Some(world) => {
+                // A remote state's sandbox world lives where the default local state's would.
+                let anchor = store.local().map_or_else(
+                    || Path::new(backend::DEFAULT_STATE).to_path_buf(),
+                    |l| l.path().to_path_buf(),
+                );
+                if global.sandbox_reset && store.local().is_none() {
+                    anyhow::bail!(
+                        "--sandbox-reset needs a local state: it sets the old world's state aside, which dxctl does \
+                         not do to the shared state {}; pass --state PATH to rehearse",
+                        store.name()
+                    );
+                }
                 let (running, copy) =
-                    sandbox::start(world, &global.state, global.sandbox_reset, writes).await?;
-                if global.sandbox_reset {
+                    sandbox::start(world, &anchor, global.sandbox_reset, writes).await?;
+                if let (true, Some(local)) = (global.sandbox_reset, store.local()) {
                     // The caller holds the state lock (plan takes it for a reset too).
-                    set_state_aside(&store, printer)?;
+                    set_state_aside(local, printer)?;
                 }
                 printer.status(&format!(
                     "Sandbox: simulator on {} (world {}, evolving copy {})",
@@ -106,8 +125,8 @@ impl Session {
         let dc = SdkDirectConnect::with_profiles(&settings, profiles).await;
         let region = region.or_else(|| dc.default_region());
         printer.detail(&format!(
-            "state file {}; default region {}",
-            store.path().display(),
+            "state {}; default region {}",
+            store.name(),
             region.as_deref().unwrap_or("(none)")
         ));
         Ok(Session {

@@ -29,20 +29,18 @@ pub async fn plan(
             return Err(e);
         }
     };
+    let backend = super::backend::resolve(global, config.backend.as_ref(), printer);
+    let store = super::backend::open(global, &backend)?;
     // Starting a sandbox over rewrites its world: not while an apply holds the state.
-    let _lock = if global.sandbox.is_some() && global.sandbox_reset {
+    let _lock = if global.sandbox.is_some() && global.sandbox_reset && store.local().is_some() {
         Some(
-            crate::state::lock::acquire(
-                &crate::state::LocalStateFile::new(&global.state),
-                "plan --sandbox-reset",
-                global.lock_timeout,
-            )
-            .await?,
+            crate::state::lock::acquire(&store, "plan --sandbox-reset", global.lock_timeout)
+                .await?,
         )
     } else {
         None
     };
-    let session = Session::open(global, &config, printer, false).await?;
+    let session = Session::open(global, &config, store, printer, false).await?;
     let result = observe_and_plan(&session, &config, printer).await;
     session.close().await?;
     let planned = result?;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use crate::cli::{GlobalArgs, ShowArgs};
 use crate::printer::Printer;
 use crate::saved_plan::SavedPlan;
-use crate::state::{LocalStateFile, StateStore};
+use crate::state::StateStore;
 
 pub fn show(global: &GlobalArgs, args: &ShowArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     match &args.planfile {
@@ -23,11 +23,11 @@ pub fn show(global: &GlobalArgs, args: &ShowArgs, printer: &Printer) -> anyhow::
                 saved.rendered
             ))?;
         }
-        None => super::state::list(
-            &LocalStateFile::new(&global.state).load()?,
-            args.json,
-            printer,
-        )?,
+        None => {
+            let backend = super::backend::resolve_in(global, std::path::Path::new("."), printer)?;
+            let store = super::backend::open(global, &backend)?;
+            super::state::list(&store.load()?, args.json, printer)?
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

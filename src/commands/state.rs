@@ -2,33 +2,28 @@
 
 use std::process::ExitCode;
 
-use crate::cli::{GlobalArgs, StateCommand, StateShowArgs};
+use super::state_edit;
+use crate::cli::{GlobalArgs, StateArgs, StateCommand, StateShowArgs};
 use crate::printer::Printer;
 use crate::render;
-use crate::state::{LocalStateFile, State, StateLocking, StateStore};
+use crate::state::{State, StateLocking, StateStore, Store};
 
-pub fn state(
-    global: &GlobalArgs,
-    command: &StateCommand,
-    printer: &Printer,
-) -> anyhow::Result<ExitCode> {
-    match command {
-        StateCommand::List(args) => list(
-            &LocalStateFile::new(&global.state).load()?,
-            args.json,
-            printer,
-        )?,
-        StateCommand::Show(args) => return show(global, args, printer),
-        StateCommand::Rm(args) => return super::state_edit::rm(global, args, printer),
-        StateCommand::Mv(args) => return super::state_edit::mv(global, args, printer),
-        StateCommand::Pull => return super::state_edit::pull(global, printer),
-        StateCommand::Push(args) => return super::state_edit::push(global, args, printer),
+pub fn state(global: &GlobalArgs, args: &StateArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
+    let backend = super::backend::resolve_in(global, &args.dir, printer)?;
+    let store = super::backend::open(global, &backend)?;
+    match &args.command {
+        StateCommand::List(list_args) => list(&store.load()?, list_args.json, printer)?,
+        StateCommand::Show(show_args) => return show(&store, show_args, printer),
+        StateCommand::Rm(rm) => return state_edit::rm(global, &store, rm, printer),
+        StateCommand::Mv(mv) => return state_edit::mv(global, &store, mv, printer),
+        StateCommand::Pull => return state_edit::pull(&store, printer),
+        StateCommand::Push(push) => return state_edit::push(global, &store, push, printer),
+        StateCommand::Migrate(migrate) => {
+            return super::state_migrate::migrate(global, &store, &args.dir, migrate, printer)
+        }
         StateCommand::ForceUnlock { id } => {
-            LocalStateFile::new(&global.state).force_unlock(id)?;
-            printer.data(&format!(
-                "Lock {id} on {} removed.\n",
-                global.state.display()
-            ))?;
+            store.force_unlock(id)?;
+            printer.data(&format!("Lock {id} on {} removed.\n", store.name()))?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -60,12 +55,8 @@ const NOTHING_MANAGED: &str =
     "No peers are managed yet. `dxctl apply` records the peers it creates; `dxctl import` adopts existing ones.";
 
 /// `dxctl state show ADDRESS`: one managed peer in full (record, deposed peers, unsettled call).
-pub fn show(
-    global: &GlobalArgs,
-    args: &StateShowArgs,
-    printer: &Printer,
-) -> anyhow::Result<ExitCode> {
-    let state = LocalStateFile::new(&global.state).load()?;
+pub fn show(store: &Store, args: &StateShowArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
+    let state = store.load()?;
     let managed = render::peers::managed(&state);
     let Some(found) = managed.iter().find(|m| m.address.0 == args.address) else {
         let mut msg = format!("{} is not in the state", args.address);

@@ -9,18 +9,18 @@ use crate::cli::{GlobalArgs, StateMvArgs, StatePushArgs, StateRmArgs};
 use crate::model::{PeerAddress, VifId};
 use crate::plan::moves::is_peer_address;
 use crate::printer::Printer;
-use crate::state::{lock, LocalStateFile, PeerRecord, State, StateStore};
+use crate::state::{lock, PeerRecord, State, StateStore, Store};
 
 /// Loads the state under the lock; the lock is released when the returned guard drops.
-fn locked(
+pub(super) fn locked(
     global: &GlobalArgs,
+    store: &Store,
     operation: &str,
-) -> anyhow::Result<(LocalStateFile, Box<dyn crate::state::StateLock>, State)> {
-    let store = LocalStateFile::new(&global.state);
-    let held = lock::acquire_blocking(&store, operation, global.lock_timeout)?;
+) -> anyhow::Result<(Box<dyn crate::state::StateLock>, State)> {
+    let held = lock::acquire_blocking(store, operation, global.lock_timeout)?;
     store.recover()?;
     let state = store.load()?;
-    Ok((store, held, state))
+    Ok((held, state))
 }
 
 /// The closest managed address to `wanted`, for "did you mean".
@@ -71,8 +71,13 @@ fn refuse_unsettled(state: &State, address: &PeerAddress) -> anyhow::Result<()> 
     Ok(())
 }
 
-pub fn rm(global: &GlobalArgs, args: &StateRmArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
-    let (store, held, mut state) = locked(global, "state rm")?;
+pub fn rm(
+    global: &GlobalArgs,
+    store: &Store,
+    args: &StateRmArgs,
+    printer: &Printer,
+) -> anyhow::Result<ExitCode> {
+    let (held, mut state) = locked(global, store, "state rm")?;
     let mut chosen: BTreeSet<PeerAddress> = BTreeSet::new();
     let mut lines = String::new();
     for target in &args.targets {
@@ -121,7 +126,12 @@ pub fn rm(global: &GlobalArgs, args: &StateRmArgs, printer: &Printer) -> anyhow:
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn mv(global: &GlobalArgs, args: &StateMvArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
+pub fn mv(
+    global: &GlobalArgs,
+    store: &Store,
+    args: &StateMvArgs,
+    printer: &Printer,
+) -> anyhow::Result<ExitCode> {
     for address in [&args.from, &args.to] {
         if !is_peer_address(address) {
             anyhow::bail!(
@@ -133,7 +143,7 @@ pub fn mv(global: &GlobalArgs, args: &StateMvArgs, printer: &Printer) -> anyhow:
     if from == to {
         anyhow::bail!("{from} and {to} are the same address");
     }
-    let (store, held, mut state) = locked(global, "state mv")?;
+    let (held, mut state) = locked(global, store, "state mv")?;
     let Some(record) = state.peer(&from).cloned() else {
         anyhow::bail!("{from} is not managed{}", did_you_mean(&state, &from.0));
     };
@@ -172,14 +182,15 @@ pub fn mv(global: &GlobalArgs, args: &StateMvArgs, printer: &Printer) -> anyhow:
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn pull(global: &GlobalArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
-    let state = LocalStateFile::new(&global.state).load()?;
+pub fn pull(store: &Store, printer: &Printer) -> anyhow::Result<ExitCode> {
+    let state = store.load()?;
     printer.data(&crate::state::to_text(&state)?)?;
     Ok(ExitCode::SUCCESS)
 }
 
 pub fn push(
     global: &GlobalArgs,
+    store: &Store,
     args: &StatePushArgs,
     printer: &Printer,
 ) -> anyhow::Result<ExitCode> {
@@ -199,7 +210,7 @@ pub fn push(
     pushed
         .check()
         .map_err(|problem| anyhow::anyhow!("{} is inconsistent: {problem}", args.file.display()))?;
-    let (store, held, current) = locked(global, "state push")?;
+    let (held, current) = locked(global, store, "state push")?;
     let fresh =
         current.lineage.is_empty() && current.peers.is_empty() && current.intents.is_empty();
     if !args.force && !fresh {
@@ -208,7 +219,7 @@ pub fn push(
                 "{} is another state (lineage {}) than {} (lineage {}); nothing was pushed (--force replaces it anyway)",
                 args.file.display(),
                 pushed.lineage,
-                global.state.display(),
+                store.name(),
                 current.lineage
             );
         }
@@ -240,7 +251,7 @@ pub fn push(
     printer.data(&format!(
         "Pushed {} to {} (serial {}, {} peer(s)). AWS was not touched.\n",
         args.file.display(),
-        global.state.display(),
+        store.name(),
         pushed.serial,
         pushed.peers.len()
     ))?;

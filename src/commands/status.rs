@@ -23,7 +23,9 @@ pub async fn status(
     printer: &Printer,
 ) -> anyhow::Result<ExitCode> {
     let config = load_config(&args.dir, &args.vars)?;
-    let session = Session::open(global, &config, printer, false).await?;
+    let backend = super::backend::resolve(global, config.backend.as_ref(), printer);
+    let store = super::backend::open(global, &backend)?;
+    let session = Session::open(global, &config, store, printer, false).await?;
     let result = describe(&session, printer).await;
     session.close().await?;
     let (state, live) = result?;

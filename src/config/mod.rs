@@ -1,5 +1,6 @@
 //! Loads `*.hcl` files into `Desired`, checking every rule knowable without AWS and locating each mistake.
 
+mod backend;
 mod diagnostic;
 mod error;
 mod eval;
@@ -17,6 +18,7 @@ use hcl_edit::expr::{Expression, TraversalOperator};
 use hcl_edit::repr::Span;
 use hcl_edit::structure::{Attribute, Block, Body, Structure};
 
+pub use backend::{backend_in, BackendBlock};
 pub use diagnostic::{Diagnostic, Diagnostics};
 pub use error::ConfigError;
 pub use eval::Inputs;
@@ -42,6 +44,8 @@ pub struct Config {
     vifs: Vec<(VifSpec, Option<String>)>,
     /// `moved` blocks, in file order.
     moved: Vec<MovedBlock>,
+    /// Where the state lives, if the config says (`backend "s3"`).
+    pub backend: Option<BackendBlock>,
 }
 
 impl Config {
@@ -258,6 +262,7 @@ pub fn load_sources(files: &[SourceFile], inputs: &Inputs) -> Result<Config, Dia
         providers: Vec::new(),
         vifs: BTreeMap::new(),
         moved: Vec::new(),
+        backend: None,
         redact: Vec::new(),
     };
     for (src, body) in files.iter().zip(&bodies) {
@@ -274,6 +279,7 @@ struct Loader<'a> {
     providers: Vec<Provider>,
     vifs: BTreeMap<VifId, VifDecl>,
     moved: Vec<MovedBlock>,
+    backend: Option<BackendBlock>,
     /// Spans of literal auth keys, masked in the snippets diagnostics show.
     redact: Vec<(String, std::ops::Range<usize>)>,
 }
@@ -285,7 +291,13 @@ struct VifDecl {
     alias_at: Option<(Location, Option<std::ops::Range<usize>>)>,
 }
 
-const TOP_LEVEL_BLOCKS: &[&str] = &["provider", "variable", "virtual_interface", "moved"];
+const TOP_LEVEL_BLOCKS: &[&str] = &[
+    "provider",
+    "variable",
+    "virtual_interface",
+    "moved",
+    "backend",
+];
 const PROVIDER_ATTRIBUTES: &[&str] = &["alias", "region", "profile"];
 
 impl Loader<'_> {
@@ -294,7 +306,7 @@ impl Loader<'_> {
             match structure {
                 Structure::Attribute(attr) => self.diags.push(
                     Diagnostic::at(src, attr.span(), "unknown-attribute", format!("unexpected top-level attribute `{}`", attr.key.as_str()))
-                        .with_hint("only provider, variable, virtual_interface and moved blocks belong at the top level"),
+                        .with_hint("only provider, variable, virtual_interface, moved and backend blocks belong at the top level"),
                 ),
                 Structure::Block(block) => match block.ident.as_str() {
                     "provider" => self.provider_block(src, block),
@@ -303,6 +315,11 @@ impl Loader<'_> {
                     "moved" => {
                         if let Some(m) = moved::moved_block(src, block, &mut self.diags) {
                             self.moved.push(m);
+                        }
+                    }
+                    "backend" => {
+                        if let Some(b) = backend::backend_block(src, block, &mut self.diags) {
+                            backend::keep_first(&mut self.backend, b, src, block, &mut self.diags);
                         }
                     }
                     other => {
@@ -545,6 +562,7 @@ impl Loader<'_> {
             providers: self.providers,
             vifs: self.vifs.into_values().map(|d| (d.spec, d.alias)).collect(),
             moved: self.moved,
+            backend: self.backend,
         })
     }
 }

@@ -45,6 +45,62 @@ impl fmt::Display for Access {
     }
 }
 
+/// What dxctl was doing with a remote (S3) state when it failed; it reads as the verb phrase of the message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RemoteAction {
+    /// Setting up the client (the AWS config chain).
+    Connect,
+    Read,
+    Write,
+    Lock,
+    ReadLock,
+    Unlock,
+}
+
+impl fmt::Display for RemoteAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RemoteAction::Connect => "reach",
+            RemoteAction::Read => "read state",
+            RemoteAction::Write => "write state",
+            RemoteAction::Lock => "take the state lock",
+            RemoteAction::ReadLock => "read the state lock",
+            RemoteAction::Unlock => "release the state lock",
+        })
+    }
+}
+
+/// Why S3 refused or could not be reached: its HTTP status, error code and message, when it gave them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct S3Failure {
+    pub status: Option<u16>,
+    pub code: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for S3Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.code, self.status) {
+            (Some(code), Some(status)) => write!(f, "{code} (HTTP {status}): {}", self.message)?,
+            (Some(code), None) => write!(f, "{code}: {}", self.message)?,
+            (None, Some(status)) => write!(f, "HTTP {status}: {}", self.message)?,
+            (None, None) => f.write_str(&self.message)?,
+        }
+        match self.code.as_deref() {
+            Some("NoSuchBucket") => f.write_str(
+                " (dxctl does not create the bucket: create it, with versioning on, or fix `bucket`)",
+            ),
+            Some("AccessDenied") => f.write_str(
+                " (the credentials need s3:GetObject, s3:PutObject and s3:DeleteObject on the state key and \
+                 its .lock)",
+            ),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl std::error::Error for S3Failure {}
+
 /// A state as its lineage and serial name it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StateId {
@@ -179,6 +235,43 @@ pub enum StateError {
     )]
     StillHeld { holder: Box<LockInfo> },
 
+    /// S3 refused a call on a remote state, or could not be reached.
+    #[error("cannot {action} {object}")]
+    Remote {
+        action: RemoteAction,
+        object: String,
+        #[source]
+        source: S3Failure,
+    },
+
+    /// The remote state object is not a state this dxctl can act on.
+    #[error(
+        "the state {state} cannot be used: {problem}. Nothing was changed; with versioning on, the bucket keeps \
+         its earlier versions"
+    )]
+    RemoteUnreadable { state: String, problem: String },
+
+    /// A compare-and-swap failed: the remote state changed since this run read it.
+    #[error(
+        "the state {state} was changed by another writer after this run read it, so it was not overwritten \
+         (a compare-and-swap on its ETag failed). Changes this run made in AWS and could not record are \
+         settled by the next plan or apply, which reads the current state"
+    )]
+    Conflict { state: String },
+
+    /// Releasing the lock found it gone or taken over (someone ran `force-unlock`).
+    #[error(
+        "the lock {id} on {state} was no longer held by this run when it finished (someone ran `dxctl state \
+         force-unlock`?); the state itself is protected by compare-and-swap"
+    )]
+    LockLost { state: String, id: String },
+
+    /// force-unlock: the lock changed between reading it and removing it.
+    #[error(
+        "the lock on {state} changed while it was being removed; nothing was removed, look again"
+    )]
+    LockChanged { state: String },
+
     /// The state, a journal entry or the lock info could not be turned into JSON.
     #[error(transparent)]
     Encode(serde_json::Error),
@@ -200,6 +293,20 @@ impl StateError {
             path,
             source,
         }
+    }
+}
+
+impl StateError {
+    /// Whether it comes from a remote (S3) state.
+    pub fn is_remote(&self) -> bool {
+        matches!(
+            self,
+            StateError::Remote { .. }
+                | StateError::RemoteUnreadable { .. }
+                | StateError::Conflict { .. }
+                | StateError::LockLost { .. }
+                | StateError::LockChanged { .. }
+        )
     }
 }
 
@@ -226,8 +333,16 @@ fn locked_by(holder: &Option<Box<LockInfo>>) -> String {
     match holder {
         None => "another dxctl process (no lock info)".to_string(),
         Some(h) => format!(
-            "pid {} on {} ({}) since {}, lock ID {}",
-            h.pid, h.host, h.operation, h.time, h.id
+            "pid {} on {} ({}{}) since {}, lock ID {}",
+            h.pid,
+            h.host,
+            h.operation,
+            h.who
+                .as_ref()
+                .map(|w| format!(" by {w}"))
+                .unwrap_or_default(),
+            h.time,
+            h.id
         ),
     }
 }
@@ -261,6 +376,7 @@ mod tests {
             host: "h".into(),
             operation: "apply".into(),
             time: "t".into(),
+            who: None,
         };
         let cases = [
             (

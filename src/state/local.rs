@@ -4,8 +4,6 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use rand::Rng;
-
 use super::file::{self, Unreadable};
 use super::journal::{self, Contents, LocalJournal, Mismatch, Replayed};
 use super::{Access, Journal, Result, State, StateError, StateId, StateStore, FORMAT_VERSION};
@@ -148,8 +146,7 @@ impl StateStore for LocalStateFile {
 
     fn save(&self, state: &mut State) -> Result<()> {
         if state.lineage.is_empty() {
-            let bytes: [u8; 16] = rand::rng().random();
-            state.lineage = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            state.lineage = super::new_lineage();
         }
         state.serial = state
             .serial

@@ -19,6 +19,9 @@ pub struct LockInfo {
     pub host: String,
     pub operation: String,
     pub time: String,
+    /// Who started it: the CI actor (`GITHUB_ACTOR`) or the login name, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub who: Option<String>,
 }
 
 impl LockInfo {
@@ -35,8 +38,16 @@ impl LockInfo {
             time: time::OffsetDateTime::now_utc()
                 .format(&time::format_description::well_known::Rfc3339)
                 .unwrap_or_default(),
+            who: who(),
         }
     }
+}
+
+/// The person or CI actor running dxctl, for lock messages.
+fn who() -> Option<String> {
+    ["GITHUB_ACTOR", "USER", "LOGNAME", "USERNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|s| !s.trim().is_empty()))
 }
 
 /// A held lock. Dropping it releases it (best effort); `release` says whether that worked.

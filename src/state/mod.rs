@@ -8,14 +8,18 @@ pub mod intent;
 mod journal;
 mod local;
 pub mod lock;
+mod s3;
+mod store;
 
 use serde::{Deserialize, Serialize};
 
-pub use error::{Access, Result, StateError, StateId};
+pub use error::{Access, RemoteAction, Result, S3Failure, StateError, StateId};
 pub use file::{from_text, to_text, Unreadable, FORMAT_VERSION};
 pub use intent::{Call, Creation, Intent};
 pub use local::{write_atomically, LocalStateFile};
 pub use lock::{LockInfo, StateLock, StateLocking};
+pub use s3::{check_bucket, check_key, S3Settings, S3State};
+pub use store::{Backend, Store};
 
 use crate::model::{AddressFamily, Asn, PeerAddress, VifId};
 
@@ -197,7 +201,14 @@ impl State {
     }
 }
 
-/// Where state lives: the local file now, a remote backend later. Writes need the lock (`StateLocking`).
+/// A random id for a state written for the first time.
+fn new_lineage() -> String {
+    use rand::Rng;
+    let bytes: [u8; 16] = rand::rng().random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Where state lives: the local file, or an S3 object (`Store` picks one). Writes need the lock (`StateLocking`).
 ///
 /// A store may keep a journal: after a `save`, apply appends each group of changes to it (`journal`), which costs
 /// what the changes cost rather than what the whole state costs, and folds it into the state proper at the end

@@ -62,22 +62,19 @@ impl MotoS3 {
             .enable_all()
             .build()
             .unwrap();
-        let conf = aws_sdk_s3::Config::builder()
-            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-            .region(aws_sdk_s3::config::Region::new("us-east-1"))
-            .endpoint_url(format!("http://127.0.0.1:{port}"))
-            .force_path_style(true)
-            .credentials_provider(aws_sdk_s3::config::Credentials::new(
-                ACCESS_KEY, SECRET_KEY, None, None, "test",
-            ))
-            .build();
         MotoS3 {
             child,
             port,
             log,
             runtime,
-            client: aws_sdk_s3::Client::from_conf(conf),
+            client: client_for(port),
         }
+    }
+
+    /// A new client of this server (fixed test credentials, path-style addressing), with its own connections, for
+    /// a store under test (a client's connections belong to the runtime that first used them).
+    pub fn new_client(&self) -> aws_sdk_s3::Client {
+        client_for(self.port)
     }
 
     pub fn url(&self) -> String {
@@ -121,7 +118,14 @@ impl MotoS3 {
     /// The object's bytes and ETag, `None` when there is none.
     pub fn get(&self, bucket: &str, key: &str) -> Option<(Vec<u8>, String)> {
         self.runtime.block_on(async {
-            match self.client.get_object().bucket(bucket).key(key).send().await {
+            match self
+                .client
+                .get_object()
+                .bucket(bucket)
+                .key(key)
+                .send()
+                .await
+            {
                 Ok(out) => {
                     let etag = out.e_tag().unwrap_or_default().to_string();
                     let bytes = out.body.collect().await.expect("read body").to_vec();
@@ -230,6 +234,20 @@ impl MotoS3 {
             .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
             .env("AWS_REGION", "us-east-1")
     }
+}
+
+fn client_for(port: u16) -> aws_sdk_s3::Client {
+    let conf = aws_sdk_s3::Config::builder()
+        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+        .region(aws_sdk_s3::config::Region::new("us-east-1"))
+        .endpoint_url(format!("http://127.0.0.1:{port}"))
+        .force_path_style(true)
+        .http_client(dxctl::aws::https_client())
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            ACCESS_KEY, SECRET_KEY, None, None, "test",
+        ))
+        .build();
+    aws_sdk_s3::Client::from_conf(conf)
 }
 
 impl Drop for MotoS3 {

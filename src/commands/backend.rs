@@ -1,0 +1,60 @@
+//! Where a command's state lives. `--state` (or `DXCTL_STATE`) wins; then the config's `backend "s3"` block; then
+//! the local file `state/dxctl.state.json`. An `s3://` flag takes its bucket and key from the flag and anything else
+//! (region, profile, endpoint, KMS key) from the block, if there is one, and the AWS config chain.
+
+use std::path::Path;
+
+use crate::cli::GlobalArgs;
+use crate::config::BackendBlock;
+use crate::printer::Printer;
+use crate::state::{Backend, S3Settings, Store};
+
+/// The state file when neither `--state` nor a backend block names one.
+pub const DEFAULT_STATE: &str = "state/dxctl.state.json";
+
+/// A backend given on the command line, completed from the config's block: an `s3://` URL keeps its bucket and
+/// key and takes the block's other settings.
+pub fn merge(flag: &Backend, block: Option<&BackendBlock>) -> Backend {
+    match (flag, block) {
+        (Backend::S3(flag), Some(block)) => Backend::S3(S3Settings {
+            bucket: flag.bucket.clone(),
+            key: flag.key.clone(),
+            ..block.s3.clone()
+        }),
+        (flag, _) => flag.clone(),
+    }
+}
+
+/// The backend, given the config's block (if the command read the config).
+pub fn resolve(global: &GlobalArgs, block: Option<&BackendBlock>, printer: &Printer) -> Backend {
+    let backend = match (&global.state, block) {
+        (Some(flag), block) => {
+            if let (Backend::Local(_), Some(block)) = (flag, block) {
+                printer.detail(&format!(
+                    "--state {flag} wins over the backend \"s3\" block at {}",
+                    block.location
+                ));
+            }
+            merge(flag, block)
+        }
+        (None, Some(block)) => Backend::S3(block.s3.clone()),
+        (None, None) => Backend::Local(DEFAULT_STATE.into()),
+    };
+    printer.detail(&format!("state: {backend}"));
+    backend
+}
+
+/// The backend for a command that reads no config: the backend block of the config in `dir`, read alone.
+pub fn resolve_in(global: &GlobalArgs, dir: &Path, printer: &Printer) -> anyhow::Result<Backend> {
+    // A local --state needs nothing from the config; an s3:// one may take its region and endpoint from it.
+    if matches!(global.state, Some(Backend::Local(_))) {
+        return Ok(resolve(global, None, printer));
+    }
+    let block = crate::config::backend_in(dir)?;
+    Ok(resolve(global, block.as_ref(), printer))
+}
+
+/// Opens the backend's store.
+pub fn open(global: &GlobalArgs, backend: &Backend) -> anyhow::Result<Store> {
+    Ok(Store::open(backend, Some(global.call_timeout))?)
+}

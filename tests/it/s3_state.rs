@@ -1,0 +1,505 @@
+//! The shared S3 state, end to end: the real binary against the simulator and moto's S3 on loopback. Many runs at
+//! once, a run killed while it holds the lock, a state written behind a run's back, moving a state to S3 and back,
+//! and where the backend is configured.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use super::s3_server::{MotoS3, Version};
+use super::sim_env::world;
+use super::support::*;
+
+const BUCKET: &str = "net-state";
+const KEY: &str = "prod/dxctl.state.json";
+const LOCK_KEY: &str = "prod/dxctl.state.json.lock";
+const STATE: &str = "s3://net-state/prod/dxctl.state.json";
+const FAST: &[&str] = &["apply", "--auto-approve", "--poll-interval", "50ms"];
+
+struct S3Env {
+    _tmp: tempfile::TempDir,
+    dir: std::path::PathBuf,
+    sim: SimProcess,
+    s3: MotoS3,
+    cfg: std::path::PathBuf,
+}
+
+impl S3Env {
+    fn new(delay: &str, hcl: &str) -> S3Env {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        let sim = SimProcess::start(&world(&dir, delay, "no", json!({})), &dir, &[]);
+        let s3 = MotoS3::start(&dir);
+        s3.create_bucket(BUCKET, true);
+        let cfg = config_dir(&dir, "cfg", hcl);
+        S3Env {
+            _tmp: tmp,
+            dir,
+            sim,
+            s3,
+            cfg,
+        }
+    }
+
+    /// dxctl on the simulator, with S3 reachable through the AWS config chain; `--state` is the caller's.
+    fn bare(&self, args: &[&str]) -> Command {
+        let mut cmd = dxctl(&self.dir);
+        self.s3.env(&mut cmd);
+        cmd.args(["--endpoint-url", &self.sim.url()]).args(args);
+        cmd
+    }
+
+    /// dxctl on the shared state.
+    fn dxctl(&self, args: &[&str]) -> Command {
+        let mut cmd = self.bare(&["--state", STATE]);
+        cmd.args(args);
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        run(self.dxctl(args).arg(&self.cfg))
+    }
+
+    fn state(&self) -> Value {
+        serde_json::from_str(&self.s3.text(BUCKET, KEY)).unwrap()
+    }
+
+    /// The ids of the peers on the VIF that are not being deleted.
+    fn live_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.sim.world()["virtualInterfaces"][0]["bgpPeers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| !matches!(p["bgpPeerState"].as_str(), Some("deleting" | "deleted")))
+            .map(|p| p["bgpPeerId"].as_str().unwrap().to_string())
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    fn state_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.state()["peers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["bgp_peer_id"].as_str().unwrap().to_string())
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    /// The moto requests on `key` of `method` that got `status`.
+    fn served(&self, method: &str, key: &str, status: u64) -> Vec<Value> {
+        let path = format!("/{BUCKET}/{key}");
+        self.s3
+            .requests()
+            .into_iter()
+            .filter(|r| {
+                r["method"] == method && r["path"] == path.as_str() && r["status"] == status
+            })
+            .collect()
+    }
+}
+
+/// Waits (bounded) until `done` holds.
+fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn spawn(mut cmd: Command) -> Child {
+    cmd.stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn finish(child: Child) -> Output {
+    let out = child.wait_with_output().unwrap();
+    Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// The server's serial log proves mutual exclusion: successful creates and deletes of the lock object alternate,
+/// every state write lands while some run holds the lock, and every one is conditional.
+fn assert_lock_discipline(env: &S3Env) -> usize {
+    let lock_path = format!("/{BUCKET}/{LOCK_KEY}");
+    let state_path = format!("/{BUCKET}/{KEY}");
+    let mut held = false;
+    let (mut acquisitions, mut writes) = (0, 0);
+    for r in env.s3.requests() {
+        let ok = matches!(r["status"].as_u64(), Some(200 | 204));
+        if r["path"] == lock_path.as_str() && ok {
+            match r["method"].as_str() {
+                Some("PUT") => {
+                    assert!(!held, "two holders at once: {r}");
+                    assert_eq!(r["if_none_match"], "*", "{r}");
+                    held = true;
+                    acquisitions += 1;
+                }
+                Some("DELETE") => {
+                    assert!(held, "a release without a holder: {r}");
+                    assert!(r["if_match"].is_string(), "an unconditional unlock: {r}");
+                    held = false;
+                }
+                _ => {}
+            }
+        }
+        if r["path"] == state_path.as_str() && r["method"] == "PUT" && ok {
+            assert!(held, "a state write outside the lock: {r}");
+            assert!(
+                r["if_match"].is_string() || r["if_none_match"] == "*",
+                "an unconditional state write: {r}"
+            );
+            writes += 1;
+        }
+    }
+    assert!(!held, "the lock was left held");
+    assert!(acquisitions > 0);
+    writes
+}
+
+/// Eight runs plan and apply on one S3 state at once: one holder at a time, no update lost, no peer created twice,
+/// and the state ends equal to the world.
+#[test]
+fn eight_runs_at_once_on_one_s3_state_serialise_and_lose_nothing() {
+    let env = S3Env::new("300ms", SEED_HCL);
+    let mut children = Vec::new();
+    for i in 0..8 {
+        let mut apply = env.dxctl(FAST);
+        apply.args(["--lock-timeout", "120s"]).arg(&env.cfg);
+        children.push(("apply", i, spawn(apply)));
+        let mut plan = env.dxctl(&["plan"]);
+        plan.arg(&env.cfg);
+        children.push(("plan", i, spawn(plan)));
+    }
+    for (what, i, child) in children {
+        let out = finish(child);
+        assert_eq!(out.code, 0, "{what} #{i}: {}\n{}", out.stderr, out.stdout);
+    }
+    let writes = assert_lock_discipline(&env);
+    assert_eq!(
+        env.served("PUT", LOCK_KEY, 200).len(),
+        8,
+        "each apply held the lock once; plans never take it"
+    );
+    assert_eq!(
+        env.sim.count("CreateBGPPeer"),
+        1,
+        "the v6 peer was created once"
+    );
+    let state = env.state();
+    assert_eq!(
+        state["serial"].as_u64().unwrap() as usize,
+        writes,
+        "every write built on the one before it (a lost update would leave a serial gap)"
+    );
+    assert_eq!(
+        env.state_ids(),
+        env.live_ids(),
+        "the state equals the world"
+    );
+    // Versioning keeps every write: each version is one serial, none twice.
+    let mut serials: Vec<u64> = env
+        .s3
+        .versions(BUCKET, KEY)
+        .iter()
+        .filter_map(|v| match v {
+            Version::Put { version_id } => Some(version_id),
+            Version::Deleted => None,
+        })
+        .map(|id| {
+            let v: Value = serde_json::from_str(&env.s3.version_text(BUCKET, KEY, id)).unwrap();
+            assert_eq!(v["lineage"], state["lineage"]);
+            v["serial"].as_u64().unwrap()
+        })
+        .collect();
+    serials.sort();
+    assert_eq!(serials, (1..=writes as u64).collect::<Vec<_>>());
+    let again = env.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(again.code, 0, "{}\n{}", again.stderr, again.stdout);
+}
+
+/// A run killed with SIGKILL while it holds the lock (at two moments: before it wrote anything, and once its create
+/// was sent) leaves the lock behind; the next run refuses, naming the dead holder and its lock ID; `force-unlock`
+/// clears it; the run after converges without creating anything twice.
+#[test]
+fn a_run_killed_holding_the_s3_lock_is_cleared_by_force_unlock_and_the_next_run_converges() {
+    for moment in ["lock taken", "create sent"] {
+        let env = S3Env::new("2s", SEED_HCL);
+        let mut apply = env.dxctl(FAST);
+        apply.arg(&env.cfg);
+        let mut child = spawn(apply);
+        match moment {
+            "lock taken" => wait_until("the lock is taken", Duration::from_secs(30), || {
+                !env.served("PUT", LOCK_KEY, 200).is_empty()
+            }),
+            _ => wait_until("the create is sent", Duration::from_secs(30), || {
+                env.sim.count("CreateBGPPeer") > 0
+            }),
+        }
+        child.kill().unwrap();
+        let _ = child.wait();
+        let lock: Value = serde_json::from_str(&env.s3.text(BUCKET, LOCK_KEY)).unwrap();
+        let id = lock["id"].as_str().unwrap().to_string();
+        assert_eq!(
+            lock["pid"],
+            child.id(),
+            "{moment}: the lock names the killed run"
+        );
+
+        let refused = env.run(FAST);
+        assert_eq!(refused.code, 1, "{moment}: {}", refused.stderr);
+        assert!(
+            refused
+                .stderr
+                .contains(&format!("is locked by pid {}", child.id()))
+                && refused.stderr.contains(&id)
+                && refused.stderr.contains("dxctl state force-unlock"),
+            "{moment}: {}",
+            refused.stderr
+        );
+        let wrong = run(&mut env.dxctl(&["state", "force-unlock", "0123456789abcdef"]));
+        assert_eq!(wrong.code, 1, "{}", wrong.stderr);
+        assert!(wrong.stderr.contains("does not match"), "{}", wrong.stderr);
+        let unlocked = run(&mut env.dxctl(&["state", "force-unlock", &id]));
+        assert_eq!(unlocked.code, 0, "{}", unlocked.stderr);
+        assert!(
+            unlocked
+                .stdout
+                .contains(&format!("Lock {id} on {STATE} removed")),
+            "{}",
+            unlocked.stdout
+        );
+        assert!(env.s3.get(BUCKET, LOCK_KEY).is_none());
+
+        let converged = env.run(FAST);
+        assert_eq!(converged.code, 0, "{moment}: {}", converged.stderr);
+        assert_eq!(
+            env.sim.count("CreateBGPPeer"),
+            1,
+            "{moment}: never created twice"
+        );
+        assert_eq!(env.state_ids(), env.live_ids(), "{moment}");
+        assert!(env.s3.get(BUCKET, LOCK_KEY).is_none(), "{moment}: released");
+        assert_lock_discipline(&env);
+    }
+}
+
+const V4_ONLY_HCL: &str = r#"provider "aws" {
+  region = "us-east-1"
+}
+
+virtual_interface "dxvif-fg1vuj3d" {
+  bgp_peer "v4" {
+    address_family   = "ipv4"
+    asn              = 65000
+    amazon_address   = "169.254.255.1/30"
+    customer_address = "169.254.255.2/30"
+  }
+}
+"#;
+
+/// The state written behind an apply's back (someone restores an old copy mid-run) is never overwritten: the run's
+/// next write fails its compare-and-swap and says so. The next run then adopts the peer the interrupted one made.
+#[test]
+fn a_state_written_behind_an_applys_back_is_detected_and_never_overwritten() {
+    let env = S3Env::new("300ms", V4_ONLY_HCL);
+    assert_eq!(env.run(FAST).code, 0);
+    let before = env.s3.text(BUCKET, KEY);
+    env.set_config(SEED_HCL);
+    // Each create is held 3s before it runs, so the state can be changed between the run's two writes.
+    env.sim
+        .set_faults(&json!({"lateWriteRate": 1.0, "lateWriteDelay": "3s"}));
+    let writes_before = env.served("PUT", KEY, 200).len();
+    let mut apply = env.dxctl(FAST);
+    apply.arg(&env.cfg);
+    let child = spawn(apply);
+    wait_until(
+        "the run records its intent",
+        Duration::from_secs(30),
+        || env.served("PUT", KEY, 200).len() > writes_before,
+    );
+    env.s3.put(BUCKET, KEY, before.as_bytes());
+    let out = finish(child);
+    assert_ne!(out.code, 0, "{}", out.stdout);
+    assert!(
+        out.stderr
+            .contains("was changed by another writer after this run read it")
+            && out.stderr.contains("apply failed: 1 change(s) failed")
+            && out.stderr.contains("adopts the peers this run made"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(env.s3.text(BUCKET, KEY), before, "the other write stands");
+    assert_eq!(env.served("PUT", KEY, 412).len(), 1, "one refused write");
+
+    env.sim.set_faults(&json!({}));
+    let next = env.run(FAST);
+    assert_eq!(next.code, 0, "{}", next.stderr);
+    assert_eq!(
+        env.sim.count("CreateBGPPeer"),
+        1,
+        "adopted, not created again"
+    );
+    assert_eq!(env.state_ids(), env.live_ids());
+}
+
+/// A local state moves to S3 (the old file set aside), is used there, and moves back; a home that already holds a
+/// state is never overwritten.
+#[test]
+fn state_migrate_moves_a_local_state_to_s3_and_back() {
+    let env = S3Env::new("50ms", SEED_HCL);
+    let local = env.dir.join("local.json");
+    let local_arg = local.to_str().unwrap();
+    let mut first = env.bare(&["--state", local_arg]);
+    first.args(FAST).arg(&env.cfg);
+    assert_eq!(run(&mut first).code, 0);
+    let lineage = serde_json::from_str::<Value>(&std::fs::read_to_string(&local).unwrap()).unwrap()
+        ["lineage"]
+        .clone();
+
+    let out = run(&mut env.bare(&["--state", local_arg, "state", "migrate", "--to", STATE]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains(&format!("to {STATE}")),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stderr.contains("backend \"s3\""), "{}", out.stderr);
+    assert!(!local.exists(), "the old file is set aside");
+    assert!(env.dir.join("local.json.migrated").exists());
+    assert_eq!(env.state()["lineage"], lineage);
+    let plan = env.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(
+        plan.code, 0,
+        "nothing to do from the migrated state: {}",
+        plan.stdout
+    );
+
+    // Into a home that holds a state: refused, nothing copied.
+    std::fs::write(
+        env.dir.join("occupied.json"),
+        std::fs::read(env.dir.join("local.json.migrated")).unwrap(),
+    )
+    .unwrap();
+    let occupied = env.dir.join("occupied.json");
+    let refused = run(&mut env.dxctl(&["state", "migrate", "--to", occupied.to_str().unwrap()]));
+    assert_eq!(refused.code, 1);
+    assert!(
+        refused.stderr.contains("already holds a state"),
+        "{}",
+        refused.stderr
+    );
+
+    let back = run(&mut env.dxctl(&["state", "migrate", "--to", local_arg]));
+    assert_eq!(back.code, 0, "{}", back.stderr);
+    assert!(back.stderr.contains("left as it was"), "{}", back.stderr);
+    let mut plan = env.bare(&["--state", local_arg, "plan", "--detailed-exitcode"]);
+    plan.arg(&env.cfg);
+    let plan = run(&mut plan);
+    assert_eq!(plan.code, 0, "{}", plan.stdout);
+    assert_eq!(env.sim.count("CreateBGPPeer"), 1);
+}
+
+/// The backend block names the state; its `endpoint` reaches the server without AWS_ENDPOINT_URL_S3; `--state`
+/// and DXCTL_STATE win over it; state commands find it through --dir.
+#[test]
+fn a_backend_block_names_the_state_and_the_flag_wins_over_it() {
+    let env = S3Env::new("50ms", SEED_HCL);
+    std::fs::write(
+        env.cfg.join("backend.hcl"),
+        format!(
+            "backend \"s3\" {{\n  bucket   = \"{BUCKET}\"\n  key      = \"block/dxctl.state.json\"\n  region   = \
+             \"us-east-1\"\n  endpoint = \"{}\"\n}}\n",
+            env.s3.url()
+        ),
+    )
+    .unwrap();
+    let mut apply = env.bare(FAST);
+    apply.env_remove("AWS_ENDPOINT_URL_S3").arg(&env.cfg);
+    let out = run(&mut apply);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let state: Value =
+        serde_json::from_str(&env.s3.text(BUCKET, "block/dxctl.state.json")).unwrap();
+    assert_eq!(state["peers"].as_array().unwrap().len(), 2);
+    assert!(
+        !env.dir.join("state").exists(),
+        "no local state was written"
+    );
+
+    let mut list = env.bare(&["state", "list", "--json", "--dir"]);
+    list.env_remove("AWS_ENDPOINT_URL_S3").arg(&env.cfg);
+    let listed = run(&mut list);
+    assert_eq!(listed.code, 0, "{}", listed.stderr);
+    assert_eq!(
+        serde_json::from_str::<Value>(&listed.stdout)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // A local --state wins: that state is empty, so the plan adopts both peers.
+    let local = env.dir.join("mine.json");
+    let mut plan = env.bare(&["--state", local.to_str().unwrap(), "plan"]);
+    plan.arg(&env.cfg);
+    let planned = run(&mut plan);
+    assert!(planned.stdout.contains("2 to adopt"), "{}", planned.stdout);
+    // So does DXCTL_STATE, and an s3:// one keeps the block's endpoint and region.
+    let mut plan = env.bare(&["plan", "--detailed-exitcode"]);
+    plan.env_remove("AWS_ENDPOINT_URL_S3")
+        .env(
+            "DXCTL_STATE",
+            format!("s3://{BUCKET}/block/dxctl.state.json"),
+        )
+        .arg(&env.cfg);
+    let same = run(&mut plan);
+    assert_eq!(same.code, 0, "{}\n{}", same.stderr, same.stdout);
+}
+
+impl S3Env {
+    fn set_config(&self, hcl: &str) {
+        std::fs::write(self.cfg.join("main.hcl"), hcl).unwrap();
+    }
+}
+
+/// S3 failures are one clear line: a missing bucket, and a server that is not there.
+#[test]
+fn a_missing_bucket_or_an_unreachable_s3_is_a_clear_error_and_nothing_is_sent() {
+    let env = S3Env::new("50ms", SEED_HCL);
+    let out = run(&mut env
+        .bare(&["--state", "s3://no-such-bucket/dx.json", "plan"])
+        .arg(&env.cfg));
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr
+            .contains("cannot read state s3://no-such-bucket/dx.json")
+            && out.stderr.contains("NoSuchBucket")
+            && out.stderr.contains("dxctl does not create the bucket"),
+        "{}",
+        out.stderr
+    );
+    let mut unreachable = env.dxctl(&["--call-timeout", "2s"]);
+    unreachable
+        .env("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9")
+        .args(FAST)
+        .arg(&env.cfg);
+    let out = run(&mut unreachable);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr
+            .contains(&format!("cannot take the state lock {STATE}.lock")),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(env.sim.count("CreateBGPPeer"), 0, "nothing was sent to AWS");
+}
