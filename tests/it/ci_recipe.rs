@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use crate::s3_server::MotoS3;
 use crate::sim_env;
 use crate::support::*;
 
@@ -306,9 +307,24 @@ fn workflow_uses_only_emulated_actions_and_known_expressions() {
     }
 }
 
+/// The bucket and key of the example config's `backend "s3"` block.
+fn backend() -> (String, String) {
+    let text = std::fs::read_to_string(repo().join(CONFIG).join("backend.hcl")).unwrap();
+    let value = |name: &str| {
+        text.lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once('=')?;
+                (k.trim() == name).then(|| v.trim().trim_matches('"').to_string())
+            })
+            .unwrap_or_else(|| panic!("no {name} in backend.hcl"))
+    };
+    (value("bucket"), value("key"))
+}
+
 /// `bucket/key` of the state, as the concurrency groups name it.
 fn state_key() -> String {
-    "example-dxctl-state/network/dxctl.state.json".to_string()
+    let (bucket, key) = backend();
+    format!("{bucket}/{key}")
 }
 
 /// Every expression the workflow may contain; `Run::expression` gives each its value.
@@ -394,14 +410,13 @@ struct Ci {
     root: PathBuf,
     wf: Value,
     sim: SimProcess,
+    s3: MotoS3,
     /// The repository's tree (the same for every commit unless a test changes it).
     tree: PathBuf,
     /// The fake GitHub, as tests/ci/github_script.js reads and writes it.
     github: PathBuf,
     secrets: BTreeMap<&'static str, String>,
     next_run: u64,
-    /// Where the state lives between jobs, until dxctl can keep it in S3.
-    carried_state: PathBuf,
 }
 
 /// One job's view while it runs.
@@ -491,6 +506,9 @@ impl Ci {
         std::fs::create_dir_all(&aws).unwrap();
         let world = sim_env::world(&aws, "100ms", "no", json!({}));
         let sim = SimProcess::start(&world, &aws, &[]);
+        let s3 = MotoS3::start(&aws);
+        let (bucket, _) = backend();
+        s3.create_bucket(&bucket, true);
         // The team's repository: the workflow where GitHub reads it, and the example config as network/.
         let tree = root.join("repo");
         std::fs::create_dir_all(tree.join(".github/workflows")).unwrap();
@@ -510,18 +528,16 @@ impl Ci {
         .unwrap();
         let mut secrets = BTreeMap::new();
         secrets.insert("DX_AUTH_KEY_FG1VUJ3D_V6", MARKER_KEY.to_string());
-        let carried_state = root.join("carried-state");
-        std::fs::create_dir_all(&carried_state).unwrap();
         Ci {
             _tmp: tmp,
             root,
             wf: workflow(),
             sim,
+            s3,
             tree,
             github,
             secrets,
             next_run: 101,
-            carried_state,
         }
     }
 
@@ -681,6 +697,7 @@ impl Ci {
             ("AWS_CONFIG_FILE".into(), "/dev/null".into()),
             ("AWS_SHARED_CREDENTIALS_FILE".into(), "/dev/null".into()),
             ("AWS_ENDPOINT_URL_DIRECT_CONNECT".into(), self.sim.url()),
+            ("AWS_ENDPOINT_URL_S3".into(), self.s3.url()),
         ];
         for (k, v) in str_map(&self.wf["env"])
             .into_iter()
@@ -769,12 +786,12 @@ impl Ci {
             });
         }
         result.outcome = Some(outcome);
+        // The state is in S3, never in the workspace.
+        assert!(
+            !workspace.join("state").exists(),
+            "a local state was written in {name}"
+        );
         // Put the runner away (kept for the secret scan); the next job gets a new one at the same path.
-        let state = workspace.join("state");
-        if state.exists() {
-            let _ = std::fs::remove_dir_all(&self.carried_state);
-            copy_dir(&state, &self.carried_state);
-        }
         let kept = self.root.join("runs").join(format!("{run_id}-{name}"));
         std::fs::create_dir_all(kept.parent().unwrap()).unwrap();
         std::fs::rename(&runner, &kept).unwrap();
@@ -810,10 +827,6 @@ impl Ci {
                 inputs(&["persist-credentials"]);
                 assert_eq!(with["persist-credentials"], "false");
                 copy_dir(&self.tree, workspace);
-                // TODO(S3 backend): the state moves to S3; until then it is carried between jobs here.
-                if self.carried_state.read_dir().unwrap().next().is_some() {
-                    copy_dir(&self.carried_state, &workspace.join("state"));
-                }
                 (true, BTreeMap::new())
             }
             "actions/cache@v5" => {
@@ -953,10 +966,10 @@ impl Ci {
         let laptop = self.root.join("laptop");
         let _ = std::fs::remove_dir_all(&laptop);
         copy_dir(&self.tree, &laptop);
-        copy_dir(&self.carried_state, &laptop.join("state"));
-        let out = run(dxctl(&laptop)
+        let mut cmd = dxctl(&laptop);
+        self.s3.env(&mut cmd);
+        run(cmd
             .env("AWS_ENDPOINT_URL_DIRECT_CONNECT", self.sim.url())
-            .env("AWS_REGION", "us-east-1")
             .env(
                 "DXCTL_VAR_auth_key_dxvif_fg1vuj3d_v6",
                 &self.secrets["DX_AUTH_KEY_FG1VUJ3D_V6"],
@@ -967,10 +980,20 @@ impl Ci {
                 "--poll-interval",
                 "100ms",
                 "network",
-            ]));
-        let _ = std::fs::remove_dir_all(&self.carried_state);
-        copy_dir(&laptop.join("state"), &self.carried_state);
-        out
+            ]))
+    }
+
+    /// The state object in S3, `None` before the first apply; and whether its lock object is there.
+    fn state(&self) -> (Option<Value>, bool) {
+        let (bucket, key) = backend();
+        let state = self
+            .s3
+            .get(&bucket, &key)
+            .map(|(bytes, _)| serde_json::from_slice(&bytes).expect("state JSON"));
+        (
+            state,
+            self.s3.get(&bucket, &format!("{key}.lock")).is_some(),
+        )
     }
 
     /// Every file under the root holding `needle`, except AWS's own (the simulator's world and request log).
@@ -1148,10 +1171,14 @@ fn sha(label: &str) -> String {
     digest.iter().take(20).map(|b| format!("{b:02x}")).collect()
 }
 
+/// No secret in any file the jobs, the runner or the fake GitHub wrote, nor in the state in S3.
 fn assert_no_secret(ci: &Ci) {
+    let (state, _) = ci.state();
+    let state = state.map(|s| s.to_string()).unwrap_or_default();
     for marker in [MARKER_KEY, ROTATED_KEY] {
         let hits = ci.files_containing(marker);
         assert!(hits.is_empty(), "a secret was written to {hits:#?}");
+        assert!(!state.contains(marker), "a secret is in the state: {state}");
     }
 }
 
@@ -1200,6 +1227,7 @@ fn pull_request_plans_and_merge_applies_the_saved_plan() {
     assert!(body.contains(&sha("pr7-1")), "{body}");
     assert!(plan.summary.contains("1 to add"), "{}", plan.summary);
     assert_eq!(ci.creates(), 0, "a plan creates nothing");
+    assert_eq!(ci.state(), (None, false), "a plan writes no state");
 
     // A second push to the pull request: a new plan, the same comment updated.
     ci.push_to_pull_request(7, &sha("pr7-2"));
@@ -1217,6 +1245,14 @@ fn pull_request_plans_and_merge_applies_the_saved_plan() {
         "{body}"
     );
 
+    // Closed and reopened: another run for the same head commit, with its own saved plan.
+    let third = ci.run(Event::PullRequest {
+        number: 7,
+        head_sha: sha("pr7-2"),
+    });
+    assert!(third.job("plan").succeeded(), "{}", third.job("plan").log);
+    assert_eq!(ci.comments(7).len(), 1);
+
     // Merged: the push to main applies the newest saved plan of the pull request.
     ci.merge(7, &sha("merge-7"));
     let merged = ci.run(Event::Push {
@@ -1232,7 +1268,7 @@ fn pull_request_plans_and_merge_applies_the_saved_plan() {
     let find = &apply
         .step("Find the plan saved for the merged pull request")
         .outputs;
-    assert_eq!(find["run-id"], second.id.to_string(), "the newest plan");
+    assert_eq!(find["run-id"], third.id.to_string(), "the newest plan");
     assert_eq!(find["pr"], "7");
     assert_eq!(find["artifact"], format!("dxctl-plan-pr7-{}", sha("pr7-2")));
     assert_eq!(
@@ -1257,6 +1293,10 @@ fn pull_request_plans_and_merge_applies_the_saved_plan() {
     assert_eq!(created.len(), 1);
     assert_eq!(created[0]["bgpPeerState"], "available");
     assert_eq!(created[0]["authKey"], MARKER_KEY, "the key from the secret");
+    let (state, locked) = ci.state();
+    let state = state.expect("the apply wrote the state to S3");
+    assert_eq!(state["peers"].as_array().unwrap().len(), 2, "{state}");
+    assert!(!locked, "the apply released the lock");
 
     // The next pull request (a comment changed) plans no changes.
     let hcl = ci.tree.join("network/providers.hcl");
@@ -1304,6 +1344,7 @@ fn merge_refuses_a_stale_plan() {
     let laptop = ci.apply_from_a_laptop();
     assert_eq!(laptop.code, 0, "{}", laptop.stderr);
     assert_eq!(ci.creates(), 1);
+    let (before, _) = ci.state();
 
     ci.merge(9, &sha("merge-9"));
     let merged = ci.run(Event::Push {
@@ -1324,6 +1365,11 @@ fn merge_refuses_a_stale_plan() {
     assert!(apply.summary.contains("(exit 1)"), "{}", apply.summary);
     assert_eq!(ci.creates(), 1, "nothing is created twice");
     assert_eq!(ci.sim.count("DeleteBGPPeer"), 0);
+    assert_eq!(
+        ci.state(),
+        (before, false),
+        "the state is untouched and unlocked"
+    );
 
     // A new pull request plans against what is there now (no changes); then the secret is rotated before the
     // merge: the saved plan pinned the old key, so it is stale too.
