@@ -102,6 +102,14 @@ fn each_rule_is_located() {
         ("provider \"aws\" {\n  regoin = \"x\"\n}\n".into(), "unknown-attribute", 2),
         ("provider \"aws\" {}\nprovider \"aws\" {}\n".into(), "duplicate-provider", 2),
         ("virtual_interface \"dxvif-a\" {\n  bgp_peer \"x\" {\n    asn = \n  }\n}\n".into(), "syntax", 3),
+        ("backend \"gcs\" {\n  bucket = \"net-state\"\n}\n".into(), "backend-label", 1),
+        ("backend \"s3\" {\n  bucket = \"net-state\"\n}\n".into(), "backend-missing", 1),
+        ("backend \"s3\" {\n  bucket = \"Net_State\"\n  key = \"k.json\"\n}\n".into(), "backend-bucket", 2),
+        ("backend \"s3\" {\n  bucket = \"net-state\"\n  key = \"dir/\"\n}\n".into(), "backend-key", 3),
+        ("backend \"s3\" {\n  bucket = \"net-state\"\n  key = \"k.json\"\n  region = var.region\n}\n".into(), "backend-literal", 4),
+        ("backend \"s3\" {\n  bucket = \"net-state\"\n  key = \"k.json\"\n  endpoint = \"localhost:9000\"\n}\n".into(), "backend-endpoint", 4),
+        ("backend \"s3\" {\n  bucket = \"net-state\"\n  key = \"k.json\"\n  buckett = \"x\"\n}\n".into(), "unknown-attribute", 4),
+        ("backend \"s3\" {\n  bucket = \"net-state\"\n  key = \"a.json\"\n}\nbackend \"s3\" {\n  bucket = \"net-state\"\n  key = \"b.json\"\n}\n".into(), "duplicate-backend", 5),
     ];
     for (text, rule, line) in cases {
         let got = errors(&text);
@@ -110,6 +118,50 @@ fn each_rule_is_located() {
             "expected {rule} at line {line}, got {got:?} for:\n{text}"
         );
     }
+}
+
+#[test]
+fn a_backend_block_gives_the_s3_settings_and_is_found_alone_by_backend_in() {
+    let text = "backend \"s3\" {\n  bucket     = \"net-state\"\n  key        = \"prod/dx.json\"\n  region     = \"eu-west-1\"\n  kms_key_id = \"alias/dx\"\n}\n";
+    let config = load(text).unwrap();
+    let block = config.backend.clone().unwrap();
+    assert_eq!(
+        (
+            block.s3.bucket.as_str(),
+            block.s3.key.as_str(),
+            block.s3.region.as_deref()
+        ),
+        ("net-state", "prod/dx.json", Some("eu-west-1"))
+    );
+    assert_eq!(block.s3.kms_key_id.as_deref(), Some("alias/dx"));
+    assert_eq!(block.location.line, 1);
+    // Read alone (state commands), even beside a config that needs variables no one set.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("backend.hcl"), text).unwrap();
+    std::fs::write(
+        dir.path().join("main.hcl"),
+        "variable \"k\" {\n  sensitive = true\n}\nvirtual_interface \"dxvif-a\" {\n  bgp_peer \"x\" {\n    address_family = \"ipv4\"\n    asn = 65000\n    auth_key = var.k\n  }\n}\n",
+    )
+    .unwrap();
+    let alone = super::backend_in(dir.path()).unwrap().unwrap();
+    assert_eq!(alone.s3, block.s3);
+    assert!(
+        alone.location.file.ends_with("backend.hcl"),
+        "{}",
+        alone.location
+    );
+    let empty = tempfile::tempdir().unwrap();
+    assert_eq!(super::backend_in(empty.path()).unwrap(), None);
+    std::fs::write(
+        dir.path().join("backend.hcl"),
+        "backend \"s3\" {\n  bucket = \"x\"\n}\n",
+    )
+    .unwrap();
+    let err = super::backend_in(dir.path()).unwrap_err().to_string();
+    assert!(
+        err.contains("backend.hcl:2") || err.contains("backend.hcl:1"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! The record of which peers dxctl manages: the in-memory `State`, the `Change`s apply makes to it, and the
-//! `StateStore` and `StateLocking` traits a backend implements (the local file today; a remote one can follow), and
-//! the `StateError` they fail with.
+//! `StateStore` and `StateLocking` traits a backend implements (the local file, and an S3 object for teams; `Store`
+//! picks one), and the `StateError` they fail with.
 
 mod error;
 mod file;

@@ -141,6 +141,9 @@ enum Condition {
     Unchanged(String),
 }
 
+/// Attempts per S3 call (the SDK retries throttling, 5xx answers and lost connections with backoff).
+const S3_ATTEMPTS: u32 = 6;
+
 /// How often a 409 (a concurrent conditional write) is tried again, and the first pause.
 const CONFLICT_TRIES: u32 = 5;
 const CONFLICT_PAUSE: Duration = Duration::from_millis(100);
@@ -299,7 +302,8 @@ impl S3State {
         })
     }
 
-    /// Deletes the lock object if it still has `etag`: `Ok(false)` when it has another one, or is gone.
+    /// Deletes the lock object if it still has `etag`: `Ok(false)` when someone else's lock is there now. A lock
+    /// already gone counts as deleted (the SDK may have retried a delete whose first answer was lost).
     fn delete_lock(&self, etag: &str) -> Result<bool> {
         let request = self
             .inner
@@ -310,16 +314,22 @@ impl S3State {
             .if_match(etag);
         let deleted = self.inner.bridge.run(async move {
             match request.send().await {
-                Ok(_) => Ok(true),
-                Err(e) if matches!(status(&e), Some(412 | 404)) => Ok(false),
+                Ok(_) => Ok(Some(true)),
+                Err(e) if status(&e) == Some(404) => Ok(Some(true)),
+                Err(e) if status(&e) == Some(412) => Ok(None),
                 Err(e) => Err(S3Failure::of(&e)),
             }
         })?;
-        deleted.map_err(|source| StateError::Remote {
-            action: RemoteAction::Unlock,
-            object: self.lock_url(),
-            source,
-        })
+        match deleted {
+            Ok(Some(done)) => Ok(done),
+            // 412: another ETag now; unless that lock is gone too, it is someone else's.
+            Ok(None) => Ok(self.holder()?.is_none()),
+            Err(source) => Err(StateError::Remote {
+                action: RemoteAction::Unlock,
+                object: self.lock_url(),
+                source,
+            }),
+        }
     }
 
     /// The lock object's holder and ETag, `None` when nobody holds it. Lock info that cannot be read is shown with
@@ -620,8 +630,14 @@ async fn client_for(
         || ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
             .iter()
             .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()));
+    // More attempts than the SDK's default 3: a transient failure at the end of a run would otherwise leave the
+    // lock behind for someone to force-unlock, or the state without the run's last steps.
+    let retries = aws_sdk_s3::config::retry::RetryConfig::standard()
+        .with_max_attempts(S3_ATTEMPTS)
+        .with_initial_backoff(Duration::from_millis(100));
     let conf = aws_sdk_s3::config::Builder::from(&sdk)
         .force_path_style(custom_endpoint)
+        .retry_config(retries)
         .build();
     Ok(Client::from_conf(conf))
 }

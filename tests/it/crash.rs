@@ -21,12 +21,12 @@ const SEEDS: u64 = 16;
 const WORKERS: usize = 4;
 /// The longest any one dxctl run may take before the test gives up on it.
 const RUN_LIMIT: Duration = Duration::from_secs(90);
-const VIFS: usize = 6;
+pub(super) const VIFS: usize = 6;
 /// The simulator's consistency window.
-const WINDOW_MS: u64 = 2_000;
+pub(super) const WINDOW_MS: u64 = 2_000;
 
 /// One `bgp_peer` block of the test configuration.
-struct Declared {
+pub(super) struct Declared {
     vif: String,
     label: &'static str,
     family: &'static str,
@@ -57,14 +57,14 @@ impl Declared {
     }
 }
 
-fn vif_id(i: usize) -> String {
+pub(super) fn vif_id(i: usize) -> String {
     format!("dxvif-crash{i:03}")
 }
 
 /// 14 peers on 6 VIFs: an IPv4 peer with explicit addresses and an IPv6 peer on each (one with a 4-byte ASN),
 /// and an IPv4 peer without addresses on every other VIF; the last VIF, on a connection without logical redundancy
 /// next to its unmanaged IPv4 peer, has only the IPv6 one.
-fn declared() -> Vec<Declared> {
+pub(super) fn declared() -> Vec<Declared> {
     let mut peers = Vec::new();
     for i in 0..VIFS {
         let n = i as u64;
@@ -130,7 +130,7 @@ fn changed() -> Vec<Declared> {
         .collect()
 }
 
-fn config_hcl(peers: &[Declared]) -> String {
+pub(super) fn config_hcl(peers: &[Declared]) -> String {
     let mut hcl = String::from("provider \"aws\" {\n  region = \"us-east-1\"\n}\n");
     for i in 0..VIFS {
         if !peers.iter().any(|p| p.vif == vif_id(i)) {
@@ -161,7 +161,7 @@ fn config_hcl(peers: &[Declared]) -> String {
 /// Six private VIFs, each with one unmanaged IPv4 peer (ASN 65000), on three connections and two LAGs that have
 /// logical redundancy and one connection that has not; peers take 300ms to provision, every response is 20ms late,
 /// and describes may show the world up to 2s ago.
-fn world() -> Value {
+pub(super) fn world() -> Value {
     let parents = [
         "dxcon-crash1",
         "dxcon-crash2",
@@ -260,7 +260,7 @@ fn is_live(peer: &Value) -> bool {
 
 /// The kill delay for a seed: seed `s` lands in the `s`-th of `SEEDS` equal slices of `0..span_ms`, at an offset
 /// drawn from splitmix64, so the kills are reproducible and still cover the whole apply.
-fn kill_delay(seed: u64, span_ms: u64) -> Duration {
+pub(super) fn kill_delay(seed: u64, span_ms: u64) -> Duration {
     let slice = (span_ms / SEEDS).max(1);
     let mut x = seed.wrapping_add(1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -334,7 +334,10 @@ fn peers_summary(world: &Value) -> String {
 /// The world after convergence: per VIF, exactly one live and available peer for each declared one, no two live
 /// peers with the same (family, ASN, customer address where the config gives it), and nothing else but the
 /// unmanaged peer. Returns the declared address -> bgpPeerId mapping.
-fn check_world(world: &Value, peers: &[Declared]) -> Result<Vec<(String, String)>, String> {
+pub(super) fn check_world(
+    world: &Value,
+    peers: &[Declared],
+) -> Result<Vec<(String, String)>, String> {
     let mut problems = Vec::new();
     let mut ids = Vec::new();
     for i in 0..VIFS {
@@ -398,7 +401,7 @@ fn check_world(world: &Value, peers: &[Declared]) -> Result<Vec<(String, String)
 }
 
 /// Where a kill landed, read from the request log.
-fn landing(sim: &SimProcess) -> (usize, bool) {
+pub(super) fn landing(sim: &SimProcess) -> (usize, bool) {
     let requests = sim.requests();
     let accepted = requests
         .iter()

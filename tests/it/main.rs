@@ -18,6 +18,7 @@ mod pacing;
 mod plan_files;
 mod plan_schema;
 mod results;
+mod s3_crash;
 mod s3_server;
 mod s3_state;
 mod sandbox;

@@ -90,6 +90,13 @@ impl MotoS3 {
             .collect()
     }
 
+    /// Replaces the server's injected faults (see tests/s3/moto_s3.py); `{}` turns them off.
+    pub fn set_faults(&self, faults: &serde_json::Value) {
+        let (status, body) =
+            crate::support::admin_request(self.port, "PUT", "/_faults", &faults.to_string(), None);
+        assert_eq!(status, 200, "PUT /_faults: {body}");
+    }
+
     /// Makes `bucket`, with versioning turned on when `versioned`.
     pub fn create_bucket(&self, bucket: &str, versioned: bool) {
         self.runtime.block_on(async {
