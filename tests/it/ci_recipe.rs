@@ -8,7 +8,7 @@
 //!   built `dxctl` first on `PATH`, and the workflow's, job's and step's `env:`.
 //! - `${{ ... }}` expressions are replaced from an explicit table (`Run::expression`); any other expression fails
 //!   the test, and so does any `if:` condition that is not `<expression> == '...'` or `!=`.
-//! - `uses:` steps are emulated, each by what it does for this workflow (`EMULATED`); any other action fails the
+//! - `uses:` steps are emulated, each by what it does for this workflow (`EMULATED`, `Ci::uses`); any other action fails the
 //!   test. actions/github-script runs the step's script for real under node (`tests/ci/github_script.js`), against
 //!   a fake GitHub that holds the pull requests, runs, artifacts and comments.
 //! - AWS is the simulator (`AWS_ENDPOINT_URL_DIRECT_CONNECT`) and moto (`AWS_ENDPOINT_URL_S3`); the OIDC role
@@ -32,7 +32,7 @@ use crate::support::*;
 const WORKFLOW: &str = "examples/ci/dxctl.yml";
 const CONFIG: &str = "examples/ci/network";
 
-/// The actions the workflow may use, each emulated by `Run::uses`.
+/// The actions the workflow may use, each emulated by `Ci::uses`.
 const EMULATED: &[&str] = &[
     "actions/checkout@v5",
     "actions/cache@v5",
