@@ -8,9 +8,9 @@
 //!   built `dxctl` first on `PATH`, and the workflow's, job's and step's `env:`.
 //! - `${{ ... }}` expressions are replaced from an explicit table (`Run::expression`); any other expression fails
 //!   the test, and so does any `if:` condition that is not `<expression> == '...'` or `!=`.
-//! - `uses:` steps are emulated, each by what it does for this workflow (`EMULATED`, `Ci::uses`); any other action fails the
-//!   test. actions/github-script runs the step's script for real under node (`tests/ci/github_script.js`), against
-//!   a fake GitHub that holds the pull requests, runs, artifacts and comments.
+//! - `uses:` steps are emulated, each by what it does for this workflow (`EMULATED`, `Ci::uses`); any other action
+//!   fails the test. actions/github-script runs the step's script for real under node (`tests/ci/github_script.js`),
+//!   against a fake GitHub that holds the pull requests, runs, artifacts and comments.
 //! - AWS is the simulator (`AWS_ENDPOINT_URL_DIRECT_CONNECT`) and moto (`AWS_ENDPOINT_URL_S3`); the OIDC role
 //!   assumption becomes fixed session credentials.
 //!
