@@ -17,6 +17,7 @@ mod output_discipline;
 mod pacing;
 mod plan_files;
 mod plan_schema;
+mod readme_teams;
 mod results;
 mod s3_crash;
 mod s3_server;

@@ -144,6 +144,25 @@ impl MotoS3 {
         })
     }
 
+    /// The object's server-side encryption and KMS key id, as S3 reports them.
+    pub fn encryption(&self, bucket: &str, key: &str) -> (Option<String>, Option<String>) {
+        self.runtime.block_on(async {
+            let head = self
+                .client
+                .head_object()
+                .bucket(bucket)
+                .key(key)
+                .send()
+                .await
+                .expect("head object");
+            (
+                head.server_side_encryption()
+                    .map(|e| e.as_str().to_string()),
+                head.ssekms_key_id().map(str::to_string),
+            )
+        })
+    }
+
     /// The object as text; panics when there is none.
     pub fn text(&self, bucket: &str, key: &str) -> String {
         let (bytes, _) = self

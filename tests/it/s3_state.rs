@@ -419,7 +419,7 @@ fn a_backend_block_names_the_state_and_the_flag_wins_over_it() {
         env.cfg.join("backend.hcl"),
         format!(
             "backend \"s3\" {{\n  bucket   = \"{BUCKET}\"\n  key      = \"block/dxctl.state.json\"\n  region   = \
-             \"us-east-1\"\n  endpoint = \"{}\"\n}}\n",
+             \"us-east-1\"\n  endpoint = \"{}\"\n  kms_key_id = \"alias/dx-state\"\n}}\n",
             env.s3.url()
         ),
     )
@@ -434,6 +434,14 @@ fn a_backend_block_names_the_state_and_the_flag_wins_over_it() {
     assert!(
         !env.dir.join("state").exists(),
         "no local state was written"
+    );
+    assert_eq!(
+        env.s3.encryption(BUCKET, "block/dxctl.state.json"),
+        (
+            Some("aws:kms".to_string()),
+            Some("alias/dx-state".to_string())
+        ),
+        "written with SSE-KMS under the block's key"
     );
 
     let mut list = env.bare(&["state", "list", "--json", "--dir"]);

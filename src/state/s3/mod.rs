@@ -3,7 +3,11 @@
 //! update is never lost, not even when two runs both believe they hold the lock. The lock is a second object,
 //! `<key>.lock`, created with `If-None-Match: *` and deleted with `If-Match` on its own ETag.
 
-use std::future::Future;
+mod bridge;
+mod client;
+mod lock;
+mod settings;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -12,81 +16,11 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
 
 use super::file::{self, Unreadable};
-use super::lock::{Attempt, LockInfo, StateLock, StateLocking};
+use super::lock::LockInfo;
 use super::{RemoteAction, Result, S3Failure, State, StateError, StateStore, FORMAT_VERSION};
-
-/// Where the state object is, and how to reach it (anything unset comes from the AWS config chain).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct S3Settings {
-    pub bucket: String,
-    pub key: String,
-    pub region: Option<String>,
-    pub profile: Option<String>,
-    /// An S3-compatible endpoint; path-style addressing is used with it.
-    pub endpoint: Option<String>,
-    /// Writes are encrypted with this KMS key (SSE-KMS) when set.
-    pub kms_key_id: Option<String>,
-}
-
-impl S3Settings {
-    /// `s3://bucket/key`, checked as `check` does.
-    pub fn from_url(url: &str) -> std::result::Result<S3Settings, String> {
-        let rest = url
-            .strip_prefix("s3://")
-            .ok_or_else(|| format!("`{url}` is not an s3://BUCKET/KEY URL"))?;
-        let (bucket, key) = rest
-            .split_once('/')
-            .ok_or_else(|| format!("`{url}` names no key: write s3://BUCKET/KEY"))?;
-        let settings = S3Settings {
-            bucket: bucket.to_string(),
-            key: key.to_string(),
-            ..S3Settings::default()
-        };
-        check_bucket(&settings.bucket)?;
-        check_key(&settings.key)?;
-        Ok(settings)
-    }
-
-    /// `s3://bucket/key`, as messages name the state.
-    pub fn url(&self) -> String {
-        format!("s3://{}/{}", self.bucket, self.key)
-    }
-
-    fn lock_key(&self) -> String {
-        format!("{}.lock", self.key)
-    }
-}
-
-/// S3's bucket naming rules (general purpose buckets): 3 to 63 lowercase letters, digits, dots and hyphens, starting
-/// and ending with a letter or digit.
-pub fn check_bucket(bucket: &str) -> std::result::Result<(), String> {
-    let ok_chars = bucket
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-');
-    let ends_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
-    if !(3..=63).contains(&bucket.len())
-        || !ok_chars
-        || !ends_ok(bucket.chars().next())
-        || !ends_ok(bucket.chars().last())
-        || bucket.contains("..")
-    {
-        return Err(format!(
-            "`{bucket}` is not a valid S3 bucket name (3 to 63 lowercase letters, digits, dots and hyphens, \
-             starting and ending with a letter or digit)"
-        ));
-    }
-    Ok(())
-}
-
-/// A state key: a non-empty object name of at most 1,024 bytes, not a "folder" (ending in `/`).
-pub fn check_key(key: &str) -> std::result::Result<(), String> {
-    if key.is_empty() || key.ends_with('/') || key.len() > 1024 || key.contains('\0') {
-        return Err(format!(
-            "`{key}` is not a usable state key: name an object, e.g. network/dxctl.state.json"
-        ));
-    }
-    Ok(())
-}
+use bridge::Bridge;
+use client::client_for;
+pub use settings::{check_bucket, check_key, S3Settings};
 
 /// The S3 store. Clones share one client and one record of the state version this run read.
 #[derive(Clone)]
@@ -140,9 +74,6 @@ enum Condition {
     /// Only if the object still has this ETag (`If-Match`).
     Unchanged(String),
 }
-
-/// Attempts per S3 call (the SDK retries throttling, 5xx answers and lost connections with backoff).
-const S3_ATTEMPTS: u32 = 6;
 
 /// How often a 409 (a concurrent conditional write) is tried again, and the first pause.
 const CONFLICT_TRIES: u32 = 5;
@@ -492,220 +423,5 @@ impl S3State {
                 problem: format!("it is inconsistent: {problem}"),
             })?;
         Ok(state)
-    }
-}
-
-/// A held S3 lock: the lock object and the ETag it was created with.
-struct S3Lock {
-    store: S3State,
-    etag: String,
-    info: LockInfo,
-    released: bool,
-}
-
-impl StateLock for S3Lock {
-    fn info(&self) -> &LockInfo {
-        &self.info
-    }
-
-    fn release(mut self: Box<Self>) -> Result<()> {
-        self.released = true;
-        if self.store.delete_lock(&self.etag)? {
-            Ok(())
-        } else {
-            Err(StateError::LockLost {
-                state: self.store.url(),
-                id: self.info.id.clone(),
-            })
-        }
-    }
-}
-
-impl Drop for S3Lock {
-    fn drop(&mut self) {
-        if !self.released {
-            let _ = self.store.delete_lock(&self.etag);
-        }
-    }
-}
-
-impl StateLocking for S3State {
-    fn try_lock(&self, info: &LockInfo) -> Result<Attempt> {
-        let body = serde_json::to_vec_pretty(info).map_err(StateError::Encode)?;
-        let key = self.inner.settings.lock_key();
-        // Bounded: the lock can vanish between a refused create and the read of its holder only so often.
-        for _ in 0..3 {
-            match self.put(
-                key.clone(),
-                body.clone(),
-                Condition::Absent,
-                RemoteAction::Lock,
-            )? {
-                Written::Done { etag } => return Ok(Attempt::Acquired(self.held(etag, info))),
-                Written::Conflicted => return Ok(Attempt::Held(None)),
-                Written::PreconditionFailed => match self.holder()? {
-                    // This run's own create, landed with its answer lost.
-                    Some((holder, etag)) if holder.id == info.id => {
-                        return Ok(Attempt::Acquired(self.held(etag, info)))
-                    }
-                    Some((holder, _)) => return Ok(Attempt::Held(Some(holder))),
-                    None => continue,
-                },
-            }
-        }
-        Ok(Attempt::Held(None))
-    }
-
-    fn lock_info(&self) -> Result<Option<LockInfo>> {
-        Ok(self.holder()?.map(|(info, _)| info))
-    }
-
-    /// Nobody can tell from here whether a remote holder is still running: the ID is the operator's word that it
-    /// is gone. The delete is conditional, so a lock taken anew meanwhile is never removed.
-    fn force_unlock(&self, id: &str) -> Result<()> {
-        let Some((holder, etag)) = self.holder()? else {
-            return Err(StateError::NotLocked { state: self.url() });
-        };
-        if holder.id != id {
-            return Err(StateError::WrongLockId {
-                id: id.to_string(),
-                holder: Box::new(holder),
-            });
-        }
-        if self.delete_lock(&etag)? {
-            Ok(())
-        } else {
-            Err(StateError::LockChanged { state: self.url() })
-        }
-    }
-
-    fn locked_name(&self) -> String {
-        self.url()
-    }
-}
-
-impl S3State {
-    fn held(&self, etag: String, info: &LockInfo) -> Box<dyn StateLock> {
-        Box::new(S3Lock {
-            store: self.clone(),
-            etag,
-            info: info.clone(),
-            released: false,
-        })
-    }
-}
-
-/// The S3 client: the AWS config chain, narrowed by the settings. A custom endpoint (the settings',
-/// `AWS_ENDPOINT_URL_S3` or `AWS_ENDPOINT_URL`) gets path-style addressing, which S3-compatible servers expect.
-async fn client_for(
-    settings: S3Settings,
-    call_timeout: Option<Duration>,
-) -> std::result::Result<Client, String> {
-    use aws_config::{BehaviorVersion, Region};
-    let mut loader =
-        aws_config::defaults(BehaviorVersion::latest()).http_client(crate::aws::https_client());
-    if let Some(region) = &settings.region {
-        loader = loader.region(Region::new(region.clone()));
-    }
-    if let Some(profile) = &settings.profile {
-        loader = loader.profile_name(profile);
-    }
-    if let Some(endpoint) = &settings.endpoint {
-        loader = loader.endpoint_url(endpoint);
-    }
-    if let Some(limit) = call_timeout {
-        loader = loader.timeout_config(
-            aws_config::timeout::TimeoutConfig::builder()
-                .operation_attempt_timeout(limit)
-                .build(),
-        );
-    }
-    let sdk = loader.load().await;
-    if sdk.region().is_none() {
-        return Err(
-            "no region for the state bucket: set `region` in the backend \"s3\" block, or AWS_REGION".into(),
-        );
-    }
-    let custom_endpoint = settings.endpoint.is_some()
-        || ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
-            .iter()
-            .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()));
-    // More attempts than the SDK's default 3: a transient failure at the end of a run would otherwise leave the
-    // lock behind for someone to force-unlock, or the state without the run's last steps.
-    let retries = aws_sdk_s3::config::retry::RetryConfig::standard()
-        .with_max_attempts(S3_ATTEMPTS)
-        .with_initial_backoff(Duration::from_millis(100));
-    let conf = aws_sdk_s3::config::Builder::from(&sdk)
-        .force_path_style(custom_endpoint)
-        .retry_config(retries)
-        .build();
-    Ok(Client::from_conf(conf))
-}
-
-/// A runtime of the store's own, so its blocking methods work from anywhere: a plain thread, the blocking pool, or
-/// an async task of the command's runtime (which it then blocks briefly, as reading a local state file would).
-struct Bridge(Option<tokio::runtime::Runtime>);
-
-impl Bridge {
-    fn new() -> std::io::Result<Bridge> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("dxctl-state-s3")
-            .enable_all()
-            .build()?;
-        Ok(Bridge(Some(runtime)))
-    }
-
-    /// Runs `work` on the store's runtime and waits for it.
-    fn run<T: Send + 'static>(&self, work: impl Future<Output = T> + Send + 'static) -> Result<T> {
-        let gone = || StateError::Remote {
-            action: RemoteAction::Connect,
-            object: "S3".into(),
-            source: S3Failure::other("the S3 client stopped"),
-        };
-        let runtime = self.0.as_ref().ok_or_else(gone)?;
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        runtime.spawn(async move {
-            let _ = tx.send(work.await);
-        });
-        rx.recv().map_err(|_| gone())
-    }
-}
-
-impl Drop for Bridge {
-    fn drop(&mut self) {
-        // Never blocks (dropping a runtime from async code would panic): its worker finishes in the background.
-        if let Some(runtime) = self.0.take() {
-            runtime.shutdown_background();
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn urls_parse_into_bucket_and_key_and_bad_ones_say_why() {
-        let s = S3Settings::from_url("s3://team-net-state/dx/prod.json").unwrap();
-        assert_eq!(
-            (s.bucket.as_str(), s.key.as_str()),
-            ("team-net-state", "dx/prod.json")
-        );
-        assert_eq!(s.url(), "s3://team-net-state/dx/prod.json");
-        assert_eq!(s.lock_key(), "dx/prod.json.lock");
-        for (bad, why) in [
-            ("team/dx.json", "not an s3://"),
-            ("s3://team-net-state", "names no key"),
-            ("s3://team-net-state/", "not a usable state key"),
-            ("s3://team-net-state/dir/", "not a usable state key"),
-            ("s3://Team/dx.json", "not a valid S3 bucket name"),
-            ("s3://ab/dx.json", "not a valid S3 bucket name"),
-            ("s3://-ab/dx.json", "not a valid S3 bucket name"),
-            ("s3://a..b/dx.json", "not a valid S3 bucket name"),
-        ] {
-            let err = S3Settings::from_url(bad).unwrap_err();
-            assert!(err.contains(why), "{bad}: {err}");
-        }
     }
 }
