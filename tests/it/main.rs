@@ -2,6 +2,7 @@
 //! One test binary (modules below) so it links once.
 
 mod awscli;
+mod ci_recipe;
 mod completions;
 mod config_cli;
 mod conformance;
