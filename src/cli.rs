@@ -255,6 +255,9 @@ pub enum Format {
 pub struct ShowArgs {
     /// A plan file saved by `plan --out`; without it, the current state
     pub planfile: Option<PathBuf>,
+    /// Config directory whose `backend "s3"` block names the state (as for `state list`)
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub dir: PathBuf,
     /// Print as JSON
     #[arg(long)]
     pub json: bool,
@@ -262,7 +265,8 @@ pub struct ShowArgs {
 
 #[derive(Clone, Debug, Args)]
 pub struct StateArgs {
-    /// Config directory whose `backend "s3"` block names the state (when --state is not given)
+    /// Config directory whose `backend "s3"` block names the state (without --state), or completes an s3:// --state
+    /// with its region, profile, endpoint and KMS key
     #[arg(long, global = true, value_name = "DIR", default_value = ".")]
     pub dir: PathBuf,
     #[command(subcommand)]

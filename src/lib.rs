@@ -105,7 +105,11 @@ pub fn main() -> ExitCode {
             }
         }
     });
-    // A prompt or a state command may still be blocked on its thread: never wait for it.
+    // A prompt or a state command may still be blocked on its thread: never wait for it. An S3 lock such a command
+    // holds would outlive the process (a local one dies with it): release it first.
+    for state in state::release_held() {
+        printer.warning(&format!("Released the state lock on {state}."));
+    }
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     match outcome {
         Ok(code) => code,
@@ -130,7 +134,12 @@ async fn run(cli: &Cli, printer: &Printer) -> anyhow::Result<ExitCode> {
         Command::Plan(args) => commands::plan::plan(&cli.global, args, printer).await,
         Command::Apply(args) => commands::apply::apply(&cli.global, args, printer).await,
         Command::Validate(args) => commands::validate::validate(args, printer),
-        Command::Show(args) => commands::show::show(&cli.global, args, printer),
+        // On the blocking pool: reading an S3 state blocks, and Ctrl-C must still end it.
+        Command::Show(args) => {
+            let (global, args, printer) = (cli.global.clone(), args.clone(), *printer);
+            tokio::task::spawn_blocking(move || commands::show::show(&global, &args, &printer))
+                .await?
+        }
         // On the blocking pool, so Ctrl-C still ends a wait for the state lock.
         Command::State(args) => {
             let (global, args, printer) = (cli.global.clone(), args.clone(), *printer);

@@ -88,7 +88,7 @@ pub enum ApplyError {
 
 fn fold_failure(e: &StateError) -> String {
     if e.is_remote() {
-        format!("cannot write the final state: {}", Chain(e))
+        format!("cannot confirm the final state: {}", Chain(e))
     } else {
         format!(
             "cannot fold the state journal into the state file: {}; the journal keeps every change, and the next \

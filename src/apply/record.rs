@@ -298,6 +298,10 @@ mod tests {
     }
 
     impl StateStore for Gated {
+        fn mark_moved(&self, _: &crate::state::Moved) -> crate::state::Result<()> {
+            unimplemented!("apply never moves a state")
+        }
+
         fn load(&self) -> crate::state::Result<State> {
             Ok(self.last.lock().unwrap().clone())
         }
@@ -408,6 +412,10 @@ mod tests {
     }
 
     impl StateStore for Journaled {
+        fn mark_moved(&self, _: &crate::state::Moved) -> crate::state::Result<()> {
+            unimplemented!("apply never moves a state")
+        }
+
         fn load(&self) -> crate::state::Result<State> {
             Ok(self.last.lock().unwrap().clone())
         }

@@ -39,17 +39,35 @@ pub async fn apply(
         .map_or_else(|| args.dir.clone(), |s| s.config_dir.clone());
     let config = load_config(&dir, &args.vars)?;
     let backend = super::backend::resolve(global, config.backend.as_ref(), printer);
-    let store = super::backend::open(global, &backend)?;
-    let _lock = lock::acquire(&store, "apply", global.lock_timeout).await?;
+    let store = super::backend::open_async(global, &backend).await?;
+    let held = lock::acquire(&store, "apply", global.lock_timeout).await?;
     // A journal a killed apply left behind is folded into the state file before this one reads the state.
     let recovering = store.clone();
     tokio::task::spawn_blocking(move || recovering.recover()).await??;
+    let state_name = store.name();
     let session = Session::open(global, &config, store, printer, true).await?;
     let result = run(&session, global, args, &config, saved.as_ref(), printer).await;
     let closed = session.close().await;
+    release(held, &state_name, printer).await;
     let code = result?;
     closed?;
     Ok(code)
+}
+
+/// Releases the state lock, saying so when that fails: the apply's outcome stands either way, but a lock left
+/// behind (S3 outlives the process) stops the next run until someone clears it.
+async fn release(held: Box<dyn lock::StateLock>, state: &str, printer: &Printer) {
+    let id = held.info().id.clone();
+    match tokio::task::spawn_blocking(move || held.release()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e @ crate::state::StateError::LockLost { .. })) => printer.warning(&format!("{e}")),
+        Ok(Err(e)) => printer.warning(&format!(
+            "could not release the state lock on {state} ({:#}); the next run will find it: clear it with \
+             `dxctl state force-unlock {id}`",
+            anyhow::Error::from(e)
+        )),
+        Err(e) => printer.warning(&format!("could not release the state lock on {state}: {e}")),
+    }
 }
 
 async fn run(

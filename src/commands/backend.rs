@@ -7,7 +7,7 @@ use std::path::Path;
 use crate::cli::GlobalArgs;
 use crate::config::BackendBlock;
 use crate::printer::Printer;
-use crate::state::{Backend, S3Settings, Store};
+use crate::state::{Backend, S3Settings, State, StateStore as _, Store};
 
 /// The state file when neither `--state` nor a backend block names one.
 pub const DEFAULT_STATE: &str = "state/dxctl.state.json";
@@ -54,7 +54,19 @@ pub fn resolve_in(global: &GlobalArgs, dir: &Path, printer: &Printer) -> anyhow:
     Ok(resolve(global, block.as_ref(), printer))
 }
 
-/// Opens the backend's store.
+/// Opens the backend's store (for S3 this reads the AWS config chain, which may block).
 pub fn open(global: &GlobalArgs, backend: &Backend) -> anyhow::Result<Store> {
     Ok(Store::open(backend, Some(global.call_timeout))?)
+}
+
+/// [`open`] from async code: on the blocking pool, so Ctrl-C still ends it.
+pub async fn open_async(global: &GlobalArgs, backend: &Backend) -> anyhow::Result<Store> {
+    let (backend, timeout) = (backend.clone(), global.call_timeout);
+    Ok(tokio::task::spawn_blocking(move || Store::open(&backend, Some(timeout))).await??)
+}
+
+/// The store's state, read from async code on the blocking pool (an S3 read blocks).
+pub async fn load(store: &Store) -> anyhow::Result<State> {
+    let store = store.clone();
+    Ok(tokio::task::spawn_blocking(move || store.load()).await??)
 }

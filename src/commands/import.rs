@@ -14,7 +14,6 @@ use crate::cli::{GlobalArgs, ImportArgs, SplitBy};
 use crate::import::{self, Generated, Request};
 use crate::model::{ObservedVif, Scope};
 use crate::printer::Printer;
-use crate::state::StateStore as _;
 
 pub async fn import(
     global: &GlobalArgs,
@@ -31,7 +30,7 @@ pub async fn import(
         std::path::Path::new(".")
     };
     let backend = super::backend::resolve_in(global, config_dir, printer)?;
-    let store = super::backend::open(global, &backend)?;
+    let store = super::backend::open_async(global, &backend).await?;
     let session = Session::open_regions(global, store, printer).await?;
     let regions = regions(args, session.default_region())?;
     printer.status(&format!(
@@ -39,7 +38,7 @@ pub async fn import(
         regions.join(", ")
     ));
     let described = describe(&session, &regions, printer).await;
-    let owned = owned_labels(&session);
+    let owned = owned_labels(&session).await;
     session.close().await?;
     let vifs = select(described?, args)?;
     let owned = owned?;
@@ -131,8 +130,8 @@ async fn describe(
 }
 
 /// The labels of the peers dxctl already manages, by (VIF, BGP peer id), so the config keeps their addresses.
-fn owned_labels(session: &Session) -> anyhow::Result<HashMap<(String, String), String>> {
-    let state = session.store.load()?;
+async fn owned_labels(session: &Session) -> anyhow::Result<HashMap<(String, String), String>> {
+    let state = super::backend::load(&session.store).await?;
     Ok(state
         .peers
         .iter()

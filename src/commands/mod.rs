@@ -77,6 +77,14 @@ impl Session {
                     || Path::new(backend::DEFAULT_STATE).to_path_buf(),
                     |l| l.path().to_path_buf(),
                 );
+                if global.state.is_none() && store.local().is_none() {
+                    anyhow::bail!(
+                        "--sandbox would plan against the team's state {} (named by the config's backend \"s3\" \
+                         block) and record simulator peers in it; pass --state PATH to rehearse with a state of \
+                         its own (or --state s3://... for another bucket)",
+                        store.name()
+                    );
+                }
                 if global.sandbox_reset && store.local().is_none() {
                     anyhow::bail!(
                         "--sandbox-reset needs a local state: it sets the old world's state aside, which dxctl does \
@@ -180,7 +188,7 @@ pub async fn observe_and_plan(
     config: &Config,
     printer: &Printer,
 ) -> anyhow::Result<Planned> {
-    let state = session.store.load()?;
+    let state = backend::load(&session.store).await?;
     let region = session.fallback_region(config)?;
     let desired = config.desired(&region);
     let crate::observe::Observation {

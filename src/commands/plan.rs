@@ -30,7 +30,7 @@ pub async fn plan(
         }
     };
     let backend = super::backend::resolve(global, config.backend.as_ref(), printer);
-    let store = super::backend::open(global, &backend)?;
+    let store = super::backend::open_async(global, &backend).await?;
     // Starting a sandbox over rewrites its world: not while an apply holds the state.
     let _lock = if global.sandbox.is_some() && global.sandbox_reset && store.local().is_some() {
         Some(

@@ -24,7 +24,7 @@ pub fn show(global: &GlobalArgs, args: &ShowArgs, printer: &Printer) -> anyhow::
             ))?;
         }
         None => {
-            let backend = super::backend::resolve_in(global, std::path::Path::new("."), printer)?;
+            let backend = super::backend::resolve_in(global, &args.dir, printer)?;
             let store = super::backend::open(global, &backend)?;
             super::state::list(&store.load()?, args.json, printer)?
         }

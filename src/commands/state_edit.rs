@@ -201,6 +201,11 @@ pub fn push(
         Err(crate::state::Unreadable::Malformed(e)) => {
             anyhow::bail!("{} is not a dxctl state: {e}", args.file.display())
         }
+        Err(crate::state::Unreadable::Moved(moved)) => anyhow::bail!(
+            "{} is not a state but the marker `state migrate` leaves: the state moved to {}",
+            args.file.display(),
+            moved.moved_to
+        ),
         Err(crate::state::Unreadable::Version(v)) => anyhow::bail!(
             "{} is state format version {v}; this dxctl reads version {}",
             args.file.display(),

@@ -4,13 +4,11 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::Context as _;
-
 use super::backend;
 use super::state_edit::locked;
 use crate::cli::{GlobalArgs, StateMigrateArgs};
 use crate::printer::Printer;
-use crate::state::{lock, Backend, StateStore, Store};
+use crate::state::{lock, Backend, Moved, StateError, StateStore, Store};
 
 pub fn migrate(
     global: &GlobalArgs,
@@ -25,28 +23,13 @@ pub fn migrate(
     };
     let to = backend::merge(&args.to, block.as_ref());
     let target = backend::open(global, &to)?;
-    if target.name() == source.name() {
+    if same_home(source, &target) {
         anyhow::bail!(
             "the state is already at {}; nothing to migrate",
             target.name()
         );
     }
     let (source_lock, state) = locked(global, source, "state migrate")?;
-    let target_lock = lock::acquire_blocking(&target, "state migrate", global.lock_timeout)?;
-    target.recover()?;
-    let there = target.load()?;
-    let empty = there.lineage.is_empty() && there.peers.is_empty() && there.intents.is_empty();
-    if !empty {
-        anyhow::bail!(
-            "{} already holds a state (lineage {}, serial {}, {} peer(s)); nothing was copied. Look at it with \
-             `dxctl --state {} state pull`; if it should go, remove it yourself first",
-            target.name(),
-            there.lineage,
-            there.serial,
-            there.peers.len(),
-            target.name()
-        );
-    }
     if state.lineage.is_empty() {
         anyhow::bail!(
             "{} holds no state yet; there is nothing to migrate (point the config at {} and apply)",
@@ -54,22 +37,41 @@ pub fn migrate(
             target.name()
         );
     }
+    let target_lock = lock::acquire_blocking(&target, "state migrate", global.lock_timeout)?;
+    match target.recover() {
+        Ok(()) | Err(StateError::Moved { .. }) => {}
+        Err(e) => return Err(e.into()),
+    }
+    match target.load() {
+        // The marker an earlier migration left: moving the state back is what it is for.
+        Err(StateError::Moved { .. }) => {}
+        Err(e) => return Err(e.into()),
+        Ok(there) if there.lineage.is_empty() && there.peers.is_empty() && there.intents.is_empty() => {}
+        Ok(there) => anyhow::bail!(
+            "{} already holds a state (lineage {}, serial {}, {} peer(s)); nothing was copied. Look at it with \
+             `dxctl --state {} state pull`; if it should go, remove it yourself first",
+            target.name(),
+            there.lineage,
+            there.serial,
+            there.peers.len(),
+            target.name()
+        ),
+    }
     let mut copy = state.clone();
     target.save(&mut copy)?;
-    let written = target.load()?;
-    if written != copy {
+    if target.load()? != copy {
         anyhow::bail!(
             "the state read back from {} differs from what was written; the old home {} is left as it was",
             target.name(),
             source.name()
         );
     }
-    let aside = match source.local() {
-        Some(local) => Some(set_aside(local.path())?),
-        None => None,
-    };
-    target_lock.release()?;
-    source_lock.release()?;
+    // The old home now says where the state went, so nobody acts on the old copy.
+    source.mark_moved(&Moved {
+        moved_to: target.name(),
+        lineage: copy.lineage.clone(),
+        serial: copy.serial,
+    })?;
     printer.data(&format!(
         "Migrated the state (lineage {}, now serial {}, {} peer(s)) from {} to {}.\n",
         copy.lineage,
@@ -78,29 +80,45 @@ pub fn migrate(
         source.name(),
         target.name()
     ))?;
-    match aside {
-        Some(aside) => printer.status(&format!(
-            "The old state file was moved aside to {}, so nobody plans from it by mistake.",
-            aside.display()
-        )),
-        None => printer.status(&format!(
-            "The old state {} was left as it was (with its lock released); delete it once everyone uses the new \
-             home.",
-            source.name()
-        )),
-    }
+    printer.status(&format!(
+        "{} now holds only a marker naming the new home (its last state is {}); dxctl refuses to plan from it.",
+        source.name(),
+        match source {
+            Store::Local(local) => format!("kept as {}.backup", local.path().display()),
+            Store::S3(_) => "the object's previous version, with bucket versioning on".to_string(),
+        }
+    ));
     printer.status(&next_step(&to, block.is_some()));
+    // The migration is done: a lock that cannot be released is worth a warning, not a failure.
+    for (held, name) in [(target_lock, target.name()), (source_lock, source.name())] {
+        if let Err(e) = held.release() {
+            printer.warning(&format!(
+                "the migration is complete, but the lock on {name} could not be released ({e}); clear it with \
+                 `dxctl --state {name} state force-unlock ID`"
+            ));
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 
-/// Renames the migrated local state file to `<path>.migrated` (its journal was folded in when it was loaded).
-fn set_aside(path: &Path) -> anyhow::Result<std::path::PathBuf> {
-    let mut aside = path.as_os_str().to_owned();
-    aside.push(".migrated");
-    let aside = std::path::PathBuf::from(aside);
-    std::fs::rename(path, &aside)
-        .with_context(|| format!("cannot move the old state {} aside", path.display()))?;
-    Ok(aside)
+/// Whether two stores are one home: the same S3 object, or the same file however its path is written.
+fn same_home(a: &Store, b: &Store) -> bool {
+    match (a, b) {
+        (Store::Local(a), Store::Local(b)) => {
+            let resolve = |p: &Path| {
+                let parent = p
+                    .parent()
+                    .filter(|d| !d.as_os_str().is_empty())
+                    .unwrap_or(Path::new("."));
+                match (parent.canonicalize(), p.file_name()) {
+                    (Ok(dir), Some(name)) => dir.join(name),
+                    _ => p.to_path_buf(),
+                }
+            };
+            resolve(a.path()) == resolve(b.path())
+        }
+        _ => a.name() == b.name(),
+    }
 }
 
 /// What the user does next so every command finds the new home.

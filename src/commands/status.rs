@@ -12,7 +12,7 @@ use crate::cli::{GlobalArgs, StatusArgs};
 use crate::model::{ObservedPeer, Scope};
 use crate::printer::Printer;
 use crate::render::peers::{status_json, status_table, Live, StatusRow};
-use crate::state::{PeerRecord, State, StateStore};
+use crate::state::{PeerRecord, State};
 
 /// Exit status when some managed peer is not `available` with its BGP session `up` (for monitoring).
 pub const EXIT_UNHEALTHY: u8 = 2;
@@ -24,7 +24,7 @@ pub async fn status(
 ) -> anyhow::Result<ExitCode> {
     let config = load_config(&args.dir, &args.vars)?;
     let backend = super::backend::resolve(global, config.backend.as_ref(), printer);
-    let store = super::backend::open(global, &backend)?;
+    let store = super::backend::open_async(global, &backend).await?;
     let session = Session::open(global, &config, store, printer, false).await?;
     let result = describe(&session, printer).await;
     session.close().await?;
@@ -72,7 +72,7 @@ pub async fn status(
 
 /// The state, and how AWS describes each of its peers now (in the state's order): one describe per scope.
 async fn describe(session: &Session, printer: &Printer) -> anyhow::Result<(State, Vec<Live>)> {
-    let state = session.store.load()?;
+    let state = super::backend::load(&session.store).await?;
     let mut scopes: BTreeMap<Scope, Vec<&PeerRecord>> = BTreeMap::new();
     for r in &state.peers {
         scopes

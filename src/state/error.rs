@@ -49,6 +49,8 @@ impl fmt::Display for Access {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RemoteAction {
     /// Setting up the client (the AWS config chain).
+    Configure,
+    /// Running a call at all (the client's own runtime).
     Connect,
     Read,
     Write,
@@ -60,6 +62,7 @@ pub enum RemoteAction {
 impl fmt::Display for RemoteAction {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
+            RemoteAction::Configure => "set up the S3 client for",
             RemoteAction::Connect => "reach",
             RemoteAction::Read => "read state",
             RemoteAction::Write => "write state",
@@ -92,7 +95,7 @@ impl fmt::Display for S3Failure {
             ),
             Some("AccessDenied") => f.write_str(
                 " (the credentials need s3:GetObject, s3:PutObject and s3:DeleteObject on the state key and \
-                 its .lock)",
+                 its .lock, s3:ListBucket on the bucket, and with kms_key_id kms:GenerateDataKey and kms:Decrypt)",
             ),
             _ => Ok(()),
         }
@@ -251,6 +254,20 @@ pub enum StateError {
     )]
     RemoteUnreadable { state: String, problem: String },
 
+    /// The state was moved to another home by `dxctl state migrate`; its old home holds only where it went.
+    #[error(
+        "the state {state} was moved to {to} by `dxctl state migrate`: point dxctl at its new home (a backend \"s3\" \
+         block, --state or DXCTL_STATE)"
+    )]
+    Moved { state: String, to: String },
+
+    /// The remote state object was deleted (its latest version is a delete marker).
+    #[error(
+        "the state {state} was deleted (its latest version is a delete marker). dxctl does not start a new state \
+         over a deleted one: restore the previous version in the bucket, or `dxctl state push` a copy"
+    )]
+    RemoteDeleted { state: String },
+
     /// A compare-and-swap failed: the remote state changed since this run read it.
     #[error(
         "the state {state} was changed by another writer after this run read it, so it was not overwritten \
@@ -303,6 +320,7 @@ impl StateError {
             self,
             StateError::Remote { .. }
                 | StateError::RemoteUnreadable { .. }
+                | StateError::RemoteDeleted { .. }
                 | StateError::Conflict { .. }
                 | StateError::LockLost { .. }
                 | StateError::LockChanged { .. }

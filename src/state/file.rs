@@ -31,12 +31,33 @@ struct Versioned {
     format_version: u32,
 }
 
+/// What `dxctl state migrate` leaves in the old home in place of the state: where it went, and which state it was
+/// (its previous content stays as the local file's `.backup`, or as an earlier version of the S3 object).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Moved {
+    pub moved_to: String,
+    pub lineage: String,
+    pub serial: u64,
+}
+
+impl Moved {
+    /// The marker's text, ending in a newline.
+    pub fn to_text(&self) -> serde_json::Result<String> {
+        let mut text = serde_json::to_string_pretty(self)?;
+        text.push('\n');
+        Ok(text)
+    }
+}
+
 /// Why a state file's text is not a state.
 pub enum Unreadable {
     /// It is not JSON, or not version 1's shape.
     Malformed(serde_json::Error),
     /// Another format version (a newer dxctl wrote it).
     Version(u32),
+    /// The state moved elsewhere (`state migrate`).
+    Moved(Moved),
 }
 
 /// The state file's text for `state`, ending in a newline.
@@ -55,6 +76,9 @@ pub fn to_text(state: &State) -> serde_json::Result<String> {
 
 /// The state a file's text holds, sorted as `State` keeps it; not yet checked.
 pub fn from_text(text: &str) -> Result<State, Unreadable> {
+    if let Ok(moved) = serde_json::from_str::<Moved>(text) {
+        return Err(Unreadable::Moved(moved));
+    }
     let version: Versioned = serde_json::from_str(text).map_err(Unreadable::Malformed)?;
     if version.format_version != FORMAT_VERSION {
         return Err(Unreadable::Version(version.format_version));
@@ -105,6 +129,18 @@ mod tests {
             from_text("{not json"),
             Err(Unreadable::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn a_moved_marker_is_told_apart_from_a_state() {
+        let moved = Moved {
+            moved_to: "s3://net-state/dx.json".into(),
+            lineage: "abc".into(),
+            serial: 7,
+        };
+        assert!(
+            matches!(from_text(&moved.to_text().unwrap()), Err(Unreadable::Moved(m)) if m == moved)
+        );
     }
 
     #[test]

@@ -50,6 +50,12 @@ impl LocalStateFile {
                     supported: FORMAT_VERSION,
                 })
             }
+            Err(Unreadable::Moved(moved)) => {
+                return Err(StateError::Moved {
+                    state: self.path.display().to_string(),
+                    to: moved.moved_to,
+                })
+            }
         };
         state.check().map_err(|problem| StateError::Inconsistent {
             path: self.path.clone(),
@@ -148,6 +154,13 @@ impl StateStore for LocalStateFile {
         super::next_commit(state, self.path.clone())?;
         self.write_whole(state)?;
         // Only after the state file holds everything: a kill in between leaves a stale journal, which load skips.
+        self.remove_journal()
+    }
+
+    fn mark_moved(&self, moved: &super::Moved) -> Result<()> {
+        let text = moved.to_text().map_err(StateError::Encode)?;
+        write_atomically(&self.path, text.as_bytes(), true)
+            .map_err(StateError::io(Access::WriteStateFile, &self.path))?;
         self.remove_journal()
     }
 

@@ -74,6 +74,10 @@ pub trait StateLocking {
     fn force_unlock(&self, id: &str) -> Result<()>;
     /// The state the lock guards, as messages name it.
     fn locked_name(&self) -> String;
+    /// How long a waiting `acquire` pauses between tries: a local lock is cheap to try, a remote one is requests.
+    fn retry_interval(&self) -> Duration {
+        RETRY
+    }
 }
 
 /// How often a waiting `acquire` tries again.
@@ -119,7 +123,7 @@ fn next<L: StateLocking>(
             state: store.locked_name(),
             holder: holder.map(Box::new),
         }),
-        Attempt::Held(_) => Ok(Next::WaitFor(RETRY.min(timeout - waited))),
+        Attempt::Held(_) => Ok(Next::WaitFor(store.retry_interval().min(timeout - waited))),
     }
 }
 

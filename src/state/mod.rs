@@ -14,11 +14,11 @@ mod store;
 use serde::{Deserialize, Serialize};
 
 pub use error::{Access, RemoteAction, Result, S3Failure, StateError, StateId};
-pub use file::{from_text, to_text, Unreadable, FORMAT_VERSION};
+pub use file::{from_text, to_text, Moved, Unreadable, FORMAT_VERSION};
 pub use intent::{Call, Creation, Intent};
 pub use local::{write_atomically, LocalStateFile};
 pub use lock::{LockInfo, StateLock, StateLocking};
-pub use s3::{check_bucket, check_key, S3Settings, S3State};
+pub use s3::{check_bucket, check_key, release_held, S3Settings, S3State};
 pub use store::{Backend, Store};
 
 use crate::model::{AddressFamily, Asn, PeerAddress, VifId};
@@ -246,6 +246,10 @@ pub trait StateStore {
         let _ = state;
         Ok(())
     }
+
+    /// Replaces the state with a marker naming its new home (after `state migrate` copied it there), so nobody acts on
+    /// the old copy; its previous content stays recoverable (a backup, a bucket version). Needs the lock.
+    fn mark_moved(&self, moved: &Moved) -> Result<()>;
 
     /// Folds in a journal a killed run left behind, so the state proper tells everything again.
     fn recover(&self) -> Result<()> {

@@ -93,6 +93,13 @@ impl StateStore for Store {
         }
     }
 
+    fn mark_moved(&self, moved: &super::Moved) -> Result<()> {
+        match self {
+            Store::Local(s) => s.mark_moved(moved),
+            Store::S3(s) => s.mark_moved(moved),
+        }
+    }
+
     fn journal(&self, saved: &State) -> Result<Option<Box<dyn Journal>>> {
         match self {
             Store::Local(s) => s.journal(saved),
@@ -141,6 +148,13 @@ impl StateLocking for Store {
         match self {
             Store::Local(s) => s.locked_name(),
             Store::S3(s) => s.locked_name(),
+        }
+    }
+
+    fn retry_interval(&self) -> Duration {
+        match self {
+            Store::Local(s) => s.retry_interval(),
+            Store::S3(s) => s.retry_interval(),
         }
     }
 }

@@ -47,9 +47,9 @@ fn the_readme_teams_walkthrough_runs_as_printed() {
         "{}",
         out.stdout
     );
+    let old = std::fs::read_to_string(cwd.join("state/dxctl.state.json")).unwrap();
     assert!(
-        !cwd.join("state/dxctl.state.json").exists()
-            && cwd.join("state/dxctl.state.json.migrated").exists(),
-        "the local state was moved aside"
+        old.contains("\"moved_to\": \"s3://acme-network-state/dx/prod.state.json\""),
+        "the old file names the new home: {old}"
     );
 }

@@ -176,6 +176,19 @@ impl MotoS3 {
         })
     }
 
+    /// Deletes the object (a delete marker, in a versioned bucket), as someone cleaning up by hand would.
+    pub fn delete(&self, bucket: &str, key: &str) {
+        self.runtime.block_on(async {
+            self.client
+                .delete_object()
+                .bucket(bucket)
+                .key(key)
+                .send()
+                .await
+                .expect("delete object");
+        })
+    }
+
     /// Every version of `key` and its delete markers, oldest first (the bucket must be versioned).
     pub fn versions(&self, bucket: &str, key: &str) -> Vec<Version> {
         self.runtime.block_on(async {

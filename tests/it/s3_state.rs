@@ -347,8 +347,8 @@ fn a_state_written_behind_an_applys_back_is_detected_and_never_overwritten() {
     assert_eq!(env.state_ids(), env.live_ids());
 }
 
-/// A local state moves to S3 (the old file set aside), is used there, and moves back; a home that already holds a
-/// state is never overwritten.
+/// A local state moves to S3 and back. Each old home keeps only a marker naming the new one, which every command
+/// refuses to plan from; a home that already holds a state is never overwritten; pull and push work on S3.
 #[test]
 fn state_migrate_moves_a_local_state_to_s3_and_back() {
     let env = S3Env::new("50ms", SEED_HCL);
@@ -360,6 +360,11 @@ fn state_migrate_moves_a_local_state_to_s3_and_back() {
     let lineage = serde_json::from_str::<Value>(&std::fs::read_to_string(&local).unwrap()).unwrap()
         ["lineage"]
         .clone();
+    let plan_on = |state: &str| {
+        let mut plan = env.bare(&["--state", state, "plan", "--detailed-exitcode"]);
+        plan.arg(&env.cfg);
+        run(&mut plan)
+    };
 
     let out = run(&mut env.bare(&["--state", local_arg, "state", "migrate", "--to", STATE]));
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -368,24 +373,61 @@ fn state_migrate_moves_a_local_state_to_s3_and_back() {
         "{}",
         out.stdout
     );
-    assert!(out.stderr.contains("backend \"s3\""), "{}", out.stderr);
-    assert!(!local.exists(), "the old file is set aside");
-    assert!(env.dir.join("local.json.migrated").exists());
+    assert!(
+        out.stderr.contains("backend \"s3\""),
+        "the next step is named: {}",
+        out.stderr
+    );
     assert_eq!(env.state()["lineage"], lineage);
-    let plan = env.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(
-        plan.code, 0,
-        "nothing to do from the migrated state: {}",
-        plan.stdout
+        plan_on(STATE).code,
+        0,
+        "nothing to do from the migrated state"
+    );
+    // The old file names the new home and is refused; its last state is the backup.
+    let old = plan_on(local_arg);
+    assert_eq!(old.code, 1);
+    assert!(
+        old.stderr
+            .contains(&format!("was moved to {STATE} by `dxctl state migrate`")),
+        "{}",
+        old.stderr
+    );
+    let backup: Value =
+        serde_json::from_str(&std::fs::read_to_string(env.dir.join("local.json.backup")).unwrap())
+            .unwrap();
+    assert_eq!(backup["lineage"], lineage);
+
+    // pull prints the object's state; push of that copy continues it; another lineage is refused.
+    let pulled = run(&mut env.dxctl(&["state", "pull"]));
+    assert_eq!(pulled.code, 0, "{}", pulled.stderr);
+    assert_eq!(
+        serde_json::from_str::<Value>(&pulled.stdout).unwrap(),
+        env.state()
+    );
+    let copy = env.dir.join("pulled.json");
+    std::fs::write(&copy, &pulled.stdout).unwrap();
+    let pushed = run(env.dxctl(&["state", "push"]).arg(&copy));
+    assert_eq!(pushed.code, 0, "{}", pushed.stderr);
+    assert!(
+        pushed.stdout.contains(&format!("to {STATE}")),
+        "{}",
+        pushed.stdout
+    );
+    let mut foreign: Value = serde_json::from_str(&pulled.stdout).unwrap();
+    foreign["lineage"] = "0123456789abcdef0123456789abcdef".into();
+    std::fs::write(&copy, foreign.to_string()).unwrap();
+    let refused = run(env.dxctl(&["state", "push"]).arg(&copy));
+    assert_eq!(refused.code, 1);
+    assert!(
+        refused.stderr.contains("is another state"),
+        "{}",
+        refused.stderr
     );
 
     // Into a home that holds a state: refused, nothing copied.
-    std::fs::write(
-        env.dir.join("occupied.json"),
-        std::fs::read(env.dir.join("local.json.migrated")).unwrap(),
-    )
-    .unwrap();
     let occupied = env.dir.join("occupied.json");
+    std::fs::copy(env.dir.join("local.json.backup"), &occupied).unwrap();
     let refused = run(&mut env.dxctl(&["state", "migrate", "--to", occupied.to_str().unwrap()]));
     assert_eq!(refused.code, 1);
     assert!(
@@ -393,15 +435,192 @@ fn state_migrate_moves_a_local_state_to_s3_and_back() {
         "{}",
         refused.stderr
     );
+    assert_eq!(env.state()["lineage"], lineage, "the S3 state is untouched");
 
+    // And back over the marker in the old file; now S3 holds the marker.
     let back = run(&mut env.dxctl(&["state", "migrate", "--to", local_arg]));
     assert_eq!(back.code, 0, "{}", back.stderr);
-    assert!(back.stderr.contains("left as it was"), "{}", back.stderr);
-    let mut plan = env.bare(&["--state", local_arg, "plan", "--detailed-exitcode"]);
-    plan.arg(&env.cfg);
-    let plan = run(&mut plan);
-    assert_eq!(plan.code, 0, "{}", plan.stdout);
+    assert_eq!(plan_on(local_arg).code, 0);
+    let from_s3 = plan_on(STATE);
+    assert_eq!(from_s3.code, 1);
+    assert!(
+        from_s3
+            .stderr
+            .contains(&format!("was moved to {local_arg}")),
+        "{}",
+        from_s3.stderr
+    );
     assert_eq!(env.sim.count("CreateBGPPeer"), 1);
+    assert!(
+        env.s3.get(BUCKET, LOCK_KEY).is_none(),
+        "both locks released"
+    );
+}
+
+/// A state object deleted behind dxctl's back is never taken for "no state yet": between runs (a delete marker
+/// in a versioned bucket), and during a run (its next write finds no version to replace, which AWS answers with 404).
+#[test]
+fn a_deleted_s3_state_is_refused_not_started_over() {
+    let env = S3Env::new("2s", &v4_only_hcl());
+    assert_eq!(env.run(FAST).code, 0);
+    env.s3.delete(BUCKET, KEY);
+    let out = env.run(&["plan"]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(
+        out.stderr
+            .contains("was deleted (its latest version is a delete marker)"),
+        "{}",
+        out.stderr
+    );
+
+    // Restored, then deleted while an apply waits for its new peer.
+    let versions = env.s3.versions(BUCKET, KEY);
+    let Some(Version::Put { version_id }) = versions
+        .iter()
+        .rev()
+        .find(|v| matches!(v, Version::Put { .. }))
+    else {
+        panic!("a stored version: {versions:?}");
+    };
+    let last = env.s3.version_text(BUCKET, KEY, version_id);
+    env.s3.put(BUCKET, KEY, last.as_bytes());
+    env.set_config(SEED_HCL);
+    // The create is held 3s before it runs, so the state can be deleted between the run's two writes.
+    env.sim
+        .set_faults(&json!({"lateWriteRate": 1.0, "lateWriteDelay": "3s"}));
+    let writes = env.served("PUT", KEY, 200).len();
+    let child = spawn({
+        let mut apply = env.dxctl(FAST);
+        apply.arg(&env.cfg);
+        apply
+    });
+    wait_until(
+        "the run records its intent",
+        Duration::from_secs(30),
+        || env.served("PUT", KEY, 200).len() > writes,
+    );
+    env.s3.delete(BUCKET, KEY);
+    let out = finish(child);
+    assert_ne!(out.code, 0, "{}", out.stdout);
+    assert!(
+        out.stderr.contains("was changed by another writer"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// The config's backend block names the team's state: a sandbox run against it would record simulator peers there,
+/// so it is refused unless --state says where to rehearse.
+#[test]
+fn a_sandbox_run_never_uses_the_teams_state_from_the_backend_block() {
+    let env = S3Env::new("50ms", SEED_HCL);
+    std::fs::write(
+        env.cfg.join("backend.hcl"),
+        format!("backend \"s3\" {{\n  bucket = \"{BUCKET}\"\n  key    = \"{KEY}\"\n}}\n"),
+    )
+    .unwrap();
+    let world = env.dir.join("world.json");
+    let mut cmd = env.bare(&[
+        "--sandbox",
+        world.to_str().unwrap(),
+        "apply",
+        "--auto-approve",
+    ]);
+    cmd.arg(&env.cfg);
+    let out = run(&mut cmd);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(
+        out.stderr.contains("pass --state PATH to rehearse"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        env.s3.get(BUCKET, KEY).is_none(),
+        "nothing written to the team's state"
+    );
+}
+
+/// Someone force-unlocks a running apply's lock and another run takes it: the apply finishes, says its lock was
+/// taken from it, and leaves the other run's lock alone.
+#[test]
+fn an_apply_whose_lock_was_force_unlocked_says_so() {
+    let env = S3Env::new("2s", SEED_HCL);
+    let child = spawn({
+        let mut apply = env.dxctl(FAST);
+        apply.arg(&env.cfg);
+        apply
+    });
+    wait_until("the lock is taken", Duration::from_secs(30), || {
+        env.s3.get(BUCKET, LOCK_KEY).is_some()
+    });
+    let lock: Value = serde_json::from_str(&env.s3.text(BUCKET, LOCK_KEY)).unwrap();
+    let unlocked = run(&mut env.dxctl(&["state", "force-unlock", lock["id"].as_str().unwrap()]));
+    assert_eq!(unlocked.code, 0, "{}", unlocked.stderr);
+    // Another run takes the lock meanwhile.
+    let theirs =
+        br#"{"id":"fedcba9876543210","pid":1,"host":"elsewhere","operation":"apply","time":"t"}"#;
+    env.s3.put(BUCKET, LOCK_KEY, theirs);
+    let out = finish(child);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("was no longer held by this run"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        env.s3.text(BUCKET, LOCK_KEY).as_bytes(),
+        theirs,
+        "the other run's lock is left alone"
+    );
+}
+
+/// Ctrl-C while a state command waits for a second lock (migrate holds the source's and waits for the target's):
+/// dxctl exits 130 and releases the S3 lock it held, which would otherwise outlive it.
+#[test]
+fn sigint_while_a_state_command_holds_an_s3_lock_releases_it() {
+    let env = S3Env::new("50ms", SEED_HCL);
+    assert_eq!(env.run(FAST).code, 0);
+    let other_lock = "other/dxctl.state.json.lock";
+    env.s3.put(
+        BUCKET,
+        other_lock,
+        br#"{"id":"0123456789abcdef","pid":1,"host":"elsewhere","operation":"apply","time":"t"}"#,
+    );
+    let mut migrate = env.dxctl(&[
+        "--lock-timeout",
+        "60s",
+        "state",
+        "migrate",
+        "--to",
+        &format!("s3://{BUCKET}/other/dxctl.state.json"),
+    ]);
+    migrate.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let child = migrate.spawn().unwrap();
+    wait_until("the source lock is taken", Duration::from_secs(30), || {
+        env.s3.get(BUCKET, LOCK_KEY).is_some()
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let out = finish(child);
+    assert_eq!(out.code, 130, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains(&format!("Released the state lock on {STATE}")),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        env.s3.get(BUCKET, LOCK_KEY).is_none(),
+        "the source lock was released"
+    );
+    assert!(
+        env.s3.get(BUCKET, other_lock).is_some(),
+        "the other lock is not ours to touch"
+    );
 }
 
 /// The backend block names the state; its `endpoint` reaches the server without AWS_ENDPOINT_URL_S3; `--state`

@@ -20,6 +20,7 @@ use super::lock::LockInfo;
 use super::{RemoteAction, Result, S3Failure, State, StateError, StateStore, FORMAT_VERSION};
 use bridge::Bridge;
 use client::client_for;
+pub use lock::release_held;
 pub use settings::{check_bucket, check_key, S3Settings};
 
 /// The S3 store. Clones share one client and one record of the state version this run read.
@@ -34,6 +35,20 @@ struct Inner {
     bridge: Bridge,
     /// The version of the state object this run read first, or last wrote itself: what its next write replaces.
     base: Mutex<Base>,
+    /// The bytes of a state write whose outcome is unknown (it failed, but may have landed): a later read that finds
+    /// exactly these bytes found this run's own write, not someone else's.
+    pending: Mutex<Option<Vec<u8>>>,
+}
+
+/// What a GetObject found.
+enum Got {
+    Found {
+        bytes: Vec<u8>,
+        etag: String,
+    },
+    Absent,
+    /// The latest version is a delete marker (a versioned bucket): the object was there and was deleted.
+    Deleted,
 }
 
 /// What this run knows of the state object's version.
@@ -84,13 +99,13 @@ impl S3State {
     /// first reached by the first load, write or lock.
     pub fn open(settings: S3Settings, call_timeout: Option<Duration>) -> Result<S3State> {
         let bridge = Bridge::new().map_err(|e| StateError::Remote {
-            action: RemoteAction::Connect,
+            action: RemoteAction::Configure,
             object: settings.url(),
             source: S3Failure::other(format!("cannot start its client: {e}")),
         })?;
         let client = bridge.run(client_for(settings.clone(), call_timeout))?;
         let client = client.map_err(|problem| StateError::Remote {
-            action: RemoteAction::Connect,
+            action: RemoteAction::Configure,
             object: settings.url(),
             source: S3Failure::other(problem),
         })?;
@@ -100,7 +115,7 @@ impl S3State {
     /// The store over a client the caller built (tests hand in one with fixed credentials and endpoint).
     pub fn with_client(settings: S3Settings, client: Client) -> Result<S3State> {
         let bridge = Bridge::new().map_err(|e| StateError::Remote {
-            action: RemoteAction::Connect,
+            action: RemoteAction::Configure,
             object: settings.url(),
             source: S3Failure::other(format!("cannot start its client: {e}")),
         })?;
@@ -114,6 +129,7 @@ impl S3State {
                 client,
                 bridge,
                 base: Mutex::new(Base::Unread),
+                pending: Mutex::new(None),
             }),
         }
     }
@@ -141,8 +157,8 @@ impl S3State {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The object at `key`: its bytes and ETag, `None` when there is none.
-    fn get(&self, key: String, action: RemoteAction) -> Result<Option<(Vec<u8>, String)>> {
+    /// The object at `key`: its bytes and ETag, absent, or deleted.
+    fn get(&self, key: String, action: RemoteAction) -> Result<Got> {
         let (client, bucket) = (
             self.inner.client.clone(),
             self.inner.settings.bucket.clone(),
@@ -151,13 +167,17 @@ impl S3State {
         let got = self.inner.bridge.run(async move {
             match client.get_object().bucket(bucket).key(key).send().await {
                 Ok(out) => {
-                    let etag = out.e_tag().unwrap_or_default().to_string();
+                    let etag = etag_of(out.e_tag())?;
                     match out.body.collect().await {
-                        Ok(bytes) => Ok(Some((bytes.to_vec(), etag))),
+                        Ok(bytes) => Ok(Got::Found {
+                            bytes: bytes.to_vec(),
+                            etag,
+                        }),
                         Err(e) => Err(S3Failure::other(format!("reading its body failed: {e}"))),
                     }
                 }
-                Err(e) if is_absent(&e) => Ok(None),
+                Err(e) if is_absent(&e) && is_delete_marker(&e) => Ok(Got::Deleted),
+                Err(e) if is_absent(&e) => Ok(Got::Absent),
                 Err(e) => Err(S3Failure::of(&e)),
             }
         })?;
@@ -214,13 +234,19 @@ impl S3State {
                 .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::AwsKms)
                 .ssekms_key_id(kms);
         }
+        let replaces = matches!(condition, Condition::Unchanged(_));
         let sent = self.inner.bridge.run(async move {
             match request.send().await {
                 Ok(out) => Ok(Written::Done {
-                    etag: out.e_tag().unwrap_or_default().to_string(),
+                    etag: etag_of(out.e_tag())?,
                 }),
                 Err(e) => match status(&e) {
                     Some(412) => Ok(Written::PreconditionFailed),
+                    // If-Match on an object that is gone: AWS answers 404 (some servers 412); either way the
+                    // version this run read is not there any more.
+                    Some(404) if replaces && e.code() != Some("NoSuchBucket") => {
+                        Ok(Written::PreconditionFailed)
+                    }
                     Some(409) => Ok(Written::Conflicted),
                     _ => Err(S3Failure::of(&e)),
                 },
@@ -234,39 +260,60 @@ impl S3State {
     }
 
     /// Deletes the lock object if it still has `etag`: `Ok(false)` when someone else's lock is there now. A lock
-    /// already gone counts as deleted (the SDK may have retried a delete whose first answer was lost).
+    /// already gone counts as deleted (the SDK may have retried a delete whose first answer was lost). A 409 is tried
+    /// again, as for writes.
     fn delete_lock(&self, etag: &str) -> Result<bool> {
-        let request = self
-            .inner
-            .client
-            .delete_object()
-            .bucket(&self.inner.settings.bucket)
-            .key(self.inner.settings.lock_key())
-            .if_match(etag);
-        let deleted = self.inner.bridge.run(async move {
-            match request.send().await {
-                Ok(_) => Ok(Some(true)),
-                Err(e) if status(&e) == Some(404) => Ok(Some(true)),
-                Err(e) if status(&e) == Some(412) => Ok(None),
-                Err(e) => Err(S3Failure::of(&e)),
+        let mut pause = CONFLICT_PAUSE;
+        for attempt in 1..=CONFLICT_TRIES {
+            let request = self
+                .inner
+                .client
+                .delete_object()
+                .bucket(&self.inner.settings.bucket)
+                .key(self.inner.settings.lock_key())
+                .if_match(etag);
+            let deleted = self.inner.bridge.run(async move {
+                match request.send().await {
+                    Ok(_) => Ok(Deleted::Yes),
+                    Err(e) if status(&e) == Some(404) && e.code() != Some("NoSuchBucket") => {
+                        Ok(Deleted::Yes)
+                    }
+                    Err(e) if status(&e) == Some(412) => Ok(Deleted::NotThatOne),
+                    Err(e) if status(&e) == Some(409) => Ok(Deleted::Conflicted),
+                    Err(e) => Err(S3Failure::of(&e)),
+                }
+            })?;
+            match deleted {
+                Ok(Deleted::Yes) => return Ok(true),
+                // Another ETag now: unless that lock is gone too, it is someone else's.
+                Ok(Deleted::NotThatOne) => return Ok(self.holder()?.is_none()),
+                Ok(Deleted::Conflicted) if attempt < CONFLICT_TRIES => {
+                    std::thread::sleep(pause);
+                    pause *= 2;
+                }
+                Ok(Deleted::Conflicted) => {
+                    return Err(StateError::Remote {
+                        action: RemoteAction::Unlock,
+                        object: self.lock_url(),
+                        source: S3Failure::other("concurrent requests kept conflicting (HTTP 409)"),
+                    })
+                }
+                Err(source) => {
+                    return Err(StateError::Remote {
+                        action: RemoteAction::Unlock,
+                        object: self.lock_url(),
+                        source,
+                    })
+                }
             }
-        })?;
-        match deleted {
-            Ok(Some(done)) => Ok(done),
-            // 412: another ETag now; unless that lock is gone too, it is someone else's.
-            Ok(None) => Ok(self.holder()?.is_none()),
-            Err(source) => Err(StateError::Remote {
-                action: RemoteAction::Unlock,
-                object: self.lock_url(),
-                source,
-            }),
         }
+        Ok(false)
     }
 
     /// The lock object's holder and ETag, `None` when nobody holds it. Lock info that cannot be read is shown with
     /// the object's ETag as its ID, so `force-unlock` can still clear it.
     fn holder(&self) -> Result<Option<(LockInfo, String)>> {
-        let Some((bytes, etag)) =
+        let Got::Found { bytes, etag } =
             self.get(self.inner.settings.lock_key(), RemoteAction::ReadLock)?
         else {
             return Ok(None);
@@ -296,6 +343,30 @@ fn is_absent<E: ProvideErrorMetadata>(
         Some(_) => false,
         None => status(e) == Some(404),
     }
+}
+
+/// Whether a 404 came with `x-amz-delete-marker: true`: the latest version of the object is a delete marker.
+fn is_delete_marker<E>(e: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> bool {
+    e.raw_response()
+        .and_then(|r| r.headers().get("x-amz-delete-marker"))
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+}
+
+/// The ETag S3 answered with; without one there is nothing to compare-and-swap on.
+fn etag_of(etag: Option<&str>) -> std::result::Result<String, S3Failure> {
+    match etag {
+        Some(etag) if !etag.is_empty() => Ok(etag.to_string()),
+        _ => Err(S3Failure::other(
+            "the answer carried no ETag, which dxctl needs to compare-and-swap the state",
+        )),
+    }
+}
+
+/// How a conditional delete went.
+enum Deleted {
+    Yes,
+    NotThatOne,
+    Conflicted,
 }
 
 fn status<E>(e: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> Option<u16> {
@@ -330,57 +401,106 @@ impl S3Failure {
 
 impl StateStore for S3State {
     fn load(&self) -> Result<State> {
-        let found = self.get(self.inner.settings.key.clone(), RemoteAction::Read)?;
-        let (state, seen) = match found {
-            None => (State::default(), Base::Absent),
-            Some((bytes, etag)) => (self.parse(&bytes)?, Base::At(etag)),
-        };
+        let (parsed, seen, own) =
+            match self.get(self.inner.settings.key.clone(), RemoteAction::Read)? {
+                // Not every server marks a GetObject of a deleted object (moto does not); a HeadObject says.
+                Got::Absent if self.deleted()? => {
+                    return Err(StateError::RemoteDeleted { state: self.url() })
+                }
+                Got::Absent => (Ok(State::default()), Base::Absent, false),
+                Got::Deleted => return Err(StateError::RemoteDeleted { state: self.url() }),
+                Got::Found { bytes, etag } => {
+                    let own = self.pending().as_deref() == Some(bytes.as_slice());
+                    (self.parse(&bytes), Base::At(etag), own)
+                }
+            };
         let mut base = self.base();
         match &*base {
             Base::Unread => *base = seen,
             known if *known == seen => {}
+            // This run's own write, whose answer was lost: it landed after all.
+            _ if own => {
+                *base = seen;
+                *self.pending() = None;
+            }
             // Someone wrote it since this run read it: acting on the newer state with what this run decided from
             // the older one could undo their change.
             _ => return Err(self.conflict()),
         }
-        Ok(state)
+        parsed
     }
 
     fn save(&self, state: &mut State) -> Result<()> {
         super::next_commit(state, self.url())?;
         let text = file::to_text(state).map_err(StateError::Encode)?;
+        self.write_state(text.into_bytes())
+    }
+
+    fn mark_moved(&self, moved: &super::Moved) -> Result<()> {
+        let text = moved.to_text().map_err(StateError::Encode)?;
+        self.write_state(text.into_bytes())
+    }
+}
+
+impl S3State {
+    /// Replaces the state object with `bytes` by compare-and-swap on the version this run read.
+    fn write_state(&self, bytes: Vec<u8>) -> Result<()> {
         let condition = match &*self.base() {
             Base::Unread | Base::Absent => Condition::Absent,
             Base::At(etag) => Condition::Unchanged(etag.clone()),
         };
+        *self.pending() = Some(bytes.clone());
         let key = self.inner.settings.key.clone();
-        match self.put(
-            key.clone(),
-            text.clone().into_bytes(),
-            condition,
-            RemoteAction::Write,
-        )? {
-            Written::Done { etag } => {
-                *self.base() = Base::At(etag);
-                Ok(())
-            }
+        let written = self.put(key.clone(), bytes.clone(), condition, RemoteAction::Write)?;
+        let done = |this: &S3State, etag: String| {
+            *this.base() = Base::At(etag);
+            *this.pending() = None;
+            Ok(())
+        };
+        match written {
+            Written::Done { etag } => done(self, etag),
             Written::Conflicted => Err(StateError::Remote {
                 action: RemoteAction::Write,
                 object: self.url(),
                 source: S3Failure::other("concurrent writes kept conflicting (HTTP 409)"),
             }),
-            Written::PreconditionFailed => {
-                // An earlier attempt of this very write may have landed with its answer lost (the SDK then tried
-                // again and met its own write): that is success, not a conflict.
-                match self.get(key, RemoteAction::Read)? {
-                    Some((bytes, etag)) if bytes == text.as_bytes() => {
-                        *self.base() = Base::At(etag);
-                        Ok(())
-                    }
-                    _ => Err(self.conflict()),
-                }
-            }
+            // An earlier attempt of this very write may have landed with its answer lost (the SDK then tried again
+            // and met its own write): that is success, not a conflict.
+            Written::PreconditionFailed => match self.get(key, RemoteAction::Read)? {
+                Got::Found { bytes: there, etag } if there == bytes => done(self, etag),
+                _ => Err(self.conflict()),
+            },
         }
+    }
+
+    /// Whether the state object's latest version is a delete marker (HeadObject answers 404 marked as one).
+    fn deleted(&self) -> Result<bool> {
+        let request = self
+            .inner
+            .client
+            .head_object()
+            .bucket(&self.inner.settings.bucket)
+            .key(&self.inner.settings.key);
+        let headed = self.inner.bridge.run(async move {
+            match request.send().await {
+                Ok(_) => Ok(false),
+                Err(e) if is_delete_marker(&e) => Ok(true),
+                Err(e) if status(&e) == Some(404) => Ok(false),
+                Err(e) => Err(S3Failure::of(&e)),
+            }
+        })?;
+        headed.map_err(|source| StateError::Remote {
+            action: RemoteAction::Read,
+            object: self.url(),
+            source,
+        })
+    }
+
+    fn pending(&self) -> std::sync::MutexGuard<'_, Option<Vec<u8>>> {
+        self.inner
+            .pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -404,6 +524,12 @@ impl S3State {
                     problem: format!(
                         "it has format_version {found}; this dxctl reads version {FORMAT_VERSION}"
                     ),
+                })
+            }
+            Err(Unreadable::Moved(moved)) => {
+                return Err(StateError::Moved {
+                    state: self.url(),
+                    to: moved.moved_to,
                 })
             }
         };
