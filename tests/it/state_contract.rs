@@ -261,6 +261,16 @@ fn an_s3_write_based_on_an_older_read_is_refused_and_overwrites_nothing(kind: S3
         Err(StateError::Conflict { .. })
     ));
     assert_eq!(s3.text("net-state", "cas/dxctl.state.json"), text);
+
+    // Deleted behind the store's back: the write finds no version to replace (AWS and moto answer 404, SeaweedFS
+    // 412), and nothing is written.
+    let six = home.open();
+    let mut f = six.load().unwrap();
+    s3.delete("net-state", "cas/dxctl.state.json");
+    f.upsert(record("g", "dxpeer-g"));
+    let err = six.save(&mut f).unwrap_err();
+    assert!(matches!(err, StateError::Conflict { .. }), "{err}");
+    assert!(s3.get("net-state", "cas/dxctl.state.json").is_none());
 }
 
 /// S3 cannot tell whether a remote holder still runs: force-unlock with the holder's ID clears the lock, and the
