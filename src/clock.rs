@@ -8,8 +8,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::time::Instant;
 
 /// The wall clock read once per process, and the real monotonic clock at that moment. Real, never tokio's: a paused
-/// test runtime's clock runs ahead of real time, and an anchor taken there would lie in every other runtime's future
-/// (their time since it would read zero until they caught up, so deadlines computed from it would never pass).
+/// test runtime's clock runs ahead of real time, and an anchor taken there would lie in every other runtime's future.
+/// A runtime may still start before the anchor is taken (tests run side by side), so times before it are counted
+/// back from it.
 static ANCHOR: OnceLock<(u64, std::time::Instant)> = OnceLock::new();
 
 /// Milliseconds since the Unix epoch: the wall clock at the first call, advanced by the monotonic clock since.
@@ -23,8 +24,18 @@ pub fn now_ms() -> u64 {
             .unwrap_or(0);
         (wall, std::time::Instant::now())
     });
-    let since = Instant::now().into_std().saturating_duration_since(*at);
-    wall.saturating_add(u64::try_from(since.as_millis()).unwrap_or(u64::MAX))
+    ms_at(*wall, *at, Instant::now().into_std())
+}
+
+/// The wall time at `now`, given the wall time `wall` at the instant `at`. A paused test runtime made before the
+/// anchor reads times before it: counted back, never clamped to the anchor (a clock stuck there would keep that
+/// runtime's deadlines from passing).
+fn ms_at(wall: u64, at: std::time::Instant, now: std::time::Instant) -> u64 {
+    let ms = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    match now.checked_duration_since(at) {
+        Some(since) => wall.saturating_add(ms(since)),
+        None => wall.saturating_sub(ms(at.duration_since(now))),
+    }
 }
 
 /// `ms` as an RFC 3339 UTC time, for people.
@@ -37,4 +48,24 @@ pub fn rfc3339(ms: u64) -> String {
                 .ok()
         })
         .unwrap_or_else(|| format!("{ms} ms after the epoch"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ms_at;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn times_before_the_anchor_count_back_and_time_never_stands_still() {
+        let at = Instant::now() + Duration::from_secs(10);
+        let wall = 1_700_000_000_000;
+        assert_eq!(ms_at(wall, at, at), wall);
+        assert_eq!(
+            ms_at(wall, at, at + Duration::from_millis(1500)),
+            wall + 1500
+        );
+        let before = at - Duration::from_secs(3);
+        assert_eq!(ms_at(wall, at, before), wall - 3000);
+        assert!(ms_at(wall, at, before + Duration::from_secs(2)) > ms_at(wall, at, before));
+    }
 }
