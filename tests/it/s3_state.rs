@@ -172,6 +172,7 @@ fn assert_lock_discipline(env: &S3Env) -> usize {
 #[test]
 fn eight_runs_at_once_on_one_s3_state_serialise_and_lose_nothing() {
     let env = S3Env::new("300ms", SEED_HCL);
+    let started = Instant::now();
     let mut children = Vec::new();
     for i in 0..8 {
         let mut apply = env.dxctl(FAST);
@@ -226,6 +227,15 @@ fn eight_runs_at_once_on_one_s3_state_serialise_and_lose_nothing() {
     assert_eq!(serials, (1..=writes as u64).collect::<Vec<_>>());
     let again = env.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(again.code, 0, "{}\n{}", again.stderr, again.stdout);
+    eprintln!(
+        "8 applies and 8 plans at once: {:.1}s; {} lock acquisitions, {} refused lock creates (412), {} state writes, \
+         {} S3 requests",
+        started.elapsed().as_secs_f64(),
+        env.served("PUT", LOCK_KEY, 200).len(),
+        env.served("PUT", LOCK_KEY, 412).len(),
+        writes,
+        env.s3.requests().len()
+    );
 }
 
 /// A run killed with SIGKILL while it holds the lock (at two moments: before it wrote anything, and once its create
