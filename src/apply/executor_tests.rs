@@ -313,10 +313,6 @@ impl Memory {
 }
 
 impl StateStore for Memory {
-    fn mark_moved(&self, _: &crate::state::Moved) -> crate::state::Result<()> {
-        unimplemented!("apply never moves a state")
-    }
-
     fn load(&self) -> crate::state::Result<State> {
         Ok(self.last())
     }

@@ -298,10 +298,6 @@ mod tests {
     }
 
     impl StateStore for Gated {
-        fn mark_moved(&self, _: &crate::state::Moved) -> crate::state::Result<()> {
-            unimplemented!("apply never moves a state")
-        }
-
         fn load(&self) -> crate::state::Result<State> {
             Ok(self.last.lock().unwrap().clone())
         }
@@ -412,10 +408,6 @@ mod tests {
     }
 
     impl StateStore for Journaled {
-        fn mark_moved(&self, _: &crate::state::Moved) -> crate::state::Result<()> {
-            unimplemented!("apply never moves a state")
-        }
-
         fn load(&self) -> crate::state::Result<State> {
             Ok(self.last.lock().unwrap().clone())
         }

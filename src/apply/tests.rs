@@ -406,10 +406,6 @@ mod ambiguous {
     struct Memory(Arc<Mutex<State>>);
 
     impl StateStore for Memory {
-        fn mark_moved(&self, _: &crate::state::Moved) -> crate::state::Result<()> {
-            unimplemented!("apply never moves a state")
-        }
-
         fn load(&self) -> crate::state::Result<State> {
             Ok(self.0.lock().unwrap().clone())
         }

@@ -38,7 +38,7 @@ pub async fn apply(
         .as_ref()
         .map_or_else(|| args.dir.clone(), |s| s.config_dir.clone());
     let config = load_config(&dir, &args.vars)?;
-    let backend = super::backend::resolve(global, config.backend.as_ref(), printer);
+    let backend = super::backend::resolve(global, config.backend.as_ref(), printer)?;
     let store = super::backend::open_async(global, &backend).await?;
     let held = lock::acquire(&store, "apply", global.lock_timeout).await?;
     // A journal a killed apply left behind is folded into the state file before this one reads the state.

@@ -25,8 +25,13 @@ pub fn merge(flag: &Backend, block: Option<&BackendBlock>) -> Backend {
     }
 }
 
-/// The backend, given the config's block (if the command read the config).
-pub fn resolve(global: &GlobalArgs, block: Option<&BackendBlock>, printer: &Printer) -> Backend {
+/// The backend, given the config's block (if the command read the config). A sandbox run is refused the team's
+/// state before anything reaches S3: it would record simulator peers there.
+pub fn resolve(
+    global: &GlobalArgs,
+    block: Option<&BackendBlock>,
+    printer: &Printer,
+) -> anyhow::Result<Backend> {
     let backend = match (&global.state, block) {
         (Some(flag), block) => {
             if let (Backend::Local(_), Some(block)) = (flag, block) {
@@ -41,17 +46,31 @@ pub fn resolve(global: &GlobalArgs, block: Option<&BackendBlock>, printer: &Prin
         (None, None) => Backend::Local(DEFAULT_STATE.into()),
     };
     printer.detail(&format!("state: {backend}"));
-    backend
+    if global.sandbox.is_some() {
+        match (&backend, &global.state) {
+            (Backend::S3(_), None) => anyhow::bail!(
+                "--sandbox would plan against the team's state {backend} (named by the config's backend \"s3\" \
+                 block) and record simulator peers in it; pass --state PATH to rehearse with a state of its own (or \
+                 --state s3://... for another bucket)"
+            ),
+            (Backend::S3(_), Some(_)) if global.sandbox_reset => anyhow::bail!(
+                "--sandbox-reset needs a local state: it sets the old world's state aside, which dxctl does not do to \
+                 the shared state {backend}; pass --state PATH to rehearse"
+            ),
+            _ => {}
+        }
+    }
+    Ok(backend)
 }
 
 /// The backend for a command that reads no config: the backend block of the config in `dir`, read alone.
 pub fn resolve_in(global: &GlobalArgs, dir: &Path, printer: &Printer) -> anyhow::Result<Backend> {
     // A local --state needs nothing from the config; an s3:// one may take its region and endpoint from it.
     if matches!(global.state, Some(Backend::Local(_))) {
-        return Ok(resolve(global, None, printer));
+        return resolve(global, None, printer);
     }
     let block = crate::config::backend_in(dir)?;
-    Ok(resolve(global, block.as_ref(), printer))
+    resolve(global, block.as_ref(), printer)
 }
 
 /// Opens the backend's store (for S3 this reads the AWS config chain, which may block).

@@ -77,21 +77,7 @@ impl Session {
                     || Path::new(backend::DEFAULT_STATE).to_path_buf(),
                     |l| l.path().to_path_buf(),
                 );
-                if global.state.is_none() && store.local().is_none() {
-                    anyhow::bail!(
-                        "--sandbox would plan against the team's state {} (named by the config's backend \"s3\" \
-                         block) and record simulator peers in it; pass --state PATH to rehearse with a state of \
-                         its own (or --state s3://... for another bucket)",
-                        store.name()
-                    );
-                }
-                if global.sandbox_reset && store.local().is_none() {
-                    anyhow::bail!(
-                        "--sandbox-reset needs a local state: it sets the old world's state aside, which dxctl does \
-                         not do to the shared state {}; pass --state PATH to rehearse",
-                        store.name()
-                    );
-                }
+                // `backend::resolve` already refused the team's state and a reset of a remote one.
                 let (running, copy) =
                     sandbox::start(world, &anchor, global.sandbox_reset, writes).await?;
                 if let (true, Some(local)) = (global.sandbox_reset, store.local()) {

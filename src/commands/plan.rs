@@ -29,10 +29,10 @@ pub async fn plan(
             return Err(e);
         }
     };
-    let backend = super::backend::resolve(global, config.backend.as_ref(), printer);
+    let backend = super::backend::resolve(global, config.backend.as_ref(), printer)?;
     let store = super::backend::open_async(global, &backend).await?;
     // Starting a sandbox over rewrites its world: not while an apply holds the state.
-    let _lock = if global.sandbox.is_some() && global.sandbox_reset && store.local().is_some() {
+    let _lock = if global.sandbox.is_some() && global.sandbox_reset {
         Some(
             crate::state::lock::acquire(&store, "plan --sandbox-reset", global.lock_timeout)
                 .await?,

@@ -23,7 +23,7 @@ pub async fn status(
     printer: &Printer,
 ) -> anyhow::Result<ExitCode> {
     let config = load_config(&args.dir, &args.vars)?;
-    let backend = super::backend::resolve(global, config.backend.as_ref(), printer);
+    let backend = super::backend::resolve(global, config.backend.as_ref(), printer)?;
     let store = super::backend::open_async(global, &backend).await?;
     let session = Session::open(global, &config, store, printer, false).await?;
     let result = describe(&session, printer).await;

@@ -111,6 +111,15 @@ impl LocalStateFile {
             .map_err(StateError::io(Access::WriteStateFile, &self.path))
     }
 
+    /// Replaces the state file with a marker naming the state's new home (after `state migrate` copied it there), so
+    /// nobody acts on the old copy; the last state stays as `.backup`. Needs the lock.
+    pub fn mark_moved(&self, moved: &super::Moved) -> Result<()> {
+        let text = moved.to_text().map_err(StateError::Encode)?;
+        write_atomically(&self.path, text.as_bytes(), true)
+            .map_err(StateError::io(Access::WriteStateFile, &self.path))?;
+        self.remove_journal()
+    }
+
     fn remove_journal(&self) -> Result<()> {
         let path = self.journal_path();
         match std::fs::remove_file(&path) {
@@ -154,13 +163,6 @@ impl StateStore for LocalStateFile {
         super::next_commit(state, self.path.clone())?;
         self.write_whole(state)?;
         // Only after the state file holds everything: a kill in between leaves a stale journal, which load skips.
-        self.remove_journal()
-    }
-
-    fn mark_moved(&self, moved: &super::Moved) -> Result<()> {
-        let text = moved.to_text().map_err(StateError::Encode)?;
-        write_atomically(&self.path, text.as_bytes(), true)
-            .map_err(StateError::io(Access::WriteStateFile, &self.path))?;
         self.remove_journal()
     }
 

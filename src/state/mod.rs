@@ -247,10 +247,6 @@ pub trait StateStore {
         Ok(())
     }
 
-    /// Replaces the state with a marker naming its new home (after `state migrate` copied it there), so nobody acts on
-    /// the old copy; its previous content stays recoverable (a backup, a bucket version). Needs the lock.
-    fn mark_moved(&self, moved: &Moved) -> Result<()>;
-
     /// Folds in a journal a killed run left behind, so the state proper tells everything again.
     fn recover(&self) -> Result<()> {
         let state = self.load()?;

@@ -70,6 +70,14 @@ impl Store {
         self.locked_name()
     }
 
+    /// Replaces the state with a marker naming its new home (after `state migrate`), so nobody acts on the old copy.
+    pub fn mark_moved(&self, moved: &super::Moved) -> Result<()> {
+        match self {
+            Store::Local(s) => s.mark_moved(moved),
+            Store::S3(s) => s.mark_moved(moved),
+        }
+    }
+
     pub fn local(&self) -> Option<&LocalStateFile> {
         match self {
             Store::Local(local) => Some(local),
@@ -90,13 +98,6 @@ impl StateStore for Store {
         match self {
             Store::Local(s) => s.save(state),
             Store::S3(s) => s.save(state),
-        }
-    }
-
-    fn mark_moved(&self, moved: &super::Moved) -> Result<()> {
-        match self {
-            Store::Local(s) => s.mark_moved(moved),
-            Store::S3(s) => s.mark_moved(moved),
         }
     }
 

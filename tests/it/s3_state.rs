@@ -544,9 +544,14 @@ fn a_sandbox_run_never_uses_the_teams_state_from_the_backend_block() {
         "{}",
         out.stderr
     );
+    let prefix = format!("/{BUCKET}/{KEY}");
     assert!(
-        env.s3.get(BUCKET, KEY).is_none(),
-        "nothing written to the team's state"
+        !env.s3
+            .requests()
+            .iter()
+            .any(|r| r["path"].as_str().is_some_and(|p| p.starts_with(&prefix))),
+        "the team's state and lock were never touched: {:?}",
+        env.s3.requests()
     );
 }
 

@@ -94,15 +94,43 @@ enum Condition {
 const CONFLICT_TRIES: u32 = 5;
 const CONFLICT_PAUSE: Duration = Duration::from_millis(100);
 
+/// Runs `once` again while it answers a 409 (`conflicted`), at most `CONFLICT_TRIES` times in all, pausing from
+/// `CONFLICT_PAUSE` and doubling; the last answer stands.
+fn past_conflicts<T>(mut once: impl FnMut() -> Result<T>, conflicted: fn(&T) -> bool) -> Result<T> {
+    let mut pause = CONFLICT_PAUSE;
+    let mut answer = once()?;
+    for _ in 1..CONFLICT_TRIES {
+        if !conflicted(&answer) {
+            break;
+        }
+        std::thread::sleep(pause);
+        pause *= 2;
+        answer = once()?;
+    }
+    Ok(answer)
+}
+
+fn kept_conflicting(action: RemoteAction, object: String) -> StateError {
+    StateError::Remote {
+        action,
+        object,
+        source: S3Failure::other("concurrent requests kept conflicting (HTTP 409)"),
+    }
+}
+
+fn new_bridge(settings: &S3Settings) -> Result<Bridge> {
+    Bridge::new().map_err(|e| StateError::Remote {
+        action: RemoteAction::Configure,
+        object: settings.url(),
+        source: S3Failure::other(format!("cannot start its client: {e}")),
+    })
+}
+
 impl S3State {
     /// Opens the store: the AWS config chain (with the settings' profile, region and endpoint) is read now; S3 is
     /// first reached by the first load, write or lock.
     pub fn open(settings: S3Settings, call_timeout: Option<Duration>) -> Result<S3State> {
-        let bridge = Bridge::new().map_err(|e| StateError::Remote {
-            action: RemoteAction::Configure,
-            object: settings.url(),
-            source: S3Failure::other(format!("cannot start its client: {e}")),
-        })?;
+        let bridge = new_bridge(&settings)?;
         let client = bridge.run(client_for(settings.clone(), call_timeout))?;
         let client = client.map_err(|problem| StateError::Remote {
             action: RemoteAction::Configure,
@@ -114,11 +142,7 @@ impl S3State {
 
     /// The store over a client the caller built (tests hand in one with fixed credentials and endpoint).
     pub fn with_client(settings: S3Settings, client: Client) -> Result<S3State> {
-        let bridge = Bridge::new().map_err(|e| StateError::Remote {
-            action: RemoteAction::Configure,
-            object: settings.url(),
-            source: S3Failure::other(format!("cannot start its client: {e}")),
-        })?;
+        let bridge = new_bridge(&settings)?;
         Ok(S3State::assemble(settings, client, bridge))
     }
 
@@ -132,10 +156,6 @@ impl S3State {
                 pending: Mutex::new(None),
             }),
         }
-    }
-
-    pub fn settings(&self) -> &S3Settings {
-        &self.inner.settings
     }
 
     fn url(&self) -> String {
@@ -197,15 +217,10 @@ impl S3State {
         action: RemoteAction,
     ) -> Result<Written> {
         let object = format!("s3://{}/{key}", self.inner.settings.bucket);
-        let mut pause = CONFLICT_PAUSE;
-        for _ in 1..CONFLICT_TRIES {
-            match self.put_once(&key, &bytes, &condition, action, &object)? {
-                Written::Conflicted => std::thread::sleep(pause),
-                done => return Ok(done),
-            }
-            pause *= 2;
-        }
-        self.put_once(&key, &bytes, &condition, action, &object)
+        past_conflicts(
+            || self.put_once(&key, &bytes, &condition, action, &object),
+            |w| matches!(w, Written::Conflicted),
+        )
     }
 
     fn put_once(
@@ -263,51 +278,41 @@ impl S3State {
     /// already gone counts as deleted (the SDK may have retried a delete whose first answer was lost). A 409 is tried
     /// again, as for writes.
     fn delete_lock(&self, etag: &str) -> Result<bool> {
-        let mut pause = CONFLICT_PAUSE;
-        for attempt in 1..=CONFLICT_TRIES {
-            let request = self
-                .inner
-                .client
-                .delete_object()
-                .bucket(&self.inner.settings.bucket)
-                .key(self.inner.settings.lock_key())
-                .if_match(etag);
-            let deleted = self.inner.bridge.run(async move {
-                match request.send().await {
-                    Ok(_) => Ok(Deleted::Yes),
-                    Err(e) if status(&e) == Some(404) && e.code() != Some("NoSuchBucket") => {
-                        Ok(Deleted::Yes)
-                    }
-                    Err(e) if status(&e) == Some(412) => Ok(Deleted::NotThatOne),
-                    Err(e) if status(&e) == Some(409) => Ok(Deleted::Conflicted),
-                    Err(e) => Err(S3Failure::of(&e)),
-                }
-            })?;
-            match deleted {
-                Ok(Deleted::Yes) => return Ok(true),
-                // Another ETag now: unless that lock is gone too, it is someone else's.
-                Ok(Deleted::NotThatOne) => return Ok(self.holder()?.is_none()),
-                Ok(Deleted::Conflicted) if attempt < CONFLICT_TRIES => {
-                    std::thread::sleep(pause);
-                    pause *= 2;
-                }
-                Ok(Deleted::Conflicted) => {
-                    return Err(StateError::Remote {
-                        action: RemoteAction::Unlock,
-                        object: self.lock_url(),
-                        source: S3Failure::other("concurrent requests kept conflicting (HTTP 409)"),
-                    })
-                }
-                Err(source) => {
-                    return Err(StateError::Remote {
-                        action: RemoteAction::Unlock,
-                        object: self.lock_url(),
-                        source,
-                    })
-                }
-            }
+        match past_conflicts(
+            || self.delete_lock_once(etag),
+            |d| matches!(d, Deleted::Conflicted),
+        )? {
+            Deleted::Yes => Ok(true),
+            // Another ETag now: unless that lock is gone too, it is someone else's.
+            Deleted::NotThatOne => Ok(self.holder()?.is_none()),
+            Deleted::Conflicted => Err(kept_conflicting(RemoteAction::Unlock, self.lock_url())),
         }
-        Ok(false)
+    }
+
+    fn delete_lock_once(&self, etag: &str) -> Result<Deleted> {
+        let request = self
+            .inner
+            .client
+            .delete_object()
+            .bucket(&self.inner.settings.bucket)
+            .key(self.inner.settings.lock_key())
+            .if_match(etag);
+        let deleted = self.inner.bridge.run(async move {
+            match request.send().await {
+                Ok(_) => Ok(Deleted::Yes),
+                Err(e) if status(&e) == Some(404) && e.code() != Some("NoSuchBucket") => {
+                    Ok(Deleted::Yes)
+                }
+                Err(e) if status(&e) == Some(412) => Ok(Deleted::NotThatOne),
+                Err(e) if status(&e) == Some(409) => Ok(Deleted::Conflicted),
+                Err(e) => Err(S3Failure::of(&e)),
+            }
+        })?;
+        deleted.map_err(|source| StateError::Remote {
+            action: RemoteAction::Unlock,
+            object: self.lock_url(),
+            source,
+        })
     }
 
     /// The lock object's holder and ETag, `None` when nobody holds it. Lock info that cannot be read is shown with
@@ -435,14 +440,16 @@ impl StateStore for S3State {
         let text = file::to_text(state).map_err(StateError::Encode)?;
         self.write_state(text.into_bytes())
     }
-
-    fn mark_moved(&self, moved: &super::Moved) -> Result<()> {
-        let text = moved.to_text().map_err(StateError::Encode)?;
-        self.write_state(text.into_bytes())
-    }
 }
 
 impl S3State {
+    /// Replaces the state object with a marker naming the state's new home (after `state migrate` copied it there),
+    /// by compare-and-swap like any write; the last state stays as the object's previous version. Needs the lock.
+    pub fn mark_moved(&self, moved: &super::Moved) -> Result<()> {
+        let text = moved.to_text().map_err(StateError::Encode)?;
+        self.write_state(text.into_bytes())
+    }
+
     /// Replaces the state object with `bytes` by compare-and-swap on the version this run read.
     fn write_state(&self, bytes: Vec<u8>) -> Result<()> {
         let condition = match &*self.base() {
@@ -459,11 +466,7 @@ impl S3State {
         };
         match written {
             Written::Done { etag } => done(self, etag),
-            Written::Conflicted => Err(StateError::Remote {
-                action: RemoteAction::Write,
-                object: self.url(),
-                source: S3Failure::other("concurrent writes kept conflicting (HTTP 409)"),
-            }),
+            Written::Conflicted => Err(kept_conflicting(RemoteAction::Write, self.url())),
             // An earlier attempt of this very write may have landed with its answer lost (the SDK then tried again
             // and met its own write): that is success, not a conflict.
             Written::PreconditionFailed => match self.get(key, RemoteAction::Read)? {
@@ -502,9 +505,7 @@ impl S3State {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
-}
 
-impl S3State {
     fn parse(&self, bytes: &[u8]) -> Result<State> {
         let text = std::str::from_utf8(bytes).map_err(|_| StateError::RemoteUnreadable {
             state: self.url(),
